@@ -1,0 +1,151 @@
+//! The normalised alert, aligned with OCSF Detection Finding (class 2004).
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::hashing::sha256_fields;
+use crate::ids::AlertId;
+use crate::observable::{Observable, ObservableKind};
+use crate::severity::VendorSeverity;
+use crate::untrusted::Untrusted;
+
+/// The vendor format an alert arrived in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceFormat {
+    /// OCSF Detection Finding (class 2004).
+    Ocsf,
+    /// Elastic Security detection alert (ECS, `kibana.alert.*`).
+    Ecs,
+}
+
+impl SourceFormat {
+    pub const ALL: [SourceFormat; 2] = [SourceFormat::Ocsf, SourceFormat::Ecs];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceFormat::Ocsf => "ocsf",
+            SourceFormat::Ecs => "ecs",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.as_str() == name)
+    }
+}
+
+impl fmt::Display for SourceFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The detection that fired (OCSF `finding_info.analytic`). Rule names come
+/// from the detection product's configuration, not from the observed
+/// activity, so they are plain text; the finding's title and message, which
+/// often quote the activity, are [`Untrusted`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleRef {
+    /// The vendor's rule id, when it has one.
+    pub uid: Option<String>,
+    pub name: String,
+}
+
+/// A MITRE ATT&CK technique the detection is tagged with.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct AttackTechnique {
+    /// `T1059` or `T1059.001`, upper case.
+    pub id: String,
+    pub name: Option<String>,
+    /// Tactic names or ids as the vendor gave them.
+    pub tactics: Vec<String>,
+}
+
+impl AttackTechnique {
+    /// Parse a technique id such as `t1059.001` or `attack.t1059.001`.
+    pub fn parse_id(text: &str) -> Option<String> {
+        let bare = text.trim().trim_start_matches("attack.");
+        let upper = bare.to_ascii_uppercase();
+        let digits = upper.strip_prefix('T')?;
+        let (main, sub) = match digits.split_once('.') {
+            Some((main, sub)) => (main, Some(sub)),
+            None => (digits, None),
+        };
+        let main_ok = main.len() == 4 && main.chars().all(|c| c.is_ascii_digit());
+        let sub_ok = sub.is_none_or(|s| s.len() == 3 && s.chars().all(|c| c.is_ascii_digit()));
+        (main_ok && sub_ok).then_some(upper)
+    }
+}
+
+/// One alert, normalised.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Alert {
+    pub id: AlertId,
+    pub format: SourceFormat,
+    /// OCSF class of the finding (2004 for Detection Finding).
+    pub class_uid: u32,
+    /// Product that raised it (`Elastic Security`, `Okta`...).
+    pub product: String,
+    /// The vendor's own id for the alert, if any.
+    pub vendor_id: Option<String>,
+    /// When the detected activity happened (or the alert was raised).
+    #[serde(with = "time::serde::rfc3339")]
+    pub time: OffsetDateTime,
+    pub rule: RuleRef,
+    pub title: Untrusted,
+    pub description: Untrusted,
+    pub severity: VendorSeverity,
+    /// Deduplicated, sorted by kind then value.
+    pub observables: Vec<Observable>,
+    pub attacks: Vec<AttackTechnique>,
+    /// Where it came from: `file` or `file:line`.
+    pub origin: String,
+    /// SHA-256 of the exact bytes received.
+    pub raw_sha256: String,
+    /// The payload as received, parsed.
+    pub raw: serde_json::Value,
+}
+
+impl Alert {
+    /// Structured observables of one kind.
+    pub fn structured(&self, kind: ObservableKind) -> impl Iterator<Item = &Observable> {
+        self.observables
+            .iter()
+            .filter(move |o| o.kind == kind && o.is_structured())
+    }
+
+    /// What makes two alerts "the same detection": format, rule and the
+    /// structured entities. Time, vendor ids and free text are left out so
+    /// that a re-fired alert merges with the first.
+    pub fn fingerprint(&self) -> String {
+        let rule = self.rule.uid.as_deref().unwrap_or(&self.rule.name);
+        let mut entities: Vec<String> = self
+            .observables
+            .iter()
+            .filter(|o| o.is_structured())
+            .map(|o| format!("{}={}", o.kind, o.value))
+            .collect();
+        entities.sort();
+        sha256_fields(
+            [self.format.as_str(), rule]
+                .into_iter()
+                .chain(entities.iter().map(String::as_str)),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn technique_ids_parse_in_their_usual_spellings() {
+        assert_eq!(AttackTechnique::parse_id("attack.t1059.001").as_deref(), Some("T1059.001"));
+        assert_eq!(AttackTechnique::parse_id("T1003").as_deref(), Some("T1003"));
+        assert_eq!(AttackTechnique::parse_id("attack.execution"), None);
+        assert_eq!(AttackTechnique::parse_id("T10"), None);
+        assert_eq!(AttackTechnique::parse_id("T1059.1"), None);
+    }
+}

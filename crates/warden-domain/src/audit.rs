@@ -1,0 +1,217 @@
+//! Typed audit events. Every stage appends one or more of these before its
+//! effect is visible (S5); the audit log stores them as canonical JSON.
+
+use serde::{Deserialize, Serialize};
+
+use crate::action::{ActionName, ProposalHash, Target};
+use crate::alert::SourceFormat;
+use crate::case::CaseState;
+use crate::decision::DecisionOutcome;
+use crate::evidence::EvidenceGap;
+use crate::execution::ExecutionStatus;
+use crate::ids::{AlertId, CaseId, EvidenceId};
+use crate::severity::Severity;
+use crate::verdict::{Disposition, Verdict};
+
+/// The pipeline stage an event belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    Ingest,
+    Correlate,
+    Enrich,
+    Assess,
+    Decide,
+    Approve,
+    Execute,
+    /// Case lifecycle (state changes, closing).
+    Case,
+}
+
+impl Stage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Ingest => "ingest",
+            Stage::Correlate => "correlate",
+            Stage::Enrich => "enrich",
+            Stage::Assess => "assess",
+            Stage::Decide => "decide",
+            Stage::Approve => "approve",
+            Stage::Execute => "execute",
+            Stage::Case => "case",
+        }
+    }
+}
+
+/// A proposal as the audit log records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProposalRecord {
+    pub proposal_hash: ProposalHash,
+    pub action: ActionName,
+    pub target: Target,
+}
+
+/// Something that happened, as recorded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum AuditEvent {
+    /// An alert was parsed and stored.
+    AlertIngested {
+        alert_id: AlertId,
+        format: SourceFormat,
+        origin: String,
+        rule: String,
+        raw_sha256: String,
+    },
+    /// A payload could not be ingested and went to the dead-letter store.
+    IngestRejected {
+        origin: String,
+        reason: String,
+        raw_sha256: String,
+    },
+    /// Correlation opened a case over these alerts.
+    CaseOpened {
+        case_id: CaseId,
+        alert_ids: Vec<AlertId>,
+        alert_count: u64,
+        grouping_reasons: Vec<String>,
+    },
+    /// Enrichment gathered evidence (and recorded what it could not get).
+    EvidenceCollected {
+        case_id: CaseId,
+        evidence: Vec<EvidenceId>,
+        sources: Vec<String>,
+        gaps: Vec<EvidenceGap>,
+    },
+    /// An assessor produced an assessment.
+    Assessed {
+        case_id: CaseId,
+        assessor: String,
+        verdict: Verdict,
+        severity: Severity,
+        confidence: f64,
+        risk_score: f64,
+        proposals: Vec<ProposalRecord>,
+    },
+    /// The policy engine decided one proposal.
+    PolicyDecided {
+        case_id: CaseId,
+        proposal: ProposalRecord,
+        outcome: DecisionOutcome,
+        policy_ids: Vec<String>,
+        policy_version: String,
+        reasons: Vec<String>,
+    },
+    /// Deterministic escalation triggers fired.
+    Escalated {
+        case_id: CaseId,
+        reasons: Vec<String>,
+    },
+    /// The approval stage ruled on an allowed or approval-bound proposal:
+    /// released for execution, or queued for people.
+    ApprovalEvaluated {
+        case_id: CaseId,
+        proposal_hash: ProposalHash,
+        /// `not_required` (policy allows without approval), `requested`.
+        outcome: String,
+        approvals_required: u32,
+        roles: Vec<String>,
+    },
+    /// The executor ran, or refused, an action.
+    ActionExecuted {
+        case_id: CaseId,
+        proposal_hash: ProposalHash,
+        idempotency_key: String,
+        action: ActionName,
+        target: Target,
+        connector: String,
+        status: ExecutionStatus,
+        detail: String,
+    },
+    /// The case moved in its state machine.
+    CaseStateChanged {
+        case_id: CaseId,
+        from: CaseState,
+        to: CaseState,
+    },
+    /// Triage finished for the case.
+    TriageCompleted {
+        case_id: CaseId,
+        verdict: Verdict,
+        severity: Severity,
+        disposition: Disposition,
+    },
+}
+
+impl AuditEvent {
+    /// The stage that emits this event.
+    pub fn stage(&self) -> Stage {
+        match self {
+            AuditEvent::AlertIngested { .. } | AuditEvent::IngestRejected { .. } => Stage::Ingest,
+            AuditEvent::CaseOpened { .. } => Stage::Correlate,
+            AuditEvent::EvidenceCollected { .. } => Stage::Enrich,
+            AuditEvent::Assessed { .. } => Stage::Assess,
+            AuditEvent::PolicyDecided { .. } | AuditEvent::Escalated { .. } => Stage::Decide,
+            AuditEvent::ApprovalEvaluated { .. } => Stage::Approve,
+            AuditEvent::ActionExecuted { .. } => Stage::Execute,
+            AuditEvent::CaseStateChanged { .. } | AuditEvent::TriageCompleted { .. } => Stage::Case,
+        }
+    }
+
+    /// The case it concerns, if any (ingest happens before there is one).
+    pub fn case_id(&self) -> Option<CaseId> {
+        match self {
+            AuditEvent::AlertIngested { .. } | AuditEvent::IngestRejected { .. } => None,
+            AuditEvent::CaseOpened { case_id, .. }
+            | AuditEvent::EvidenceCollected { case_id, .. }
+            | AuditEvent::Assessed { case_id, .. }
+            | AuditEvent::PolicyDecided { case_id, .. }
+            | AuditEvent::Escalated { case_id, .. }
+            | AuditEvent::ApprovalEvaluated { case_id, .. }
+            | AuditEvent::ActionExecuted { case_id, .. }
+            | AuditEvent::CaseStateChanged { case_id, .. }
+            | AuditEvent::TriageCompleted { case_id, .. } => Some(*case_id),
+        }
+    }
+
+    /// The alert it concerns, if it is an ingest event.
+    pub fn alert_id(&self) -> Option<AlertId> {
+        match self {
+            AuditEvent::AlertIngested { alert_id, .. } => Some(*alert_id),
+            _ => None,
+        }
+    }
+
+    /// The event's `type` tag.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            AuditEvent::AlertIngested { .. } => "alert_ingested",
+            AuditEvent::IngestRejected { .. } => "ingest_rejected",
+            AuditEvent::CaseOpened { .. } => "case_opened",
+            AuditEvent::EvidenceCollected { .. } => "evidence_collected",
+            AuditEvent::Assessed { .. } => "assessed",
+            AuditEvent::PolicyDecided { .. } => "policy_decided",
+            AuditEvent::Escalated { .. } => "escalated",
+            AuditEvent::ApprovalEvaluated { .. } => "approval_evaluated",
+            AuditEvent::ActionExecuted { .. } => "action_executed",
+            AuditEvent::CaseStateChanged { .. } => "case_state_changed",
+            AuditEvent::TriageCompleted { .. } => "triage_completed",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kind_matches_the_serialised_tag() {
+        let event = AuditEvent::Escalated {
+            case_id: CaseId::new(),
+            reasons: vec!["low confidence".into()],
+        };
+        let json = serde_json::to_value(&event).unwrap_or_default();
+        assert_eq!(json["type"], event.kind());
+        assert_eq!(event.stage(), Stage::Decide);
+    }
+}

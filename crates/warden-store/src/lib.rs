@@ -1,0 +1,173 @@
+//! Persistence for cases, alerts, evidence, decisions, executions and the
+//! audit log.
+//!
+//! # Layout
+//!
+//! - [`CaseReader`] and [`Store`]: the storage interface, split so that code
+//!   which may only look (assessors, reports) can be handed a reader that
+//!   cannot write.
+//! - [`sqlite`]: the embedded backend (SQLite through sqlx) with its own
+//!   migrations under `migrations/sqlite/`. A PostgreSQL backend is a second
+//!   implementation of the same traits with its own migrations.
+//! - `conformance`: the behaviour every backend must show, as functions the
+//!   backends' tests call.
+//!
+//! The traits speak in domain types and plain values: no SQL, no
+//! backend-specific types, no assumptions about how ids or times are stored.
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+use warden_domain::{
+    Alert, Assessment, Case, CaseId, CaseState, Decision, Evidence, EvidenceGap, Execution,
+    ProposalHash,
+};
+
+pub mod conformance;
+pub mod sqlite;
+
+pub use sqlite::SqliteStore;
+
+/// What can go wrong talking to a store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open the store at {location}: {source}")]
+    Open {
+        location: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("migrating the store failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("stored record {what} is corrupt: {reason}")]
+    Corrupt { what: String, reason: String },
+    #[error("case {0} does not exist")]
+    NoSuchCase(CaseId),
+    #[error("case {case} is {actual}, not {expected}: it changed underneath us")]
+    Conflict {
+        case: CaseId,
+        expected: CaseState,
+        actual: String,
+    },
+    #[error("cannot encode {what}: {source}")]
+    Encode {
+        what: &'static str,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// An audit entry ready to append (the audit crate computes the hash).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAuditRow {
+    pub at: OffsetDateTime,
+    pub actor: String,
+    pub stage: String,
+    pub kind: String,
+    pub case_id: Option<CaseId>,
+    /// Canonical JSON of the whole entry.
+    pub entry: String,
+    /// Hex leaf hash of `entry`.
+    pub leaf_hash: String,
+}
+
+/// A stored audit entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRow {
+    pub seq: u64,
+    pub at: OffsetDateTime,
+    pub actor: String,
+    pub stage: String,
+    pub kind: String,
+    pub case_id: Option<CaseId>,
+    pub entry: String,
+    pub leaf_hash: String,
+}
+
+/// A note on a case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseNote {
+    pub author: String,
+    pub text: String,
+    pub created_at: OffsetDateTime,
+}
+
+/// A payload that could not be ingested, kept with its reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadLetter {
+    pub id: String,
+    pub origin: String,
+    pub reason: String,
+    pub payload: Vec<u8>,
+    pub sha256: String,
+    pub received_at: OffsetDateTime,
+}
+
+/// Whether an idempotency key was claimed by this call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// This caller owns the execution and must run it.
+    Claimed,
+    /// Someone claimed it before: do not run it again.
+    AlreadyClaimed,
+}
+
+/// Read-only access. Code that must not change anything gets only this.
+#[async_trait]
+pub trait CaseReader: Send + Sync {
+    async fn case(&self, id: CaseId) -> Result<Option<Case>, StoreError>;
+    /// Most recently updated first.
+    async fn cases(&self, limit: u32) -> Result<Vec<Case>, StoreError>;
+    async fn alerts_of_case(&self, id: CaseId) -> Result<Vec<Alert>, StoreError>;
+    async fn evidence_of_case(&self, id: CaseId) -> Result<Vec<Evidence>, StoreError>;
+    async fn notes_of_case(&self, id: CaseId) -> Result<Vec<CaseNote>, StoreError>;
+    async fn executions_of_case(&self, id: CaseId) -> Result<Vec<Execution>, StoreError>;
+    /// Audit entries in sequence order; `case` narrows to one case.
+    async fn audit_rows(&self, case: Option<CaseId>) -> Result<Vec<AuditRow>, StoreError>;
+    async fn dead_letters(&self) -> Result<Vec<DeadLetter>, StoreError>;
+    /// Whether execution is paused globally or for `use_case`.
+    async fn is_paused(&self, use_case: &str) -> Result<bool, StoreError>;
+}
+
+/// Full access: the pipeline, the executor and the audit log write through it.
+#[async_trait]
+pub trait Store: CaseReader {
+    /// Store a new case with its alerts (their duplicate counts given per
+    /// alert), atomically.
+    async fn insert_case(&self, case: &Case, alerts: &[(Alert, u64)]) -> Result<(), StoreError>;
+    /// Replace a case's record if it is still in `expected` state
+    /// (compare-and-set), else [`StoreError::Conflict`].
+    async fn update_case(&self, case: &Case, expected: CaseState) -> Result<(), StoreError>;
+    async fn save_evidence(
+        &self,
+        case: CaseId,
+        evidence: &[Evidence],
+        gaps: &[EvidenceGap],
+    ) -> Result<(), StoreError>;
+    async fn save_assessment(&self, case: CaseId, assessment: &Assessment)
+    -> Result<(), StoreError>;
+    async fn save_decision(&self, case: CaseId, decision: &Decision) -> Result<(), StoreError>;
+    /// Claim an idempotency key before running an action.
+    async fn claim_execution(
+        &self,
+        case: CaseId,
+        key: &str,
+        proposal: &ProposalHash,
+        at: OffsetDateTime,
+    ) -> Result<Claim, StoreError>;
+    /// Record how a claimed execution ended.
+    async fn finish_execution(&self, case: CaseId, execution: &Execution)
+    -> Result<(), StoreError>;
+    async fn add_note(&self, case: CaseId, note: &CaseNote) -> Result<(), StoreError>;
+    /// Append to the audit log; returns the entry's sequence number.
+    async fn append_audit(&self, row: &NewAuditRow) -> Result<u64, StoreError>;
+    async fn add_dead_letter(&self, letter: &DeadLetter) -> Result<(), StoreError>;
+    /// Pause execution for a scope (`*` for everything, or a use case).
+    async fn pause(&self, scope: &str, by: &str, reason: &str, at: OffsetDateTime)
+    -> Result<(), StoreError>;
+    async fn resume(&self, scope: &str) -> Result<(), StoreError>;
+}
+
+/// The scope name of the global kill switch.
+pub const GLOBAL_SCOPE: &str = "*";

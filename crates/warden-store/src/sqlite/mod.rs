@@ -1,0 +1,553 @@
+//! The embedded backend: SQLite through sqlx, in the data directory.
+//!
+//! WAL journal and `synchronous = FULL`: a committed audit entry or execution
+//! claim survives a power cut, which the audit log and the at-most-once
+//! executor rely on.
+
+use std::borrow::Cow;
+use std::path::Path;
+use std::str::FromStr;
+
+use async_trait::async_trait;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{Row, SqlSafeStr};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use warden_domain::{
+    Alert, Assessment, Case, CaseId, CaseState, Decision, Evidence, EvidenceGap, Execution,
+    ProposalHash,
+};
+
+use crate::{
+    AuditRow, CaseNote, CaseReader, Claim, DeadLetter, GLOBAL_SCOPE, NewAuditRow, Store,
+    StoreError,
+};
+
+#[cfg(test)]
+mod tests;
+
+/// The migrations, embedded in the binary so that an installed `warden`
+/// needs no files beside it.
+fn migrator() -> Migrator {
+    Migrator::with_migrations(vec![Migration::new(
+        1,
+        Cow::Borrowed("initial"),
+        MigrationType::Simple,
+        include_str!("../../migrations/sqlite/0001_initial.sql").into_sql_str(),
+        false,
+    )])
+}
+
+/// A SQLite-backed [`Store`].
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Open (creating if needed) the database file at `path` and bring its
+    /// schema up to date.
+    pub async fn open(path: &Path) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(std::time::Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .map_err(|source| StoreError::Open {
+                location: path.display().to_string(),
+                source,
+            })?;
+        migrator().run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    /// A private in-memory database (tests, dry runs).
+    pub async fn in_memory() -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str("sqlite::memory:")
+            .map_err(|source| StoreError::Open {
+                location: ":memory:".into(),
+                source,
+            })?
+            .foreign_keys(true);
+        // One connection: every in-memory connection is its own database.
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await
+            .map_err(|source| StoreError::Open {
+                location: ":memory:".into(),
+                source,
+            })?;
+        migrator().run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    /// The connection pool, for tests that must reach under the interface
+    /// (tampering with rows to prove the audit log notices).
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+}
+
+fn ts(at: OffsetDateTime) -> Result<String, StoreError> {
+    at.to_offset(time::UtcOffset::UTC)
+        .format(&Rfc3339)
+        .map_err(|e| StoreError::Corrupt {
+            what: "timestamp".into(),
+            reason: e.to_string(),
+        })
+}
+
+fn parse_ts(text: &str) -> Result<OffsetDateTime, StoreError> {
+    OffsetDateTime::parse(text, &Rfc3339).map_err(|e| StoreError::Corrupt {
+        what: format!("timestamp {text:?}"),
+        reason: e.to_string(),
+    })
+}
+
+fn encode<T: serde::Serialize>(what: &'static str, value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|source| StoreError::Encode { what, source })
+}
+
+fn decode<T: serde::de::DeserializeOwned>(what: &str, body: &str) -> Result<T, StoreError> {
+    serde_json::from_str(body).map_err(|e| StoreError::Corrupt {
+        what: what.to_owned(),
+        reason: e.to_string(),
+    })
+}
+
+fn parse_case_id(text: &str) -> Result<CaseId, StoreError> {
+    CaseId::parse(text).map_err(|e| StoreError::Corrupt {
+        what: format!("case id {text:?}"),
+        reason: e.to_string(),
+    })
+}
+
+#[async_trait]
+impl CaseReader for SqliteStore {
+    async fn case(&self, id: CaseId) -> Result<Option<Case>, StoreError> {
+        let row = sqlx::query("SELECT body FROM cases WHERE id = ?")
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| decode(&format!("case {id}"), row.get::<&str, _>(0)))
+            .transpose()
+    }
+
+    async fn cases(&self, limit: u32) -> Result<Vec<Case>, StoreError> {
+        let rows = sqlx::query("SELECT id, body FROM cases ORDER BY updated_at DESC, id DESC LIMIT ?")
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| decode(&format!("case {}", row.get::<&str, _>(0)), row.get::<&str, _>(1)))
+            .collect()
+    }
+
+    async fn alerts_of_case(&self, id: CaseId) -> Result<Vec<Alert>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, body FROM alerts WHERE case_id = ? ORDER BY occurred_at, id",
+        )
+        .bind(id.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| decode(&format!("alert {}", row.get::<&str, _>(0)), row.get::<&str, _>(1)))
+            .collect()
+    }
+
+    async fn evidence_of_case(&self, id: CaseId) -> Result<Vec<Evidence>, StoreError> {
+        let rows = sqlx::query("SELECT evidence_id, body FROM evidence WHERE case_id = ? ORDER BY rowid")
+            .bind(id.to_string())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| decode(&format!("evidence {}", row.get::<&str, _>(0)), row.get::<&str, _>(1)))
+            .collect()
+    }
+
+    async fn notes_of_case(&self, id: CaseId) -> Result<Vec<CaseNote>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT author, text, created_at FROM case_notes WHERE case_id = ? ORDER BY id",
+        )
+        .bind(id.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(CaseNote {
+                    author: row.get(0),
+                    text: row.get(1),
+                    created_at: parse_ts(row.get::<&str, _>(2))?,
+                })
+            })
+            .collect()
+    }
+
+    async fn executions_of_case(&self, id: CaseId) -> Result<Vec<Execution>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT idempotency_key, body FROM executions \
+             WHERE case_id = ? AND body IS NOT NULL ORDER BY claimed_at, idempotency_key",
+        )
+        .bind(id.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| decode(&format!("execution {}", row.get::<&str, _>(0)), row.get::<&str, _>(1)))
+            .collect()
+    }
+
+    async fn audit_rows(&self, case: Option<CaseId>) -> Result<Vec<AuditRow>, StoreError> {
+        let rows = match case {
+            Some(id) => {
+                sqlx::query(
+                    "SELECT seq, at, actor, stage, kind, case_id, entry, leaf_hash \
+                     FROM audit_log WHERE case_id = ? ORDER BY seq",
+                )
+                .bind(id.to_string())
+                .fetch_all(&self.pool)
+                .await?
+            }
+            None => {
+                sqlx::query(
+                    "SELECT seq, at, actor, stage, kind, case_id, entry, leaf_hash \
+                     FROM audit_log ORDER BY seq",
+                )
+                .fetch_all(&self.pool)
+                .await?
+            }
+        };
+        rows.iter()
+            .map(|row| {
+                let seq: i64 = row.get(0);
+                Ok(AuditRow {
+                    seq: u64::try_from(seq).map_err(|_| StoreError::Corrupt {
+                        what: "audit sequence number".into(),
+                        reason: format!("negative: {seq}"),
+                    })?,
+                    at: parse_ts(row.get::<&str, _>(1))?,
+                    actor: row.get(2),
+                    stage: row.get(3),
+                    kind: row.get(4),
+                    case_id: row
+                        .get::<Option<&str>, _>(5)
+                        .map(parse_case_id)
+                        .transpose()?,
+                    entry: row.get(6),
+                    leaf_hash: row.get(7),
+                })
+            })
+            .collect()
+    }
+
+    async fn dead_letters(&self) -> Result<Vec<DeadLetter>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, origin, reason, payload, sha256, received_at FROM dead_letters \
+             ORDER BY received_at, id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(DeadLetter {
+                    id: row.get(0),
+                    origin: row.get(1),
+                    reason: row.get(2),
+                    payload: row.get(3),
+                    sha256: row.get(4),
+                    received_at: parse_ts(row.get::<&str, _>(5))?,
+                })
+            })
+            .collect()
+    }
+
+    async fn is_paused(&self, use_case: &str) -> Result<bool, StoreError> {
+        let row = sqlx::query("SELECT COUNT(*) FROM kill_switches WHERE scope = ? OR scope = ?")
+            .bind(GLOBAL_SCOPE)
+            .bind(use_case)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.get::<i64, _>(0) > 0)
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn insert_case(&self, case: &Case, alerts: &[(Alert, u64)]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let case_id = case.id.to_string();
+        sqlx::query(
+            "INSERT INTO cases (id, state, title, severity, verdict, disposition, alert_count, \
+             created_at, updated_at, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&case_id)
+        .bind(case.state.as_str())
+        .bind(&case.title)
+        .bind(case.severity.as_str())
+        .bind(case.verdict.map(|v| v.as_str()))
+        .bind(case.disposition.map(|d| d.as_str()))
+        .bind(i64::try_from(case.alert_count).unwrap_or(i64::MAX))
+        .bind(ts(case.created_at)?)
+        .bind(ts(case.updated_at)?)
+        .bind(encode("case", case)?)
+        .execute(&mut *tx)
+        .await?;
+        let now = ts(OffsetDateTime::now_utc())?;
+        for (alert, duplicates) in alerts {
+            sqlx::query(
+                "INSERT INTO alerts (id, case_id, format, fingerprint, rule, severity, \
+                 occurred_at, origin, raw_sha256, duplicates, body, ingested_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(alert.id.to_string())
+            .bind(&case_id)
+            .bind(alert.format.as_str())
+            .bind(alert.fingerprint())
+            .bind(&alert.rule.name)
+            .bind(alert.severity.level.as_str())
+            .bind(ts(alert.time)?)
+            .bind(&alert.origin)
+            .bind(&alert.raw_sha256)
+            .bind(i64::try_from(*duplicates).unwrap_or(i64::MAX))
+            .bind(encode("alert", alert)?)
+            .bind(&now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn update_case(&self, case: &Case, expected: CaseState) -> Result<(), StoreError> {
+        let result = sqlx::query(
+            "UPDATE cases SET state = ?, title = ?, severity = ?, verdict = ?, disposition = ?, \
+             alert_count = ?, updated_at = ?, body = ? WHERE id = ? AND state = ?",
+        )
+        .bind(case.state.as_str())
+        .bind(&case.title)
+        .bind(case.severity.as_str())
+        .bind(case.verdict.map(|v| v.as_str()))
+        .bind(case.disposition.map(|d| d.as_str()))
+        .bind(i64::try_from(case.alert_count).unwrap_or(i64::MAX))
+        .bind(ts(case.updated_at)?)
+        .bind(encode("case", case)?)
+        .bind(case.id.to_string())
+        .bind(expected.as_str())
+        .execute(&self.pool)
+        .await?;
+        if result.rows_affected() == 1 {
+            return Ok(());
+        }
+        let actual = sqlx::query("SELECT state FROM cases WHERE id = ?")
+            .bind(case.id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        match actual {
+            None => Err(StoreError::NoSuchCase(case.id)),
+            Some(row) => Err(StoreError::Conflict {
+                case: case.id,
+                expected,
+                actual: row.get(0),
+            }),
+        }
+    }
+
+    async fn save_evidence(
+        &self,
+        case: CaseId,
+        evidence: &[Evidence],
+        gaps: &[EvidenceGap],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let case_id = case.to_string();
+        for item in evidence {
+            sqlx::query(
+                "INSERT INTO evidence (case_id, evidence_id, kind, source, body) VALUES (?, ?, ?, ?, ?)",
+            )
+            .bind(&case_id)
+            .bind(item.id.as_str())
+            .bind(encode("evidence kind", &item.kind)?.trim_matches('"').to_owned())
+            .bind(&item.source)
+            .bind(encode("evidence", item)?)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for gap in gaps {
+            sqlx::query("INSERT INTO evidence_gaps (case_id, source, reason) VALUES (?, ?, ?)")
+                .bind(&case_id)
+                .bind(&gap.source)
+                .bind(&gap.reason)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn save_assessment(
+        &self,
+        case: CaseId,
+        assessment: &Assessment,
+    ) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO assessments (case_id, assessor, created_at, body) VALUES (?, ?, ?, ?)")
+            .bind(case.to_string())
+            .bind(&assessment.assessor)
+            .bind(ts(OffsetDateTime::now_utc())?)
+            .bind(encode("assessment", assessment)?)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn save_decision(&self, case: CaseId, decision: &Decision) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO decisions (case_id, proposal_hash, outcome, created_at, body) \
+             VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(case.to_string())
+        .bind(decision.proposal_hash.as_str())
+        .bind(decision.outcome.as_str())
+        .bind(ts(OffsetDateTime::now_utc())?)
+        .bind(encode("decision", decision)?)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn claim_execution(
+        &self,
+        case: CaseId,
+        key: &str,
+        proposal: &ProposalHash,
+        at: OffsetDateTime,
+    ) -> Result<Claim, StoreError> {
+        // INVARIANT (S3): the primary key on idempotency_key makes the claim
+        // atomic; only one caller ever sees `Claimed` for a key.
+        let result = sqlx::query(
+            "INSERT INTO executions (idempotency_key, case_id, proposal_hash, status, claimed_at) \
+             VALUES (?, ?, ?, 'claimed', ?) ON CONFLICT (idempotency_key) DO NOTHING",
+        )
+        .bind(key)
+        .bind(case.to_string())
+        .bind(proposal.as_str())
+        .bind(ts(at)?)
+        .execute(&self.pool)
+        .await?;
+        Ok(if result.rows_affected() == 1 {
+            Claim::Claimed
+        } else {
+            Claim::AlreadyClaimed
+        })
+    }
+
+    async fn finish_execution(
+        &self,
+        case: CaseId,
+        execution: &Execution,
+    ) -> Result<(), StoreError> {
+        let result = sqlx::query(
+            "UPDATE executions SET status = ?, finished_at = ?, body = ? \
+             WHERE idempotency_key = ? AND case_id = ? AND status = 'claimed'",
+        )
+        .bind(execution.status.as_str())
+        .bind(ts(execution.at)?)
+        .bind(encode("execution", execution)?)
+        .bind(&execution.idempotency_key)
+        .bind(case.to_string())
+        .execute(&self.pool)
+        .await?;
+        if result.rows_affected() == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::Corrupt {
+                what: format!("execution {}", execution.idempotency_key),
+                reason: "finished without an open claim".into(),
+            })
+        }
+    }
+
+    async fn add_note(&self, case: CaseId, note: &CaseNote) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO case_notes (case_id, author, text, created_at) VALUES (?, ?, ?, ?)")
+            .bind(case.to_string())
+            .bind(&note.author)
+            .bind(&note.text)
+            .bind(ts(note.created_at)?)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn append_audit(&self, row: &NewAuditRow) -> Result<u64, StoreError> {
+        let result = sqlx::query(
+            "INSERT INTO audit_log (at, actor, stage, kind, case_id, entry, leaf_hash) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(ts(row.at)?)
+        .bind(&row.actor)
+        .bind(&row.stage)
+        .bind(&row.kind)
+        .bind(row.case_id.map(|id| id.to_string()))
+        .bind(&row.entry)
+        .bind(&row.leaf_hash)
+        .execute(&self.pool)
+        .await?;
+        u64::try_from(result.last_insert_rowid()).map_err(|_| StoreError::Corrupt {
+            what: "audit sequence number".into(),
+            reason: "negative rowid".into(),
+        })
+    }
+
+    async fn add_dead_letter(&self, letter: &DeadLetter) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO dead_letters (id, origin, reason, payload, sha256, received_at) \
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&letter.id)
+        .bind(&letter.origin)
+        .bind(&letter.reason)
+        .bind(&letter.payload)
+        .bind(&letter.sha256)
+        .bind(ts(letter.received_at)?)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn pause(
+        &self,
+        scope: &str,
+        by: &str,
+        reason: &str,
+        at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO kill_switches (scope, paused_by, reason, paused_at) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (scope) DO UPDATE SET paused_by = excluded.paused_by, \
+             reason = excluded.reason, paused_at = excluded.paused_at",
+        )
+        .bind(scope)
+        .bind(by)
+        .bind(reason)
+        .bind(ts(at)?)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn resume(&self, scope: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM kill_switches WHERE scope = ?")
+            .bind(scope)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
