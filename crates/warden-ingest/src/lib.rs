@@ -1,1 +1,30 @@
-//! warden-ingest
+//! Ingest: vendor payloads in, normalised [`Alert`]s out, then grouped into
+//! cases.
+//!
+//! # Layout
+//!
+//! - [`reader`]: reads files and folders (`.json` with one alert or an array,
+//!   `.jsonl` with one a line), enforcing size and nesting limits; every
+//!   record that cannot be read becomes an [`IngestError`] naming the file, the
+//!   line and the reason, with the payload kept for the dead-letter store.
+//! - [`formats`]: format detection and one folder per vendor format
+//!   (`ocsf/`, `ecs/`), each turning a JSON payload into an [`Alert`].
+//! - [`extract`]: observables found by pattern in untrusted text; they carry
+//!   `Provenance::Text` and can never become action targets on their own.
+//! - [`fields`]: tolerant JSON lookups (`a.b.c` matches nested objects and
+//!   Elastic's flat dotted keys alike).
+//! - [`correlate`]: merges duplicates and groups related alerts into case
+//!   drafts, recording why.
+
+pub mod correlate;
+pub mod extract;
+pub mod fields;
+pub mod formats;
+pub mod reader;
+
+pub use correlate::{CaseDraft, CorrelationConfig, correlate};
+pub use formats::{FormatError, detect, normalise};
+pub use reader::{IngestError, IngestReport, Limits, read_paths};
+
+#[doc(no_inline)]
+pub use warden_domain::Alert;

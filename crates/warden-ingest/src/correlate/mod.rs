@@ -1,0 +1,197 @@
+//! Correlation: exact duplicates merge, related alerts group into one case.
+//!
+//! - Two alerts with the same fingerprint (format, rule and structured
+//!   entities; see `Alert::fingerprint`) are one detection fired twice: the
+//!   second only raises the first one's count.
+//! - Distinct alerts that share a structured entity (host, user, IP, hash,
+//!   email, domain, URL, cloud resource) within the time window join the same
+//!   case. Entities found only in free text do not link alerts: an attacker
+//!   could otherwise merge or split cases by writing names into a message.
+//!   Process names are not linking entities either (`powershell.exe` runs
+//!   everywhere).
+//!
+//! Every case draft records why its alerts are together.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use warden_domain::{Alert, ObservableKind};
+
+/// Correlation settings (`[correlation]` in `warden.toml`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CorrelationConfig {
+    /// Alerts that share an entity join the same case when they are at most
+    /// this many minutes apart.
+    pub window_minutes: i64,
+}
+
+impl Default for CorrelationConfig {
+    fn default() -> Self {
+        Self { window_minutes: 60 }
+    }
+}
+
+/// Alerts grouped for one case, before the case exists.
+#[derive(Debug)]
+pub struct CaseDraft {
+    /// Distinct alerts, oldest first, each with how many exact duplicates
+    /// were merged into it.
+    pub alerts: Vec<(Alert, u64)>,
+    /// All alerts received, duplicates included.
+    pub alert_count: u64,
+    /// Why these alerts are together, sorted.
+    pub reasons: Vec<String>,
+}
+
+const LINKING_KINDS: [ObservableKind; 8] = [
+    ObservableKind::Host,
+    ObservableKind::User,
+    ObservableKind::Ip,
+    ObservableKind::FileHash,
+    ObservableKind::Email,
+    ObservableKind::Domain,
+    ObservableKind::Url,
+    ObservableKind::CloudResource,
+];
+
+/// Group `alerts` into case drafts, oldest case first.
+pub fn correlate(mut alerts: Vec<Alert>, config: &CorrelationConfig) -> Vec<CaseDraft> {
+    alerts.sort_by(|a, b| a.time.cmp(&b.time).then_with(|| a.origin.cmp(&b.origin)));
+
+    // 1. Exact duplicates.
+    let mut unique: Vec<(Alert, u64)> = Vec::new();
+    let mut by_fingerprint: HashMap<String, usize> = HashMap::new();
+    for alert in alerts {
+        let fingerprint = alert.fingerprint();
+        match by_fingerprint.get(&fingerprint) {
+            Some(&index) => {
+                if let Some((_, duplicates)) = unique.get_mut(index) {
+                    *duplicates += 1;
+                }
+            }
+            None => {
+                by_fingerprint.insert(fingerprint, unique.len());
+                unique.push((alert, 0));
+            }
+        }
+    }
+
+    // 2. Shared entities within the window. Alerts are in time order, so
+    // linking each alert to the previous one holding the same entity (when
+    // close enough) connects every chain without comparing all pairs.
+    let window = time::Duration::minutes(config.window_minutes.max(0));
+    let mut groups = UnionFind::new(unique.len());
+    let mut last_seen: HashMap<(ObservableKind, &str), usize> = HashMap::new();
+    let mut links: Vec<(usize, String)> = Vec::new();
+    for (index, (alert, _)) in unique.iter().enumerate() {
+        for observable in alert
+            .observables
+            .iter()
+            .filter(|o| o.is_structured() && LINKING_KINDS.contains(&o.kind))
+        {
+            let key = (observable.kind, observable.value.as_str());
+            if let Some(&previous) = last_seen.get(&key)
+                && let Some((earlier, _)) = unique.get(previous)
+                && alert.time - earlier.time <= window
+            {
+                groups.union(previous, index);
+                links.push((index, format!("shared {} {}", observable.kind, observable.value)));
+            }
+            last_seen.insert(key, index);
+        }
+    }
+
+    // 3. Build drafts with their reasons.
+    let mut members: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for index in 0..unique.len() {
+        members.entry(groups.find(index)).or_default().push(index);
+    }
+    let mut reasons_by_root: HashMap<usize, BTreeSet<String>> = HashMap::new();
+    for (index, reason) in links {
+        reasons_by_root
+            .entry(groups.find(index))
+            .or_default()
+            .insert(reason);
+    }
+    let mut slots: Vec<Option<(Alert, u64)>> = unique.into_iter().map(Some).collect();
+    let mut drafts: Vec<CaseDraft> = members
+        .into_iter()
+        .map(|(root, indices)| {
+            let alerts: Vec<(Alert, u64)> = indices
+                .iter()
+                .filter_map(|&i| slots.get_mut(i).and_then(Option::take))
+                .collect();
+            let mut reasons = reasons_by_root.remove(&root).unwrap_or_default();
+            let duplicates: u64 = alerts.iter().map(|(_, d)| d).sum();
+            if duplicates > 0 {
+                reasons.insert(format!(
+                    "{duplicates} exact duplicate alert{} merged (same fingerprint)",
+                    if duplicates == 1 { "" } else { "s" }
+                ));
+            }
+            let mut rule_counts: BTreeMap<&str, usize> = BTreeMap::new();
+            for (alert, _) in &alerts {
+                *rule_counts.entry(alert.rule.name.as_str()).or_default() += 1;
+            }
+            for (rule, count) in rule_counts.into_iter().filter(|(_, c)| *c > 1) {
+                reasons.insert(format!("same rule \"{rule}\" ({count} alerts)"));
+            }
+            if alerts.len() == 1 && reasons.is_empty() {
+                reasons.insert("single alert".into());
+            }
+            let alert_count = alerts.iter().map(|(_, d)| d + 1).sum();
+            CaseDraft {
+                alerts,
+                alert_count,
+                reasons: reasons.into_iter().collect(),
+            }
+        })
+        .collect();
+    drafts.sort_by(|a, b| {
+        let first = |d: &CaseDraft| d.alerts.first().map(|(a, _)| a.time);
+        first(a).cmp(&first(b))
+    });
+    drafts
+}
+
+/// Disjoint sets over alert indices.
+#[derive(Debug)]
+struct UnionFind {
+    parent: Vec<usize>,
+}
+
+impl UnionFind {
+    fn new(size: usize) -> Self {
+        Self {
+            parent: (0..size).collect(),
+        }
+    }
+
+    fn find(&mut self, mut index: usize) -> usize {
+        while let Some(&parent) = self.parent.get(index) {
+            if parent == index {
+                break;
+            }
+            // Path halving keeps chains short.
+            let grandparent = self.parent.get(parent).copied().unwrap_or(parent);
+            if let Some(slot) = self.parent.get_mut(index) {
+                *slot = grandparent;
+            }
+            index = grandparent;
+        }
+        index
+    }
+
+    fn union(&mut self, a: usize, b: usize) {
+        let (root_a, root_b) = (self.find(a), self.find(b));
+        if root_a != root_b
+            && let Some(slot) = self.parent.get_mut(root_a.max(root_b))
+        {
+            // The older alert's root wins, so a case keeps its first alert.
+            *slot = root_a.min(root_b);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

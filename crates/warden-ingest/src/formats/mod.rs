@@ -1,0 +1,222 @@
+//! Vendor formats: detection and normalisation.
+//!
+//! One folder per format. Each exposes `matches(&Value) -> bool` (does this
+//! payload look like mine?) and `normalise(&Value, &mut AlertDraft)`.
+
+pub mod ecs;
+pub mod ocsf;
+
+use serde_json::Value;
+use time::OffsetDateTime;
+use warden_domain::observable::dedup_observables;
+use warden_domain::{
+    Alert, AlertId, AttackTechnique, Observable, ObservableKind, Provenance, RuleRef, Severity,
+    SourceFormat, Untrusted, VendorSeverity,
+};
+
+use crate::extract;
+
+/// Why a payload could not become an alert.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FormatError {
+    #[error("the payload is a JSON {0}, not an object")]
+    NotAnObject(&'static str),
+    #[error("unknown alert format: no OCSF class_uid and no Elastic kibana.alert.* fields")]
+    Unknown,
+    #[error("missing required field {0}")]
+    Missing(&'static str),
+    #[error("field {field} has the wrong type: expected {expected}")]
+    WrongType {
+        field: &'static str,
+        expected: &'static str,
+    },
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+/// Which format a payload is in, if Warden knows it.
+pub fn detect(payload: &Value) -> Result<SourceFormat, FormatError> {
+    if !payload.is_object() {
+        return Err(FormatError::NotAnObject(json_type(payload)));
+    }
+    if ocsf::matches(payload) {
+        Ok(SourceFormat::Ocsf)
+    } else if ecs::matches(payload) {
+        Ok(SourceFormat::Ecs)
+    } else {
+        Err(FormatError::Unknown)
+    }
+}
+
+/// Turn `payload` (whose exact bytes hash to `raw_sha256`) into an alert in
+/// `format`. `origin` names where it came from (`file:line`).
+pub fn normalise(
+    format: SourceFormat,
+    payload: &Value,
+    origin: &str,
+    raw_sha256: &str,
+) -> Result<Alert, FormatError> {
+    let mut draft = AlertDraft::default();
+    let class_uid = match format {
+        SourceFormat::Ocsf => ocsf::normalise(payload, &mut draft)?,
+        SourceFormat::Ecs => {
+            ecs::normalise(payload, &mut draft)?;
+            2004
+        }
+    };
+    draft.finish(format, class_uid, payload, origin, raw_sha256)
+}
+
+fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+/// What a format's normaliser fills in.
+#[derive(Debug, Default)]
+pub struct AlertDraft {
+    pub product: Option<String>,
+    pub vendor_id: Option<String>,
+    pub time: Option<OffsetDateTime>,
+    pub rule: Option<RuleRef>,
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub severity: Option<VendorSeverity>,
+    observables: Vec<Observable>,
+    /// (field name, text) pairs an attacker may control, scanned for
+    /// observables at the end.
+    untrusted_text: Vec<(String, String)>,
+    pub attacks: Vec<AttackTechnique>,
+}
+
+impl AlertDraft {
+    /// Record a structured field's value as an observable; values that are
+    /// not valid for the kind are skipped (a field named `ip` holding `"-"`).
+    pub fn field(&mut self, kind: ObservableKind, path: &str, value: &str) {
+        let provenance = Provenance::Field {
+            path: path.to_owned(),
+        };
+        if let Ok(observable) = Observable::parse(kind, value, provenance) {
+            self.observables.push(observable);
+        }
+    }
+
+    /// Record every value at `path` of `payload` as an observable of `kind`.
+    pub fn fields_at(&mut self, payload: &Value, kind: ObservableKind, path: &str) {
+        for value in crate::fields::strings(payload, path) {
+            self.field(kind, path, &value);
+        }
+    }
+
+    /// Keep a free-text field for pattern extraction.
+    pub fn text(&mut self, field: &str, text: String) {
+        self.untrusted_text.push((field.to_owned(), text));
+    }
+
+    /// Add a technique unless it is already there (merging tactics).
+    pub fn attack(&mut self, id: &str, name: Option<String>, tactic: Option<String>) {
+        let Some(id) = AttackTechnique::parse_id(id) else {
+            return;
+        };
+        if let Some(existing) = self.attacks.iter_mut().find(|a| a.id == id) {
+            if existing.name.is_none() {
+                existing.name = name;
+            }
+            if let Some(tactic) = tactic
+                && !existing.tactics.contains(&tactic)
+            {
+                existing.tactics.push(tactic);
+            }
+            return;
+        }
+        self.attacks.push(AttackTechnique {
+            id,
+            name,
+            tactics: tactic.into_iter().collect(),
+        });
+    }
+
+    fn finish(
+        mut self,
+        format: SourceFormat,
+        class_uid: u32,
+        payload: &Value,
+        origin: &str,
+        raw_sha256: &str,
+    ) -> Result<Alert, FormatError> {
+        let rule = self.rule.ok_or(FormatError::Missing("rule name"))?;
+        let time = self.time.ok_or(FormatError::Missing("time"))?;
+        for (field, text) in std::mem::take(&mut self.untrusted_text) {
+            self.observables
+                .extend(extract::from_text(&field, &Untrusted::new(text)));
+        }
+        self.attacks.sort();
+        Ok(Alert {
+            id: AlertId::new(),
+            format,
+            class_uid,
+            product: self.product.unwrap_or_else(|| format.as_str().to_owned()),
+            vendor_id: self.vendor_id,
+            time,
+            title: Untrusted::new(self.title.unwrap_or_else(|| rule.name.clone())),
+            rule,
+            description: Untrusted::new(self.description.unwrap_or_default()),
+            severity: self.severity.unwrap_or(VendorSeverity {
+                level: Severity::Medium,
+                original: "absent".into(),
+            }),
+            observables: dedup_observables(self.observables),
+            attacks: self.attacks,
+            origin: origin.to_owned(),
+            raw_sha256: raw_sha256.to_owned(),
+            raw: payload.clone(),
+        })
+    }
+}
+
+/// Parse an RFC 3339 timestamp.
+pub(crate) fn parse_rfc3339(text: &str) -> Option<OffsetDateTime> {
+    OffsetDateTime::parse(text.trim(), &time::format_description::well_known::Rfc3339).ok()
+}
+
+/// An epoch timestamp in milliseconds (OCSF) or, for values too small to be
+/// milliseconds of this century, seconds (some producers get this wrong).
+pub(crate) fn from_epoch(value: f64) -> Option<OffsetDateTime> {
+    if !value.is_finite() || value < 0.0 {
+        return None;
+    }
+    let millis = if value < 100_000_000_000.0 {
+        value * 1000.0
+    } else {
+        value
+    };
+    let nanos = (millis as i128).checked_mul(1_000_000)?;
+    OffsetDateTime::from_unix_timestamp_nanos(nanos).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn epoch_accepts_millis_and_seconds() {
+        let from_ms = from_epoch(1_723_564_700_000.0).map(|t| t.unix_timestamp());
+        let from_s = from_epoch(1_723_564_700.0).map(|t| t.unix_timestamp());
+        assert_eq!(from_ms, Some(1_723_564_700));
+        assert_eq!(from_s, Some(1_723_564_700));
+        assert_eq!(from_epoch(f64::NAN), None);
+        assert_eq!(from_epoch(-1.0), None);
+    }
+
+    #[test]
+    fn detect_names_what_it_saw() {
+        assert_eq!(detect(&serde_json::json!([1])), Err(FormatError::NotAnObject("array")));
+        assert_eq!(detect(&serde_json::json!({"a": 1})), Err(FormatError::Unknown));
+    }
+}

@@ -1,0 +1,304 @@
+//! Reading alert files and folders.
+//!
+//! A `.json` file holds one alert or an array of alerts; a `.jsonl` (or
+//! `.ndjson`) file holds one alert a line. A folder is read recursively in
+//! name order, taking those extensions. Every record that cannot become an
+//! alert gives an [`IngestError`] that names the file, the line or array
+//! index, and the reason, and keeps the bytes for the dead-letter store.
+//! Nothing is dropped silently and one bad record never stops the others.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+use warden_domain::hashing::sha256_hex;
+use warden_domain::{Alert, SourceFormat};
+
+use crate::formats;
+
+/// Limits on what one record may be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest alert payload accepted, in bytes.
+    pub max_alert_bytes: usize,
+    /// Deepest JSON nesting accepted.
+    pub max_depth: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_alert_bytes: 1024 * 1024,
+            max_depth: 64,
+        }
+    }
+}
+
+/// A record that could not be ingested.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{origin}: {reason}")]
+pub struct IngestError {
+    /// `path`, `path:line` or `path[index]`.
+    pub origin: String,
+    pub reason: String,
+    /// The bytes received, for the dead-letter store (may be cut at the size
+    /// limit, or empty when the file could not be read at all).
+    pub payload: Vec<u8>,
+}
+
+/// What a read produced.
+#[derive(Debug, Default)]
+pub struct IngestReport {
+    pub alerts: Vec<Alert>,
+    pub errors: Vec<IngestError>,
+    /// Files read (including ones that failed).
+    pub files: usize,
+}
+
+/// Read every path (files or folders). `format` forces a format instead of
+/// detecting it per record.
+pub fn read_paths(paths: &[PathBuf], limits: &Limits, format: Option<SourceFormat>) -> IngestReport {
+    let mut report = IngestReport::default();
+    for path in paths {
+        if path.is_dir() {
+            match alert_files(path) {
+                Ok(files) => {
+                    for file in files {
+                        read_file(&file, limits, format, &mut report);
+                    }
+                }
+                Err(err) => report.errors.push(IngestError {
+                    origin: path.display().to_string(),
+                    reason: format!("cannot read folder: {err}"),
+                    payload: Vec::new(),
+                }),
+            }
+        } else {
+            read_file(path, limits, format, &mut report);
+        }
+    }
+    report
+}
+
+/// Alert files under `dir`, recursively, in name order.
+fn alert_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut found = Vec::new();
+    let mut entries: Vec<PathBuf> = fs::read_dir(dir)?
+        .map(|entry| entry.map(|e| e.path()))
+        .collect::<Result<_, _>>()?;
+    entries.sort();
+    for entry in entries {
+        if entry.is_dir() {
+            found.extend(alert_files(&entry)?);
+        } else if matches!(
+            entry.extension().and_then(|e| e.to_str()),
+            Some("json" | "jsonl" | "ndjson")
+        ) {
+            found.push(entry);
+        }
+    }
+    Ok(found)
+}
+
+fn read_file(path: &Path, limits: &Limits, format: Option<SourceFormat>, report: &mut IngestReport) {
+    report.files += 1;
+    let name = path.display().to_string();
+    let bytes = match fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(err) => {
+            report.errors.push(IngestError {
+                origin: name,
+                reason: format!("cannot read file: {err}"),
+                payload: Vec::new(),
+            });
+            return;
+        }
+    };
+    let is_lines = match path.extension().and_then(|e| e.to_str()) {
+        Some("jsonl" | "ndjson") => true,
+        Some("json") => false,
+        // Unknown extension: a file whose first line is a whole JSON object
+        // and that has more lines is JSON lines.
+        _ => looks_like_json_lines(&bytes),
+    };
+    if is_lines {
+        for (index, line) in bytes.split(|b| *b == b'\n').enumerate() {
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            let origin = format!("{name}:{}", index + 1);
+            ingest_record(&origin, line, limits, format, report);
+        }
+        return;
+    }
+    // A .json file: one object, or an array of them.
+    if let Err(reason) = check_text(&bytes, limits, usize::MAX) {
+        report.errors.push(error(&name, reason, &bytes, limits));
+        return;
+    }
+    match parse_json(&bytes, limits) {
+        Ok(Value::Array(items)) => {
+            for (index, item) in items.into_iter().enumerate() {
+                let origin = format!("{name}[{index}]");
+                // Array elements are hashed in their compact serialised form:
+                // the exact bytes of one element are not separable.
+                let raw = serde_json::to_vec(&item).unwrap_or_default();
+                if raw.len() > limits.max_alert_bytes {
+                    report.errors.push(error(
+                        &origin,
+                        too_large(raw.len(), limits),
+                        &raw,
+                        limits,
+                    ));
+                    continue;
+                }
+                convert(&origin, &item, &raw, format, report);
+            }
+        }
+        Ok(value) => {
+            if bytes.len() > limits.max_alert_bytes {
+                report
+                    .errors
+                    .push(error(&name, too_large(bytes.len(), limits), &bytes, limits));
+                return;
+            }
+            convert(&name, &value, &bytes, format, report);
+        }
+        Err(reason) => report.errors.push(error(&name, reason, &bytes, limits)),
+    }
+}
+
+fn looks_like_json_lines(bytes: &[u8]) -> bool {
+    let mut lines = bytes
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.iter().all(u8::is_ascii_whitespace));
+    let first_is_object = lines
+        .next()
+        .is_some_and(|l| serde_json::from_slice::<Value>(l).is_ok_and(|v| v.is_object()));
+    first_is_object && lines.next().is_some()
+}
+
+fn ingest_record(
+    origin: &str,
+    bytes: &[u8],
+    limits: &Limits,
+    format: Option<SourceFormat>,
+    report: &mut IngestReport,
+) {
+    if let Err(reason) = check_text(bytes, limits, limits.max_alert_bytes) {
+        report.errors.push(error(origin, reason, bytes, limits));
+        return;
+    }
+    match parse_json(bytes, limits) {
+        Ok(value) => convert(origin, &value, bytes, format, report),
+        Err(reason) => report.errors.push(error(origin, reason, bytes, limits)),
+    }
+}
+
+fn convert(
+    origin: &str,
+    value: &Value,
+    raw: &[u8],
+    forced: Option<SourceFormat>,
+    report: &mut IngestReport,
+) {
+    let result = match forced {
+        Some(format) if value.is_object() => Ok(format),
+        Some(_) | None => formats::detect(value),
+    }
+    .and_then(|format| formats::normalise(format, value, origin, &sha256_hex(raw)));
+    match result {
+        Ok(alert) => report.alerts.push(alert),
+        Err(err) => report.errors.push(IngestError {
+            origin: origin.to_owned(),
+            reason: err.to_string(),
+            payload: raw.to_vec(),
+        }),
+    }
+}
+
+/// Size and encoding checks before parsing.
+fn check_text(bytes: &[u8], limits: &Limits, max: usize) -> Result<(), String> {
+    if bytes.len() > max {
+        return Err(too_large(bytes.len(), limits));
+    }
+    if let Err(err) = std::str::from_utf8(bytes) {
+        return Err(format!("invalid UTF-8 at byte {}", err.valid_up_to()));
+    }
+    Ok(())
+}
+
+fn too_large(size: usize, limits: &Limits) -> String {
+    format!(
+        "payload of {size} bytes is over the limit of {} bytes",
+        limits.max_alert_bytes
+    )
+}
+
+fn parse_json(bytes: &[u8], limits: &Limits) -> Result<Value, String> {
+    let depth = nesting_depth(bytes);
+    if depth > limits.max_depth {
+        return Err(format!(
+            "JSON nested {depth} levels deep, over the limit of {}",
+            limits.max_depth
+        ));
+    }
+    serde_json::from_slice(bytes).map_err(|err| {
+        format!(
+            "malformed JSON at line {} column {}: {}",
+            err.line(),
+            err.column(),
+            describe(&err)
+        )
+    })
+}
+
+/// serde_json's message without its own " at line X column Y" suffix.
+fn describe(err: &serde_json::Error) -> String {
+    let text = err.to_string();
+    match text.rfind(" at line ") {
+        Some(at) => text.get(..at).unwrap_or(&text).to_owned(),
+        None => text,
+    }
+}
+
+/// Deepest bracket nesting, ignoring brackets inside strings. Checked before
+/// parsing so that a hostile payload cannot make the parser recurse deeply.
+fn nesting_depth(bytes: &[u8]) -> usize {
+    let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    for &byte in bytes {
+        if in_string {
+            match (escaped, byte) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
+}
+
+fn error(origin: &str, reason: String, bytes: &[u8], limits: &Limits) -> IngestError {
+    // Keep at most the size limit (plus one byte, showing it was over).
+    let kept = bytes.len().min(limits.max_alert_bytes.saturating_add(1));
+    IngestError {
+        origin: origin.to_owned(),
+        reason,
+        payload: bytes.get(..kept).unwrap_or(bytes).to_vec(),
+    }
+}
+
+#[cfg(test)]
+mod tests;
