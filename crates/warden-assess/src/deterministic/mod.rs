@@ -1,0 +1,413 @@
+//! The deterministic assessor: a composite risk score from detection
+//! severity, asset criticality and exposure, exploitability (KEV), identity
+//! risk, threat intelligence, blast radius and history, with every factor
+//! written into the rationale with the evidence it rests on.
+
+mod config;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+use warden_domain::evidence::EvidenceKind;
+use warden_domain::{
+    ActionName, ActionProposal, Assessment, Evidence, EvidenceId, Freshness, ObservableKind,
+    RationaleItem, Severity, Target, Verdict,
+};
+
+pub use config::{AssessorConfig, Thresholds, Weights};
+
+use crate::{AssessmentInput, Assessor};
+
+/// The always-available, network-free assessor.
+#[derive(Debug, Clone, Default)]
+pub struct DeterministicAssessor {
+    config: AssessorConfig,
+}
+
+impl DeterministicAssessor {
+    pub fn new(config: AssessorConfig) -> Self {
+        Self { config }
+    }
+}
+
+/// Accumulates factors as they are scored.
+#[derive(Default)]
+struct Score {
+    total: f64,
+    rationale: Vec<RationaleItem>,
+    /// Evidence saying this activity is expected (scanner, pentest, past
+    /// false positives).
+    known_false_positive: Vec<EvidenceId>,
+}
+
+impl Score {
+    fn add(&mut self, factor: &str, weight: f64, text: String, evidence: Vec<EvidenceId>) {
+        if evidence.is_empty() {
+            return;
+        }
+        self.total += weight;
+        self.rationale.push(RationaleItem {
+            factor: factor.to_owned(),
+            text,
+            weight,
+            evidence,
+        });
+    }
+}
+
+fn text(facts: &Value, key: &str) -> String {
+    facts.get(key).and_then(Value::as_str).unwrap_or_default().to_owned()
+}
+
+fn flag(facts: &Value, key: &str) -> bool {
+    facts.get(key).and_then(Value::as_bool).unwrap_or(false)
+}
+
+fn tags(facts: &Value) -> Vec<String> {
+    facts
+        .get("tags")
+        .and_then(Value::as_array)
+        .map(|t| t.iter().filter_map(Value::as_str).map(str::to_lowercase).collect())
+        .unwrap_or_default()
+}
+
+fn of_kind(evidence: &[Evidence], kind: EvidenceKind) -> impl Iterator<Item = &Evidence> {
+    evidence.iter().filter(move |e| e.kind == kind)
+}
+
+impl Assessor for DeterministicAssessor {
+    fn name(&self) -> &str {
+        "deterministic"
+    }
+
+    fn assess(&self, input: &AssessmentInput<'_>) -> Assessment {
+        let w = &self.config.weights;
+        let mut score = Score::default();
+        let evidence = input.evidence;
+
+        // Detection: the most severe alert sets the base.
+        let alerts: Vec<&Evidence> = of_kind(evidence, EvidenceKind::Alert).collect();
+        let top = input
+            .alerts
+            .iter()
+            .map(|a| a.severity.level)
+            .max()
+            .unwrap_or(Severity::Medium);
+        score.add(
+            "detection",
+            w.severity(top),
+            format!(
+                "{} alert{} from the detection, highest severity {top}",
+                input.alerts.len(),
+                if input.alerts.len() == 1 { "" } else { "s" }
+            ),
+            alerts.iter().map(|e| e.id.clone()).collect(),
+        );
+        let rules: BTreeSet<&str> = input.alerts.iter().map(|a| a.rule.name.as_str()).collect();
+        if rules.len() > 1 {
+            let extra = (rules.len() - 1) as f64;
+            score.add(
+                "correlation",
+                (extra * w.per_extra_rule).min(w.per_extra_rule * 3.0),
+                format!("{} different detections fired on related entities", rules.len()),
+                alerts.iter().map(|e| e.id.clone()).collect(),
+            );
+        }
+
+        // Assets: criticality, environment, exposure, known noisy sources.
+        let assets: Vec<&Evidence> = of_kind(evidence, EvidenceKind::Asset).collect();
+        if let Some(crown) = assets.iter().min_by_key(|e| text(&e.facts, "criticality")) {
+            let tier = text(&crown.facts, "criticality");
+            let env = text(&crown.facts, "environment");
+            let mut weight = w.criticality(&tier);
+            let mut why = format!("most critical asset is {tier}");
+            if env == "production" {
+                weight += w.production;
+                why.push_str(", in production");
+            }
+            if flag(&crown.facts, "internet_exposed") {
+                weight += w.internet_exposed;
+                why.push_str(", internet-exposed");
+            }
+            score.add("asset_criticality", weight, why, vec![crown.id.clone()]);
+        }
+        if assets.len() > 1 {
+            score.add(
+                "blast_radius",
+                ((assets.len() - 1) as f64 * w.per_extra_asset).min(w.per_extra_asset * 3.0),
+                format!("{} assets involved", assets.len()),
+                assets.iter().map(|e| e.id.clone()).collect(),
+            );
+        }
+        let noisy_assets: Vec<EvidenceId> = assets
+            .iter()
+            .filter(|e| tags(&e.facts).iter().any(|t| t == "vuln_scanner" || t == "pentest"))
+            .map(|e| e.id.clone())
+            .collect();
+        score.known_false_positive.extend(noisy_assets.iter().cloned());
+        score.add(
+            "known_benign_source",
+            w.known_benign_source,
+            "activity comes from a vulnerability scanner or pentest asset".into(),
+            noisy_assets,
+        );
+
+        // Exploitability: KEV-listed vulnerabilities on involved assets.
+        let kev: Vec<&Evidence> = of_kind(evidence, EvidenceKind::Vulnerability)
+            .filter(|e| flag(&e.facts, "kev"))
+            .collect();
+        score.add(
+            "exploitability",
+            w.kev,
+            format!(
+                "known exploited vulnerabilit{} on an involved asset: {}",
+                if kev.len() == 1 { "y" } else { "ies" },
+                kev.iter().map(|e| text(&e.facts, "cve")).collect::<Vec<_>>().join(", ")
+            ),
+            kev.iter().map(|e| e.id.clone()).collect(),
+        );
+
+        // Identity risk.
+        for identity in of_kind(evidence, EvidenceKind::Identity) {
+            let facts = &identity.facts;
+            let user = text(facts, "user");
+            let mut weight = 0.0;
+            let mut why = Vec::new();
+            if flag(facts, "privileged") {
+                weight += w.privileged;
+                why.push("privileged");
+            }
+            if text(facts, "user_type") == "service_account" {
+                weight += w.service_account;
+                why.push("a service account");
+            }
+            if text(facts, "mfa") == "disabled" {
+                weight += w.mfa_disabled;
+                why.push("without MFA");
+            }
+            let identity_tags = tags(facts);
+            if identity_tags.iter().any(|t| t == "vip" || t == "break_glass") {
+                weight += w.vip;
+                why.push("a VIP or break-glass account");
+            }
+            if identity_tags.iter().any(|t| t == "pentest") {
+                score.known_false_positive.push(identity.id.clone());
+                score.add(
+                    "known_benign_source",
+                    w.known_benign_source / 2.0,
+                    format!("{user} is a sanctioned penetration tester"),
+                    vec![identity.id.clone()],
+                );
+            }
+            if !why.is_empty() {
+                score.add(
+                    "identity_risk",
+                    weight,
+                    format!("{user} is {}", why.join(", ")),
+                    vec![identity.id.clone()],
+                );
+            }
+        }
+
+        // Threat intelligence.
+        for hit in of_kind(evidence, EvidenceKind::Intel) {
+            let facts = &hit.facts;
+            let confidence = facts.get("confidence").and_then(Value::as_f64).unwrap_or(50.0) / 100.0;
+            let base = match text(facts, "verdict").as_str() {
+                "malicious" => w.intel_malicious,
+                "suspicious" => w.intel_suspicious,
+                "benign" => w.intel_benign,
+                _ => 0.0,
+            };
+            let structured = flag(facts, "structured");
+            let weight = base * confidence * if structured { 1.0 } else { w.intel_text_only_factor };
+            score.add(
+                "threat_intel",
+                weight,
+                format!(
+                    "{} is {} per {}{}",
+                    text(facts, "indicator"),
+                    text(facts, "verdict"),
+                    text(facts, "source"),
+                    if structured { "" } else { " (mentioned only in alert text)" }
+                ),
+                vec![hit.id.clone()],
+            );
+        }
+
+        // History of the same rule on the same entity.
+        for past in of_kind(evidence, EvidenceKind::History) {
+            let count = |k: &str| past.facts.get(k).and_then(Value::as_u64).unwrap_or(0);
+            let (tp, fp) = (count("true_positive"), count("false_positive") + count("benign"));
+            if fp >= 2 && tp == 0 {
+                score.known_false_positive.push(past.id.clone());
+                score.add(
+                    "history",
+                    w.history_false_positive,
+                    format!("closed as false positive or benign {fp} times before, never a true positive"),
+                    vec![past.id.clone()],
+                );
+            } else if tp > 0 {
+                score.add(
+                    "history",
+                    w.history_true_positive,
+                    format!("{tp} earlier true positive{}", if tp == 1 { "" } else { "s" }),
+                    vec![past.id.clone()],
+                );
+            }
+        }
+
+        let risk = score.total.clamp(0.0, 100.0);
+        let t = &self.config.thresholds;
+        let verdict = if risk >= t.malicious {
+            Verdict::Malicious
+        } else if risk >= t.suspicious {
+            Verdict::Suspicious
+        } else if !score.known_false_positive.is_empty() {
+            Verdict::FalsePositive
+        } else {
+            Verdict::Benign
+        };
+        let severity = match risk {
+            r if r >= t.critical_severity => Severity::Critical,
+            r if r >= t.high_severity => Severity::High,
+            r if r >= t.medium_severity => Severity::Medium,
+            r if r >= t.low_severity => Severity::Low,
+            _ => Severity::Informational,
+        };
+
+        // Confidence: lower near a threshold, with gaps, with stale evidence,
+        // and with no context about the entities at all.
+        let nearest = [t.malicious, t.suspicious]
+            .iter()
+            .map(|threshold| (risk - threshold).abs())
+            .fold(f64::MAX, f64::min);
+        let mut confidence = 0.92;
+        if nearest < t.margin {
+            confidence -= 0.15 * (1.0 - nearest / t.margin);
+        }
+        confidence -= (input.gaps.len() as f64 * 0.1).min(0.3);
+        let stale = evidence
+            .iter()
+            .filter(|e| matches!(e.freshness, Freshness::Stale { .. }))
+            .count();
+        confidence -= (stale as f64 * 0.05).min(0.2);
+        if assets.is_empty() && of_kind(evidence, EvidenceKind::Identity).next().is_none() {
+            confidence -= 0.1;
+        }
+        let confidence = (confidence.clamp(0.05, 0.99) * 100.0).round() / 100.0;
+
+        let proposals = propose(input, verdict, &score, risk);
+        Assessment {
+            assessor: self.name().to_owned(),
+            verdict,
+            severity,
+            confidence,
+            risk_score: (risk * 10.0).round() / 10.0,
+            rationale: score.rationale,
+            proposed_actions: proposals,
+        }
+    }
+}
+
+/// Actions from the catalogue that fit the verdict. Targets come only from
+/// structured observables (S2), never from text.
+fn propose(
+    input: &AssessmentInput<'_>,
+    verdict: Verdict,
+    score: &Score,
+    risk: f64,
+) -> Vec<ActionProposal> {
+    let case_id = input.case.id;
+    let all_evidence: Vec<EvidenceId> = score
+        .rationale
+        .iter()
+        .flat_map(|r| r.evidence.iter().cloned())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let mut proposals = Vec::new();
+    let mut push = |action: ActionName, target: Target, params: &[(&str, String)], evidence: Vec<EvidenceId>| {
+        proposals.push(ActionProposal {
+            case_id,
+            action,
+            target,
+            parameters: params.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect::<BTreeMap<_, _>>(),
+            proposed_by: "deterministic".into(),
+            evidence,
+        });
+    };
+
+    let summary = format!(
+        "Deterministic triage: {verdict} (risk {risk:.0}/100) from {} factor{}.",
+        score.rationale.len(),
+        if score.rationale.len() == 1 { "" } else { "s" }
+    );
+    push(ActionName::CaseNote, Target::case(case_id), &[("text", summary)], all_evidence.clone());
+
+    let structured = |kind: ObservableKind| -> Vec<Target> {
+        let targets: BTreeSet<Target> = input
+            .alerts
+            .iter()
+            .flat_map(|a| a.structured(kind))
+            .filter_map(Target::from_observable)
+            .collect();
+        targets.into_iter().collect()
+    };
+    let malicious_intel = |value: &str| -> Option<EvidenceId> {
+        of_kind(input.evidence, EvidenceKind::Intel)
+            .find(|e| {
+                text(&e.facts, "verdict") == "malicious"
+                    && flag(&e.facts, "structured")
+                    && e.subject.as_ref().is_some_and(|(_, v)| v == value)
+            })
+            .map(|e| e.id.clone())
+    };
+
+    match verdict {
+        Verdict::Malicious => {
+            push(ActionName::TicketCreate, Target::case(case_id), &[], all_evidence.clone());
+            for host in structured(ObservableKind::Host) {
+                push(ActionName::EdrIsolateHost, host, &[], all_evidence.clone());
+            }
+            for user in structured(ObservableKind::User) {
+                push(ActionName::IdpRevokeSessions, user, &[], all_evidence.clone());
+            }
+            for kind in [ObservableKind::Ip, ObservableKind::Domain, ObservableKind::Url] {
+                for indicator in structured(kind) {
+                    if let Target::Entity { value, .. } = &indicator
+                        && let Some(hit) = malicious_intel(value)
+                    {
+                        push(ActionName::NetBlockIndicator, indicator.clone(), &[], vec![hit]);
+                    }
+                }
+            }
+            for hash in structured(ObservableKind::FileHash) {
+                if let Target::Entity { value, .. } = &hash
+                    && let Some(hit) = malicious_intel(value)
+                {
+                    push(ActionName::EdrQuarantineFile, hash.clone(), &[], vec![hit]);
+                }
+            }
+        }
+        Verdict::Suspicious => {
+            push(ActionName::TicketCreate, Target::case(case_id), &[], all_evidence.clone());
+            for host in structured(ObservableKind::Host) {
+                push(ActionName::NotifyOwner, host, &[], all_evidence.clone());
+            }
+        }
+        Verdict::FalsePositive if !score.known_false_positive.is_empty() => {
+            push(
+                ActionName::AlertSuppress,
+                Target::case(case_id),
+                &[],
+                score.known_false_positive.clone(),
+            );
+        }
+        _ => {}
+    }
+    proposals
+}
+
+#[cfg(test)]
+mod tests;
