@@ -1,0 +1,210 @@
+//! Deterministic escalation triggers: the conditions under which a person
+//! must decide, whatever the assessor concluded (S4).
+//!
+//! Each trigger has a stable code (for metrics and `warden eval`) and a
+//! reason written for the analyst.
+
+use std::sync::LazyLock;
+
+use regex::RegexSet;
+use serde_json::Value;
+use warden_domain::evidence::EvidenceKind;
+use warden_domain::{
+    ActionName, Alert, Assessment, Decision, DecisionOutcome, Evidence, EvidenceGap, Freshness,
+};
+
+/// Escalation settings (`[escalation]` in `warden.toml`).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EscalationConfig {
+    /// Below this assessor confidence (0-1), a person decides.
+    pub min_confidence: f64,
+}
+
+impl Default for EscalationConfig {
+    fn default() -> Self {
+        Self {
+            min_confidence: 0.7,
+        }
+    }
+}
+
+/// One reason to ask a person.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Trigger {
+    /// Stable code: `low_confidence`, `evidence_gap`, `stale_evidence`,
+    /// `critical_asset`, `privileged_identity`, `threat_verdict`,
+    /// `action_denied`, `suspected_injection`.
+    pub code: &'static str,
+    pub reason: String,
+}
+
+/// What the triggers look at.
+#[derive(Debug, Clone, Copy)]
+pub struct EscalationInput<'a> {
+    pub assessment: &'a Assessment,
+    pub alerts: &'a [Alert],
+    pub evidence: &'a [Evidence],
+    pub gaps: &'a [EvidenceGap],
+    pub decisions: &'a [Decision],
+}
+
+/// Every trigger that fires, in a fixed order.
+pub fn escalation_triggers(input: &EscalationInput<'_>, config: &EscalationConfig) -> Vec<Trigger> {
+    let mut fired = Vec::new();
+    let mut fire = |code: &'static str, reason: String| fired.push(Trigger { code, reason });
+    let assessment = input.assessment;
+
+    if assessment.confidence < config.min_confidence {
+        fire(
+            "low_confidence",
+            format!(
+                "confidence {:.2} is below the threshold {:.2}",
+                assessment.confidence, config.min_confidence
+            ),
+        );
+    }
+    for gap in input.gaps {
+        fire("evidence_gap", format!("evidence unavailable: {}", gap.reason));
+    }
+    for item in input.evidence {
+        if let Freshness::Stale { age_seconds } = item.freshness {
+            fire(
+                "stale_evidence",
+                format!(
+                    "{} ({}) is {} days old",
+                    item.id,
+                    item.source,
+                    age_seconds / 86_400
+                ),
+            );
+        }
+    }
+    for asset in input.evidence.iter().filter(|e| e.kind == EvidenceKind::Asset) {
+        let tier = asset.facts.get("criticality").and_then(Value::as_str).unwrap_or_default();
+        let tags = tag_list(&asset.facts);
+        let host = asset.facts.get("hostname").and_then(Value::as_str).unwrap_or_default();
+        if tier == "tier_0" || tags.iter().any(|t| t == "regulated") {
+            fire(
+                "critical_asset",
+                format!("{host} is {tier}{} ({})", if tags.iter().any(|t| t == "regulated") { ", regulated" } else { "" }, asset.id),
+            );
+        }
+    }
+    for identity in input.evidence.iter().filter(|e| e.kind == EvidenceKind::Identity) {
+        let user = identity.facts.get("user").and_then(Value::as_str).unwrap_or_default();
+        let privileged = identity.facts.get("privileged").and_then(Value::as_bool).unwrap_or(false);
+        let tags = tag_list(&identity.facts);
+        let vip = tags.iter().any(|t| t == "vip" || t == "break_glass");
+        if privileged || vip {
+            fire(
+                "privileged_identity",
+                format!(
+                    "{user} is {} ({})",
+                    match (privileged, vip) {
+                        (true, true) => "privileged and a VIP or break-glass account",
+                        (true, false) => "privileged",
+                        _ => "a VIP or break-glass account",
+                    },
+                    identity.id
+                ),
+            );
+        }
+    }
+    if assessment.verdict.is_threat() {
+        fire(
+            "threat_verdict",
+            format!("verdict {}: an analyst confirms before the case closes", assessment.verdict),
+        );
+        for decision in input.decisions {
+            let beyond = decision.action != ActionName::CaseNote
+                && matches!(decision.outcome, DecisionOutcome::Deny);
+            if beyond {
+                fire(
+                    "action_denied",
+                    format!(
+                        "proposed {} on {} is beyond this use case's authority",
+                        decision.action,
+                        decision.target.label()
+                    ),
+                );
+            }
+        }
+    }
+    if let Some(field) = input.alerts.iter().find_map(injection_field) {
+        fire(
+            "suspected_injection",
+            format!("alert text reads like instructions to an AI ({field})"),
+        );
+    }
+    fired
+}
+
+fn tag_list(facts: &Value) -> Vec<String> {
+    facts
+        .get("tags")
+        .and_then(Value::as_array)
+        .map(|t| t.iter().filter_map(Value::as_str).map(str::to_lowercase).collect())
+        .unwrap_or_default()
+}
+
+/// Phrases that address an AI or try to steer triage. A signal, not the
+/// defence: S1-S4 hold without it.
+static INJECTION: LazyLock<Option<RegexSet>> = LazyLock::new(|| {
+    RegexSet::new([
+        r"(?i)\b(ignore|disregard|forget)\s+(all\s+|any\s+|the\s+|your\s+)?(previous|prior|above|earlier|preceding)\s+(instructions|prompts?|directions|rules)",
+        r"(?i)\b(note|message|instructions?)\s+(to|for)\s+(the\s+)?(ai|assistant|llm|model|agent|analyst\s+bot)\b",
+        r"(?i)\b(close|mark|resolve|classify|label)\s+(this|the)\s+(case|alert|incident|ticket|detection)\s+as\s+(benign|false[\s_-]positive|resolved|safe|clean)",
+        r"(?i)\bsystem\s+prompt\b",
+        r"(?i)\byou\s+are\s+now\s+(a|an|in)\b",
+        r"(?i)<\|?(im_start|im_end|system|endoftext)\|?>",
+        r"(?i)\bAI\s+(assistant|agent|analyst)\s*[:,]",
+    ])
+    .ok()
+});
+
+/// Most bytes of one alert's text scanned for injection.
+const MAX_SCAN: usize = 256 * 1024;
+
+/// The first field of `alert` whose text looks like an injection attempt.
+fn injection_field(alert: &Alert) -> Option<String> {
+    let patterns = INJECTION.as_ref()?;
+    if patterns.is_match(alert.title.as_untrusted_str()) {
+        return Some("title".into());
+    }
+    if patterns.is_match(alert.description.as_untrusted_str()) {
+        return Some("description".into());
+    }
+    // Every string of the raw payload could carry attacker text.
+    let mut budget = MAX_SCAN;
+    let mut stack: Vec<(&Value, String)> = vec![(&alert.raw, String::new())];
+    while let Some((value, path)) = stack.pop() {
+        match value {
+            Value::String(text) => {
+                if budget == 0 {
+                    break;
+                }
+                budget = budget.saturating_sub(text.len());
+                if patterns.is_match(text) {
+                    return Some(if path.is_empty() { "payload".into() } else { path });
+                }
+            }
+            Value::Array(items) => {
+                for (i, item) in items.iter().enumerate().rev() {
+                    stack.push((item, format!("{path}[{i}]")));
+                }
+            }
+            Value::Object(map) => {
+                for (key, item) in map.iter().rev() {
+                    let child = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
+                    stack.push((item, child));
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests;
