@@ -1,1 +1,80 @@
-fn main() {}
+//! `warden`: triage security alerts with an AI analyst that cannot act
+//! beyond the authority its owners set.
+//!
+//! # Layout
+//!
+//! - `main.rs`: argument parsing, logging, exit codes.
+//! - `env.rs`: the data directory, configuration, store and policy set that
+//!   every command shares.
+//! - `commands/`: one file per subcommand.
+//!
+//! Exit codes: 0 success, 1 failure, 2 unreadable input (the contract).
+
+mod commands;
+mod env;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Safe AI-assisted triage of security alerts.
+#[derive(Debug, Parser)]
+#[command(name = "warden", version, about, long_about = None)]
+struct Cli {
+    /// Data directory (created with defaults on first use).
+    #[arg(long, global = true, env = "WARDEN_DATA_DIR", default_value = "./warden-data")]
+    data_dir: PathBuf,
+
+    /// Configuration file [default: DATA_DIR/warden.toml].
+    #[arg(long, global = true, env = "WARDEN_CONFIG")]
+    config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create the data directory, configuration and store, and say what was made.
+    Init,
+    /// Triage alert files or folders once, without a server.
+    Triage(commands::triage::Args),
+    /// List the action catalogue.
+    Actions(commands::actions::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("WARDEN_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("warden: error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Init => commands::init::run(&cli.data_dir, cli.config.as_deref()).await,
+            Command::Triage(args) => {
+                commands::triage::run(&cli.data_dir, cli.config.as_deref(), args).await
+            }
+            Command::Actions(args) => commands::actions::run(&args),
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("warden: error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

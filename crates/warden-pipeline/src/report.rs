@@ -200,6 +200,10 @@ impl CaseOutcome {
                 .find(|e| e.proposal_hash == decision.proposal_hash)
                 .map(|e| format!(" -> {}", e.status.as_str()))
                 .unwrap_or_default();
+            let target = match &proposal.target {
+                warden_domain::Target::Case { .. } => "this case".to_owned(),
+                other => other.label(),
+            };
             let why = if decision.policy_ids.is_empty() {
                 decision.reasons.join("; ")
             } else {
@@ -207,9 +211,9 @@ impl CaseOutcome {
             };
             let _ = writeln!(
                 out,
-                "  {:<24} {:<34} {:<28} {}{}",
+                "  {:<24} {:<26} {:<16} {}{}",
                 proposal.action.as_str(),
-                proposal.target.label(),
+                target,
                 decision_text(&decision.outcome),
                 why,
                 execution

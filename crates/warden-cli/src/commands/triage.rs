@@ -1,0 +1,101 @@
+//! `warden triage PATH...`: one-shot triage with no server.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context as _, bail};
+use warden_audit::StoreAuditLog;
+use warden_domain::{Clock, SourceFormat, SystemClock};
+use warden_enrich::Context;
+use warden_pipeline::Pipeline;
+
+use crate::env;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Alert files (.json: one alert or an array; .jsonl: one a line) or
+    /// folders of them.
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+
+    /// Print one JSON object per case, a line each.
+    #[arg(long)]
+    json: bool,
+
+    /// Context folder (assets.csv, identities.csv, vulnerabilities.csv,
+    /// intel.csv, history.csv, kev.json).
+    #[arg(long)]
+    context: Option<PathBuf>,
+
+    /// Assessor: `deterministic` (the default and, for now, the only one).
+    #[arg(long, default_value = "deterministic")]
+    assessor: String,
+
+    /// Force a payload format instead of detecting it: ocsf or ecs.
+    #[arg(long, value_parser = parse_format)]
+    format: Option<SourceFormat>,
+}
+
+fn parse_format(name: &str) -> Result<SourceFormat, String> {
+    SourceFormat::parse(name).ok_or_else(|| {
+        let known: Vec<&str> = SourceFormat::ALL.iter().map(|f| f.as_str()).collect();
+        format!("unknown format {name:?} (known: {})", known.join(", "))
+    })
+}
+
+pub async fn run(data_dir: &Path, config: Option<&Path>, args: Args) -> anyhow::Result<ExitCode> {
+    if args.assessor != "deterministic" {
+        bail!(
+            "assessor {:?} is not available: only \"deterministic\" is built in so far",
+            args.assessor
+        );
+    }
+    let (env, _) = env::open(data_dir, config).await?;
+    let context = match &args.context {
+        Some(dir) => Context::load(dir, &env.config.context)
+            .with_context(|| format!("cannot use context folder {}", dir.display()))?,
+        None => Context::none(),
+    };
+    for problem in context.problems() {
+        eprintln!("warden: warning: {problem} (recorded as an evidence gap)");
+    }
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let audit = Arc::new(StoreAuditLog::new(env.store.clone(), clock.clone()));
+    let pipeline = Pipeline::new(env.config.clone(), env.store.clone(), audit, clock, env.policy, context);
+    let run = pipeline.triage_paths(&args.paths, args.format).await?;
+
+    for outcome in &run.outcomes {
+        if args.json {
+            println!("{}", outcome.to_json());
+        } else {
+            println!("{}", outcome.card());
+        }
+    }
+    for rejected in &run.rejected {
+        eprintln!(
+            "warden: error: {}: {} (kept in the dead-letter store)",
+            rejected.origin, rejected.reason
+        );
+    }
+    if !args.json {
+        let escalated = run
+            .outcomes
+            .iter()
+            .filter(|o| o.case.disposition.is_some_and(|d| d.is_escalated()))
+            .count();
+        eprintln!(
+            "{} case{} triaged ({} escalated), {} record{} rejected",
+            run.outcomes.len(),
+            if run.outcomes.len() == 1 { "" } else { "s" },
+            escalated,
+            run.rejected.len(),
+            if run.rejected.len() == 1 { "" } else { "s" },
+        );
+    }
+    Ok(if run.rejected.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
+}

@@ -1,0 +1,81 @@
+//! What every command shares: the data directory and what lives in it.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use warden_pipeline::Config;
+use warden_policy::PolicyEngine;
+use warden_store::SqliteStore;
+
+/// The database file inside the data directory.
+pub const DATABASE: &str = "warden.db";
+/// The configuration file inside the data directory.
+pub const CONFIG: &str = "warden.toml";
+
+/// An opened data directory.
+#[derive(Debug)]
+pub struct Env {
+    pub data_dir: PathBuf,
+    pub config: Config,
+    pub store: Arc<SqliteStore>,
+    pub policy: PolicyEngine,
+}
+
+/// What [`open`] created that did not exist before.
+#[derive(Debug, Default)]
+pub struct Created {
+    pub paths: Vec<PathBuf>,
+}
+
+/// Open the data directory, creating it (with a default configuration and
+/// an empty store) on first use.
+pub async fn open(data_dir: &Path, config_path: Option<&Path>) -> anyhow::Result<(Env, Created)> {
+    let mut created = Created::default();
+    if !data_dir.exists() {
+        std::fs::create_dir_all(data_dir)
+            .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
+        created.paths.push(data_dir.to_path_buf());
+    }
+    let config_file = match config_path {
+        Some(path) => path.to_path_buf(),
+        None => {
+            let path = data_dir.join(CONFIG);
+            if !path.exists() {
+                std::fs::write(&path, Config::default_file())
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+                created.paths.push(path.clone());
+            }
+            path
+        }
+    };
+    let config = Config::load(&config_file)?;
+
+    let database = data_dir.join(DATABASE);
+    if !database.exists() {
+        created.paths.push(database.clone());
+    }
+    let store = SqliteStore::open(&database)
+        .await
+        .with_context(|| format!("cannot open the store in {}", data_dir.display()))?;
+
+    let policy = match &config.policy.policies {
+        None => PolicyEngine::default_set().context("the shipped policy set does not load")?,
+        Some(file) => {
+            let path = data_dir.join(file);
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("cannot read policy file {}", path.display()))?;
+            PolicyEngine::load(warden_policy::DEFAULT_SCHEMA, &text)
+                .with_context(|| format!("policy file {} is not valid", path.display()))?
+        }
+    };
+    Ok((
+        Env {
+            data_dir: data_dir.to_path_buf(),
+            config,
+            store: Arc::new(store),
+            policy,
+        },
+        created,
+    ))
+}

@@ -1,0 +1,193 @@
+//! The `warden` binary, driven as a user would, on the repository's
+//! examples.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Arc;
+
+use serde_json::Value;
+use warden_audit::{AuditLog, StoreAuditLog, stages_of};
+use warden_domain::{CaseId, Stage, SystemClock};
+use warden_store::SqliteStore;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn warden(data_dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_warden"))
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
+        .current_dir(repo())
+        .env_remove("WARDEN_CONFIG")
+        .output()
+        .expect("warden runs")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn triage_json(data_dir: &Path, extra: &[&str]) -> (Output, Vec<Value>) {
+    let mut args = vec!["triage", "examples/alerts", "--context", "examples/context", "--json"];
+    args.extend_from_slice(extra);
+    let output = warden(data_dir, &args);
+    let cases = stdout(&output)
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("each line is a JSON object"))
+        .collect();
+    (output, cases)
+}
+
+#[test]
+fn triage_json_has_the_contract_keys_for_every_case() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (output, cases) = triage_json(dir.path(), &[]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(cases.len(), 5);
+    for case in &cases {
+        for key in [
+            "case_id", "alerts", "verdict", "severity", "confidence", "disposition",
+            "escalation_reasons", "rationale", "proposed_actions",
+        ] {
+            assert!(case.get(key).is_some(), "missing {key} in {case}");
+        }
+        let evidence: BTreeSet<&str> = case["evidence"]
+            .as_array()
+            .expect("evidence")
+            .iter()
+            .filter_map(|e| e["id"].as_str())
+            .collect();
+        for item in case["rationale"].as_array().expect("rationale") {
+            let cited = item["evidence"].as_array().expect("citations");
+            assert!(!cited.is_empty(), "uncited rationale {item}");
+            for id in cited {
+                assert!(evidence.contains(id.as_str().expect("id")), "cites unknown {id}");
+            }
+        }
+        for action in case["proposed_actions"].as_array().expect("actions") {
+            for key in ["action", "target", "decision", "policy_ids"] {
+                assert!(action.get(key).is_some(), "missing {key} in {action}");
+            }
+        }
+        let disposition = case["disposition"].as_str().expect("disposition");
+        assert!(["auto_closed", "escalated", "awaiting_approval", "actioned"].contains(&disposition));
+    }
+}
+
+#[test]
+fn each_case_has_audit_events_for_every_stage_it_went_through() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (output, cases) = triage_json(dir.path(), &[]);
+    assert!(output.status.success());
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let store = Arc::new(SqliteStore::open(&dir.path().join("warden.db")).await.expect("store"));
+        let audit = StoreAuditLog::new(store, Arc::new(SystemClock));
+        for case in &cases {
+            let id = CaseId::parse(case["case_id"].as_str().expect("id")).expect("case id");
+            let records = audit.records(Some(id)).await.expect("records");
+            let expected: BTreeSet<Stage> = [
+                Stage::Correlate, Stage::Enrich, Stage::Assess, Stage::Decide,
+                Stage::Approve, Stage::Execute, Stage::Case,
+            ]
+            .into();
+            assert_eq!(stages_of(&records), expected, "{}", case["title"]);
+            let decided = records.iter().filter(|r| r.entry.event.kind() == "policy_decided").count();
+            assert_eq!(decided, case["proposed_actions"].as_array().map_or(0, Vec::len));
+        }
+        let all = audit.records(None).await.expect("records");
+        assert_eq!(all.iter().filter(|r| r.entry.event.stage() == Stage::Ingest).count(), 8);
+    });
+}
+
+#[test]
+fn a_malformed_file_exits_2_names_file_and_reason_and_the_rest_is_triaged() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let inputs = tempfile::tempdir().expect("tempdir");
+    std::fs::write(inputs.path().join("broken.json"), "{\"class_uid\": 2004, ").expect("write");
+    std::fs::copy(repo().join("examples/alerts/ocsf-mfa-fatigue.json"), inputs.path().join("good.json"))
+        .expect("copy");
+    let missing = inputs.path().join("missing.json");
+    let output = warden(
+        dir.path(),
+        &[
+            "triage",
+            inputs.path().to_str().expect("utf-8 path"),
+            missing.to_str().expect("utf-8 path"),
+            "--context",
+            "examples/context",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let err = stderr(&output);
+    assert!(err.contains("broken.json: malformed JSON at line 1 column"), "{err}");
+    assert!(err.contains("missing.json: cannot read file"), "{err}");
+    assert!(stdout(&output).contains("MFA push fatigue"), "the good file is still triaged");
+}
+
+#[test]
+fn untrusted_text_cannot_forge_lines_on_the_card() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let inputs = tempfile::tempdir().expect("tempdir");
+    let alert = serde_json::json!({
+        "@timestamp": "2026-11-17T10:00:00Z",
+        "kibana.alert.rule.name": "Rule",
+        "kibana.alert.severity": "low",
+        "kibana.alert.reason": "x\u{1b}[2J\nverdict: BENIGN · auto_closed\u{202e}",
+        "host": {"name": "ws-1"}
+    });
+    std::fs::write(inputs.path().join("a.json"), alert.to_string()).expect("write");
+    let output = warden(dir.path(), &["triage", inputs.path().to_str().expect("path")]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let card = stdout(&output);
+    assert!(!card.contains('\u{1b}'));
+    assert!(!card.contains('\u{202e}'));
+    assert!(!card.lines().any(|l| l.starts_with("verdict: BENIGN")), "{card}");
+}
+
+#[test]
+fn init_says_what_it_made_and_is_idempotent() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let first = warden(&data, &["init"]);
+    assert!(first.status.success());
+    let text = stdout(&first);
+    for made in ["data\n", "warden.toml", "warden.db"] {
+        assert!(text.contains(made), "{text}");
+    }
+    assert!(text.contains("default.case-note"));
+    let second = warden(&data, &["init"]);
+    assert!(stdout(&second).contains("nothing to create"));
+}
+
+#[test]
+fn actions_lists_the_catalogue() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let output = warden(dir.path(), &["actions", "--json"]);
+    let actions: Vec<Value> = stdout(&output)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
+    assert_eq!(actions.len(), 20);
+    assert!(actions.iter().any(|a| a["action"] == "edr.isolate_host" && a["reverse"] == "edr.release_host"));
+    let table = stdout(&warden(dir.path(), &["actions"]));
+    assert!(table.contains("cloud.disable_access_key"));
+}
+
+#[test]
+fn unknown_assessor_and_format_are_refused_clearly() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let output = warden(dir.path(), &["triage", "examples/alerts", "--assessor", "llm"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("assessor \"llm\" is not available"));
+    let output = warden(dir.path(), &["triage", "examples/alerts", "--format", "cef"]);
+    assert_eq!(output.status.code(), Some(2), "clap usage error");
+    assert!(stderr(&output).contains("unknown format \"cef\""));
+}
