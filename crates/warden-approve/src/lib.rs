@@ -97,7 +97,9 @@ pub fn tally(
             && !approval.approver.eq_ignore_ascii_case(requester)
             && (roles.is_empty() || roles.contains(&approval.role));
         if valid {
-            by_person.entry(approval.approver.as_str()).or_insert(approval.role.as_str());
+            by_person
+                .entry(approval.approver.as_str())
+                .or_insert(approval.role.as_str());
         }
     }
     let count = u32::try_from(by_person.len()).unwrap_or(u32::MAX);
@@ -115,7 +117,10 @@ pub fn release(
 ) -> Result<Executable, Withheld> {
     let hash = proposal.hash();
     // INVARIANT (S3): the decision and approvals bind this exact proposal.
-    if decision.proposal_hash != hash || decision.action != proposal.action || decision.target != proposal.target {
+    if decision.proposal_hash != hash
+        || decision.action != proposal.action
+        || decision.target != proposal.target
+    {
         return Err(Withheld::Mismatch {
             decided: decision.proposal_hash,
             proposal: hash,
@@ -124,7 +129,10 @@ pub fn release(
     let counted = match &decision.outcome {
         DecisionOutcome::Deny => return Err(Withheld::Denied(decision.reasons.join("; "))),
         DecisionOutcome::Allow => Vec::new(),
-        DecisionOutcome::NeedsApproval { approvals: needed, roles } => {
+        DecisionOutcome::NeedsApproval {
+            approvals: needed,
+            roles,
+        } => {
             let (valid, _) = tally(&hash, approvals, requester, roles, now);
             if valid < *needed {
                 return Err(Withheld::AwaitingApproval {

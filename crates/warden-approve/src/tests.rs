@@ -9,7 +9,10 @@ fn proposal() -> ActionProposal {
     ActionProposal {
         case_id: CaseId::new(),
         action: ActionName::EdrIsolateHost,
-        target: Target::Entity { kind: ObservableKind::Host, value: "ws-1".into() },
+        target: Target::Entity {
+            kind: ObservableKind::Host,
+            value: "ws-1".into(),
+        },
         parameters: BTreeMap::new(),
         proposed_by: "agent:default".into(),
         evidence: vec![],
@@ -41,16 +44,34 @@ fn approval(p: &ActionProposal, who: &str, role: &str, now: OffsetDateTime) -> A
 }
 
 fn two_leads() -> DecisionOutcome {
-    DecisionOutcome::NeedsApproval { approvals: 2, roles: vec!["soc_lead".into()] }
+    DecisionOutcome::NeedsApproval {
+        approvals: 2,
+        roles: vec!["soc_lead".into()],
+    }
 }
 
 #[test]
 fn allow_releases_and_deny_does_not() {
     let now = OffsetDateTime::now_utc();
     let p = proposal();
-    assert!(release(p.clone(), decision(&p, DecisionOutcome::Allow), &[], "agent", now).is_ok());
+    assert!(
+        release(
+            p.clone(),
+            decision(&p, DecisionOutcome::Allow),
+            &[],
+            "agent",
+            now
+        )
+        .is_ok()
+    );
     assert!(matches!(
-        release(p.clone(), decision(&p, DecisionOutcome::Deny), &[], "agent", now),
+        release(
+            p.clone(),
+            decision(&p, DecisionOutcome::Deny),
+            &[],
+            "agent",
+            now
+        ),
         Err(Withheld::Denied(_))
     ));
 }
@@ -71,7 +92,10 @@ fn two_person_rule_needs_two_distinct_authorised_people() {
         vec![alice.clone(), requester],
     ] {
         assert!(
-            matches!(release(p.clone(), d.clone(), &set, "carol", now), Err(Withheld::AwaitingApproval { valid: 1, .. })),
+            matches!(
+                release(p.clone(), d.clone(), &set, "carol", now),
+                Err(Withheld::AwaitingApproval { valid: 1, .. })
+            ),
             "{set:?}"
         );
     }
@@ -84,22 +108,65 @@ fn two_person_rule_needs_two_distinct_authorised_people() {
 fn expired_approvals_do_not_count_and_recheck_notices() {
     let now = OffsetDateTime::now_utc();
     let p = proposal();
-    let d = decision(&p, DecisionOutcome::NeedsApproval { approvals: 1, roles: vec![] });
-    let order = release(p.clone(), d, &[approval(&p, "alice", "soc_lead", now)], "agent", now).expect("released");
+    let d = decision(
+        &p,
+        DecisionOutcome::NeedsApproval {
+            approvals: 1,
+            roles: vec![],
+        },
+    );
+    let order = release(
+        p.clone(),
+        d,
+        &[approval(&p, "alice", "soc_lead", now)],
+        "agent",
+        now,
+    )
+    .expect("released");
     assert!(order.recheck(now).is_ok());
-    assert!(matches!(order.recheck(now + Duration::hours(2)), Err(Withheld::AwaitingApproval { .. })));
+    assert!(matches!(
+        order.recheck(now + Duration::hours(2)),
+        Err(Withheld::AwaitingApproval { .. })
+    ));
 }
 
 #[test]
 fn a_changed_proposal_voids_decision_and_approvals() {
     let now = OffsetDateTime::now_utc();
     let p = proposal();
-    let d = decision(&p, DecisionOutcome::NeedsApproval { approvals: 1, roles: vec![] });
+    let d = decision(
+        &p,
+        DecisionOutcome::NeedsApproval {
+            approvals: 1,
+            roles: vec![],
+        },
+    );
     let a = approval(&p, "alice", "soc_lead", now);
     let mut wider = p.clone();
-    wider.target = Target::Entity { kind: ObservableKind::Host, value: "dc01".into() };
-    assert!(matches!(release(wider.clone(), d.clone(), &[a.clone()], "agent", now), Err(Withheld::Mismatch { .. })));
+    wider.target = Target::Entity {
+        kind: ObservableKind::Host,
+        value: "dc01".into(),
+    };
+    assert!(matches!(
+        release(
+            wider.clone(),
+            d.clone(),
+            std::slice::from_ref(&a),
+            "agent",
+            now
+        ),
+        Err(Withheld::Mismatch { .. })
+    ));
     // Even with a decision re-made for the new target, the old approval is void.
-    let d2 = decision(&wider, DecisionOutcome::NeedsApproval { approvals: 1, roles: vec![] });
-    assert!(matches!(release(wider, d2, &[a], "agent", now), Err(Withheld::AwaitingApproval { valid: 0, .. })));
+    let d2 = decision(
+        &wider,
+        DecisionOutcome::NeedsApproval {
+            approvals: 1,
+            roles: vec![],
+        },
+    );
+    assert!(matches!(
+        release(wider, d2, &[a], "agent", now),
+        Err(Withheld::AwaitingApproval { valid: 0, .. })
+    ));
 }

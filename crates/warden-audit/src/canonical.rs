@@ -52,7 +52,10 @@ mod tests {
     #[test]
     fn sorts_keys_recursively_without_whitespace() {
         let value = serde_json::json!({"b": 1, "a": {"d": [true, null], "c": "x\n"}});
-        assert_eq!(to_string(&value), r#"{"a":{"c":"x\n","d":[true,null]},"b":1}"#);
+        assert_eq!(
+            to_string(&value),
+            r#"{"a":{"c":"x\n","d":[true,null]},"b":1}"#
+        );
     }
 
     #[test]

@@ -14,11 +14,23 @@ async fn appends_are_ordered_typed_and_hashed() {
     let (_store, log) = log().await;
     let case_id = CaseId::new();
     let first = log
-        .append("system:test", AuditEvent::Escalated { case_id, reasons: vec!["x".into()] })
+        .append(
+            "system:test",
+            AuditEvent::Escalated {
+                case_id,
+                reasons: vec!["x".into()],
+            },
+        )
         .await
         .expect("append");
     let second = log
-        .append("system:test", AuditEvent::Escalated { case_id: CaseId::new(), reasons: vec![] })
+        .append(
+            "system:test",
+            AuditEvent::Escalated {
+                case_id: CaseId::new(),
+                reasons: vec![],
+            },
+        )
         .await
         .expect("append");
     assert!(second.seq > first.seq);
@@ -32,20 +44,32 @@ async fn appends_are_ordered_typed_and_hashed() {
 #[test]
 fn leaf_hash_is_rfc6962() {
     // RFC 6962 leaf hash of the empty entry: SHA-256 of the single byte 0x00.
-    assert_eq!(leaf_hash(b""), "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d");
+    assert_eq!(
+        leaf_hash(b""),
+        "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d"
+    );
 }
 
 #[tokio::test]
 async fn a_changed_entry_is_found_by_its_sequence_number() {
     let (store, log) = log().await;
     for n in 0..3 {
-        log.append("system:test", AuditEvent::Escalated { case_id: CaseId::new(), reasons: vec![n.to_string()] })
-            .await
-            .expect("append");
+        log.append(
+            "system:test",
+            AuditEvent::Escalated {
+                case_id: CaseId::new(),
+                reasons: vec![n.to_string()],
+            },
+        )
+        .await
+        .expect("append");
     }
     // The table refuses UPDATE; drop the trigger as an attacker with file
     // access would, then change entry 2.
-    sqlx::query("DROP TRIGGER audit_log_no_update").execute(store.pool()).await.expect("drop");
+    sqlx::query("DROP TRIGGER audit_log_no_update")
+        .execute(store.pool())
+        .await
+        .expect("drop");
     sqlx::query("UPDATE audit_log SET entry = replace(entry, '\"1\"', '\"9\"') WHERE seq = 2")
         .execute(store.pool())
         .await

@@ -23,7 +23,12 @@ use clap::{Parser, Subcommand};
 #[command(name = "warden", version, about, long_about = None)]
 struct Cli {
     /// Data directory (created with defaults on first use).
-    #[arg(long, global = true, env = "WARDEN_DATA_DIR", default_value = "./warden-data")]
+    #[arg(
+        long,
+        global = true,
+        env = "WARDEN_DATA_DIR",
+        default_value = "./warden-data"
+    )]
     data_dir: PathBuf,
 
     /// Configuration file [default: DATA_DIR/warden.toml].
@@ -54,7 +59,10 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
 
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("warden: error: cannot start the async runtime: {err}");

@@ -1,6 +1,14 @@
 //! The `warden` binary, driven as a user would, on the repository's
 //! examples.
 
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "integration tests fail by panicking"
+)]
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -35,7 +43,13 @@ fn stderr(output: &Output) -> String {
 }
 
 fn triage_json(data_dir: &Path, extra: &[&str]) -> (Output, Vec<Value>) {
-    let mut args = vec!["triage", "examples/alerts", "--context", "examples/context", "--json"];
+    let mut args = vec![
+        "triage",
+        "examples/alerts",
+        "--context",
+        "examples/context",
+        "--json",
+    ];
     args.extend_from_slice(extra);
     let output = warden(data_dir, &args);
     let cases = stdout(&output)
@@ -53,8 +67,15 @@ fn triage_json_has_the_contract_keys_for_every_case() {
     assert_eq!(cases.len(), 5);
     for case in &cases {
         for key in [
-            "case_id", "alerts", "verdict", "severity", "confidence", "disposition",
-            "escalation_reasons", "rationale", "proposed_actions",
+            "case_id",
+            "alerts",
+            "verdict",
+            "severity",
+            "confidence",
+            "disposition",
+            "escalation_reasons",
+            "rationale",
+            "proposed_actions",
         ] {
             assert!(case.get(key).is_some(), "missing {key} in {case}");
         }
@@ -68,7 +89,10 @@ fn triage_json_has_the_contract_keys_for_every_case() {
             let cited = item["evidence"].as_array().expect("citations");
             assert!(!cited.is_empty(), "uncited rationale {item}");
             for id in cited {
-                assert!(evidence.contains(id.as_str().expect("id")), "cites unknown {id}");
+                assert!(
+                    evidence.contains(id.as_str().expect("id")),
+                    "cites unknown {id}"
+                );
             }
         }
         for action in case["proposed_actions"].as_array().expect("actions") {
@@ -77,7 +101,9 @@ fn triage_json_has_the_contract_keys_for_every_case() {
             }
         }
         let disposition = case["disposition"].as_str().expect("disposition");
-        assert!(["auto_closed", "escalated", "awaiting_approval", "actioned"].contains(&disposition));
+        assert!(
+            ["auto_closed", "escalated", "awaiting_approval", "actioned"].contains(&disposition)
+        );
     }
 }
 
@@ -88,22 +114,42 @@ fn each_case_has_audit_events_for_every_stage_it_went_through() {
     assert!(output.status.success());
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime.block_on(async {
-        let store = Arc::new(SqliteStore::open(&dir.path().join("warden.db")).await.expect("store"));
+        let store = Arc::new(
+            SqliteStore::open(&dir.path().join("warden.db"))
+                .await
+                .expect("store"),
+        );
         let audit = StoreAuditLog::new(store, Arc::new(SystemClock));
         for case in &cases {
             let id = CaseId::parse(case["case_id"].as_str().expect("id")).expect("case id");
             let records = audit.records(Some(id)).await.expect("records");
             let expected: BTreeSet<Stage> = [
-                Stage::Correlate, Stage::Enrich, Stage::Assess, Stage::Decide,
-                Stage::Approve, Stage::Execute, Stage::Case,
+                Stage::Correlate,
+                Stage::Enrich,
+                Stage::Assess,
+                Stage::Decide,
+                Stage::Approve,
+                Stage::Execute,
+                Stage::Case,
             ]
             .into();
             assert_eq!(stages_of(&records), expected, "{}", case["title"]);
-            let decided = records.iter().filter(|r| r.entry.event.kind() == "policy_decided").count();
-            assert_eq!(decided, case["proposed_actions"].as_array().map_or(0, Vec::len));
+            let decided = records
+                .iter()
+                .filter(|r| r.entry.event.kind() == "policy_decided")
+                .count();
+            assert_eq!(
+                decided,
+                case["proposed_actions"].as_array().map_or(0, Vec::len)
+            );
         }
         let all = audit.records(None).await.expect("records");
-        assert_eq!(all.iter().filter(|r| r.entry.event.stage() == Stage::Ingest).count(), 8);
+        assert_eq!(
+            all.iter()
+                .filter(|r| r.entry.event.stage() == Stage::Ingest)
+                .count(),
+            8
+        );
     });
 }
 
@@ -112,8 +158,11 @@ fn a_malformed_file_exits_2_names_file_and_reason_and_the_rest_is_triaged() {
     let dir = tempfile::tempdir().expect("tempdir");
     let inputs = tempfile::tempdir().expect("tempdir");
     std::fs::write(inputs.path().join("broken.json"), "{\"class_uid\": 2004, ").expect("write");
-    std::fs::copy(repo().join("examples/alerts/ocsf-mfa-fatigue.json"), inputs.path().join("good.json"))
-        .expect("copy");
+    std::fs::copy(
+        repo().join("examples/alerts/ocsf-mfa-fatigue.json"),
+        inputs.path().join("good.json"),
+    )
+    .expect("copy");
     let missing = inputs.path().join("missing.json");
     let output = warden(
         dir.path(),
@@ -127,9 +176,15 @@ fn a_malformed_file_exits_2_names_file_and_reason_and_the_rest_is_triaged() {
     );
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     let err = stderr(&output);
-    assert!(err.contains("broken.json: malformed JSON at line 1 column"), "{err}");
+    assert!(
+        err.contains("broken.json: malformed JSON at line 1 column"),
+        "{err}"
+    );
     assert!(err.contains("missing.json: cannot read file"), "{err}");
-    assert!(stdout(&output).contains("MFA push fatigue"), "the good file is still triaged");
+    assert!(
+        stdout(&output).contains("MFA push fatigue"),
+        "the good file is still triaged"
+    );
 }
 
 #[test]
@@ -144,12 +199,18 @@ fn untrusted_text_cannot_forge_lines_on_the_card() {
         "host": {"name": "ws-1"}
     });
     std::fs::write(inputs.path().join("a.json"), alert.to_string()).expect("write");
-    let output = warden(dir.path(), &["triage", inputs.path().to_str().expect("path")]);
+    let output = warden(
+        dir.path(),
+        &["triage", inputs.path().to_str().expect("path")],
+    );
     assert!(output.status.success(), "{}", stderr(&output));
     let card = stdout(&output);
     assert!(!card.contains('\u{1b}'));
     assert!(!card.contains('\u{202e}'));
-    assert!(!card.lines().any(|l| l.starts_with("verdict: BENIGN")), "{card}");
+    assert!(
+        !card.lines().any(|l| l.starts_with("verdict: BENIGN")),
+        "{card}"
+    );
 }
 
 #[test]
@@ -176,7 +237,11 @@ fn actions_lists_the_catalogue() {
         .map(|l| serde_json::from_str(l).expect("json"))
         .collect();
     assert_eq!(actions.len(), 20);
-    assert!(actions.iter().any(|a| a["action"] == "edr.isolate_host" && a["reverse"] == "edr.release_host"));
+    assert!(
+        actions
+            .iter()
+            .any(|a| a["action"] == "edr.isolate_host" && a["reverse"] == "edr.release_host")
+    );
     let table = stdout(&warden(dir.path(), &["actions"]));
     assert!(table.contains("cloud.disable_access_key"));
 }
@@ -184,10 +249,16 @@ fn actions_lists_the_catalogue() {
 #[test]
 fn unknown_assessor_and_format_are_refused_clearly() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let output = warden(dir.path(), &["triage", "examples/alerts", "--assessor", "llm"]);
+    let output = warden(
+        dir.path(),
+        &["triage", "examples/alerts", "--assessor", "llm"],
+    );
     assert_eq!(output.status.code(), Some(1));
     assert!(stderr(&output).contains("assessor \"llm\" is not available"));
-    let output = warden(dir.path(), &["triage", "examples/alerts", "--format", "cef"]);
+    let output = warden(
+        dir.path(),
+        &["triage", "examples/alerts", "--format", "cef"],
+    );
     assert_eq!(output.status.code(), Some(2), "clap usage error");
     assert!(stderr(&output).contains("unknown format \"cef\""));
 }

@@ -220,9 +220,7 @@ impl ActionProposal {
     /// Whether the target is of a kind the action accepts.
     pub fn target_fits_action(&self) -> bool {
         match &self.target {
-            Target::Case { id } => {
-                self.action.target_kinds().is_empty() && *id == self.case_id
-            }
+            Target::Case { id } => self.action.target_kinds().is_empty() && *id == self.case_id,
             Target::Entity { kind, .. } => self.action.target_kinds().contains(kind),
         }
     }
@@ -247,10 +245,19 @@ mod tests {
     #[test]
     fn contract_minimum_is_present() {
         for name in [
-            "case.note", "ticket.create", "notify.owner", "alert.suppress",
-            "edr.isolate_host", "edr.kill_process", "edr.quarantine_file",
-            "idp.revoke_sessions", "idp.disable_user", "idp.reset_mfa",
-            "email.quarantine", "net.block_indicator", "cloud.disable_access_key",
+            "case.note",
+            "ticket.create",
+            "notify.owner",
+            "alert.suppress",
+            "edr.isolate_host",
+            "edr.kill_process",
+            "edr.quarantine_file",
+            "idp.revoke_sessions",
+            "idp.disable_user",
+            "idp.reset_mfa",
+            "email.quarantine",
+            "net.block_indicator",
+            "cloud.disable_access_key",
         ] {
             assert!(name.parse::<ActionName>().is_ok(), "{name}");
         }
@@ -261,7 +268,9 @@ mod tests {
         let Ok(from_text) = Observable::parse(
             ObservableKind::Host,
             "ws-fin-042",
-            Provenance::Text { field: "message".into() },
+            Provenance::Text {
+                field: "message".into(),
+            },
         ) else {
             panic!("valid host");
         };
@@ -274,15 +283,23 @@ mod tests {
         let base = ActionProposal {
             case_id,
             action: ActionName::EdrIsolateHost,
-            target: Target::Entity { kind: ObservableKind::Host, value: "ws-1".into() },
+            target: Target::Entity {
+                kind: ObservableKind::Host,
+                value: "ws-1".into(),
+            },
             parameters: BTreeMap::new(),
             proposed_by: "deterministic".into(),
             evidence: vec![],
         };
         let mut other_target = base.clone();
-        other_target.target = Target::Entity { kind: ObservableKind::Host, value: "ws-2".into() };
+        other_target.target = Target::Entity {
+            kind: ObservableKind::Host,
+            value: "ws-2".into(),
+        };
         let mut other_param = base.clone();
-        other_param.parameters.insert("duration".into(), "1h".into());
+        other_param
+            .parameters
+            .insert("duration".into(), "1h".into());
         let mut other_author = base.clone();
         other_author.proposed_by = "llm".into();
         assert_ne!(base.hash(), other_target.hash());

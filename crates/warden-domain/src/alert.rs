@@ -142,7 +142,10 @@ mod tests {
 
     #[test]
     fn technique_ids_parse_in_their_usual_spellings() {
-        assert_eq!(AttackTechnique::parse_id("attack.t1059.001").as_deref(), Some("T1059.001"));
+        assert_eq!(
+            AttackTechnique::parse_id("attack.t1059.001").as_deref(),
+            Some("T1059.001")
+        );
         assert_eq!(AttackTechnique::parse_id("T1003").as_deref(), Some("T1003"));
         assert_eq!(AttackTechnique::parse_id("attack.execution"), None);
         assert_eq!(AttackTechnique::parse_id("T10"), None);

@@ -69,7 +69,11 @@ impl Assessment {
                 });
             }
         }
-        if let Some(bad) = self.proposed_actions.iter().find(|p| !p.target_fits_action()) {
+        if let Some(bad) = self
+            .proposed_actions
+            .iter()
+            .find(|p| !p.target_fits_action())
+        {
             return Err(InvalidAssessment::TargetMismatch {
                 action: bad.action.to_string(),
             });

@@ -70,7 +70,10 @@ impl CaseState {
             (New, Enriched)
                 | (Enriched, Assessed)
                 | (Assessed, Decided)
-                | (Decided, AutoClosed | Escalated | AwaitingApproval | Actioned)
+                | (
+                    Decided,
+                    AutoClosed | Escalated | AwaitingApproval | Actioned
+                )
                 | (AwaitingApproval, Actioned | Escalated | Closed)
                 | (Escalated, AwaitingApproval | Actioned | Closed)
                 | (Actioned, Closed)

@@ -11,7 +11,10 @@ pub enum DecisionOutcome {
     Allow,
     /// Runs only once `approvals` distinct people holding one of `roles`
     /// (none of them the requester) have approved.
-    NeedsApproval { approvals: u32, roles: Vec<String> },
+    NeedsApproval {
+        approvals: u32,
+        roles: Vec<String>,
+    },
     Deny,
 }
 

@@ -155,7 +155,11 @@ fn normalise(kind: ObservableKind, raw: &str) -> Result<String, InvalidObservabl
             if hex_len_ok && lower.chars().all(|c| c.is_ascii_hexdigit()) {
                 Ok(lower)
             } else {
-                Err(invalid(kind, raw, "not an MD5, SHA-1, SHA-256 or SHA-512 hex digest"))
+                Err(invalid(
+                    kind,
+                    raw,
+                    "not an MD5, SHA-1, SHA-256 or SHA-512 hex digest",
+                ))
             }
         }
         ObservableKind::Email => {

@@ -55,10 +55,18 @@ impl Enrichment {
     ) -> EvidenceId {
         let id = match kind {
             EvidenceKind::Alert => EvidenceId::alert(
-                self.evidence.iter().filter(|e| e.kind == EvidenceKind::Alert).count() + 1,
+                self.evidence
+                    .iter()
+                    .filter(|e| e.kind == EvidenceKind::Alert)
+                    .count()
+                    + 1,
             ),
             _ => EvidenceId::enrichment(
-                self.evidence.iter().filter(|e| e.kind != EvidenceKind::Alert).count() + 1,
+                self.evidence
+                    .iter()
+                    .filter(|e| e.kind != EvidenceKind::Alert)
+                    .count()
+                    + 1,
             ),
         };
         self.evidence.push(Evidence {
@@ -132,7 +140,10 @@ pub fn enrich(alerts: &[Alert], context: &Context, now: OffsetDateTime) -> Enric
             Err(reason) => out.gap(&context.source(context::SourceKind::Assets), reason),
             Ok((source, assets)) => {
                 for host in &hosts {
-                    match assets.iter().find(|a| a.hostname.eq_ignore_ascii_case(host)) {
+                    match assets
+                        .iter()
+                        .find(|a| a.hostname.eq_ignore_ascii_case(host))
+                    {
                         Some(asset) => {
                             matched_assets.insert(asset.hostname.to_ascii_lowercase());
                         }
@@ -158,7 +169,11 @@ pub fn enrich(alerts: &[Alert], context: &Context, now: OffsetDateTime) -> Enric
                             asset.environment,
                             asset.criticality,
                             asset.owner,
-                            if asset.internet_exposed { ", internet-exposed" } else { "" }
+                            if asset.internet_exposed {
+                                ", internet-exposed"
+                            } else {
+                                ""
+                            }
                         ),
                         serde_json::to_value(asset).unwrap_or_default(),
                         now,
@@ -175,7 +190,10 @@ pub fn enrich(alerts: &[Alert], context: &Context, now: OffsetDateTime) -> Enric
             Ok((source, identities)) => {
                 for user in &users {
                     let name = account_name(user);
-                    match identities.iter().find(|i| i.user.eq_ignore_ascii_case(name)) {
+                    match identities
+                        .iter()
+                        .find(|i| i.user.eq_ignore_ascii_case(name))
+                    {
                         Some(identity) => {
                             out.push(
                                 EvidenceKind::Identity,
@@ -186,7 +204,11 @@ pub fn enrich(alerts: &[Alert], context: &Context, now: OffsetDateTime) -> Enric
                                     identity.user,
                                     identity.display_name,
                                     identity.role,
-                                    if identity.privileged { "privileged " } else { "" },
+                                    if identity.privileged {
+                                        "privileged "
+                                    } else {
+                                        ""
+                                    },
                                     identity.user_type,
                                     identity.mfa
                                 ),
@@ -204,18 +226,23 @@ pub fn enrich(alerts: &[Alert], context: &Context, now: OffsetDateTime) -> Enric
     // Vulnerabilities on the matched assets, marked when CISA KEV lists them.
     if !matched_assets.is_empty() {
         match context.vulnerabilities() {
-            Err(reason) => out.gap(&context.source(context::SourceKind::Vulnerabilities), reason),
+            Err(reason) => out.gap(
+                &context.source(context::SourceKind::Vulnerabilities),
+                reason,
+            ),
             Ok((source, vulns)) => {
                 let kev = context.kev();
                 if let Err(reason) = &kev {
                     out.gap(&context.source(context::SourceKind::Kev), reason.clone());
                 }
                 for host in &matched_assets {
-                    for vuln in vulns.iter().filter(|v| v.hostname.eq_ignore_ascii_case(host)) {
-                        let known = kev
-                            .as_ref()
-                            .ok()
-                            .and_then(|(_, catalogue)| catalogue.get(&vuln.cve.to_ascii_uppercase()));
+                    for vuln in vulns
+                        .iter()
+                        .filter(|v| v.hostname.eq_ignore_ascii_case(host))
+                    {
+                        let known = kev.as_ref().ok().and_then(|(_, catalogue)| {
+                            catalogue.get(&vuln.cve.to_ascii_uppercase())
+                        });
                         out.push(
                             EvidenceKind::Vulnerability,
                             source,
@@ -265,7 +292,11 @@ pub fn enrich(alerts: &[Alert], context: &Context, now: OffsetDateTime) -> Enric
                                 hit.verdict,
                                 hit.source,
                                 hit.confidence,
-                                if *structured { "" } else { "; seen only in alert text" }
+                                if *structured {
+                                    ""
+                                } else {
+                                    "; seen only in alert text"
+                                }
                             ),
                             json!({
                                 "indicator": hit.indicator,
@@ -288,15 +319,18 @@ pub fn enrich(alerts: &[Alert], context: &Context, now: OffsetDateTime) -> Enric
     match context.history() {
         Err(reason) => out.gap(&context.source(context::SourceKind::History), reason),
         Ok((source, history)) => {
-            let rules: BTreeSet<String> = alerts.iter().map(|a| a.rule.name.to_lowercase()).collect();
+            let rules: BTreeSet<String> =
+                alerts.iter().map(|a| a.rule.name.to_lowercase()).collect();
             let entities: BTreeSet<String> = observables
                 .iter()
                 .filter(|(_, structured)| **structured)
                 .map(|((_, value), _)| value.to_lowercase())
                 .collect();
-            let mut tally: BTreeMap<(String, String), Vec<&context::HistoryRecord>> = BTreeMap::new();
+            let mut tally: BTreeMap<(String, String), Vec<&context::HistoryRecord>> =
+                BTreeMap::new();
             for record in history.iter().filter(|r| {
-                rules.contains(&r.rule.to_lowercase()) && entities.contains(&r.entity.to_lowercase())
+                rules.contains(&r.rule.to_lowercase())
+                    && entities.contains(&r.entity.to_lowercase())
             }) {
                 tally
                     .entry((record.rule.clone(), record.entity.to_lowercase()))

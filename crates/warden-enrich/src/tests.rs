@@ -10,7 +10,11 @@ fn repo() -> PathBuf {
 }
 
 fn example_alert(name: &str) -> Alert {
-    let report = read_paths(&[repo().join("examples/alerts").join(name)], &Limits::default(), None);
+    let report = read_paths(
+        &[repo().join("examples/alerts").join(name)],
+        &Limits::default(),
+        None,
+    );
     assert!(report.errors.is_empty(), "{:?}", report.errors);
     report.alerts.into_iter().next().expect("one alert")
 }
@@ -28,7 +32,12 @@ fn example_context_loads_cleanly() {
     let context = example_context();
     assert_eq!(context.problems(), Vec::<String>::new());
     assert!(context.assets().map(|(_, a)| a.len()).unwrap_or(0) >= 4);
-    assert!(context.kev().map(|(_, k)| k.contains_key("CVE-2020-1472")).unwrap_or(false));
+    assert!(
+        context
+            .kev()
+            .map(|(_, k)| k.contains_key("CVE-2020-1472"))
+            .unwrap_or(false)
+    );
 }
 
 #[test]
@@ -38,10 +47,18 @@ fn domain_controller_alert_gathers_asset_identity_and_kev() {
     let kinds: Vec<EvidenceKind> = result.evidence.iter().map(|e| e.kind).collect();
     assert_eq!(kinds.first(), Some(&EvidenceKind::Alert));
     assert_eq!(result.evidence[0].id.as_str(), "ev-alert-1");
-    let asset = result.evidence.iter().find(|e| e.kind == EvidenceKind::Asset).expect("asset");
+    let asset = result
+        .evidence
+        .iter()
+        .find(|e| e.kind == EvidenceKind::Asset)
+        .expect("asset");
     assert_eq!(asset.facts["criticality"], "tier_0");
     assert_eq!(asset.id.as_str(), "ev-1");
-    let identity = result.evidence.iter().find(|e| e.kind == EvidenceKind::Identity).expect("identity");
+    let identity = result
+        .evidence
+        .iter()
+        .find(|e| e.kind == EvidenceKind::Identity)
+        .expect("identity");
     assert_eq!(identity.facts["user_type"], "service_account");
     let vuln = result
         .evidence
@@ -57,13 +74,25 @@ fn domain_controller_alert_gathers_asset_identity_and_kev() {
 fn intel_hits_and_history_are_found() {
     let alert = example_alert("ecs-outbound-malicious-ip.json");
     let result = enrich(&[alert], &example_context(), now());
-    let intel = result.evidence.iter().find(|e| e.kind == EvidenceKind::Intel).expect("intel");
+    let intel = result
+        .evidence
+        .iter()
+        .find(|e| e.kind == EvidenceKind::Intel)
+        .expect("intel");
     assert_eq!(intel.facts["indicator"], "185.220.101.45");
     assert_eq!(intel.facts["verdict"], "malicious");
 
-    let scans = read_paths(&[repo().join("examples/alerts/ocsf-port-scan.jsonl")], &Limits::default(), None);
+    let scans = read_paths(
+        &[repo().join("examples/alerts/ocsf-port-scan.jsonl")],
+        &Limits::default(),
+        None,
+    );
     let result = enrich(&scans.alerts, &example_context(), now());
-    let history = result.evidence.iter().find(|e| e.kind == EvidenceKind::History).expect("history");
+    let history = result
+        .evidence
+        .iter()
+        .find(|e| e.kind == EvidenceKind::History)
+        .expect("history");
     assert_eq!(history.facts["false_positive"], 5);
 }
 
@@ -72,7 +101,12 @@ fn no_context_makes_every_needed_source_a_gap() {
     let alert = example_alert("ecs-lsass-access.json");
     let result = enrich(&[alert], &Context::none(), now());
     let sources: Vec<&str> = result.gaps.iter().map(|g| g.source.as_str()).collect();
-    for needed in ["context/assets.csv", "context/identities.csv", "context/intel.csv", "context/history.csv"] {
+    for needed in [
+        "context/assets.csv",
+        "context/identities.csv",
+        "context/intel.csv",
+        "context/history.csv",
+    ] {
         assert!(sources.contains(&needed), "{sources:?}");
     }
     assert_eq!(result.evidence.len(), 1, "only the alert itself");
@@ -100,11 +134,22 @@ fn malformed_rows_are_named_and_become_gaps() {
     let context = Context::load(dir.path(), &ContextConfig::default()).expect("loads");
     let problems = context.problems();
     assert_eq!(problems.len(), 1, "{problems:?}");
-    assert!(problems[0].starts_with("context/assets.csv: line 3"), "{problems:?}");
+    assert!(
+        problems[0].starts_with("context/assets.csv: line 3"),
+        "{problems:?}"
+    );
     let result = enrich(&[example_alert("ecs-lsass-access.json")], &context, now());
     let reasons: Vec<&str> = result.gaps.iter().map(|g| g.reason.as_str()).collect();
-    assert!(reasons.iter().any(|r| r.starts_with("context/assets.csv: line 3")), "{reasons:?}");
-    assert!(reasons.contains(&"context/intel.csv not present"), "{reasons:?}");
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.starts_with("context/assets.csv: line 3")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.contains(&"context/intel.csv not present"),
+        "{reasons:?}"
+    );
 }
 
 #[test]
@@ -119,9 +164,19 @@ fn old_files_give_stale_evidence() {
         .expect("set mtime");
     let context = Context::load(dir.path(), &ContextConfig::default()).expect("loads");
     let result = enrich(&[example_alert("ecs-lsass-access.json")], &context, now());
-    let asset = result.evidence.iter().find(|e| e.kind == EvidenceKind::Asset).expect("asset");
-    assert!(matches!(asset.freshness, Freshness::Stale { age_seconds } if age_seconds > 89 * 24 * 3600));
-    let identity = result.evidence.iter().find(|e| e.kind == EvidenceKind::Identity).expect("identity");
+    let asset = result
+        .evidence
+        .iter()
+        .find(|e| e.kind == EvidenceKind::Asset)
+        .expect("asset");
+    assert!(
+        matches!(asset.freshness, Freshness::Stale { age_seconds } if age_seconds > 89 * 24 * 3600)
+    );
+    let identity = result
+        .evidence
+        .iter()
+        .find(|e| e.kind == EvidenceKind::Identity)
+        .expect("identity");
     assert_eq!(identity.freshness, Freshness::Fresh);
 }
 
@@ -129,8 +184,15 @@ fn old_files_give_stale_evidence() {
 fn the_real_kev_catalogue_loads() {
     let kev = repo().join("../shared/data/context/kev/known_exploited_vulnerabilities.json");
     if !kev.exists() {
-        assert!(std::env::var_os("WARDEN_REQUIRE_SHARED_DATA").is_none(), "{} missing", kev.display());
-        eprintln!("skipping: {} not found (shared test data absent)", kev.display());
+        assert!(
+            std::env::var_os("WARDEN_REQUIRE_SHARED_DATA").is_none(),
+            "{} missing",
+            kev.display()
+        );
+        eprintln!(
+            "skipping: {} not found (shared test data absent)",
+            kev.display()
+        );
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");

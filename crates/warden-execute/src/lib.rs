@@ -19,9 +19,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use warden_approve::Executable;
 use warden_audit::AuditLog;
-use warden_domain::{
-    ActionName, ActionProposal, AuditEvent, Clock, Execution, ExecutionStatus,
-};
+use warden_domain::{ActionName, ActionProposal, AuditEvent, Clock, Execution, ExecutionStatus};
 use warden_store::{Claim, Store};
 
 pub use connectors::case_note::CaseNoteConnector;
@@ -70,7 +68,9 @@ pub struct Executor {
 impl std::fmt::Debug for Executor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let names: Vec<&str> = self.connectors.iter().map(|c| c.name()).collect();
-        f.debug_struct("Executor").field("connectors", &names).finish_non_exhaustive()
+        f.debug_struct("Executor")
+            .field("connectors", &names)
+            .finish_non_exhaustive()
     }
 }
 
@@ -92,7 +92,11 @@ impl Executor {
     /// Execute `order` for `use_case`. Refusals are executions too (status
     /// `refused`, with the reason), recorded in the audit log; an `Err` means
     /// the executor could not even record.
-    pub async fn execute(&self, order: &Executable, use_case: &str) -> Result<Execution, ExecuteError> {
+    pub async fn execute(
+        &self,
+        order: &Executable,
+        use_case: &str,
+    ) -> Result<Execution, ExecuteError> {
         let proposal = order.proposal();
         let hash = proposal.hash();
         let key = hash.to_string();
@@ -127,15 +131,25 @@ impl Executor {
         }
 
         // INVARIANT (S3): at most once per proposal hash.
-        if self.store.claim_execution(proposal.case_id, &key, &hash, now).await? == Claim::AlreadyClaimed {
+        if self
+            .store
+            .claim_execution(proposal.case_id, &key, &hash, now)
+            .await?
+            == Claim::AlreadyClaimed
+        {
             let execution = refusal("already executed (idempotency key claimed)".into());
             self.record(proposal, &execution).await?;
             return Ok(execution);
         }
         let Some(connector) = self.connectors.iter().find(|c| c.handles(proposal.action)) else {
-            let mut execution = refusal(format!("no connector is configured for {}", proposal.action));
+            let mut execution = refusal(format!(
+                "no connector is configured for {}",
+                proposal.action
+            ));
             execution.status = ExecutionStatus::Failed;
-            self.store.finish_execution(proposal.case_id, &execution).await?;
+            self.store
+                .finish_execution(proposal.case_id, &execution)
+                .await?;
             self.record(proposal, &execution).await?;
             return Ok(execution);
         };
@@ -154,7 +168,9 @@ impl Executor {
             rollback,
             at: self.clock.now(),
         };
-        self.store.finish_execution(proposal.case_id, &execution).await?;
+        self.store
+            .finish_execution(proposal.case_id, &execution)
+            .await?;
         self.record(proposal, &execution).await?;
         Ok(execution)
     }
@@ -168,7 +184,11 @@ impl Executor {
         }))
     }
 
-    async fn record(&self, proposal: &ActionProposal, execution: &Execution) -> Result<(), ExecuteError> {
+    async fn record(
+        &self,
+        proposal: &ActionProposal,
+        execution: &Execution,
+    ) -> Result<(), ExecuteError> {
         self.audit
             .append(
                 "system:executor",

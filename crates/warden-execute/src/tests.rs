@@ -27,7 +27,12 @@ async fn fixture() -> Fixture {
         clock.clone(),
         vec![Arc::new(CaseNoteConnector::new(store.clone(), clock))],
     );
-    Fixture { store, audit, executor, case }
+    Fixture {
+        store,
+        audit,
+        executor,
+        case,
+    }
 }
 
 fn note(case: &Case) -> ActionProposal {
@@ -59,7 +64,11 @@ async fn put_on_record(f: &Fixture, d: &Decision) {
             "system:test",
             AuditEvent::PolicyDecided {
                 case_id: f.case.id,
-                proposal: ProposalRecord { proposal_hash: d.proposal_hash.clone(), action: d.action, target: d.target.clone() },
+                proposal: ProposalRecord {
+                    proposal_hash: d.proposal_hash.clone(),
+                    action: d.action,
+                    target: d.target.clone(),
+                },
                 outcome: d.outcome.clone(),
                 policy_ids: d.policy_ids.clone(),
                 policy_version: d.policy_version.clone(),
@@ -76,13 +85,25 @@ async fn runs_once_and_records_every_attempt() {
     let p = note(&f.case);
     let d = allow(&p);
     put_on_record(&f, &d).await;
-    let order = warden_approve::release(p, d, &[], "agent:default", OffsetDateTime::now_utc()).expect("released");
-    let first = f.executor.execute(&order, "default").await.expect("execute");
-    let second = f.executor.execute(&order, "default").await.expect("execute");
+    let order = warden_approve::release(p, d, &[], "agent:default", OffsetDateTime::now_utc())
+        .expect("released");
+    let first = f
+        .executor
+        .execute(&order, "default")
+        .await
+        .expect("execute");
+    let second = f
+        .executor
+        .execute(&order, "default")
+        .await
+        .expect("execute");
     assert_eq!(first.status, ExecutionStatus::Succeeded);
     assert_eq!(second.status, ExecutionStatus::Refused);
     assert!(second.detail.contains("already executed"));
-    assert_eq!(f.store.notes_of_case(f.case.id).await.expect("notes").len(), 1);
+    assert_eq!(
+        f.store.notes_of_case(f.case.id).await.expect("notes").len(),
+        1
+    );
     let executed = f
         .audit
         .records(Some(f.case.id))
@@ -100,21 +121,45 @@ async fn kill_switch_stops_execution() {
     let p = note(&f.case);
     let d = allow(&p);
     put_on_record(&f, &d).await;
-    f.store.pause("*", "lead", "drill", OffsetDateTime::now_utc()).await.expect("pause");
-    let order = warden_approve::release(p, d, &[], "agent:default", OffsetDateTime::now_utc()).expect("released");
-    let execution = f.executor.execute(&order, "default").await.expect("execute");
+    f.store
+        .pause("*", "lead", "drill", OffsetDateTime::now_utc())
+        .await
+        .expect("pause");
+    let order = warden_approve::release(p, d, &[], "agent:default", OffsetDateTime::now_utc())
+        .expect("released");
+    let execution = f
+        .executor
+        .execute(&order, "default")
+        .await
+        .expect("execute");
     assert_eq!(execution.status, ExecutionStatus::Refused);
     assert!(execution.detail.contains("kill switch"));
-    assert!(f.store.notes_of_case(f.case.id).await.expect("notes").is_empty());
+    assert!(
+        f.store
+            .notes_of_case(f.case.id)
+            .await
+            .expect("notes")
+            .is_empty()
+    );
 }
 
 #[tokio::test]
 async fn a_decision_missing_from_the_audit_log_is_refused() {
     let f = fixture().await;
     let p = note(&f.case);
-    let order = warden_approve::release(p.clone(), allow(&p), &[], "agent:default", OffsetDateTime::now_utc())
-        .expect("released");
-    let execution = f.executor.execute(&order, "default").await.expect("execute");
+    let order = warden_approve::release(
+        p.clone(),
+        allow(&p),
+        &[],
+        "agent:default",
+        OffsetDateTime::now_utc(),
+    )
+    .expect("released");
+    let execution = f
+        .executor
+        .execute(&order, "default")
+        .await
+        .expect("execute");
     assert_eq!(execution.status, ExecutionStatus::Refused);
     assert!(execution.detail.contains("not in the audit log"));
 }

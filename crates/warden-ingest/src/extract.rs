@@ -39,7 +39,9 @@ static PATTERNS: LazyLock<Vec<Pattern>> = LazyLock::new(|| {
     specs
         .into_iter()
         .filter_map(|(kind, pattern)| {
-            Regex::new(pattern).ok().map(|regex| Pattern { kind, regex })
+            Regex::new(pattern)
+                .ok()
+                .map(|regex| Pattern { kind, regex })
         })
         .collect()
 });
@@ -88,7 +90,9 @@ pub fn url_host(url: &str) -> Option<&str> {
     let authority = rest.split(['/', '?', '#']).next()?;
     let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
     let host = if host_port.starts_with('[') {
-        host_port.split_once(']').map(|(h, _)| h.trim_start_matches('['))?
+        host_port
+            .split_once(']')
+            .map(|(h, _)| h.trim_start_matches('['))?
     } else {
         host_port.split(':').next()?
     };
@@ -118,12 +122,18 @@ mod tests {
     #[test]
     fn rejects_non_addresses() {
         let found = from_text("m", &Untrusted::new("version 1.2.3.999 and 300.1.1.1"));
-        assert!(found.iter().all(|o| o.kind != ObservableKind::Ip), "{found:?}");
+        assert!(
+            found.iter().all(|o| o.kind != ObservableKind::Ip),
+            "{found:?}"
+        );
     }
 
     #[test]
     fn url_host_handles_userinfo_ports_and_ipv6() {
-        assert_eq!(url_host("https://u:p@host.example:8443/x"), Some("host.example"));
+        assert_eq!(
+            url_host("https://u:p@host.example:8443/x"),
+            Some("host.example")
+        );
         assert_eq!(url_host("http://[2001:db8::1]:80/"), Some("2001:db8::1"));
     }
 }

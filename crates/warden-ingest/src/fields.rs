@@ -85,10 +85,19 @@ mod tests {
             "kibana": {"alert": {"severity": "high"}},
             "process.parent": {"name": "mixed"},
         });
-        assert_eq!(string(&doc, "kibana.alert.rule.name").as_deref(), Some("flat"));
+        assert_eq!(
+            string(&doc, "kibana.alert.rule.name").as_deref(),
+            Some("flat")
+        );
         assert_eq!(string(&doc, "host.name").as_deref(), Some("nested"));
-        assert_eq!(string(&doc, "kibana.alert.severity").as_deref(), Some("high"));
-        assert_eq!(string(&doc, "process.parent.name").as_deref(), Some("mixed"));
+        assert_eq!(
+            string(&doc, "kibana.alert.severity").as_deref(),
+            Some("high")
+        );
+        assert_eq!(
+            string(&doc, "process.parent.name").as_deref(),
+            Some("mixed")
+        );
         assert_eq!(string(&doc, "host.ip"), None);
     }
 

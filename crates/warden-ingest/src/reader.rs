@@ -57,7 +57,11 @@ pub struct IngestReport {
 
 /// Read every path (files or folders). `format` forces a format instead of
 /// detecting it per record.
-pub fn read_paths(paths: &[PathBuf], limits: &Limits, format: Option<SourceFormat>) -> IngestReport {
+pub fn read_paths(
+    paths: &[PathBuf],
+    limits: &Limits,
+    format: Option<SourceFormat>,
+) -> IngestReport {
     let mut report = IngestReport::default();
     for path in paths {
         if path.is_dir() {
@@ -100,7 +104,12 @@ fn alert_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(found)
 }
 
-fn read_file(path: &Path, limits: &Limits, format: Option<SourceFormat>, report: &mut IngestReport) {
+fn read_file(
+    path: &Path,
+    limits: &Limits,
+    format: Option<SourceFormat>,
+    report: &mut IngestReport,
+) {
     report.files += 1;
     let name = path.display().to_string();
     let bytes = match fs::read(path) {
@@ -145,12 +154,9 @@ fn read_file(path: &Path, limits: &Limits, format: Option<SourceFormat>, report:
                 // the exact bytes of one element are not separable.
                 let raw = serde_json::to_vec(&item).unwrap_or_default();
                 if raw.len() > limits.max_alert_bytes {
-                    report.errors.push(error(
-                        &origin,
-                        too_large(raw.len(), limits),
-                        &raw,
-                        limits,
-                    ));
+                    report
+                        .errors
+                        .push(error(&origin, too_large(raw.len(), limits), &raw, limits));
                     continue;
                 }
                 convert(&origin, &item, &raw, format, report);

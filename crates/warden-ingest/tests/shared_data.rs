@@ -2,6 +2,14 @@
 //! message where the folder is absent, unless `WARDEN_REQUIRE_SHARED_DATA`
 //! is set (CI sets it, so a missing folder fails there instead of passing).
 
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "integration tests fail by panicking"
+)]
+
 use std::path::PathBuf;
 
 use warden_domain::SourceFormat;
@@ -17,7 +25,10 @@ fn shared_data() -> Option<PathBuf> {
         "WARDEN_REQUIRE_SHARED_DATA is set but {} is missing",
         path.display()
     );
-    eprintln!("skipping: {} not found (shared test data absent)", path.display());
+    eprintln!(
+        "skipping: {} not found (shared test data absent)",
+        path.display()
+    );
     None
 }
 
@@ -25,18 +36,29 @@ fn shared_data() -> Option<PathBuf> {
 fn ocsf_detection_finding_examples_ingest() {
     let Some(data) = shared_data() else { return };
     let examples = data.join("ocsf/examples");
-    let files: Vec<PathBuf> = ["aws-securityhub-guardduty.detection_finding.ocsf.json",
-        "okta.detection_finding.ocsf.json", "prowler.ocsf.json"]
-        .iter()
-        .map(|f| examples.join(f))
-        .collect();
+    let files: Vec<PathBuf> = [
+        "aws-securityhub-guardduty.detection_finding.ocsf.json",
+        "okta.detection_finding.ocsf.json",
+        "prowler.ocsf.json",
+    ]
+    .iter()
+    .map(|f| examples.join(f))
+    .collect();
     let report = read_paths(&files, &Limits::default(), None);
     assert!(report.errors.is_empty(), "{:?}", report.errors);
     assert!(report.alerts.len() >= 3);
-    assert!(report.alerts.iter().all(|a| a.format == SourceFormat::Ocsf && a.class_uid == 2004));
+    assert!(
+        report
+            .alerts
+            .iter()
+            .all(|a| a.format == SourceFormat::Ocsf && a.class_uid == 2004)
+    );
     // The Okta sample gives time in seconds, not milliseconds.
-    assert!(report.alerts.iter().all(|a| a.time.year() >= 2020), "{:?}",
-        report.alerts.iter().map(|a| a.time).collect::<Vec<_>>());
+    assert!(
+        report.alerts.iter().all(|a| a.time.year() >= 2020),
+        "{:?}",
+        report.alerts.iter().map(|a| a.time).collect::<Vec<_>>()
+    );
 }
 
 #[test]
@@ -50,7 +72,12 @@ fn elastic_alerts_ingest() {
         .iter()
         .find(|a| a.rule.name == "threat-match-rule")
         .expect("the es_archive alert");
-    assert!(archive.observables.iter().any(|o| o.value == "security-linux-1" && o.is_structured()));
+    assert!(
+        archive
+            .observables
+            .iter()
+            .any(|o| o.value == "security-linux-1" && o.is_structured())
+    );
 }
 
 #[test]
@@ -59,5 +86,9 @@ fn security_finding_class_is_refused_by_name_for_now() {
     let file = data.join("ocsf/examples/falco.security_finding.ocsf.json");
     let report = read_paths(&[file], &Limits::default(), None);
     assert_eq!(report.alerts.len(), 0);
-    assert!(report.errors[0].reason.contains("2001"), "{:?}", report.errors);
+    assert!(
+        report.errors[0].reason.contains("2001"),
+        "{:?}",
+        report.errors
+    );
 }

@@ -93,7 +93,9 @@ pub enum ConfigError {
     },
     #[error("{path}: {message}")]
     Parse { path: String, message: String },
-    #[error("{path}: use_case.autonomy must be shadow, draft, assisted or autonomous, not {value:?}")]
+    #[error(
+        "{path}: use_case.autonomy must be shadow, draft, assisted or autonomous, not {value:?}"
+    )]
     Autonomy { path: String, value: String },
 }
 

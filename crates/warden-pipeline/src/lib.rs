@@ -6,7 +6,7 @@
 //! - [`Pipeline`] (this file): runs ingest -> correlate -> enrich -> assess
 //!   -> decide -> approve -> execute for a batch of alerts, persisting each
 //!   stage's output and appending its audit events before moving on (S5).
-//! - [`config`]: `warden.toml`.
+//! - [`config`]: the `warden.toml` settings.
 //! - [`report`]: a triaged case as the CLI and API show it (`--json` lines,
 //!   human cards).
 //!
@@ -99,7 +99,10 @@ impl Pipeline {
             store.clone(),
             audit.clone(),
             clock.clone(),
-            vec![Arc::new(CaseNoteConnector::new(store.clone(), clock.clone()))],
+            vec![Arc::new(CaseNoteConnector::new(
+                store.clone(),
+                clock.clone(),
+            ))],
         );
         let assessor = Box::new(DeterministicAssessor::new(config.assessor.clone()));
         Self {
@@ -168,7 +171,10 @@ impl Pipeline {
 
     /// Triage parsed alerts: record their ingestion, group them, and run
     /// each case through the remaining stages.
-    pub async fn triage_alerts(&self, alerts: Vec<Alert>) -> Result<Vec<CaseOutcome>, PipelineError> {
+    pub async fn triage_alerts(
+        &self,
+        alerts: Vec<Alert>,
+    ) -> Result<Vec<CaseOutcome>, PipelineError> {
         for alert in &alerts {
             self.audit
                 .append(
@@ -217,7 +223,10 @@ impl Pipeline {
             .map(|a| a.severity.level)
             .max()
             .unwrap_or(warden_domain::Severity::Medium);
-        let title = alerts.first().map(|a| a.rule.name.clone()).unwrap_or_default();
+        let title = alerts
+            .first()
+            .map(|a| a.rule.name.clone())
+            .unwrap_or_default();
 
         // Correlate: the case exists once it is stored and on the record.
         let mut case = Case::open(
@@ -359,7 +368,10 @@ impl Pipeline {
                     PIPELINE,
                     AuditEvent::Escalated {
                         case_id: case.id,
-                        reasons: triggers.iter().map(|t| format!("{}: {}", t.code, t.reason)).collect(),
+                        reasons: triggers
+                            .iter()
+                            .map(|t| format!("{}: {}", t.code, t.reason))
+                            .collect(),
                     },
                 )
                 .await?;
@@ -399,7 +411,11 @@ impl Pipeline {
                 )
                 .await?;
             if let Ok(order) = released {
-                executions.push(self.executor.execute(&order, &self.config.use_case.name).await?);
+                executions.push(
+                    self.executor
+                        .execute(&order, &self.config.use_case.name)
+                        .await?,
+                );
             }
         }
 
@@ -410,7 +426,8 @@ impl Pipeline {
         case.verdict = Some(assessment.verdict);
         case.severity = assessment.severity;
         case.disposition = Some(disposition);
-        self.advance(&mut case, CaseState::for_disposition(disposition)).await?;
+        self.advance(&mut case, CaseState::for_disposition(disposition))
+            .await?;
         self.audit
             .append(
                 PIPELINE,

@@ -9,8 +9,7 @@ use std::fmt::Write as _;
 
 use serde_json::{Value, json};
 use warden_domain::{
-    Alert, Assessment, Case, Decision, DecisionOutcome, Evidence, EvidenceGap, Execution,
-    Freshness,
+    Alert, Assessment, Case, Decision, DecisionOutcome, Evidence, EvidenceGap, Execution, Freshness,
 };
 use warden_policy::Trigger;
 
@@ -45,7 +44,11 @@ impl CaseOutcome {
         let alerts: Vec<Value> = self
             .alerts
             .iter()
-            .zip(self.evidence.iter().filter(|e| e.id.as_str().starts_with("ev-alert-")))
+            .zip(
+                self.evidence
+                    .iter()
+                    .filter(|e| e.id.as_str().starts_with("ev-alert-")),
+            )
             .map(|((alert, duplicates), evidence)| {
                 json!({
                     "alert_id": alert.id,
@@ -152,9 +155,16 @@ impl CaseOutcome {
             disposition
         );
         let _ = writeln!(out, "alerts ({} received):", self.case.alert_count);
-        let alert_evidence = self.evidence.iter().filter(|e| e.id.as_str().starts_with("ev-alert-"));
+        let alert_evidence = self
+            .evidence
+            .iter()
+            .filter(|e| e.id.as_str().starts_with("ev-alert-"));
         for ((alert, duplicates), evidence) in self.alerts.iter().zip(alert_evidence) {
-            let repeat = if *duplicates > 0 { format!(" ×{}", duplicates + 1) } else { String::new() };
+            let repeat = if *duplicates > 0 {
+                format!(" ×{}", duplicates + 1)
+            } else {
+                String::new()
+            };
             let _ = writeln!(
                 out,
                 "  {:<11} {:<8} {}{} [{}] {}",
@@ -179,15 +189,35 @@ impl CaseOutcome {
         let _ = writeln!(out, "rationale:");
         for item in &a.rationale {
             let ids: Vec<&str> = item.evidence.iter().map(|e| e.as_str()).collect();
-            let _ = writeln!(out, "  {:+6.1}  {}: {} [{}]", item.weight, item.factor, item.text, ids.join(", "));
+            let _ = writeln!(
+                out,
+                "  {:+6.1}  {}: {} [{}]",
+                item.weight,
+                item.factor,
+                item.text,
+                ids.join(", ")
+            );
         }
         let _ = writeln!(out, "evidence:");
-        for item in self.evidence.iter().filter(|e| !e.id.as_str().starts_with("ev-alert-")) {
+        for item in self
+            .evidence
+            .iter()
+            .filter(|e| !e.id.as_str().starts_with("ev-alert-"))
+        {
             let stale = match item.freshness {
                 Freshness::Fresh => String::new(),
-                Freshness::Stale { age_seconds } => format!(" (STALE, {} days)", age_seconds / 86_400),
+                Freshness::Stale { age_seconds } => {
+                    format!(" (STALE, {} days)", age_seconds / 86_400)
+                }
             };
-            let _ = writeln!(out, "  {:<11} {}{}  ({})", item.id.as_str(), item.summary, stale, item.source);
+            let _ = writeln!(
+                out,
+                "  {:<11} {}{}  ({})",
+                item.id.as_str(),
+                item.summary,
+                stale,
+                item.source
+            );
         }
         for gap in &self.gaps {
             let _ = writeln!(out, "  gap         {}", gap.reason);

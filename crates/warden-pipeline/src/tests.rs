@@ -12,17 +12,31 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-async fn pipeline(store: Arc<SqliteStore>, context: Context) -> (Pipeline, Arc<StoreAuditLog<SqliteStore>>) {
+async fn pipeline(
+    store: Arc<SqliteStore>,
+    context: Context,
+) -> (Pipeline, Arc<StoreAuditLog<SqliteStore>>) {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let audit = Arc::new(StoreAuditLog::new(store.clone(), clock.clone()));
     let policy = PolicyEngine::default_set().expect("policy");
-    (Pipeline::new(Config::default(), store, audit.clone(), clock, policy, context), audit)
+    (
+        Pipeline::new(
+            Config::default(),
+            store,
+            audit.clone(),
+            clock,
+            policy,
+            context,
+        ),
+        audit,
+    )
 }
 
 #[tokio::test]
 async fn every_case_leaves_a_record_of_every_stage_it_went_through() {
     let store = Arc::new(SqliteStore::in_memory().await.expect("store"));
-    let context = Context::load(&repo().join("examples/context"), &ContextConfig::default()).expect("ctx");
+    let context =
+        Context::load(&repo().join("examples/context"), &ContextConfig::default()).expect("ctx");
     let (pipeline, audit) = pipeline(store.clone(), context).await;
     let run = pipeline
         .triage_paths(&[repo().join("examples/alerts")], None)
@@ -37,23 +51,49 @@ async fn every_case_leaves_a_record_of_every_stage_it_went_through() {
         // Every triaged case is correlated, enriched, assessed, decided, has
         // its note cleared by the approve stage and run by the executor.
         let expected: BTreeSet<Stage> = [
-            Stage::Correlate, Stage::Enrich, Stage::Assess, Stage::Decide,
-            Stage::Approve, Stage::Execute, Stage::Case,
+            Stage::Correlate,
+            Stage::Enrich,
+            Stage::Assess,
+            Stage::Decide,
+            Stage::Approve,
+            Stage::Execute,
+            Stage::Case,
         ]
         .into();
         assert_eq!(stages, expected, "case {}", outcome.case.title);
         // Decisions are on the record before the executions they allow.
-        let decided = records.iter().position(|r| matches!(r.entry.event, AuditEvent::PolicyDecided { .. }));
-        let executed = records.iter().position(|r| matches!(r.entry.event, AuditEvent::ActionExecuted { .. }));
+        let decided = records
+            .iter()
+            .position(|r| matches!(r.entry.event, AuditEvent::PolicyDecided { .. }));
+        let executed = records
+            .iter()
+            .position(|r| matches!(r.entry.event, AuditEvent::ActionExecuted { .. }));
         assert!(decided < executed);
         // Stored state matches what triage reported.
-        let stored = store.case(outcome.case.id).await.expect("read").expect("case");
-        assert_eq!(stored.state, CaseState::for_disposition(outcome.case.disposition.expect("disposition")));
-        assert_eq!(store.notes_of_case(outcome.case.id).await.expect("notes").len(), 1);
+        let stored = store
+            .case(outcome.case.id)
+            .await
+            .expect("read")
+            .expect("case");
+        assert_eq!(
+            stored.state,
+            CaseState::for_disposition(outcome.case.disposition.expect("disposition"))
+        );
+        assert_eq!(
+            store
+                .notes_of_case(outcome.case.id)
+                .await
+                .expect("notes")
+                .len(),
+            1
+        );
     }
     // Ingest events, one per alert received (not per duplicate merged).
     let all = audit.records(None).await.expect("records");
-    let ingested = all.iter().filter(|r| r.entry.event.stage() == Stage::Ingest).count();
+    let ingested = all
+        .iter()
+        .filter(|r| r.entry.event.stage() == Stage::Ingest)
+        .count();
     assert_eq!(ingested, 8);
     assert_eq!(audit.verify_leaves().await.expect("verify"), None);
 }
@@ -61,16 +101,26 @@ async fn every_case_leaves_a_record_of_every_stage_it_went_through() {
 #[tokio::test]
 async fn examples_reach_the_expected_outcomes() {
     let store = Arc::new(SqliteStore::in_memory().await.expect("store"));
-    let context = Context::load(&repo().join("examples/context"), &ContextConfig::default()).expect("ctx");
+    let context =
+        Context::load(&repo().join("examples/context"), &ContextConfig::default()).expect("ctx");
     let (pipeline, _) = pipeline(store, context).await;
-    let run = pipeline.triage_paths(&[repo().join("examples/alerts")], None).await.expect("triage");
+    let run = pipeline
+        .triage_paths(&[repo().join("examples/alerts")], None)
+        .await
+        .expect("triage");
     let by_title = |t: &str| run.outcomes.iter().find(|o| o.case.title == t).expect(t);
 
     let dc = by_title("LSASS Memory Access by Unusual Process");
     assert_eq!(dc.assessment.verdict, Verdict::Malicious);
     assert_eq!(dc.case.disposition, Some(Disposition::Escalated));
     let codes: Vec<&str> = dc.triggers.iter().map(|t| t.code).collect();
-    for code in ["critical_asset", "privileged_identity", "threat_verdict", "action_denied", "suspected_injection"] {
+    for code in [
+        "critical_asset",
+        "privileged_identity",
+        "threat_verdict",
+        "action_denied",
+        "suspected_injection",
+    ] {
         assert!(codes.contains(&code), "{codes:?}");
     }
 
@@ -84,11 +134,21 @@ async fn examples_reach_the_expected_outcomes() {
 
     let pentest = by_title("CredentialTheftMimikatz");
     assert_eq!(pentest.assessment.verdict, Verdict::FalsePositive);
-    assert_eq!(pentest.case.disposition, Some(Disposition::AutoClosed), "{:?}", pentest.triggers);
+    assert_eq!(
+        pentest.case.disposition,
+        Some(Disposition::AutoClosed),
+        "{:?}",
+        pentest.triggers
+    );
 
     let ws = by_title("Suspicious PowerShell Encoded Command");
     assert_eq!(ws.alerts.len(), 2, "powershell and C2 alerts grouped");
-    assert!(ws.case.grouping_reasons.iter().any(|r| r.contains("ws-fin-042")));
+    assert!(
+        ws.case
+            .grouping_reasons
+            .iter()
+            .any(|r| r.contains("ws-fin-042"))
+    );
     // Nothing but the note ran anywhere.
     for outcome in &run.outcomes {
         for execution in &outcome.executions {
@@ -103,9 +163,16 @@ async fn rejected_records_go_to_the_dead_letter_store_and_the_rest_is_triaged() 
     let dir = std::env::temp_dir().join(format!("warden-bad-{}", uuid::Uuid::now_v7()));
     std::fs::create_dir_all(&dir).expect("dir");
     std::fs::write(dir.join("bad.json"), b"{\"class_uid\": 2004,").expect("write");
-    std::fs::copy(repo().join("examples/alerts/ocsf-mfa-fatigue.json"), dir.join("good.json")).expect("copy");
+    std::fs::copy(
+        repo().join("examples/alerts/ocsf-mfa-fatigue.json"),
+        dir.join("good.json"),
+    )
+    .expect("copy");
     let (pipeline, audit) = pipeline(store.clone(), Context::none()).await;
-    let run = pipeline.triage_paths(&[dir.clone()], None).await.expect("triage");
+    let run = pipeline
+        .triage_paths(std::slice::from_ref(&dir), None)
+        .await
+        .expect("triage");
     assert_eq!(run.outcomes.len(), 1);
     assert_eq!(run.rejected.len(), 1);
     let letters = store.dead_letters().await.expect("letters");
@@ -113,10 +180,20 @@ async fn rejected_records_go_to_the_dead_letter_store_and_the_rest_is_triaged() 
     assert!(letters[0].origin.ends_with("bad.json"));
     assert!(letters[0].reason.contains("malformed JSON"));
     assert_eq!(letters[0].payload, b"{\"class_uid\": 2004,");
-    let rejected = audit.records(None).await.expect("records").into_iter()
-        .filter(|r| matches!(r.entry.event, AuditEvent::IngestRejected { .. })).count();
+    let rejected = audit
+        .records(None)
+        .await
+        .expect("records")
+        .into_iter()
+        .filter(|r| matches!(r.entry.event, AuditEvent::IngestRejected { .. }))
+        .count();
     assert_eq!(rejected, 1);
     // No context at all: the case escalates on evidence gaps.
-    assert!(run.outcomes[0].triggers.iter().any(|t| t.code == "evidence_gap"));
+    assert!(
+        run.outcomes[0]
+            .triggers
+            .iter()
+            .any(|t| t.code == "evidence_gap")
+    );
     std::fs::remove_dir_all(&dir).ok();
 }

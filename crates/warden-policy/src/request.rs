@@ -72,18 +72,30 @@ impl TargetFacts {
             if !about_target {
                 continue;
             }
-            let text = |key: &str| item.facts.get(key).and_then(Value::as_str).map(str::to_owned);
+            let text = |key: &str| {
+                item.facts
+                    .get(key)
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            };
             let tags = || -> BTreeSet<String> {
                 item.facts
                     .get("tags")
                     .and_then(Value::as_array)
-                    .map(|t| t.iter().filter_map(Value::as_str).map(str::to_lowercase).collect())
+                    .map(|t| {
+                        t.iter()
+                            .filter_map(Value::as_str)
+                            .map(str::to_lowercase)
+                            .collect()
+                    })
                     .unwrap_or_default()
             };
             match item.kind {
                 EvidenceKind::Asset => {
-                    facts.asset_criticality = text("criticality").unwrap_or(facts.asset_criticality);
-                    facts.asset_environment = text("environment").unwrap_or(facts.asset_environment);
+                    facts.asset_criticality =
+                        text("criticality").unwrap_or(facts.asset_criticality);
+                    facts.asset_environment =
+                        text("environment").unwrap_or(facts.asset_environment);
                     facts.asset_tags = tags();
                 }
                 EvidenceKind::Identity => {
@@ -102,7 +114,11 @@ impl TargetFacts {
 }
 
 /// The Cedar context record (see `DecisionContext` in the schema).
-pub(crate) fn context_json(case: &CaseFacts, target: &TargetFacts, approvals: &ApprovalTally) -> Value {
+pub(crate) fn context_json(
+    case: &CaseFacts,
+    target: &TargetFacts,
+    approvals: &ApprovalTally,
+) -> Value {
     json!({
         "use_case": case.use_case,
         "autonomy": case.autonomy,

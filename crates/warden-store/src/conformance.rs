@@ -11,7 +11,7 @@ use warden_domain::{
     evidence::EvidenceKind,
 };
 
-use crate::{CaseNote, Claim, DeadLetter, NewAuditRow, Store, StoreError, GLOBAL_SCOPE};
+use crate::{CaseNote, Claim, DeadLetter, GLOBAL_SCOPE, NewAuditRow, Store, StoreError};
 
 /// A failed conformance check: which one, and what was seen.
 #[derive(Debug, thiserror::Error)]
@@ -76,7 +76,9 @@ pub async fn run_all(store: &dyn Store) -> Result<(), ConformanceFailure> {
 }
 
 async fn case_round_trip_and_compare_and_set(store: &dyn Store) -> Result<(), ConformanceFailure> {
-    let now = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    let now = OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH);
     let alert = sample_alert("ws-1", now);
     let mut case = Case::open(
         "Test rule".into(),
@@ -88,15 +90,25 @@ async fn case_round_trip_and_compare_and_set(store: &dyn Store) -> Result<(), Co
     );
     store.insert_case(&case, &[(alert.clone(), 2)]).await?;
     let loaded = store.case(case.id).await?;
-    ensure!(loaded.as_ref() == Some(&case), "case round trip", "got {loaded:?}");
+    ensure!(
+        loaded.as_ref() == Some(&case),
+        "case round trip",
+        "got {loaded:?}"
+    );
     let alerts = store.alerts_of_case(case.id).await?;
-    ensure!(alerts == vec![alert], "alerts of case", "got {} alerts", alerts.len());
+    ensure!(
+        alerts == vec![alert],
+        "alerts of case",
+        "got {} alerts",
+        alerts.len()
+    );
 
     let before = case.state;
-    case.transition(CaseState::Enriched, now).map_err(|e| ConformanceFailure::Check {
-        check: "transition",
-        detail: e.to_string(),
-    })?;
+    case.transition(CaseState::Enriched, now)
+        .map_err(|e| ConformanceFailure::Check {
+            check: "transition",
+            detail: e.to_string(),
+        })?;
     store.update_case(&case, before).await?;
     // A second writer still expecting `new` must be refused.
     let stale = store.update_case(&case, CaseState::New).await;
@@ -120,9 +132,15 @@ async fn case_round_trip_and_compare_and_set(store: &dyn Store) -> Result<(), Co
         source: "context/intel.csv".into(),
         reason: "missing".into(),
     };
-    store.save_evidence(case.id, &[evidence.clone()], &[gap]).await?;
+    store
+        .save_evidence(case.id, std::slice::from_ref(&evidence), &[gap])
+        .await?;
     let loaded = store.evidence_of_case(case.id).await?;
-    ensure!(loaded == vec![evidence], "evidence round trip", "got {loaded:?}");
+    ensure!(
+        loaded == vec![evidence],
+        "evidence round trip",
+        "got {loaded:?}"
+    );
 
     store
         .add_note(
@@ -137,7 +155,11 @@ async fn case_round_trip_and_compare_and_set(store: &dyn Store) -> Result<(), Co
     let notes = store.notes_of_case(case.id).await?;
     ensure!(notes.len() == 1, "notes", "got {} notes", notes.len());
     let listed = store.cases(10).await?;
-    ensure!(listed.iter().any(|c| c.id == case.id), "list cases", "case missing from list");
+    ensure!(
+        listed.iter().any(|c| c.id == case.id),
+        "list cases",
+        "case missing from list"
+    );
     Ok(())
 }
 
@@ -157,7 +179,11 @@ async fn execution_claims_are_exclusive(store: &dyn Store) -> Result<(), Conform
     let first = store.claim_execution(case.id, "key-1", &hash, now).await?;
     let second = store.claim_execution(case.id, "key-1", &hash, now).await?;
     ensure!(first == Claim::Claimed, "first claim", "got {first:?}");
-    ensure!(second == Claim::AlreadyClaimed, "second claim", "got {second:?}");
+    ensure!(
+        second == Claim::AlreadyClaimed,
+        "second claim",
+        "got {second:?}"
+    );
     let execution = warden_domain::Execution {
         proposal_hash: hash,
         idempotency_key: "key-1".into(),
@@ -171,9 +197,17 @@ async fn execution_claims_are_exclusive(store: &dyn Store) -> Result<(), Conform
     };
     store.finish_execution(case.id, &execution).await?;
     let again = store.finish_execution(case.id, &execution).await;
-    ensure!(again.is_err(), "finish twice", "a finished execution was finished again");
+    ensure!(
+        again.is_err(),
+        "finish twice",
+        "a finished execution was finished again"
+    );
     let executions = store.executions_of_case(case.id).await?;
-    ensure!(executions == vec![execution], "executions of case", "got {executions:?}");
+    ensure!(
+        executions == vec![execution],
+        "executions of case",
+        "got {executions:?}"
+    );
     Ok(())
 }
 
@@ -193,11 +227,16 @@ async fn audit_appends_are_ordered(store: &dyn Store) -> Result<(), ConformanceF
         };
         seqs.push(store.append_audit(&row).await?);
     }
-    ensure!(seqs.windows(2).all(|w| w.first() < w.last()), "audit order", "seqs {seqs:?}");
+    ensure!(
+        seqs.windows(2).all(|w| w.first() < w.last()),
+        "audit order",
+        "seqs {seqs:?}"
+    );
     let rows = store.audit_rows(None).await?;
     ensure!(rows.len() == start + 3, "audit count", "got {}", rows.len());
     ensure!(
-        rows.iter().rev().take(3).map(|r| r.seq).collect::<Vec<_>>() == seqs.iter().rev().copied().collect::<Vec<_>>(),
+        rows.iter().rev().take(3).map(|r| r.seq).collect::<Vec<_>>()
+            == seqs.iter().rev().copied().collect::<Vec<_>>(),
         "audit read order",
         "rows out of order"
     );
@@ -218,14 +257,34 @@ async fn dead_letters_and_kill_switch(store: &dyn Store) -> Result<(), Conforman
     let letters = store.dead_letters().await?;
     ensure!(letters.contains(&letter), "dead letters", "got {letters:?}");
 
-    ensure!(!store.is_paused("phishing").await?, "not paused", "paused from the start");
+    ensure!(
+        !store.is_paused("phishing").await?,
+        "not paused",
+        "paused from the start"
+    );
     store.pause("phishing", "lead", "drill", now).await?;
-    ensure!(store.is_paused("phishing").await?, "use-case pause", "not paused");
-    ensure!(!store.is_paused("malware").await?, "pause scope", "other use case paused");
+    ensure!(
+        store.is_paused("phishing").await?,
+        "use-case pause",
+        "not paused"
+    );
+    ensure!(
+        !store.is_paused("malware").await?,
+        "pause scope",
+        "other use case paused"
+    );
     store.pause(GLOBAL_SCOPE, "lead", "drill", now).await?;
-    ensure!(store.is_paused("malware").await?, "global pause", "not paused");
+    ensure!(
+        store.is_paused("malware").await?,
+        "global pause",
+        "not paused"
+    );
     store.resume(GLOBAL_SCOPE).await?;
     store.resume("phishing").await?;
-    ensure!(!store.is_paused("phishing").await?, "resume", "still paused");
+    ensure!(
+        !store.is_paused("phishing").await?,
+        "resume",
+        "still paused"
+    );
     Ok(())
 }

@@ -145,8 +145,11 @@ pub trait Store: CaseReader {
         evidence: &[Evidence],
         gaps: &[EvidenceGap],
     ) -> Result<(), StoreError>;
-    async fn save_assessment(&self, case: CaseId, assessment: &Assessment)
-    -> Result<(), StoreError>;
+    async fn save_assessment(
+        &self,
+        case: CaseId,
+        assessment: &Assessment,
+    ) -> Result<(), StoreError>;
     async fn save_decision(&self, case: CaseId, decision: &Decision) -> Result<(), StoreError>;
     /// Claim an idempotency key before running an action.
     async fn claim_execution(
@@ -164,8 +167,13 @@ pub trait Store: CaseReader {
     async fn append_audit(&self, row: &NewAuditRow) -> Result<u64, StoreError>;
     async fn add_dead_letter(&self, letter: &DeadLetter) -> Result<(), StoreError>;
     /// Pause execution for a scope (`*` for everything, or a use case).
-    async fn pause(&self, scope: &str, by: &str, reason: &str, at: OffsetDateTime)
-    -> Result<(), StoreError>;
+    async fn pause(
+        &self,
+        scope: &str,
+        by: &str,
+        reason: &str,
+        at: OffsetDateTime,
+    ) -> Result<(), StoreError>;
     async fn resume(&self, scope: &str) -> Result<(), StoreError>;
 }
 

@@ -56,7 +56,11 @@ impl Score {
 }
 
 fn text(facts: &Value, key: &str) -> String {
-    facts.get(key).and_then(Value::as_str).unwrap_or_default().to_owned()
+    facts
+        .get(key)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
 }
 
 fn flag(facts: &Value, key: &str) -> bool {
@@ -67,7 +71,12 @@ fn tags(facts: &Value) -> Vec<String> {
     facts
         .get("tags")
         .and_then(Value::as_array)
-        .map(|t| t.iter().filter_map(Value::as_str).map(str::to_lowercase).collect())
+        .map(|t| {
+            t.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_lowercase)
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -109,7 +118,10 @@ impl Assessor for DeterministicAssessor {
             score.add(
                 "correlation",
                 (extra * w.per_extra_rule).min(w.per_extra_rule * 3.0),
-                format!("{} different detections fired on related entities", rules.len()),
+                format!(
+                    "{} different detections fired on related entities",
+                    rules.len()
+                ),
                 alerts.iter().map(|e| e.id.clone()).collect(),
             );
         }
@@ -141,10 +153,16 @@ impl Assessor for DeterministicAssessor {
         }
         let noisy_assets: Vec<EvidenceId> = assets
             .iter()
-            .filter(|e| tags(&e.facts).iter().any(|t| t == "vuln_scanner" || t == "pentest"))
+            .filter(|e| {
+                tags(&e.facts)
+                    .iter()
+                    .any(|t| t == "vuln_scanner" || t == "pentest")
+            })
             .map(|e| e.id.clone())
             .collect();
-        score.known_false_positive.extend(noisy_assets.iter().cloned());
+        score
+            .known_false_positive
+            .extend(noisy_assets.iter().cloned());
         score.add(
             "known_benign_source",
             w.known_benign_source,
@@ -162,7 +180,10 @@ impl Assessor for DeterministicAssessor {
             format!(
                 "known exploited vulnerabilit{} on an involved asset: {}",
                 if kev.len() == 1 { "y" } else { "ies" },
-                kev.iter().map(|e| text(&e.facts, "cve")).collect::<Vec<_>>().join(", ")
+                kev.iter()
+                    .map(|e| text(&e.facts, "cve"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
             kev.iter().map(|e| e.id.clone()).collect(),
         );
@@ -186,7 +207,10 @@ impl Assessor for DeterministicAssessor {
                 why.push("without MFA");
             }
             let identity_tags = tags(facts);
-            if identity_tags.iter().any(|t| t == "vip" || t == "break_glass") {
+            if identity_tags
+                .iter()
+                .any(|t| t == "vip" || t == "break_glass")
+            {
                 weight += w.vip;
                 why.push("a VIP or break-glass account");
             }
@@ -212,7 +236,11 @@ impl Assessor for DeterministicAssessor {
         // Threat intelligence.
         for hit in of_kind(evidence, EvidenceKind::Intel) {
             let facts = &hit.facts;
-            let confidence = facts.get("confidence").and_then(Value::as_f64).unwrap_or(50.0) / 100.0;
+            let confidence = facts
+                .get("confidence")
+                .and_then(Value::as_f64)
+                .unwrap_or(50.0)
+                / 100.0;
             let base = match text(facts, "verdict").as_str() {
                 "malicious" => w.intel_malicious,
                 "suspicious" => w.intel_suspicious,
@@ -220,7 +248,13 @@ impl Assessor for DeterministicAssessor {
                 _ => 0.0,
             };
             let structured = flag(facts, "structured");
-            let weight = base * confidence * if structured { 1.0 } else { w.intel_text_only_factor };
+            let weight = base
+                * confidence
+                * if structured {
+                    1.0
+                } else {
+                    w.intel_text_only_factor
+                };
             score.add(
                 "threat_intel",
                 weight,
@@ -229,7 +263,11 @@ impl Assessor for DeterministicAssessor {
                     text(facts, "indicator"),
                     text(facts, "verdict"),
                     text(facts, "source"),
-                    if structured { "" } else { " (mentioned only in alert text)" }
+                    if structured {
+                        ""
+                    } else {
+                        " (mentioned only in alert text)"
+                    }
                 ),
                 vec![hit.id.clone()],
             );
@@ -238,7 +276,10 @@ impl Assessor for DeterministicAssessor {
         // History of the same rule on the same entity.
         for past in of_kind(evidence, EvidenceKind::History) {
             let count = |k: &str| past.facts.get(k).and_then(Value::as_u64).unwrap_or(0);
-            let (tp, fp) = (count("true_positive"), count("false_positive") + count("benign"));
+            let (tp, fp) = (
+                count("true_positive"),
+                count("false_positive") + count("benign"),
+            );
             if fp >= 2 && tp == 0 {
                 score.known_false_positive.push(past.id.clone());
                 score.add(
@@ -251,7 +292,10 @@ impl Assessor for DeterministicAssessor {
                 score.add(
                     "history",
                     w.history_true_positive,
-                    format!("{tp} earlier true positive{}", if tp == 1 { "" } else { "s" }),
+                    format!(
+                        "{tp} earlier true positive{}",
+                        if tp == 1 { "" } else { "s" }
+                    ),
                     vec![past.id.clone()],
                 );
             }
@@ -327,12 +371,18 @@ fn propose(
         .into_iter()
         .collect();
     let mut proposals = Vec::new();
-    let mut push = |action: ActionName, target: Target, params: &[(&str, String)], evidence: Vec<EvidenceId>| {
+    let mut push = |action: ActionName,
+                    target: Target,
+                    params: &[(&str, String)],
+                    evidence: Vec<EvidenceId>| {
         proposals.push(ActionProposal {
             case_id,
             action,
             target,
-            parameters: params.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect::<BTreeMap<_, _>>(),
+            parameters: params
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), v.clone()))
+                .collect::<BTreeMap<_, _>>(),
             proposed_by: "deterministic".into(),
             evidence,
         });
@@ -343,7 +393,12 @@ fn propose(
         score.rationale.len(),
         if score.rationale.len() == 1 { "" } else { "s" }
     );
-    push(ActionName::CaseNote, Target::case(case_id), &[("text", summary)], all_evidence.clone());
+    push(
+        ActionName::CaseNote,
+        Target::case(case_id),
+        &[("text", summary)],
+        all_evidence.clone(),
+    );
 
     let structured = |kind: ObservableKind| -> Vec<Target> {
         let targets: BTreeSet<Target> = input
@@ -366,19 +421,38 @@ fn propose(
 
     match verdict {
         Verdict::Malicious => {
-            push(ActionName::TicketCreate, Target::case(case_id), &[], all_evidence.clone());
+            push(
+                ActionName::TicketCreate,
+                Target::case(case_id),
+                &[],
+                all_evidence.clone(),
+            );
             for host in structured(ObservableKind::Host) {
                 push(ActionName::EdrIsolateHost, host, &[], all_evidence.clone());
             }
             for user in structured(ObservableKind::User) {
-                push(ActionName::IdpRevokeSessions, user, &[], all_evidence.clone());
+                push(
+                    ActionName::IdpRevokeSessions,
+                    user,
+                    &[],
+                    all_evidence.clone(),
+                );
             }
-            for kind in [ObservableKind::Ip, ObservableKind::Domain, ObservableKind::Url] {
+            for kind in [
+                ObservableKind::Ip,
+                ObservableKind::Domain,
+                ObservableKind::Url,
+            ] {
                 for indicator in structured(kind) {
                     if let Target::Entity { value, .. } = &indicator
                         && let Some(hit) = malicious_intel(value)
                     {
-                        push(ActionName::NetBlockIndicator, indicator.clone(), &[], vec![hit]);
+                        push(
+                            ActionName::NetBlockIndicator,
+                            indicator.clone(),
+                            &[],
+                            vec![hit],
+                        );
                     }
                 }
             }
@@ -391,7 +465,12 @@ fn propose(
             }
         }
         Verdict::Suspicious => {
-            push(ActionName::TicketCreate, Target::case(case_id), &[], all_evidence.clone());
+            push(
+                ActionName::TicketCreate,
+                Target::case(case_id),
+                &[],
+                all_evidence.clone(),
+            );
             for host in structured(ObservableKind::Host) {
                 push(ActionName::NotifyOwner, host, &[], all_evidence.clone());
             }

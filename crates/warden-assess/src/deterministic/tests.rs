@@ -13,7 +13,10 @@ fn repo() -> PathBuf {
 
 /// Triage the example file(s) as one case with the given context.
 fn assess_files(files: &[&str], context: &Context, config: AssessorConfig) -> Assessment {
-    let paths: Vec<PathBuf> = files.iter().map(|f| repo().join("examples/alerts").join(f)).collect();
+    let paths: Vec<PathBuf> = files
+        .iter()
+        .map(|f| repo().join("examples/alerts").join(f))
+        .collect();
     let report = read_paths(&paths, &Limits::default(), None);
     assert!(report.errors.is_empty(), "{:?}", report.errors);
     let mut drafts = correlate(report.alerts, &CorrelationConfig::default());
@@ -21,7 +24,14 @@ fn assess_files(files: &[&str], context: &Context, config: AssessorConfig) -> As
     let draft = drafts.remove(0);
     let alerts: Vec<_> = draft.alerts.into_iter().map(|(a, _)| a).collect();
     let now = OffsetDateTime::now_utc();
-    let case = Case::open("t".into(), alerts.iter().map(|a| a.id).collect(), 1, vec![], Severity::Low, now);
+    let case = Case::open(
+        "t".into(),
+        alerts.iter().map(|a| a.id).collect(),
+        1,
+        vec![],
+        Severity::Low,
+        now,
+    );
     let enrichment = enrich(&alerts, context, now);
     let assessment = DeterministicAssessor::new(config).assess(&AssessmentInput {
         case: &case,
@@ -29,7 +39,9 @@ fn assess_files(files: &[&str], context: &Context, config: AssessorConfig) -> As
         evidence: &enrichment.evidence,
         gaps: &enrichment.gaps,
     });
-    assessment.check(&enrichment.ids()).expect("cites only existing evidence");
+    assessment
+        .check(&enrichment.ids())
+        .expect("cites only existing evidence");
     assessment
 }
 
@@ -39,18 +51,31 @@ fn context() -> Context {
 
 #[test]
 fn domain_controller_credential_dumping_is_malicious_and_critical() {
-    let a = assess_files(&["ecs-lsass-access.json"], &context(), AssessorConfig::default());
+    let a = assess_files(
+        &["ecs-lsass-access.json"],
+        &context(),
+        AssessorConfig::default(),
+    );
     assert_eq!(a.verdict, Verdict::Malicious);
     assert_eq!(a.severity, Severity::Critical);
     let factors: Vec<&str> = a.rationale.iter().map(|r| r.factor.as_str()).collect();
-    for factor in ["detection", "asset_criticality", "exploitability", "identity_risk"] {
+    for factor in [
+        "detection",
+        "asset_criticality",
+        "exploitability",
+        "identity_risk",
+    ] {
         assert!(factors.contains(&factor), "{factors:?}");
     }
 }
 
 #[test]
 fn host_named_only_in_injected_text_is_never_a_target() {
-    let a = assess_files(&["ecs-lsass-access.json"], &context(), AssessorConfig::default());
+    let a = assess_files(
+        &["ecs-lsass-access.json"],
+        &context(),
+        AssessorConfig::default(),
+    );
     let isolate: Vec<&Target> = a
         .proposed_actions
         .iter()
@@ -59,40 +84,80 @@ fn host_named_only_in_injected_text_is_never_a_target() {
         .collect();
     assert_eq!(isolate.len(), 1);
     assert!(matches!(isolate[0], Target::Entity { value, .. } if value == "dc01"));
-    assert!(a.proposed_actions.iter().all(|p| p.target.label() != "host:ws-fin-042"));
+    assert!(
+        a.proposed_actions
+            .iter()
+            .all(|p| p.target.label() != "host:ws-fin-042")
+    );
 }
 
 #[test]
 fn scanner_noise_with_false_positive_history_is_a_false_positive() {
-    let a = assess_files(&["ocsf-port-scan.jsonl"], &context(), AssessorConfig::default());
+    let a = assess_files(
+        &["ocsf-port-scan.jsonl"],
+        &context(),
+        AssessorConfig::default(),
+    );
     assert_eq!(a.verdict, Verdict::FalsePositive);
     assert!(a.severity <= Severity::Low);
-    assert!(a.proposed_actions.iter().any(|p| p.action == ActionName::AlertSuppress));
-    assert!(a.proposed_actions.iter().all(|p| p.action != ActionName::EdrIsolateHost));
+    assert!(
+        a.proposed_actions
+            .iter()
+            .any(|p| p.action == ActionName::AlertSuppress)
+    );
+    assert!(
+        a.proposed_actions
+            .iter()
+            .all(|p| p.action != ActionName::EdrIsolateHost)
+    );
 }
 
 #[test]
 fn context_alone_flips_the_verdict() {
     // Mimikatz on a pentest VM by a pentester: expected. Without context, the
     // same alert is a critical detection.
-    let with = assess_files(&["ocsf-test-vm-mimikatz.json"], &context(), AssessorConfig::default());
-    let without = assess_files(&["ocsf-test-vm-mimikatz.json"], &Context::none(), AssessorConfig::default());
+    let with = assess_files(
+        &["ocsf-test-vm-mimikatz.json"],
+        &context(),
+        AssessorConfig::default(),
+    );
+    let without = assess_files(
+        &["ocsf-test-vm-mimikatz.json"],
+        &Context::none(),
+        AssessorConfig::default(),
+    );
     assert_eq!(with.verdict, Verdict::FalsePositive);
     assert!(without.verdict.is_threat(), "{:?}", without.verdict);
-    assert!(without.confidence < with.confidence, "gaps lower confidence");
+    assert!(
+        without.confidence < with.confidence,
+        "gaps lower confidence"
+    );
 }
 
 #[test]
 fn correlated_powershell_and_c2_are_malicious_with_block_and_isolate() {
     let a = assess_files(
-        &["ecs-powershell-encoded.json", "ecs-outbound-malicious-ip.json"],
+        &[
+            "ecs-powershell-encoded.json",
+            "ecs-outbound-malicious-ip.json",
+        ],
         &context(),
         AssessorConfig::default(),
     );
     assert_eq!(a.verdict, Verdict::Malicious);
-    let labels: Vec<String> = a.proposed_actions.iter().map(|p| format!("{} {}", p.action, p.target.label())).collect();
-    assert!(labels.contains(&"net.block_indicator ip:185.220.101.45".to_owned()), "{labels:?}");
-    assert!(labels.contains(&"edr.isolate_host host:ws-fin-042".to_owned()), "{labels:?}");
+    let labels: Vec<String> = a
+        .proposed_actions
+        .iter()
+        .map(|p| format!("{} {}", p.action, p.target.label()))
+        .collect();
+    assert!(
+        labels.contains(&"net.block_indicator ip:185.220.101.45".to_owned()),
+        "{labels:?}"
+    );
+    assert!(
+        labels.contains(&"edr.isolate_host host:ws-fin-042".to_owned()),
+        "{labels:?}"
+    );
     assert!(labels.iter().any(|l| l.starts_with("case.note")));
 }
 
@@ -107,8 +172,19 @@ fn weights_come_from_configuration() {
 
 #[test]
 fn same_input_same_output() {
-    let a = assess_files(&["ocsf-mfa-fatigue.json"], &context(), AssessorConfig::default());
-    let b = assess_files(&["ocsf-mfa-fatigue.json"], &context(), AssessorConfig::default());
-    assert_eq!((a.verdict, a.severity, a.confidence, a.risk_score), (b.verdict, b.severity, b.confidence, b.risk_score));
+    let a = assess_files(
+        &["ocsf-mfa-fatigue.json"],
+        &context(),
+        AssessorConfig::default(),
+    );
+    let b = assess_files(
+        &["ocsf-mfa-fatigue.json"],
+        &context(),
+        AssessorConfig::default(),
+    );
+    assert_eq!(
+        (a.verdict, a.severity, a.confidence, a.risk_score),
+        (b.verdict, b.severity, b.confidence, b.risk_score)
+    );
     assert_eq!(a.rationale, b.rationale);
 }

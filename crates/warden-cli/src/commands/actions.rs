@@ -25,14 +25,21 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    println!("{:<26} {:<26} {:<20} DESCRIPTION", "ACTION", "REVERSE", "TARGETS");
+    println!(
+        "{:<26} {:<26} {:<20} DESCRIPTION",
+        "ACTION", "REVERSE", "TARGETS"
+    );
     for &action in ActionName::ALL {
         let targets: Vec<&str> = action.target_kinds().iter().map(|k| k.as_str()).collect();
         println!(
             "{:<26} {:<26} {:<20} {}",
             action.as_str(),
             action.reverse().map_or("-", ActionName::as_str),
-            if targets.is_empty() { "case".to_owned() } else { targets.join(",") },
+            if targets.is_empty() {
+                "case".to_owned()
+            } else {
+                targets.join(",")
+            },
             action.description()
         );
     }

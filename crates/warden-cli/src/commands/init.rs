@@ -8,7 +8,10 @@ use crate::env;
 pub async fn run(data_dir: &Path, config: Option<&Path>) -> anyhow::Result<ExitCode> {
     let (env, created) = env::open(data_dir, config).await?;
     if created.paths.is_empty() {
-        println!("{} already initialised; nothing to create", env.data_dir.display());
+        println!(
+            "{} already initialised; nothing to create",
+            env.data_dir.display()
+        );
     } else {
         for path in &created.paths {
             println!("created {}", path.display());
@@ -18,7 +21,11 @@ pub async fn run(data_dir: &Path, config: Option<&Path>) -> anyhow::Result<ExitC
         "policy set {} ({} polic{}: {})",
         &env.policy.version()[..12.min(env.policy.version().len())],
         env.policy.policy_ids().len(),
-        if env.policy.policy_ids().len() == 1 { "y" } else { "ies" },
+        if env.policy.policy_ids().len() == 1 {
+            "y"
+        } else {
+            "ies"
+        },
         env.policy.policy_ids().join(", ")
     );
     Ok(ExitCode::SUCCESS)

@@ -62,7 +62,14 @@ pub async fn run(data_dir: &Path, config: Option<&Path>, args: Args) -> anyhow::
     }
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let audit = Arc::new(StoreAuditLog::new(env.store.clone(), clock.clone()));
-    let pipeline = Pipeline::new(env.config.clone(), env.store.clone(), audit, clock, env.policy, context);
+    let pipeline = Pipeline::new(
+        env.config.clone(),
+        env.store.clone(),
+        audit,
+        clock,
+        env.policy,
+        context,
+    );
     let run = pipeline.triage_paths(&args.paths, args.format).await?;
 
     for outcome in &run.outcomes {

@@ -208,7 +208,12 @@ impl Context {
         })?;
         Ok(Self {
             assets: load_csv(dir, SourceKind::Assets, config, records::parse_assets),
-            identities: load_csv(dir, SourceKind::Identities, config, records::parse_identities),
+            identities: load_csv(
+                dir,
+                SourceKind::Identities,
+                config,
+                records::parse_identities,
+            ),
             vulnerabilities: load_csv(
                 dir,
                 SourceKind::Vulnerabilities,
@@ -226,7 +231,9 @@ impl Context {
         SourceKind::ALL
             .into_iter()
             .filter_map(|kind| match self.loaded_reason(kind) {
-                Some(reason) if !reason.ends_with("not present") && !reason.starts_with("no context") => {
+                Some(reason)
+                    if !reason.ends_with("not present") && !reason.starts_with("no context") =>
+                {
                     Some(reason)
                 }
                 _ => None,

@@ -193,9 +193,15 @@ impl IntelRecord {
         let type_fits = matches!(
             (self.indicator_type, kind),
             (IndicatorType::Ip, ObservableKind::Ip)
-                | (IndicatorType::Domain, ObservableKind::Domain | ObservableKind::Host)
+                | (
+                    IndicatorType::Domain,
+                    ObservableKind::Domain | ObservableKind::Host
+                )
                 | (IndicatorType::Url, ObservableKind::Url)
-                | (IndicatorType::Sha256 | IndicatorType::Sha1 | IndicatorType::Md5, ObservableKind::FileHash)
+                | (
+                    IndicatorType::Sha256 | IndicatorType::Sha1 | IndicatorType::Md5,
+                    ObservableKind::FileHash
+                )
                 | (IndicatorType::Email, ObservableKind::Email)
         );
         type_fits && self.indicator.trim().eq_ignore_ascii_case(value)
@@ -302,7 +308,10 @@ pub(super) fn parse_intel(bytes: &[u8]) -> Result<Vec<IntelRecord>, String> {
 pub(super) fn parse_history(bytes: &[u8]) -> Result<Vec<HistoryRecord>, String> {
     let rows: Vec<HistoryRecord> = parse_rows(bytes)?;
     for (index, row) in rows.iter().enumerate() {
-        if !matches!(row.disposition.as_str(), "true_positive" | "false_positive" | "benign") {
+        if !matches!(
+            row.disposition.as_str(),
+            "true_positive" | "false_positive" | "benign"
+        ) {
             return Err(format!(
                 "line {}: disposition {:?} is not true_positive, false_positive or benign",
                 index + 2,
@@ -314,8 +323,8 @@ pub(super) fn parse_history(bytes: &[u8]) -> Result<Vec<HistoryRecord>, String> 
 }
 
 pub(super) fn parse_kev(bytes: &[u8]) -> Result<HashMap<String, KevEntry>, String> {
-    let catalogue: KevCatalogue = serde_json::from_slice(bytes)
-        .map_err(|err| format!("not a KEV catalogue: {err}"))?;
+    let catalogue: KevCatalogue =
+        serde_json::from_slice(bytes).map_err(|err| format!("not a KEV catalogue: {err}"))?;
     Ok(catalogue
         .vulnerabilities
         .into_iter()

@@ -95,7 +95,10 @@ pub fn correlate(mut alerts: Vec<Alert>, config: &CorrelationConfig) -> Vec<Case
                 && alert.time - earlier.time <= window
             {
                 groups.union(previous, index);
-                links.push((index, format!("shared {} {}", observable.kind, observable.value)));
+                links.push((
+                    index,
+                    format!("shared {} {}", observable.kind, observable.value),
+                ));
             }
             last_seen.insert(key, index);
         }

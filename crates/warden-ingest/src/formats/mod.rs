@@ -216,7 +216,13 @@ mod tests {
 
     #[test]
     fn detect_names_what_it_saw() {
-        assert_eq!(detect(&serde_json::json!([1])), Err(FormatError::NotAnObject("array")));
-        assert_eq!(detect(&serde_json::json!({"a": 1})), Err(FormatError::Unknown));
+        assert_eq!(
+            detect(&serde_json::json!([1])),
+            Err(FormatError::NotAnObject("array"))
+        );
+        assert_eq!(
+            detect(&serde_json::json!({"a": 1})),
+            Err(FormatError::Unknown)
+        );
     }
 }

@@ -21,16 +21,27 @@ fn jsonl_errors_name_file_and_line_and_keep_going() {
     assert_eq!(report.errors.len(), 2);
     let first = &report.errors[0];
     assert!(first.origin.ends_with("a.jsonl:2"), "{}", first.origin);
-    assert!(first.reason.starts_with("malformed JSON at line 1 column"), "{}", first.reason);
+    assert!(
+        first.reason.starts_with("malformed JSON at line 1 column"),
+        "{}",
+        first.reason
+    );
     assert_eq!(first.payload, b"{not json");
     assert!(report.errors[1].origin.ends_with("a.jsonl:4"));
-    assert!(report.errors[1].reason.contains("not an object"), "{}", report.errors[1].reason);
+    assert!(
+        report.errors[1].reason.contains("not an object"),
+        "{}",
+        report.errors[1].reason
+    );
 }
 
 #[test]
 fn oversize_deep_and_invalid_utf8_records_are_refused_with_reasons() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let limits = Limits { max_alert_bytes: 300, max_depth: 10 };
+    let limits = Limits {
+        max_alert_bytes: 300,
+        max_depth: 10,
+    };
     let big = format!(r#"{{"class_uid":2004,"pad":"{}"}}"#, "x".repeat(400));
     let deep = format!("{}{}", "[".repeat(50), "]".repeat(50));
     let mut utf8 = GOOD.as_bytes().to_vec();
@@ -43,18 +54,36 @@ fn oversize_deep_and_invalid_utf8_records_are_refused_with_reasons() {
     let report = read_paths(&files, &limits, None);
     let reasons: Vec<&str> = report.errors.iter().map(|e| e.reason.as_str()).collect();
     assert_eq!(report.alerts.len(), 1, "{reasons:?}");
-    assert!(reasons[0].contains("over the limit of 300 bytes"), "{reasons:?}");
-    assert_eq!(report.errors[0].payload.len(), 301, "dead letter keeps limit+1 bytes");
+    assert!(
+        reasons[0].contains("over the limit of 300 bytes"),
+        "{reasons:?}"
+    );
+    assert_eq!(
+        report.errors[0].payload.len(),
+        301,
+        "dead letter keeps limit+1 bytes"
+    );
     assert!(reasons[1].contains("nested 50 levels"), "{reasons:?}");
-    assert!(reasons[2].contains("invalid UTF-8 at byte 6"), "{reasons:?}");
+    assert!(
+        reasons[2].contains("invalid UTF-8 at byte 6"),
+        "{reasons:?}"
+    );
     assert!(report.errors[2].origin.ends_with("utf8.jsonl:2"));
 }
 
 #[test]
 fn arrays_folders_and_unknown_formats() {
     let dir = tempfile::tempdir().expect("tempdir");
-    write(dir.path(), "b.json", format!("[{GOOD}, {{\"hello\": 1}}]").as_bytes());
-    write(dir.path(), "notes.txt", b"ignored: not an alert file extension");
+    write(
+        dir.path(),
+        "b.json",
+        format!("[{GOOD}, {{\"hello\": 1}}]").as_bytes(),
+    );
+    write(
+        dir.path(),
+        "notes.txt",
+        b"ignored: not an alert file extension",
+    );
     fs::create_dir(dir.path().join("sub")).expect("mkdir");
     write(&dir.path().join("sub"), "c.json", GOOD.as_bytes());
     let report = read_paths(&[dir.path().to_path_buf()], &Limits::default(), None);
@@ -67,7 +96,11 @@ fn arrays_folders_and_unknown_formats() {
 
 #[test]
 fn missing_file_is_an_error_not_a_panic() {
-    let report = read_paths(&[PathBuf::from("/nonexistent/x.json")], &Limits::default(), None);
+    let report = read_paths(
+        &[PathBuf::from("/nonexistent/x.json")],
+        &Limits::default(),
+        None,
+    );
     assert_eq!(report.errors.len(), 1);
     assert!(report.errors[0].reason.starts_with("cannot read file"));
 }

@@ -14,7 +14,9 @@ use cedar_policy::{
     Request, Schema, ValidationMode, Validator,
 };
 use warden_domain::hashing::sha256_fields;
-use warden_domain::{ActionName, ActionProposal, Decision, DecisionOutcome, ObservableKind, Target};
+use warden_domain::{
+    ActionName, ActionProposal, Decision, DecisionOutcome, ObservableKind, Target,
+};
 
 use crate::request::{ApprovalTally, CaseFacts, TargetFacts, context_json};
 
@@ -73,12 +75,15 @@ impl PolicyEngine {
             if !seen.insert(id.clone()) {
                 return Err(PolicyLoadError::DuplicateId(id));
             }
-            approval_requirement(policy.annotation("approvals"), policy.annotation("approver_roles"))
-                .map_err(|(annotation, reason)| PolicyLoadError::Annotation {
-                    policy: id.clone(),
-                    annotation,
-                    reason,
-                })?;
+            approval_requirement(
+                policy.annotation("approvals"),
+                policy.annotation("approver_roles"),
+            )
+            .map_err(|(annotation, reason)| PolicyLoadError::Annotation {
+                policy: id.clone(),
+                annotation,
+                reason,
+            })?;
             policies
                 .add(policy.new_id(PolicyId::new(&id)))
                 .map_err(|e| PolicyLoadError::Parse(e.to_string()))?;
@@ -107,7 +112,10 @@ impl PolicyEngine {
 
     /// Ids of the loaded policies.
     pub fn policy_ids(&self) -> Vec<String> {
-        self.policies.policies().map(|p| p.id().to_string()).collect()
+        self.policies
+            .policies()
+            .map(|p| p.id().to_string())
+            .collect()
     }
 
     /// Decide one proposal made by `principal` (a use case's agent).
@@ -227,9 +235,10 @@ impl PolicyEngine {
             let Some(policy) = self.policies.policy(&policy_id) else {
                 continue;
             };
-            if let Ok((count, policy_roles)) =
-                approval_requirement(policy.annotation("approvals"), policy.annotation("approver_roles"))
-            {
+            if let Ok((count, policy_roles)) = approval_requirement(
+                policy.annotation("approvals"),
+                policy.annotation("approver_roles"),
+            ) {
                 needed = needed.max(count);
                 roles.extend(policy_roles);
             }

@@ -32,7 +32,10 @@ fn proposal(action: ActionName, target: Option<(ObservableKind, &str)>) -> Actio
         case_id,
         action,
         target: match target {
-            Some((kind, value)) => Target::Entity { kind, value: value.into() },
+            Some((kind, value)) => Target::Entity {
+                kind,
+                value: value.into(),
+            },
             None => Target::case(case_id),
         },
         parameters: BTreeMap::new(),
@@ -48,15 +51,30 @@ fn decide(engine: &PolicyEngine, p: &ActionProposal, approvals: &ApprovalTally) 
 #[test]
 fn default_set_permits_notes_and_denies_every_other_action() {
     let engine = PolicyEngine::default_set().expect("default set loads");
-    let note = decide(&engine, &proposal(ActionName::CaseNote, None), &ApprovalTally::default());
+    let note = decide(
+        &engine,
+        &proposal(ActionName::CaseNote, None),
+        &ApprovalTally::default(),
+    );
     assert_eq!(note.outcome, DecisionOutcome::Allow);
     assert_eq!(note.policy_ids, vec!["default.case-note".to_owned()]);
-    for &action in ActionName::ALL.iter().filter(|a| **a != ActionName::CaseNote) {
+    for &action in ActionName::ALL
+        .iter()
+        .filter(|a| **a != ActionName::CaseNote)
+    {
         let target = action.target_kinds().first().map(|kind| (*kind, "x-1"));
-        let decision = decide(&engine, &proposal(action, target), &ApprovalTally::default());
+        let decision = decide(
+            &engine,
+            &proposal(action, target),
+            &ApprovalTally::default(),
+        );
         assert_eq!(decision.outcome, DecisionOutcome::Deny, "{action}");
         assert!(decision.policy_ids.is_empty());
-        assert!(decision.reasons[0].contains("default deny"), "{:?}", decision.reasons);
+        assert!(
+            decision.reasons[0].contains("default deny"),
+            "{:?}",
+            decision.reasons
+        );
     }
 }
 
@@ -72,10 +90,20 @@ fn an_erroring_forbid_still_denies() {
         when { context.severity * 9223372036854775807 > 0 };
     "#;
     let engine = PolicyEngine::load(crate::DEFAULT_SCHEMA, policies).expect("validates");
-    let p = proposal(ActionName::EdrIsolateHost, Some((ObservableKind::Host, "ws-1")));
+    let p = proposal(
+        ActionName::EdrIsolateHost,
+        Some((ObservableKind::Host, "ws-1")),
+    );
     let decision = decide(&engine, &p, &ApprovalTally::default());
     assert_eq!(decision.outcome, DecisionOutcome::Deny);
-    assert!(decision.reasons.iter().any(|r| r.contains("evaluation error")), "{:?}", decision.reasons);
+    assert!(
+        decision
+            .reasons
+            .iter()
+            .any(|r| r.contains("evaluation error")),
+        "{:?}",
+        decision.reasons
+    );
 }
 
 #[test]
@@ -87,7 +115,10 @@ fn forbid_wins_over_permit() {
         forbid (principal, action, resource) when { context.asset_environment == "test" };
     "#;
     let engine = PolicyEngine::load(crate::DEFAULT_SCHEMA, policies).expect("validates");
-    let p = proposal(ActionName::EdrIsolateHost, Some((ObservableKind::Host, "ws-1")));
+    let p = proposal(
+        ActionName::EdrIsolateHost,
+        Some((ObservableKind::Host, "ws-1")),
+    );
     let decision = decide(&engine, &p, &ApprovalTally::default());
     assert_eq!(decision.outcome, DecisionOutcome::Deny);
     assert_eq!(decision.policy_ids, vec!["no-service-accounts".to_owned()]);
@@ -103,7 +134,10 @@ fn approval_annotations_give_needs_approval_until_satisfied() {
         when { context.severity >= 3 };
     "#;
     let engine = PolicyEngine::load(crate::DEFAULT_SCHEMA, policies).expect("validates");
-    let p = proposal(ActionName::EdrIsolateHost, Some((ObservableKind::Host, "ws-1")));
+    let p = proposal(
+        ActionName::EdrIsolateHost,
+        Some((ObservableKind::Host, "ws-1")),
+    );
     let waiting = decide(&engine, &p, &ApprovalTally::default());
     assert_eq!(
         waiting.outcome,
@@ -112,27 +146,52 @@ fn approval_annotations_give_needs_approval_until_satisfied() {
             roles: vec!["incident_commander".into(), "soc_lead".into()]
         }
     );
-    let wrong_role = ApprovalTally { count: 1, roles: ["analyst".to_owned()].into() };
-    assert!(matches!(decide(&engine, &p, &wrong_role).outcome, DecisionOutcome::NeedsApproval { .. }));
-    let approved = ApprovalTally { count: 1, roles: ["soc_lead".to_owned()].into() };
-    assert_eq!(decide(&engine, &p, &approved).outcome, DecisionOutcome::Allow);
+    let wrong_role = ApprovalTally {
+        count: 1,
+        roles: ["analyst".to_owned()].into(),
+    };
+    assert!(matches!(
+        decide(&engine, &p, &wrong_role).outcome,
+        DecisionOutcome::NeedsApproval { .. }
+    ));
+    let approved = ApprovalTally {
+        count: 1,
+        roles: ["soc_lead".to_owned()].into(),
+    };
+    assert_eq!(
+        decide(&engine, &p, &approved).outcome,
+        DecisionOutcome::Allow
+    );
 }
 
 #[test]
 fn only_valid_policy_sets_load() {
-    let unknown_attribute = r#"@id("x") permit (principal, action, resource) when { context.no_such_field == 1 };"#;
+    let unknown_attribute =
+        r#"@id("x") permit (principal, action, resource) when { context.no_such_field == 1 };"#;
     assert!(matches!(
         PolicyEngine::load(crate::DEFAULT_SCHEMA, unknown_attribute),
         Err(PolicyLoadError::Invalid(_))
     ));
     let no_id = r#"permit (principal, action == Warden::Action::"case.note", resource);"#;
-    assert!(matches!(PolicyEngine::load(crate::DEFAULT_SCHEMA, no_id), Err(PolicyLoadError::MissingId(_))));
+    assert!(matches!(
+        PolicyEngine::load(crate::DEFAULT_SCHEMA, no_id),
+        Err(PolicyLoadError::MissingId(_))
+    ));
     let dup = r#"@id("a") permit (principal, action == Warden::Action::"case.note", resource);
                  @id("a") permit (principal, action == Warden::Action::"ticket.create", resource);"#;
-    assert!(matches!(PolicyEngine::load(crate::DEFAULT_SCHEMA, dup), Err(PolicyLoadError::DuplicateId(_))));
+    assert!(matches!(
+        PolicyEngine::load(crate::DEFAULT_SCHEMA, dup),
+        Err(PolicyLoadError::DuplicateId(_))
+    ));
     let bad_count = r#"@id("a") @approvals("many") permit (principal, action == Warden::Action::"case.note", resource);"#;
-    assert!(matches!(PolicyEngine::load(crate::DEFAULT_SCHEMA, bad_count), Err(PolicyLoadError::Annotation { .. })));
-    assert!(matches!(PolicyEngine::load("not a schema {", "") , Err(PolicyLoadError::Schema(_))));
+    assert!(matches!(
+        PolicyEngine::load(crate::DEFAULT_SCHEMA, bad_count),
+        Err(PolicyLoadError::Annotation { .. })
+    ));
+    assert!(matches!(
+        PolicyEngine::load("not a schema {", ""),
+        Err(PolicyLoadError::Schema(_))
+    ));
 }
 
 #[test]

@@ -65,7 +65,10 @@ pub fn escalation_triggers(input: &EscalationInput<'_>, config: &EscalationConfi
         );
     }
     for gap in input.gaps {
-        fire("evidence_gap", format!("evidence unavailable: {}", gap.reason));
+        fire(
+            "evidence_gap",
+            format!("evidence unavailable: {}", gap.reason),
+        );
     }
     for item in input.evidence {
         if let Freshness::Stale { age_seconds } = item.freshness {
@@ -80,20 +83,52 @@ pub fn escalation_triggers(input: &EscalationInput<'_>, config: &EscalationConfi
             );
         }
     }
-    for asset in input.evidence.iter().filter(|e| e.kind == EvidenceKind::Asset) {
-        let tier = asset.facts.get("criticality").and_then(Value::as_str).unwrap_or_default();
+    for asset in input
+        .evidence
+        .iter()
+        .filter(|e| e.kind == EvidenceKind::Asset)
+    {
+        let tier = asset
+            .facts
+            .get("criticality")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         let tags = tag_list(&asset.facts);
-        let host = asset.facts.get("hostname").and_then(Value::as_str).unwrap_or_default();
+        let host = asset
+            .facts
+            .get("hostname")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         if tier == "tier_0" || tags.iter().any(|t| t == "regulated") {
             fire(
                 "critical_asset",
-                format!("{host} is {tier}{} ({})", if tags.iter().any(|t| t == "regulated") { ", regulated" } else { "" }, asset.id),
+                format!(
+                    "{host} is {tier}{} ({})",
+                    if tags.iter().any(|t| t == "regulated") {
+                        ", regulated"
+                    } else {
+                        ""
+                    },
+                    asset.id
+                ),
             );
         }
     }
-    for identity in input.evidence.iter().filter(|e| e.kind == EvidenceKind::Identity) {
-        let user = identity.facts.get("user").and_then(Value::as_str).unwrap_or_default();
-        let privileged = identity.facts.get("privileged").and_then(Value::as_bool).unwrap_or(false);
+    for identity in input
+        .evidence
+        .iter()
+        .filter(|e| e.kind == EvidenceKind::Identity)
+    {
+        let user = identity
+            .facts
+            .get("user")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let privileged = identity
+            .facts
+            .get("privileged")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
         let tags = tag_list(&identity.facts);
         let vip = tags.iter().any(|t| t == "vip" || t == "break_glass");
         if privileged || vip {
@@ -114,7 +149,10 @@ pub fn escalation_triggers(input: &EscalationInput<'_>, config: &EscalationConfi
     if assessment.verdict.is_threat() {
         fire(
             "threat_verdict",
-            format!("verdict {}: an analyst confirms before the case closes", assessment.verdict),
+            format!(
+                "verdict {}: an analyst confirms before the case closes",
+                assessment.verdict
+            ),
         );
         for decision in input.decisions {
             let beyond = decision.action != ActionName::CaseNote
@@ -144,7 +182,12 @@ fn tag_list(facts: &Value) -> Vec<String> {
     facts
         .get("tags")
         .and_then(Value::as_array)
-        .map(|t| t.iter().filter_map(Value::as_str).map(str::to_lowercase).collect())
+        .map(|t| {
+            t.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_lowercase)
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -186,7 +229,11 @@ fn injection_field(alert: &Alert) -> Option<String> {
                 }
                 budget = budget.saturating_sub(text.len());
                 if patterns.is_match(text) {
-                    return Some(if path.is_empty() { "payload".into() } else { path });
+                    return Some(if path.is_empty() {
+                        "payload".into()
+                    } else {
+                        path
+                    });
                 }
             }
             Value::Array(items) => {
@@ -196,7 +243,11 @@ fn injection_field(alert: &Alert) -> Option<String> {
             }
             Value::Object(map) => {
                 for (key, item) in map.iter().rev() {
-                    let child = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
+                    let child = if path.is_empty() {
+                        key.clone()
+                    } else {
+                        format!("{path}.{key}")
+                    };
                     stack.push((item, child));
                 }
             }

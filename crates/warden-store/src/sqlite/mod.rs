@@ -22,8 +22,7 @@ use warden_domain::{
 };
 
 use crate::{
-    AuditRow, CaseNote, CaseReader, Claim, DeadLetter, GLOBAL_SCOPE, NewAuditRow, Store,
-    StoreError,
+    AuditRow, CaseNote, CaseReader, Claim, DeadLetter, GLOBAL_SCOPE, NewAuditRow, Store, StoreError,
 };
 
 #[cfg(test)]
@@ -144,34 +143,50 @@ impl CaseReader for SqliteStore {
     }
 
     async fn cases(&self, limit: u32) -> Result<Vec<Case>, StoreError> {
-        let rows = sqlx::query("SELECT id, body FROM cases ORDER BY updated_at DESC, id DESC LIMIT ?")
-            .bind(i64::from(limit))
-            .fetch_all(&self.pool)
-            .await?;
+        let rows =
+            sqlx::query("SELECT id, body FROM cases ORDER BY updated_at DESC, id DESC LIMIT ?")
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?;
         rows.iter()
-            .map(|row| decode(&format!("case {}", row.get::<&str, _>(0)), row.get::<&str, _>(1)))
+            .map(|row| {
+                decode(
+                    &format!("case {}", row.get::<&str, _>(0)),
+                    row.get::<&str, _>(1),
+                )
+            })
             .collect()
     }
 
     async fn alerts_of_case(&self, id: CaseId) -> Result<Vec<Alert>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, body FROM alerts WHERE case_id = ? ORDER BY occurred_at, id",
-        )
-        .bind(id.to_string())
-        .fetch_all(&self.pool)
-        .await?;
+        let rows =
+            sqlx::query("SELECT id, body FROM alerts WHERE case_id = ? ORDER BY occurred_at, id")
+                .bind(id.to_string())
+                .fetch_all(&self.pool)
+                .await?;
         rows.iter()
-            .map(|row| decode(&format!("alert {}", row.get::<&str, _>(0)), row.get::<&str, _>(1)))
+            .map(|row| {
+                decode(
+                    &format!("alert {}", row.get::<&str, _>(0)),
+                    row.get::<&str, _>(1),
+                )
+            })
             .collect()
     }
 
     async fn evidence_of_case(&self, id: CaseId) -> Result<Vec<Evidence>, StoreError> {
-        let rows = sqlx::query("SELECT evidence_id, body FROM evidence WHERE case_id = ? ORDER BY rowid")
-            .bind(id.to_string())
-            .fetch_all(&self.pool)
-            .await?;
+        let rows =
+            sqlx::query("SELECT evidence_id, body FROM evidence WHERE case_id = ? ORDER BY rowid")
+                .bind(id.to_string())
+                .fetch_all(&self.pool)
+                .await?;
         rows.iter()
-            .map(|row| decode(&format!("evidence {}", row.get::<&str, _>(0)), row.get::<&str, _>(1)))
+            .map(|row| {
+                decode(
+                    &format!("evidence {}", row.get::<&str, _>(0)),
+                    row.get::<&str, _>(1),
+                )
+            })
             .collect()
     }
 
@@ -202,7 +217,12 @@ impl CaseReader for SqliteStore {
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
-            .map(|row| decode(&format!("execution {}", row.get::<&str, _>(0)), row.get::<&str, _>(1)))
+            .map(|row| {
+                decode(
+                    &format!("execution {}", row.get::<&str, _>(0)),
+                    row.get::<&str, _>(1),
+                )
+            })
             .collect()
     }
 
@@ -398,13 +418,15 @@ impl Store for SqliteStore {
         case: CaseId,
         assessment: &Assessment,
     ) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO assessments (case_id, assessor, created_at, body) VALUES (?, ?, ?, ?)")
-            .bind(case.to_string())
-            .bind(&assessment.assessor)
-            .bind(ts(OffsetDateTime::now_utc())?)
-            .bind(encode("assessment", assessment)?)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "INSERT INTO assessments (case_id, assessor, created_at, body) VALUES (?, ?, ?, ?)",
+        )
+        .bind(case.to_string())
+        .bind(&assessment.assessor)
+        .bind(ts(OffsetDateTime::now_utc())?)
+        .bind(encode("assessment", assessment)?)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
@@ -476,13 +498,15 @@ impl Store for SqliteStore {
     }
 
     async fn add_note(&self, case: CaseId, note: &CaseNote) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO case_notes (case_id, author, text, created_at) VALUES (?, ?, ?, ?)")
-            .bind(case.to_string())
-            .bind(&note.author)
-            .bind(&note.text)
-            .bind(ts(note.created_at)?)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "INSERT INTO case_notes (case_id, author, text, created_at) VALUES (?, ?, ?, ?)",
+        )
+        .bind(case.to_string())
+        .bind(&note.author)
+        .bind(&note.text)
+        .bind(ts(note.created_at)?)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 

@@ -3,7 +3,9 @@ use super::*;
 #[tokio::test]
 async fn conformance_in_memory() {
     let store = SqliteStore::in_memory().await.expect("open");
-    crate::conformance::run_all(&store).await.expect("conformance");
+    crate::conformance::run_all(&store)
+        .await
+        .expect("conformance");
 }
 
 #[tokio::test]
@@ -11,7 +13,9 @@ async fn conformance_on_disk_and_reopen_keeps_data() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("warden.db");
     let store = SqliteStore::open(&path).await.expect("open");
-    crate::conformance::run_all(&store).await.expect("conformance");
+    crate::conformance::run_all(&store)
+        .await
+        .expect("conformance");
     let before = store.audit_rows(None).await.expect("rows").len();
     drop(store);
     let reopened = SqliteStore::open(&path).await.expect("reopen");
@@ -34,7 +38,9 @@ async fn audit_rows_cannot_be_updated_or_deleted() {
     let update = sqlx::query("UPDATE audit_log SET entry = '{\"x\":1}'")
         .execute(store.pool())
         .await;
-    let delete = sqlx::query("DELETE FROM audit_log").execute(store.pool()).await;
+    let delete = sqlx::query("DELETE FROM audit_log")
+        .execute(store.pool())
+        .await;
     for result in [update, delete] {
         let err = result.expect_err("must be refused").to_string();
         assert!(err.contains("append-only"), "{err}");

@@ -29,8 +29,10 @@ pub fn matches(payload: &Value) -> bool {
     let doc = document(payload);
     lookup(doc, "kibana.alert.rule.name").is_some()
         || lookup(doc, "signal.rule.name").is_some()
-        || (matches!(string(doc, "event.kind").as_deref(), Some("alert" | "signal"))
-            && lookup(doc, "rule.name").is_some())
+        || (matches!(
+            string(doc, "event.kind").as_deref(),
+            Some("alert" | "signal")
+        ) && lookup(doc, "rule.name").is_some())
 }
 
 /// Fill `draft` from an Elastic alert.
@@ -66,8 +68,8 @@ pub fn normalise(payload: &Value, draft: &mut AlertDraft) -> Result<(), FormatEr
     draft.title = string(doc, "kibana.alert.reason")
         .or_else(|| string(doc, "signal.reason"))
         .or_else(|| string(doc, "message"));
-    draft.description = string(doc, "kibana.alert.rule.description")
-        .or_else(|| string(doc, "rule.description"));
+    draft.description =
+        string(doc, "kibana.alert.rule.description").or_else(|| string(doc, "rule.description"));
     draft.severity = Some(severity(doc));
 
     for path in [

@@ -4,7 +4,10 @@ use warden_domain::{ObservableKind, Severity, SourceFormat};
 use crate::formats::{detect, normalise};
 
 fn example(name: &str) -> serde_json::Value {
-    let path = format!("{}/../../examples/alerts/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/../../examples/alerts/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
     let text = std::fs::read_to_string(&path).expect("example exists");
     serde_json::from_str(&text).expect("example is JSON")
 }
@@ -57,7 +60,12 @@ fn es_archive_envelope_and_nested_kibana_fields_are_accepted() {
 
 #[test]
 fn risk_score_bands_apply_without_a_severity_name() {
-    for (risk, level) in [(10, Severity::Low), (30, Severity::Medium), (60, Severity::High), (90, Severity::Critical)] {
+    for (risk, level) in [
+        (10, Severity::Low),
+        (30, Severity::Medium),
+        (60, Severity::High),
+        (90, Severity::Critical),
+    ] {
         let doc = json!({"@timestamp": "2026-11-17T10:00:00Z",
                          "kibana.alert.rule.name": "r", "kibana.alert.risk_score": risk});
         let alert = normalise(SourceFormat::Ecs, &doc, "x", "h").expect("ok");

@@ -61,15 +61,17 @@ pub fn normalise(payload: &Value, draft: &mut AlertDraft) -> Result<u32, FormatE
         name: rule_name,
     });
     draft.title = title;
-    draft.description =
-        string(payload, "finding_info.desc").or_else(|| string(payload, "message"));
+    draft.description = string(payload, "finding_info.desc").or_else(|| string(payload, "message"));
     draft.severity = Some(severity(payload));
 
     for (path, text) in [
         ("message", string(payload, "message")),
         ("finding_info.title", string(payload, "finding_info.title")),
         ("finding_info.desc", string(payload, "finding_info.desc")),
-        ("actor.process.cmd_line", string(payload, "actor.process.cmd_line")),
+        (
+            "actor.process.cmd_line",
+            string(payload, "actor.process.cmd_line"),
+        ),
     ] {
         if let Some(text) = text {
             draft.text(path, text);
@@ -167,7 +169,11 @@ fn entities(object: &Value, prefix: &str, draft: &mut AlertDraft) {
             let hashes_path = path.trim_end_matches(".value");
             for (index, hash) in array(object, hashes_path).iter().enumerate() {
                 if let Some(value) = string(hash, "value") {
-                    draft.field(kind, &format!("{prefix}{hashes_path}[{index}].value"), &value);
+                    draft.field(
+                        kind,
+                        &format!("{prefix}{hashes_path}[{index}].value"),
+                        &value,
+                    );
                 }
             }
             continue;

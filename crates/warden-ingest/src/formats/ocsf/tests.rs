@@ -4,7 +4,10 @@ use warden_domain::{ObservableKind, Severity, SourceFormat};
 use crate::formats::{FormatError, detect, normalise};
 
 fn example(name: &str) -> serde_json::Value {
-    let path = format!("{}/../../examples/alerts/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/../../examples/alerts/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
     let text = std::fs::read_to_string(&path).expect("example exists");
     serde_json::from_str(&text).expect("example is JSON")
 }
@@ -31,7 +34,10 @@ fn mimikatz_example_normalises_with_structured_entities() {
         ObservableKind::FileHash,
         "0edf54b5f8bc35b0bf0ca810d9fb1a96132b92c00db01766074d76e06c5a6982"
     ));
-    assert_eq!(alert.attacks.first().map(|a| a.id.as_str()), Some("T1003.001"));
+    assert_eq!(
+        alert.attacks.first().map(|a| a.id.as_str()),
+        Some("T1003.001")
+    );
     assert_eq!(alert.time.year(), 2026);
 }
 
@@ -64,9 +70,14 @@ fn unknown_severity_falls_back_to_caption_then_medium() {
         {
             obj.extend(extra.clone());
         }
-        normalise(SourceFormat::Ocsf, &p, "x", "h").expect("ok").severity
+        normalise(SourceFormat::Ocsf, &p, "x", "h")
+            .expect("ok")
+            .severity
     };
-    assert_eq!(base(json!({"severity_id": 99, "severity": "High"})).level, Severity::High);
+    assert_eq!(
+        base(json!({"severity_id": 99, "severity": "High"})).level,
+        Severity::High
+    );
     assert_eq!(base(json!({"severity_id": 0})).level, Severity::Medium);
     assert_eq!(base(json!({"severity_id": 2})).original, "2");
 }
