@@ -182,7 +182,10 @@ fn old_files_give_stale_evidence() {
 
 #[test]
 fn the_real_kev_catalogue_loads() {
-    let kev = repo().join("../shared/data/context/kev/known_exploited_vulnerabilities.json");
+    let data = std::env::var_os("WARDEN_SHARED_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("../shared/data"));
+    let kev = data.join("context/kev/known_exploited_vulnerabilities.json");
     if !kev.exists() {
         assert!(
             std::env::var_os("WARDEN_REQUIRE_SHARED_DATA").is_none(),

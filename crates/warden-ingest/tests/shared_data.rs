@@ -1,5 +1,6 @@
 //! Ingest of the real third-party samples in `../shared/data`. Skips with a
-//! message where the folder is absent, unless `WARDEN_REQUIRE_SHARED_DATA`
+//! message where the folder (`WARDEN_SHARED_DATA`, else `../shared/data`
+//! beside the repository) is absent, unless `WARDEN_REQUIRE_SHARED_DATA`
 //! is set (CI sets it, so a missing folder fails there instead of passing).
 
 #![allow(
@@ -15,8 +16,11 @@ use std::path::PathBuf;
 use warden_domain::SourceFormat;
 use warden_ingest::{Limits, read_paths};
 
+/// `WARDEN_SHARED_DATA`, else `../shared/data` beside the repository.
 fn shared_data() -> Option<PathBuf> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
+    let path = std::env::var_os("WARDEN_SHARED_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
     if path.is_dir() {
         return Some(path);
     }
