@@ -21,7 +21,7 @@ use serde_json::json;
 use time::OffsetDateTime;
 use warden_domain::evidence::EvidenceKind;
 use warden_domain::observable::account_name;
-use warden_domain::{Alert, Evidence, EvidenceGap, EvidenceId, ObservableKind};
+use warden_domain::{Alert, Evidence, EvidenceGap, EvidenceId, Freshness, ObservableKind};
 
 pub use context::{Context, ContextConfig, ContextError, Source};
 
@@ -151,7 +151,9 @@ pub fn enrich(alerts: &[Alert], context: &Context, now: OffsetDateTime) -> Enric
                     }
                 }
                 for ip in &ips {
-                    if let Some(asset) = assets.iter().find(|a| a.ips.iter().any(|i| i == ip)) {
+                    if let Some(asset) =
+                        assets.iter().find(|a| a.ips.iter().any(|i| same_ip(i, ip)))
+                    {
                         matched_assets.insert(asset.hostname.to_ascii_lowercase());
                     }
                 }
@@ -192,7 +194,7 @@ pub fn enrich(alerts: &[Alert], context: &Context, now: OffsetDateTime) -> Enric
                     let name = account_name(user);
                     match identities
                         .iter()
-                        .find(|i| i.user.eq_ignore_ascii_case(name))
+                        .find(|i| account_name(&i.user).eq_ignore_ascii_case(name))
                     {
                         Some(identity) => {
                             out.push(
@@ -243,7 +245,7 @@ pub fn enrich(alerts: &[Alert], context: &Context, now: OffsetDateTime) -> Enric
                         let known = kev.as_ref().ok().and_then(|(_, catalogue)| {
                             catalogue.get(&vuln.cve.to_ascii_uppercase())
                         });
-                        out.push(
+                        let id = out.push(
                             EvidenceKind::Vulnerability,
                             source,
                             Some((ObservableKind::Host, host.clone())),
@@ -262,6 +264,15 @@ pub fn enrich(alerts: &[Alert], context: &Context, now: OffsetDateTime) -> Enric
                             }),
                             now,
                         );
+                        // The KEV status is part of this item: a stale
+                        // catalogue makes the item stale too.
+                        if let Ok((kev_source, _)) = &kev
+                            && let stale @ Freshness::Stale { .. } = kev_source.freshness(now)
+                            && let Some(item) = out.evidence.iter_mut().find(|e| e.id == id)
+                            && item.freshness == Freshness::Fresh
+                        {
+                            item.freshness = stale;
+                        }
                     }
                 }
             }
@@ -366,6 +377,15 @@ pub fn enrich(alerts: &[Alert], context: &Context, now: OffsetDateTime) -> Enric
         }
     }
     out
+}
+
+/// Whether two address texts are the same IP (`2001:DB8::1` and
+/// `2001:db8:0::1` are); non-addresses compare as text.
+fn same_ip(listed: &str, canonical: &str) -> bool {
+    match listed.trim().parse::<std::net::IpAddr>() {
+        Ok(ip) => ip.to_string() == canonical,
+        Err(_) => listed.trim() == canonical,
+    }
 }
 
 #[cfg(test)]

@@ -205,3 +205,48 @@ fn the_real_kev_catalogue_loads() {
     assert_eq!(catalogue.len(), 1404);
     assert!(catalogue.contains_key("CVE-2020-1472"));
 }
+
+#[test]
+fn context_side_spellings_are_normalised_and_old_kev_is_stale() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    copy_context(dir.path());
+    let identities = std::fs::read_to_string(dir.path().join("identities.csv")).expect("read");
+    std::fs::write(
+        dir.path().join("identities.csv"),
+        identities.replace("\nsvc_backup,", "\nCORP\\svc_backup,"),
+    )
+    .expect("write");
+    let assets = std::fs::read_to_string(dir.path().join("assets.csv")).expect("read");
+    std::fs::write(
+        dir.path().join("assets.csv"),
+        assets.replace("dc01,10.0.0.10,", "dc01,010.0.0.10;10.0.0.010,"),
+    )
+    .expect("write");
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(60 * 24 * 3600);
+    std::fs::File::options()
+        .write(true)
+        .open(dir.path().join("kev.json"))
+        .and_then(|f| f.set_modified(old))
+        .expect("set mtime");
+    let context = Context::load(dir.path(), &ContextConfig::default()).expect("loads");
+    let result = enrich(&[example_alert("ecs-lsass-access.json")], &context, now());
+    let identity = result
+        .evidence
+        .iter()
+        .find(|e| e.kind == EvidenceKind::Identity)
+        .unwrap_or_else(|| panic!("{:?} {:?}", result.gaps, context.problems()));
+    assert_eq!(identity.facts["user"], "CORP\\svc_backup");
+    let vuln = result
+        .evidence
+        .iter()
+        .find(|e| e.kind == EvidenceKind::Vulnerability)
+        .expect("vuln");
+    assert!(matches!(vuln.freshness, Freshness::Stale { .. }));
+}
+
+#[test]
+fn ips_in_the_inventory_match_whatever_their_spelling() {
+    assert!(same_ip("2001:DB8:0:0::1", "2001:db8::1"));
+    assert!(same_ip(" 10.0.0.10 ", "10.0.0.10"));
+    assert!(!same_ip("10.0.0.11", "10.0.0.10"));
+}
