@@ -19,15 +19,26 @@ pub enum SourceFormat {
     Ocsf,
     /// Elastic Security detection alert (ECS, `kibana.alert.*`).
     Ecs,
+    /// Suricata EVE JSON `alert` event.
+    Suricata,
+    /// A Sigma (or chainsaw rule) detection as chainsaw `hunt --json` emits it.
+    Chainsaw,
 }
 
 impl SourceFormat {
-    pub const ALL: [SourceFormat; 2] = [SourceFormat::Ocsf, SourceFormat::Ecs];
+    pub const ALL: [SourceFormat; 4] = [
+        SourceFormat::Ocsf,
+        SourceFormat::Ecs,
+        SourceFormat::Suricata,
+        SourceFormat::Chainsaw,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             SourceFormat::Ocsf => "ocsf",
             SourceFormat::Ecs => "ecs",
+            SourceFormat::Suricata => "suricata",
+            SourceFormat::Chainsaw => "chainsaw",
         }
     }
 

@@ -96,3 +96,76 @@ fn security_finding_class_is_refused_by_name_for_now() {
         report.errors
     );
 }
+
+#[test]
+fn every_suricata_eve_alert_ingests() {
+    let Some(data) = shared_data() else { return };
+    let dir = data.join("alerts/suricata-eve");
+    let files: Vec<PathBuf> = [
+        "verify-test-rules.eve.jsonl",
+        "builtin-event-rules.eve.jsonl",
+        "et-open-2019.eve.jsonl",
+    ]
+    .iter()
+    .map(|f| dir.join(f))
+    .collect();
+    let report = read_paths(&files, &Limits::default(), None);
+    assert!(
+        report.errors.is_empty(),
+        "{} errors, first: {:?}",
+        report.errors.len(),
+        report.errors.first()
+    );
+    assert_eq!(report.alerts.len(), 903 + 292 + 255);
+    assert!(
+        report
+            .alerts
+            .iter()
+            .all(|a| a.format == SourceFormat::Suricata)
+    );
+    // Decoder events on truncated packets carry no addresses (15 of them).
+    let without_ip = report
+        .alerts
+        .iter()
+        .filter(|a| a.structured(warden_domain::ObservableKind::Ip).count() == 0)
+        .count();
+    assert_eq!(without_ip, 15);
+}
+
+#[test]
+fn every_chainsaw_detection_ingests_with_its_techniques() {
+    let Some(data) = shared_data() else { return };
+    let report = read_paths(
+        &[data.join("alerts/sigma-chainsaw/detections.jsonl")],
+        &Limits::default(),
+        None,
+    );
+    assert!(
+        report.errors.is_empty(),
+        "{} errors, first: {:?}",
+        report.errors.len(),
+        report.errors.first()
+    );
+    assert_eq!(report.alerts.len(), 1114);
+    assert!(
+        report
+            .alerts
+            .iter()
+            .all(|a| a.format == SourceFormat::Chainsaw)
+    );
+    let with_technique = report
+        .alerts
+        .iter()
+        .filter(|a| !a.attacks.is_empty())
+        .count();
+    let with_host = report
+        .alerts
+        .iter()
+        .filter(|a| a.structured(warden_domain::ObservableKind::Host).count() > 0)
+        .count();
+    assert_eq!(with_host, 1114, "every EVTX event names its computer");
+    assert!(
+        with_technique > 900,
+        "{with_technique} of 1114 carry ATT&CK ids"
+    );
+}

@@ -32,7 +32,7 @@ pub struct Args {
     #[arg(long, default_value = "deterministic")]
     assessor: String,
 
-    /// Force a payload format instead of detecting it: ocsf or ecs.
+    /// Force a payload format instead of detecting it: ocsf, ecs, suricata or chainsaw.
     #[arg(long, value_parser = parse_format)]
     format: Option<SourceFormat>,
 }

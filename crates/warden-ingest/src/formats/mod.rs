@@ -3,8 +3,10 @@
 //! One folder per format. Each exposes `matches(&Value) -> bool` (does this
 //! payload look like mine?) and `normalise(&Value, &mut AlertDraft)`.
 
+pub mod chainsaw;
 pub mod ecs;
 pub mod ocsf;
+pub mod suricata;
 
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -21,7 +23,10 @@ use crate::extract;
 pub enum FormatError {
     #[error("the payload is a JSON {0}, not an object")]
     NotAnObject(&'static str),
-    #[error("unknown alert format: no OCSF class_uid and no Elastic kibana.alert.* fields")]
+    #[error(
+        "unknown alert format: not OCSF (class_uid), Elastic (kibana.alert.*), \
+         Suricata EVE (event_type alert) or chainsaw (document + name)"
+    )]
     Unknown,
     #[error("missing required field {0}")]
     Missing(&'static str),
@@ -41,6 +46,10 @@ pub fn detect(payload: &Value) -> Result<SourceFormat, FormatError> {
     }
     if ocsf::matches(payload) {
         Ok(SourceFormat::Ocsf)
+    } else if chainsaw::matches(payload) {
+        Ok(SourceFormat::Chainsaw)
+    } else if suricata::matches(payload) {
+        Ok(SourceFormat::Suricata)
     } else if ecs::matches(payload) {
         Ok(SourceFormat::Ecs)
     } else {
@@ -61,6 +70,14 @@ pub fn normalise(
         SourceFormat::Ocsf => ocsf::normalise(payload, &mut draft)?,
         SourceFormat::Ecs => {
             ecs::normalise(payload, &mut draft)?;
+            2004
+        }
+        SourceFormat::Suricata => {
+            suricata::normalise(payload, &mut draft)?;
+            2004
+        }
+        SourceFormat::Chainsaw => {
+            chainsaw::normalise(payload, &mut draft)?;
             2004
         }
     };
@@ -180,9 +197,22 @@ impl AlertDraft {
     }
 }
 
-/// Parse an RFC 3339 timestamp.
+/// Parse an RFC 3339 timestamp, also accepting the `+0000` offset form
+/// (no colon) that Suricata and many syslog-era tools write.
 pub(crate) fn parse_rfc3339(text: &str) -> Option<OffsetDateTime> {
-    OffsetDateTime::parse(text.trim(), &time::format_description::well_known::Rfc3339).ok()
+    let text = text.trim();
+    if let Ok(time) = OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339) {
+        return Some(time);
+    }
+    // "...+0000" -> "...+00:00"
+    let split = text.len().checked_sub(5)?;
+    let (head, offset) = (text.get(..split)?, text.get(split..)?);
+    let sign = offset.chars().next()?;
+    if !matches!(sign, '+' | '-') || !offset.get(1..)?.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let fixed = format!("{head}{}:{}", offset.get(..3)?, offset.get(3..)?);
+    OffsetDateTime::parse(&fixed, &time::format_description::well_known::Rfc3339).ok()
 }
 
 /// An epoch timestamp in milliseconds (OCSF) or, for values too small to be
