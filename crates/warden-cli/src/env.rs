@@ -22,6 +22,26 @@ pub struct Env {
     pub policy: PolicyEngine,
 }
 
+impl Env {
+    /// The pipeline over this data directory, with `context`.
+    pub fn pipeline(&self, context: warden_enrich::Context) -> warden_pipeline::Pipeline {
+        use warden_domain::{Clock, SystemClock};
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let audit = Arc::new(warden_audit::StoreAuditLog::new(
+            self.store.clone(),
+            clock.clone(),
+        ));
+        warden_pipeline::Pipeline::new(
+            self.config.clone(),
+            self.store.clone(),
+            audit,
+            clock,
+            self.policy.clone(),
+            context,
+        )
+    }
+}
+
 /// What [`open`] created that did not exist before.
 #[derive(Debug, Default)]
 pub struct Created {

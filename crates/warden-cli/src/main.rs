@@ -47,6 +47,8 @@ enum Command {
     Triage(commands::triage::Args),
     /// List the action catalogue.
     Actions(commands::actions::Args),
+    /// Records ingest could not take: list, show, retry.
+    Deadletter(commands::deadletter::Args),
 }
 
 fn main() -> ExitCode {
@@ -76,6 +78,9 @@ fn main() -> ExitCode {
                 commands::triage::run(&cli.data_dir, cli.config.as_deref(), args).await
             }
             Command::Actions(args) => commands::actions::run(&args),
+            Command::Deadletter(args) => {
+                commands::deadletter::run(&cli.data_dir, cli.config.as_deref(), args).await
+            }
         }
     });
     match result {

@@ -262,3 +262,69 @@ fn unknown_assessor_and_format_are_refused_clearly() {
     assert_eq!(output.status.code(), Some(2), "clap usage error");
     assert!(stderr(&output).contains("unknown format \"cef\""));
 }
+
+#[test]
+fn dead_letters_can_be_listed_shown_and_retried() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let inputs = tempfile::tempdir().expect("tempdir");
+    // An ECS event that is not marked as an alert: detection refuses it,
+    // forcing the format accepts it.
+    let odd = serde_json::json!({
+        "@timestamp": "2026-11-17T10:00:00Z",
+        "event": {"kind": "event"},
+        "rule": {"name": "Custom rule"},
+        "host": {"name": "ws-1"},
+        "message": "\u{1b}[31mred"
+    });
+    std::fs::write(inputs.path().join("odd.json"), odd.to_string()).expect("write");
+    let triage = warden(
+        dir.path(),
+        &["triage", inputs.path().to_str().expect("path")],
+    );
+    assert_eq!(triage.status.code(), Some(2));
+
+    let list = warden(dir.path(), &["deadletter", "list", "--json"]);
+    let letters: Vec<Value> = stdout(&list)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
+    assert_eq!(letters.len(), 1);
+    let id = letters[0]["id"].as_str().expect("id").to_owned();
+    assert!(
+        letters[0]["reason"]
+            .as_str()
+            .expect("reason")
+            .starts_with("unknown alert format")
+    );
+    assert!(
+        letters[0]["origin"]
+            .as_str()
+            .expect("origin")
+            .ends_with("odd.json")
+    );
+
+    let show = stdout(&warden(dir.path(), &["deadletter", "show", &id]));
+    assert!(show.contains("Custom rule"), "{show}");
+    assert!(!show.contains('\u{1b}'), "payload is escaped");
+
+    let again = warden(dir.path(), &["deadletter", "retry", &id]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(stdout(&again).contains("still rejected: unknown alert format"));
+
+    let forced = warden(dir.path(), &["deadletter", "retry", &id, "--format", "ecs"]);
+    assert!(forced.status.success(), "{}", stderr(&forced));
+    assert!(
+        stdout(&forced).contains("ingested; case-"),
+        "{}",
+        stdout(&forced)
+    );
+
+    assert!(stdout(&warden(dir.path(), &["deadletter", "list"])).is_empty());
+    let all = stdout(&warden(
+        dir.path(),
+        &["deadletter", "list", "--all", "--json"],
+    ));
+    assert!(all.contains("ingested as alert-"), "{all}");
+    let twice = warden(dir.path(), &["deadletter", "retry", &id]);
+    assert!(stdout(&twice).contains("already resolved"));
+}

@@ -24,7 +24,7 @@ pub mod reader;
 
 pub use correlate::{CaseDraft, CorrelationConfig, correlate};
 pub use formats::{FormatError, detect, normalise};
-pub use reader::{IngestError, IngestReport, Limits, read_paths};
+pub use reader::{IngestError, IngestReport, Limits, parse_record, read_paths};
 
 #[doc(no_inline)]
 pub use warden_domain::Alert;

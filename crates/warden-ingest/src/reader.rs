@@ -192,14 +192,32 @@ fn ingest_record(
     format: Option<SourceFormat>,
     report: &mut IngestReport,
 ) {
-    if let Err(reason) = check_text(bytes, limits, limits.max_alert_bytes) {
-        report.errors.push(error(origin, reason, bytes, limits));
-        return;
+    match parse_record(origin, bytes, limits, format) {
+        Ok(alert) => report.alerts.push(alert),
+        Err(err) => report.errors.push(err),
     }
-    match parse_json(bytes, limits) {
-        Ok(value) => convert(origin, &value, bytes, format, report),
-        Err(reason) => report.errors.push(error(origin, reason, bytes, limits)),
-    }
+}
+
+/// One record's bytes (a JSONL line, a dead letter's payload) to an alert,
+/// with the same checks as a file read.
+pub fn parse_record(
+    origin: &str,
+    bytes: &[u8],
+    limits: &Limits,
+    format: Option<SourceFormat>,
+) -> Result<Alert, IngestError> {
+    check_text(bytes, limits, limits.max_alert_bytes)
+        .and_then(|()| parse_json(bytes, limits))
+        .map_err(|reason| error(origin, reason, bytes, limits))
+        .and_then(|value| {
+            let mut report = IngestReport::default();
+            convert(origin, &value, bytes, format, &mut report);
+            match (report.alerts.pop(), report.errors.pop()) {
+                (Some(alert), _) => Ok(alert),
+                (None, Some(err)) => Err(err),
+                (None, None) => Err(error(origin, "no alert produced".into(), bytes, limits)),
+            }
+        })
 }
 
 fn convert(

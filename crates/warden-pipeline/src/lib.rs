@@ -30,7 +30,7 @@ use warden_domain::{
 };
 use warden_enrich::{Context, enrich};
 use warden_execute::{CaseNoteConnector, Executor};
-use warden_ingest::{CaseDraft, IngestError, Limits, correlate, read_paths};
+use warden_ingest::{CaseDraft, IngestError, Limits, correlate, parse_record, read_paths};
 use warden_policy::{
     ApprovalTally, CaseFacts, EscalationInput, PolicyEngine, TargetFacts, Trigger,
     escalation_triggers,
@@ -59,6 +59,17 @@ pub struct TriageRun {
     pub outcomes: Vec<CaseOutcome>,
     /// Records that could not be ingested (each dead-lettered).
     pub rejected: Vec<IngestError>,
+}
+
+/// What a dead-letter retry did.
+#[derive(Debug)]
+pub enum RetryOutcome {
+    /// Ingested and triaged.
+    Ingested(Vec<CaseOutcome>),
+    /// Still not an alert, with the reason.
+    StillRejected(String),
+    AlreadyResolved,
+    NotFound,
 }
 
 /// The wired pipeline.
@@ -128,11 +139,7 @@ impl Pipeline {
         paths: &[PathBuf],
         format: Option<SourceFormat>,
     ) -> Result<TriageRun, PipelineError> {
-        let limits = Limits {
-            max_alert_bytes: self.config.ingest.max_alert_bytes,
-            max_depth: self.config.ingest.max_depth,
-        };
-        let report = read_paths(paths, &limits, format);
+        let report = read_paths(paths, &self.limits(), format);
         for error in &report.errors {
             self.dead_letter(error).await?;
         }
@@ -141,6 +148,46 @@ impl Pipeline {
             outcomes,
             rejected: report.errors,
         })
+    }
+
+    fn limits(&self) -> Limits {
+        Limits {
+            max_alert_bytes: self.config.ingest.max_alert_bytes,
+            max_depth: self.config.ingest.max_depth,
+        }
+    }
+
+    /// Ingest a dead letter's payload again (after a parser fix, or with a
+    /// forced `format`). On success the alert is triaged and the letter is
+    /// marked resolved; on failure it stays, and the new reason is returned.
+    pub async fn retry_dead_letter(
+        &self,
+        id: &str,
+        format: Option<SourceFormat>,
+    ) -> Result<RetryOutcome, PipelineError> {
+        let Some(letter) = self.store.dead_letter(id).await? else {
+            return Ok(RetryOutcome::NotFound);
+        };
+        if letter.resolved_at.is_some() {
+            return Ok(RetryOutcome::AlreadyResolved);
+        }
+        if letter.payload.is_empty() {
+            return Ok(RetryOutcome::StillRejected(format!(
+                "nothing to retry: {} could not be read at all; triage it again",
+                letter.origin
+            )));
+        }
+        match parse_record(&letter.origin, &letter.payload, &self.limits(), format) {
+            Err(err) => Ok(RetryOutcome::StillRejected(err.reason)),
+            Ok(alert) => {
+                let alert_id = alert.id;
+                let outcomes = self.triage_alerts(vec![alert]).await?;
+                self.store
+                    .resolve_dead_letter(id, &format!("ingested as {alert_id}"), self.clock.now())
+                    .await?;
+                Ok(RetryOutcome::Ingested(outcomes))
+            }
+        }
     }
 
     /// Keep a rejected record with its reason, on the record.
@@ -164,6 +211,8 @@ impl Pipeline {
                 payload: error.payload.clone(),
                 sha256,
                 received_at: self.clock.now(),
+                resolved_at: None,
+                resolution: None,
             })
             .await?;
         Ok(())

@@ -134,6 +134,21 @@ impl CaseOutcome {
         })
     }
 
+    /// One line: case id, verdict, severity, disposition, title.
+    pub fn summary_line(&self) -> String {
+        format!(
+            "{} {} {} {} \"{}\"",
+            self.case.id,
+            self.assessment.verdict,
+            self.assessment.severity,
+            self.case
+                .disposition
+                .map(|d| d.as_str())
+                .unwrap_or("undecided"),
+            self.case.title
+        )
+    }
+
     /// A readable card for a terminal.
     pub fn card(&self) -> String {
         let mut out = String::new();

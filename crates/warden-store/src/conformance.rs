@@ -252,10 +252,35 @@ async fn dead_letters_and_kill_switch(store: &dyn Store) -> Result<(), Conforman
         payload: vec![0xff, 0xfe],
         sha256: "ab".repeat(32),
         received_at: now.replace_nanosecond(0).unwrap_or(now),
+        resolved_at: None,
+        resolution: None,
     };
     store.add_dead_letter(&letter).await?;
     let letters = store.dead_letters().await?;
     ensure!(letters.contains(&letter), "dead letters", "got {letters:?}");
+    let at = now.replace_nanosecond(0).unwrap_or(now);
+    ensure!(
+        store.resolve_dead_letter("dl-1", "ingested", at).await?,
+        "resolve",
+        "not resolved"
+    );
+    ensure!(
+        !store.resolve_dead_letter("dl-1", "again", at).await?,
+        "resolve twice",
+        "resolved twice"
+    );
+    let resolved = store.dead_letter("dl-1").await?;
+    ensure!(
+        resolved.as_ref().and_then(|l| l.resolution.as_deref()) == Some("ingested")
+            && resolved.as_ref().and_then(|l| l.resolved_at) == Some(at),
+        "resolution kept",
+        "got {resolved:?}"
+    );
+    ensure!(
+        store.dead_letter("dl-none").await?.is_none(),
+        "missing letter",
+        "found one"
+    );
 
     ensure!(
         !store.is_paused("phishing").await?,

@@ -102,6 +102,10 @@ pub struct DeadLetter {
     pub payload: Vec<u8>,
     pub sha256: String,
     pub received_at: OffsetDateTime,
+    /// Set once a retry ingested it.
+    pub resolved_at: Option<OffsetDateTime>,
+    /// What the retry made of it (`ingested as alert-...`).
+    pub resolution: Option<String>,
 }
 
 /// Whether an idempotency key was claimed by this call.
@@ -125,7 +129,9 @@ pub trait CaseReader: Send + Sync {
     async fn executions_of_case(&self, id: CaseId) -> Result<Vec<Execution>, StoreError>;
     /// Audit entries in sequence order; `case` narrows to one case.
     async fn audit_rows(&self, case: Option<CaseId>) -> Result<Vec<AuditRow>, StoreError>;
+    /// Every dead letter, oldest first, resolved ones included.
     async fn dead_letters(&self) -> Result<Vec<DeadLetter>, StoreError>;
+    async fn dead_letter(&self, id: &str) -> Result<Option<DeadLetter>, StoreError>;
     /// Whether execution is paused globally or for `use_case`.
     async fn is_paused(&self, use_case: &str) -> Result<bool, StoreError>;
 }
@@ -166,6 +172,14 @@ pub trait Store: CaseReader {
     /// Append to the audit log; returns the entry's sequence number.
     async fn append_audit(&self, row: &NewAuditRow) -> Result<u64, StoreError>;
     async fn add_dead_letter(&self, letter: &DeadLetter) -> Result<(), StoreError>;
+    /// Mark a dead letter resolved; false when it was already resolved or
+    /// does not exist.
+    async fn resolve_dead_letter(
+        &self,
+        id: &str,
+        resolution: &str,
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
     /// Pause execution for a scope (`*` for everything, or a use case).
     async fn pause(
         &self,

@@ -2,13 +2,10 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
-use warden_audit::StoreAuditLog;
-use warden_domain::{Clock, SourceFormat, SystemClock};
+use warden_domain::SourceFormat;
 use warden_enrich::Context;
-use warden_pipeline::Pipeline;
 
 use crate::env;
 
@@ -37,7 +34,7 @@ pub struct Args {
     format: Option<SourceFormat>,
 }
 
-fn parse_format(name: &str) -> Result<SourceFormat, String> {
+pub fn parse_format(name: &str) -> Result<SourceFormat, String> {
     SourceFormat::parse(name).ok_or_else(|| {
         let known: Vec<&str> = SourceFormat::ALL.iter().map(|f| f.as_str()).collect();
         format!("unknown format {name:?} (known: {})", known.join(", "))
@@ -60,16 +57,7 @@ pub async fn run(data_dir: &Path, config: Option<&Path>, args: Args) -> anyhow::
     for problem in context.problems() {
         eprintln!("warden: warning: {problem} (recorded as an evidence gap)");
     }
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let audit = Arc::new(StoreAuditLog::new(env.store.clone(), clock.clone()));
-    let pipeline = Pipeline::new(
-        env.config.clone(),
-        env.store.clone(),
-        audit,
-        clock,
-        env.policy,
-        context,
-    );
+    let pipeline = env.pipeline(context);
     let run = pipeline.triage_paths(&args.paths, args.format).await?;
 
     for outcome in &run.outcomes {

@@ -42,7 +42,7 @@ pub enum PolicyLoadError {
 }
 
 /// A validated policy set with its schema.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct PolicyEngine {
     schema: Schema,
     policies: PolicySet,

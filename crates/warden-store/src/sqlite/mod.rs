@@ -31,13 +31,22 @@ mod tests;
 /// The migrations, embedded in the binary so that an installed `warden`
 /// needs no files beside it.
 fn migrator() -> Migrator {
-    Migrator::with_migrations(vec![Migration::new(
-        1,
-        Cow::Borrowed("initial"),
-        MigrationType::Simple,
-        include_str!("../../migrations/sqlite/0001_initial.sql").into_sql_str(),
-        false,
-    )])
+    Migrator::with_migrations(vec![
+        Migration::new(
+            1,
+            Cow::Borrowed("initial"),
+            MigrationType::Simple,
+            include_str!("../../migrations/sqlite/0001_initial.sql").into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            2,
+            Cow::Borrowed("dead letter resolution"),
+            MigrationType::Simple,
+            include_str!("../../migrations/sqlite/0002_dead_letter_resolution.sql").into_sql_str(),
+            false,
+        ),
+    ])
 }
 
 /// A SQLite-backed [`Store`].
@@ -121,6 +130,19 @@ fn decode<T: serde::de::DeserializeOwned>(what: &str, body: &str) -> Result<T, S
     serde_json::from_str(body).map_err(|e| StoreError::Corrupt {
         what: what.to_owned(),
         reason: e.to_string(),
+    })
+}
+
+fn dead_letter_row(row: &sqlx::sqlite::SqliteRow) -> Result<DeadLetter, StoreError> {
+    Ok(DeadLetter {
+        id: row.get(0),
+        origin: row.get(1),
+        reason: row.get(2),
+        payload: row.get(3),
+        sha256: row.get(4),
+        received_at: parse_ts(row.get::<&str, _>(5))?,
+        resolved_at: row.get::<Option<&str>, _>(6).map(parse_ts).transpose()?,
+        resolution: row.get(7),
     })
 }
 
@@ -271,23 +293,23 @@ impl CaseReader for SqliteStore {
 
     async fn dead_letters(&self) -> Result<Vec<DeadLetter>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, origin, reason, payload, sha256, received_at FROM dead_letters \
-             ORDER BY received_at, id",
+            "SELECT id, origin, reason, payload, sha256, received_at, resolved_at, resolution \
+             FROM dead_letters ORDER BY received_at, id",
         )
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(DeadLetter {
-                    id: row.get(0),
-                    origin: row.get(1),
-                    reason: row.get(2),
-                    payload: row.get(3),
-                    sha256: row.get(4),
-                    received_at: parse_ts(row.get::<&str, _>(5))?,
-                })
-            })
-            .collect()
+        rows.iter().map(dead_letter_row).collect()
+    }
+
+    async fn dead_letter(&self, id: &str) -> Result<Option<DeadLetter>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, origin, reason, payload, sha256, received_at, resolved_at, resolution \
+             FROM dead_letters WHERE id = ?",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(dead_letter_row).transpose()
     }
 
     async fn is_paused(&self, use_case: &str) -> Result<bool, StoreError> {
@@ -528,6 +550,24 @@ impl Store for SqliteStore {
             what: "audit sequence number".into(),
             reason: "negative rowid".into(),
         })
+    }
+
+    async fn resolve_dead_letter(
+        &self,
+        id: &str,
+        resolution: &str,
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let result = sqlx::query(
+            "UPDATE dead_letters SET resolved_at = ?, resolution = ? \
+             WHERE id = ? AND resolved_at IS NULL",
+        )
+        .bind(ts(at)?)
+        .bind(resolution)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected() == 1)
     }
 
     async fn add_dead_letter(&self, letter: &DeadLetter) -> Result<(), StoreError> {
