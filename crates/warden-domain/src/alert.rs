@@ -23,14 +23,20 @@ pub enum SourceFormat {
     Suricata,
     /// A Sigma (or chainsaw rule) detection as chainsaw `hunt --json` emits it.
     Chainsaw,
+    /// A Splunk Enterprise Security notable (REST API result or webhook).
+    Splunk,
+    /// A Microsoft Graph security alert (`alerts_v2`, Defender XDR).
+    Msgraph,
 }
 
 impl SourceFormat {
-    pub const ALL: [SourceFormat; 4] = [
+    pub const ALL: [SourceFormat; 6] = [
         SourceFormat::Ocsf,
         SourceFormat::Ecs,
         SourceFormat::Suricata,
         SourceFormat::Chainsaw,
+        SourceFormat::Splunk,
+        SourceFormat::Msgraph,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -39,6 +45,8 @@ impl SourceFormat {
             SourceFormat::Ecs => "ecs",
             SourceFormat::Suricata => "suricata",
             SourceFormat::Chainsaw => "chainsaw",
+            SourceFormat::Splunk => "splunk",
+            SourceFormat::Msgraph => "msgraph",
         }
     }
 

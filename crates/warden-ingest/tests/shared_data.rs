@@ -169,3 +169,48 @@ fn every_chainsaw_detection_ingests_with_its_techniques() {
         "{with_technique} of 1114 carry ATT&CK ids"
     );
 }
+
+#[test]
+fn every_alert_file_in_shared_data_ingests_without_error() {
+    let Some(data) = shared_data() else { return };
+    let alerts = data.join("alerts");
+    // The folder's README: manifest.jsonl and *.provenance.jsonl describe
+    // the alerts; by-sample/ repeats detections.jsonl split per sample.
+    let mut files = Vec::new();
+    let mut stack = vec![alerts.clone()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).expect("read dir") {
+            let path = entry.expect("entry").path();
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default()
+                .to_owned();
+            if path.is_dir() {
+                if name != "by-sample" {
+                    stack.push(path);
+                }
+            } else if (name.ends_with(".json") || name.ends_with(".jsonl"))
+                && name != "manifest.jsonl"
+                && !name.ends_with(".provenance.jsonl")
+            {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    let report = read_paths(&files, &Limits::default(), None);
+    assert!(
+        report.errors.is_empty(),
+        "{} errors: {:?}",
+        report.errors.len(),
+        report.errors.iter().take(3).collect::<Vec<_>>()
+    );
+    let count = |format| report.alerts.iter().filter(|a| a.format == format).count();
+    assert_eq!(count(SourceFormat::Chainsaw), 1114);
+    assert_eq!(count(SourceFormat::Suricata), 1450);
+    assert_eq!(count(SourceFormat::Ecs), 2);
+    assert_eq!(count(SourceFormat::Splunk), 3);
+    assert_eq!(count(SourceFormat::Msgraph), 1);
+    assert_eq!(files.len(), 9, "{files:?}");
+}

@@ -42,7 +42,7 @@ enum Command {
         /// Retry every unresolved letter.
         #[arg(long, conflicts_with = "ids")]
         all: bool,
-        /// Force a payload format: ocsf, ecs, suricata or chainsaw.
+        /// Force a payload format: ocsf, ecs, suricata, chainsaw, splunk or msgraph.
         #[arg(long, value_parser = super::triage::parse_format)]
         format: Option<SourceFormat>,
         /// Context folder for triaging what now parses.

@@ -29,7 +29,8 @@ pub struct Args {
     #[arg(long, default_value = "deterministic")]
     assessor: String,
 
-    /// Force a payload format instead of detecting it: ocsf, ecs, suricata or chainsaw.
+    /// Force a payload format instead of detecting it: ocsf, ecs, suricata,
+    /// chainsaw, splunk or msgraph.
     #[arg(long, value_parser = parse_format)]
     format: Option<SourceFormat>,
 }

@@ -5,7 +5,9 @@
 
 pub mod chainsaw;
 pub mod ecs;
+pub mod msgraph;
 pub mod ocsf;
+pub mod splunk;
 pub mod suricata;
 
 use serde_json::Value;
@@ -25,7 +27,8 @@ pub enum FormatError {
     NotAnObject(&'static str),
     #[error(
         "unknown alert format: not OCSF (class_uid), Elastic (kibana.alert.*), \
-         Suricata EVE (event_type alert) or chainsaw (document + name)"
+         Suricata EVE (event_type alert), chainsaw (document + name), \
+         Splunk notable (index notable / search_name) or Microsoft Graph alert"
     )]
     Unknown,
     #[error("missing required field {0}")]
@@ -50,6 +53,10 @@ pub fn detect(payload: &Value) -> Result<SourceFormat, FormatError> {
         Ok(SourceFormat::Chainsaw)
     } else if suricata::matches(payload) {
         Ok(SourceFormat::Suricata)
+    } else if msgraph::matches(payload) {
+        Ok(SourceFormat::Msgraph)
+    } else if splunk::matches(payload) {
+        Ok(SourceFormat::Splunk)
     } else if ecs::matches(payload) {
         Ok(SourceFormat::Ecs)
     } else {
@@ -78,6 +85,14 @@ pub fn normalise(
         }
         SourceFormat::Chainsaw => {
             chainsaw::normalise(payload, &mut draft)?;
+            2004
+        }
+        SourceFormat::Splunk => {
+            splunk::normalise(payload, &mut draft)?;
+            2004
+        }
+        SourceFormat::Msgraph => {
+            msgraph::normalise(payload, &mut draft)?;
             2004
         }
     };
