@@ -85,15 +85,46 @@ fn elastic_alerts_ingest() {
 }
 
 #[test]
-fn security_finding_class_is_refused_by_name_for_now() {
+fn security_finding_examples_ingest_and_other_classes_are_refused_by_number() {
     let Some(data) = shared_data() else { return };
-    let file = data.join("ocsf/examples/falco.security_finding.ocsf.json");
-    let report = read_paths(&[file], &Limits::default(), None);
-    assert_eq!(report.alerts.len(), 0);
+    let examples = data.join("ocsf/examples");
+    let files: Vec<PathBuf> = [
+        "falco.security_finding.ocsf.json",
+        "qradar-offense.ocsf.json",
+        "securityscorecard-malware.security_finding.ocsf.json",
+    ]
+    .iter()
+    .map(|f| examples.join(f))
+    .collect();
+    let report = read_paths(&files, &Limits::default(), None);
     assert!(
-        report.errors[0].reason.contains("2001"),
+        report.errors.is_empty(),
         "{:?}",
-        report.errors
+        report.errors.iter().map(|e| &e.reason).collect::<Vec<_>>()
+    );
+    assert!(report.alerts.len() >= 3);
+    assert!(report.alerts.iter().all(|a| a.class_uid == 2001));
+    let falco = report
+        .alerts
+        .iter()
+        .find(|a| a.product.to_lowercase().contains("falco"))
+        .expect("falco");
+    assert!(
+        falco.rule.name.starts_with("Linux Kernel Module Injection"),
+        "{}",
+        falco.rule.name
+    );
+
+    let process = read_paths(
+        &[examples.join("win-4688.process_activity.ocsf.json")],
+        &Limits::default(),
+        None,
+    );
+    assert_eq!(process.alerts.len(), 0);
+    assert!(
+        process.errors[0].reason.contains("OCSF class 1007"),
+        "{:?}",
+        process.errors.iter().map(|e| &e.reason).collect::<Vec<_>>()
     );
 }
 

@@ -271,3 +271,94 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+    use serde_json::{Map, Value};
+
+    use super::*;
+
+    /// Arbitrary JSON, biased towards the keys the parsers look at so that
+    /// deep paths are actually exercised.
+    fn json() -> impl Strategy<Value = Value> {
+        let keys = prop::sample::select(vec![
+            "class_uid",
+            "time",
+            "finding_info",
+            "title",
+            "analytic",
+            "name",
+            "uid",
+            "severity_id",
+            "device",
+            "hostname",
+            "ip",
+            "observables",
+            "type_id",
+            "value",
+            "kibana.alert.rule.name",
+            "@timestamp",
+            "host",
+            "event_type",
+            "alert",
+            "signature",
+            "timestamp",
+            "document",
+            "group",
+            "data",
+            "Event",
+            "EventData",
+            "index",
+            "_raw",
+            "search_name",
+            "result",
+            "evidence",
+            "@odata.type",
+            "tags",
+            "attacks",
+            "technique",
+            "x",
+        ]);
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            ".{0,20}".prop_map(Value::String),
+            Just(Value::String("alert".into())),
+            Just(Value::String("10.0.0.1".into())),
+            Just(Value::String("2026-11-17T10:00:00Z".into())),
+            Just(Value::from(2004)),
+        ];
+        leaf.prop_recursive(5, 64, 6, move |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::vec((keys.clone(), inner), 0..6).prop_map(|pairs| {
+                    let map: Map<String, Value> =
+                        pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+                    Value::Object(map)
+                }),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn any_json_in_any_format_never_panics_and_normalises_deterministically(value in json()) {
+            for format in SourceFormat::ALL {
+                let first = normalise(format, &value, "p", "h");
+                let second = normalise(format, &value, "p", "h");
+                match (first, second) {
+                    (Ok(mut a), Ok(b)) => {
+                        a.id = b.id;
+                        prop_assert_eq!(a, b);
+                    }
+                    (Err(a), Err(b)) => prop_assert_eq!(a, b),
+                    (a, b) => prop_assert!(false, "differs: {:?} vs {:?}", a, b),
+                }
+            }
+            let _ = detect(&value);
+        }
+    }
+}

@@ -16,6 +16,15 @@ use crate::fields::{array, lookup, number, string};
 
 /// OCSF class of Detection Finding.
 pub const DETECTION_FINDING: u32 = 2004;
+/// The older Security Finding class (deprecated in OCSF 1.1), still emitted
+/// by many mappings. Its `finding` object plays the part of `finding_info`.
+pub const SECURITY_FINDING: u32 = 2001;
+
+/// `finding_info.<key>` (2004), else `finding.<key>` (2001).
+fn info(payload: &Value, key: &str) -> Option<String> {
+    string(payload, &format!("finding_info.{key}"))
+        .or_else(|| string(payload, &format!("finding.{key}")))
+}
 
 /// An object with a numeric `class_uid` is OCSF.
 pub fn matches(payload: &Value) -> bool {
@@ -32,16 +41,15 @@ pub fn normalise(payload: &Value, draft: &mut AlertDraft) -> Result<u32, FormatE
             field: "class_uid",
             expected: "a class number",
         })?;
-    if class_uid != DETECTION_FINDING {
+    if class_uid != DETECTION_FINDING && class_uid != SECURITY_FINDING {
         return Err(FormatError::Unsupported(format!(
-            "OCSF class {class_uid} is not a Detection Finding (2004)"
+            "OCSF class {class_uid} is not a Detection Finding (2004) or Security Finding (2001)"
         )));
     }
 
     draft.product = string(payload, "metadata.product.name")
         .or_else(|| string(payload, "metadata.product.vendor_name"));
-    draft.vendor_id =
-        string(payload, "finding_info.uid").or_else(|| string(payload, "metadata.uid"));
+    draft.vendor_id = info(payload, "uid").or_else(|| string(payload, "metadata.uid"));
     draft.time = number(payload, "time")
         .and_then(from_epoch)
         .or_else(|| string(payload, "time_dt").and_then(|t| parse_rfc3339(&t)));
@@ -52,22 +60,23 @@ pub fn normalise(payload: &Value, draft: &mut AlertDraft) -> Result<u32, FormatE
         });
     }
 
-    let title = string(payload, "finding_info.title");
-    let rule_name = string(payload, "finding_info.analytic.name")
+    let title = info(payload, "title").map(|t| t.trim().to_owned());
+    let rule_name = info(payload, "analytic.name")
+        .or_else(|| string(payload, "analytic.name"))
         .or_else(|| title.clone())
         .ok_or(FormatError::Missing("finding_info.title"))?;
     draft.rule = Some(RuleRef {
-        uid: string(payload, "finding_info.analytic.uid"),
+        uid: info(payload, "analytic.uid").or_else(|| string(payload, "analytic.uid")),
         name: rule_name,
     });
     draft.title = title;
-    draft.description = string(payload, "finding_info.desc").or_else(|| string(payload, "message"));
+    draft.description = info(payload, "desc").or_else(|| string(payload, "message"));
     draft.severity = Some(severity(payload));
 
     for (path, text) in [
         ("message", string(payload, "message")),
-        ("finding_info.title", string(payload, "finding_info.title")),
-        ("finding_info.desc", string(payload, "finding_info.desc")),
+        ("finding_info.title", info(payload, "title")),
+        ("finding_info.desc", info(payload, "desc")),
         (
             "actor.process.cmd_line",
             string(payload, "actor.process.cmd_line"),
