@@ -20,6 +20,7 @@ pub struct Env {
     pub config: Config,
     pub store: Arc<SqliteStore>,
     pub policy: PolicyEngine,
+    pub attack: Option<warden_ingest::AttackCatalogue>,
 }
 
 impl Env {
@@ -31,14 +32,18 @@ impl Env {
             self.store.clone(),
             clock.clone(),
         ));
-        warden_pipeline::Pipeline::new(
+        let pipeline = warden_pipeline::Pipeline::new(
             self.config.clone(),
             self.store.clone(),
             audit,
             clock,
             self.policy.clone(),
             context,
-        )
+        );
+        match &self.attack {
+            Some(catalogue) => pipeline.with_attack_catalogue(catalogue.clone()),
+            None => pipeline,
+        }
     }
 }
 
@@ -89,12 +94,21 @@ pub async fn open(data_dir: &Path, config_path: Option<&Path>) -> anyhow::Result
                 .with_context(|| format!("policy file {} is not valid", path.display()))?
         }
     };
+    let attack = match &config.ingest.attack_catalogue {
+        None => None,
+        Some(file) => Some(
+            warden_ingest::AttackCatalogue::load(&data_dir.join(file))
+                .map_err(anyhow::Error::msg)
+                .context("[ingest] attack_catalogue")?,
+        ),
+    };
     Ok((
         Env {
             data_dir: data_dir.to_path_buf(),
             config,
             store: Arc::new(store),
             policy,
+            attack,
         },
         created,
     ))

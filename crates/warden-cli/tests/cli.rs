@@ -328,3 +328,58 @@ fn dead_letters_can_be_listed_shown_and_retried() {
     let twice = warden(dir.path(), &["deadletter", "retry", &id]);
     assert!(stdout(&twice).contains("already resolved"));
 }
+
+#[test]
+fn a_configured_attack_catalogue_names_techniques_on_the_card() {
+    let data = std::env::var_os("WARDEN_SHARED_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("../shared/data"));
+    let catalogue = data.join("context/attack/enterprise_techniques.json");
+    if !catalogue.exists() {
+        assert!(
+            std::env::var_os("WARDEN_REQUIRE_SHARED_DATA").is_none(),
+            "{} missing",
+            catalogue.display()
+        );
+        eprintln!(
+            "skipping: {} not found (shared test data absent)",
+            catalogue.display()
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("warden.toml"),
+        format!(
+            "[ingest]\nattack_catalogue = {:?}\n",
+            catalogue.display().to_string()
+        ),
+    )
+    .expect("config");
+    let output = warden(
+        dir.path(),
+        &["triage", "examples/alerts/ecs-lsass-access.json"],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("ATT&CK: T1003 OS Credential Dumping (Credential Access); T1003.001 LSASS Memory (Credential Access)"),
+        "{}",
+        stdout(&output)
+    );
+
+    std::fs::write(
+        dir.path().join("warden.toml"),
+        "[ingest]\nattack_catalogue = \"missing.json\"\n",
+    )
+    .expect("config");
+    let output = warden(
+        dir.path(),
+        &["triage", "examples/alerts/ecs-lsass-access.json"],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("attack_catalogue"),
+        "{}",
+        stderr(&output)
+    );
+}

@@ -13,15 +13,18 @@
 //!   `Provenance::Text` and can never become action targets on their own.
 //! - [`fields`]: tolerant JSON lookups (`a.b.c` matches nested objects and
 //!   Elastic's flat dotted keys alike).
+//! - [`attack`]: ATT&CK technique names and tactics from a catalogue file.
 //! - [`correlate`]: merges duplicates and groups related alerts into case
 //!   drafts, recording why.
 
+pub mod attack;
 pub mod correlate;
 pub mod extract;
 pub mod fields;
 pub mod formats;
 pub mod reader;
 
+pub use attack::AttackCatalogue;
 pub use correlate::{CaseDraft, CorrelationConfig, correlate};
 pub use formats::{FormatError, detect, normalise};
 pub use reader::{IngestError, IngestReport, Limits, parse_record, read_paths};

@@ -245,3 +245,48 @@ fn every_alert_file_in_shared_data_ingests_without_error() {
     assert_eq!(count(SourceFormat::Msgraph), 1);
     assert_eq!(files.len(), 9, "{files:?}");
 }
+
+#[test]
+fn attack_catalogue_names_techniques_and_maps_tactic_spellings() {
+    let Some(data) = shared_data() else { return };
+    let catalogue = warden_ingest::AttackCatalogue::load(
+        &data.join("context/attack/enterprise_techniques.json"),
+    )
+    .expect("catalogue loads");
+    assert_eq!(catalogue.len(), 691);
+    let mut report = read_paths(
+        &[data.join("alerts/sigma-chainsaw/detections.jsonl")],
+        &Limits::default(),
+        None,
+    );
+    for alert in &mut report.alerts {
+        catalogue.annotate(alert);
+    }
+    let techniques: Vec<_> = report.alerts.iter().flat_map(|a| &a.attacks).collect();
+    let named = techniques.iter().filter(|t| t.name.is_some()).count();
+    // Sigma tags carry ids only; the catalogue names all but revoked ones.
+    assert!(
+        named * 100 >= techniques.len() * 95,
+        "{named} of {} named",
+        techniques.len()
+    );
+    let lsass = techniques
+        .iter()
+        .find(|t| t.id == "T1003.001")
+        .expect("an LSASS detection");
+    assert_eq!(lsass.name.as_deref(), Some("LSASS Memory"));
+    assert!(
+        lsass.tactics.contains(&"Credential Access".to_owned()),
+        "{:?}",
+        lsass.tactics
+    );
+    // Sigma's `attack.credential-access` tag maps onto the same name, once.
+    assert_eq!(
+        lsass
+            .tactics
+            .iter()
+            .filter(|t| *t == "Credential Access")
+            .count(),
+        1
+    );
+}

@@ -39,6 +39,10 @@ pub struct IngestConfig {
     pub max_alert_bytes: usize,
     /// Deepest JSON nesting accepted.
     pub max_depth: usize,
+    /// An ATT&CK technique table (`{tactics, techniques}` JSON, such as the
+    /// compact Enterprise table) used to name techniques and tactics;
+    /// relative to the data directory. Unset: ids are kept as sent.
+    pub attack_catalogue: Option<String>,
 }
 
 impl Default for IngestConfig {
@@ -47,6 +51,7 @@ impl Default for IngestConfig {
         Self {
             max_alert_bytes: limits.max_alert_bytes,
             max_depth: limits.max_depth,
+            attack_catalogue: None,
         }
     }
 }

@@ -30,7 +30,9 @@ use warden_domain::{
 };
 use warden_enrich::{Context, enrich};
 use warden_execute::{CaseNoteConnector, Executor};
-use warden_ingest::{CaseDraft, IngestError, Limits, correlate, parse_record, read_paths};
+use warden_ingest::{
+    AttackCatalogue, CaseDraft, IngestError, Limits, correlate, parse_record, read_paths,
+};
 use warden_policy::{
     ApprovalTally, CaseFacts, EscalationInput, PolicyEngine, TargetFacts, Trigger,
     escalation_triggers,
@@ -82,6 +84,7 @@ pub struct Pipeline {
     assessor: Box<dyn Assessor>,
     executor: Executor,
     context: Context,
+    attack: Option<AttackCatalogue>,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -125,7 +128,14 @@ impl Pipeline {
             assessor,
             executor,
             context,
+            attack: None,
         }
+    }
+
+    /// Name ATT&CK techniques and tactics from `catalogue` at ingest.
+    pub fn with_attack_catalogue(mut self, catalogue: AttackCatalogue) -> Self {
+        self.attack = Some(catalogue);
+        self
     }
 
     /// The agent principal of the configured use case.

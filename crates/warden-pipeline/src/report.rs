@@ -65,6 +65,7 @@ impl CaseOutcome {
                     "raw_sha256": alert.raw_sha256,
                     "duplicates": duplicates,
                     "techniques": alert.attacks.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(),
+                    "attack": alert.attacks,
                 })
             })
             .collect();
@@ -191,6 +192,18 @@ impl CaseOutcome {
                 alert.origin
             );
             let _ = writeln!(out, "              \"{}\"", alert.title.escaped(140));
+            if !alert.attacks.is_empty() {
+                let techniques: Vec<String> = alert
+                    .attacks
+                    .iter()
+                    .map(|a| match &a.name {
+                        Some(name) if a.tactics.is_empty() => format!("{} {name}", a.id),
+                        Some(name) => format!("{} {name} ({})", a.id, a.tactics.join(", ")),
+                        None => a.id.clone(),
+                    })
+                    .collect();
+                let _ = writeln!(out, "              ATT&CK: {}", techniques.join("; "));
+            }
         }
         let _ = writeln!(out, "grouped: {}", self.case.grouping_reasons.join("; "));
         if self.triggers.is_empty() {

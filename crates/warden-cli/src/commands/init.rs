@@ -19,7 +19,10 @@ pub async fn run(data_dir: &Path, config: Option<&Path>) -> anyhow::Result<ExitC
     }
     println!(
         "policy set {} ({} polic{}: {})",
-        env.policy.version().get(..12).unwrap_or(env.policy.version()),
+        env.policy
+            .version()
+            .get(..12)
+            .unwrap_or(env.policy.version()),
         env.policy.policy_ids().len(),
         if env.policy.policy_ids().len() == 1 {
             "y"
