@@ -52,6 +52,48 @@ pub struct Evidence {
     pub freshness: Freshness,
 }
 
+impl Evidence {
+    /// A text fact (`"tier_0"`), or `""` when absent or not text.
+    pub fn fact_str(&self, key: &str) -> &str {
+        self.facts
+            .get(key)
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default()
+    }
+
+    /// A boolean fact, false when absent or not a boolean.
+    pub fn fact_bool(&self, key: &str) -> bool {
+        self.facts
+            .get(key)
+            .and_then(serde_json::Value::as_bool)
+            .unwrap_or(false)
+    }
+
+    /// A whole-number fact.
+    pub fn fact_u64(&self, key: &str) -> Option<u64> {
+        self.facts.get(key).and_then(serde_json::Value::as_u64)
+    }
+
+    /// The `tags` fact, lower-cased.
+    pub fn tags(&self) -> Vec<String> {
+        self.facts
+            .get("tags")
+            .and_then(serde_json::Value::as_array)
+            .map(|tags| {
+                tags.iter()
+                    .filter_map(serde_json::Value::as_str)
+                    .map(str::to_lowercase)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Whether the `tags` fact holds `tag` (any case).
+    pub fn has_tag(&self, tag: &str) -> bool {
+        self.tags().iter().any(|t| t.eq_ignore_ascii_case(tag))
+    }
+}
+
 /// A source that should have been asked but could not answer: recorded so
 /// that its absence is visible and escalates (S4), never silently ignored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

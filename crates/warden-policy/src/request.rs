@@ -72,44 +72,29 @@ impl TargetFacts {
             if !about_target {
                 continue;
             }
-            let text = |key: &str| {
-                item.facts
-                    .get(key)
-                    .and_then(Value::as_str)
-                    .map(str::to_owned)
-            };
-            let tags = || -> BTreeSet<String> {
-                item.facts
-                    .get("tags")
-                    .and_then(Value::as_array)
-                    .map(|t| {
-                        t.iter()
-                            .filter_map(Value::as_str)
-                            .map(str::to_lowercase)
-                            .collect()
-                    })
-                    .unwrap_or_default()
-            };
             match item.kind {
                 EvidenceKind::Asset => {
-                    facts.asset_criticality =
-                        text("criticality").unwrap_or(facts.asset_criticality);
-                    facts.asset_environment =
-                        text("environment").unwrap_or(facts.asset_environment);
-                    facts.asset_tags = tags();
+                    facts.asset_criticality = known(item.fact_str("criticality"));
+                    facts.asset_environment = known(item.fact_str("environment"));
+                    facts.asset_tags = item.tags().into_iter().collect();
                 }
                 EvidenceKind::Identity => {
-                    facts.identity_type = text("user_type").unwrap_or(facts.identity_type);
-                    facts.identity_privileged = item
-                        .facts
-                        .get("privileged")
-                        .and_then(Value::as_bool)
-                        .unwrap_or(false);
+                    facts.identity_type = known(item.fact_str("user_type"));
+                    facts.identity_privileged = item.fact_bool("privileged");
                 }
                 _ => {}
             }
         }
         facts
+    }
+}
+
+/// A fact's text, or "unknown" when the evidence does not say.
+fn known(text: &str) -> String {
+    if text.is_empty() {
+        "unknown".into()
+    } else {
+        text.to_owned()
     }
 }
 

@@ -55,31 +55,6 @@ impl Score {
     }
 }
 
-fn text(facts: &Value, key: &str) -> String {
-    facts
-        .get(key)
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned()
-}
-
-fn flag(facts: &Value, key: &str) -> bool {
-    facts.get(key).and_then(Value::as_bool).unwrap_or(false)
-}
-
-fn tags(facts: &Value) -> Vec<String> {
-    facts
-        .get("tags")
-        .and_then(Value::as_array)
-        .map(|t| {
-            t.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_lowercase)
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 fn of_kind(evidence: &[Evidence], kind: EvidenceKind) -> impl Iterator<Item = &Evidence> {
     evidence.iter().filter(move |e| e.kind == kind)
 }
@@ -128,16 +103,16 @@ impl Assessor for DeterministicAssessor {
 
         // Assets: criticality, environment, exposure, known noisy sources.
         let assets: Vec<&Evidence> = of_kind(evidence, EvidenceKind::Asset).collect();
-        if let Some(crown) = assets.iter().min_by_key(|e| text(&e.facts, "criticality")) {
-            let tier = text(&crown.facts, "criticality");
-            let env = text(&crown.facts, "environment");
-            let mut weight = w.criticality(&tier);
+        if let Some(crown) = assets.iter().min_by_key(|e| e.fact_str("criticality")) {
+            let tier = crown.fact_str("criticality");
+            let env = crown.fact_str("environment");
+            let mut weight = w.criticality(tier);
             let mut why = format!("most critical asset is {tier}");
             if env == "production" {
                 weight += w.production;
                 why.push_str(", in production");
             }
-            if flag(&crown.facts, "internet_exposed") {
+            if crown.fact_bool("internet_exposed") {
                 weight += w.internet_exposed;
                 why.push_str(", internet-exposed");
             }
@@ -154,7 +129,7 @@ impl Assessor for DeterministicAssessor {
         let noisy_assets: Vec<EvidenceId> = assets
             .iter()
             .filter(|e| {
-                tags(&e.facts)
+                e.tags()
                     .iter()
                     .any(|t| t == "vuln_scanner" || t == "pentest")
             })
@@ -172,7 +147,7 @@ impl Assessor for DeterministicAssessor {
 
         // Exploitability: KEV-listed vulnerabilities on involved assets.
         let kev: Vec<&Evidence> = of_kind(evidence, EvidenceKind::Vulnerability)
-            .filter(|e| flag(&e.facts, "kev"))
+            .filter(|e| e.fact_bool("kev"))
             .collect();
         score.add(
             "exploitability",
@@ -181,7 +156,7 @@ impl Assessor for DeterministicAssessor {
                 "known exploited vulnerabilit{} on an involved asset: {}",
                 if kev.len() == 1 { "y" } else { "ies" },
                 kev.iter()
-                    .map(|e| text(&e.facts, "cve"))
+                    .map(|e| e.fact_str("cve"))
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
@@ -190,23 +165,22 @@ impl Assessor for DeterministicAssessor {
 
         // Identity risk.
         for identity in of_kind(evidence, EvidenceKind::Identity) {
-            let facts = &identity.facts;
-            let user = text(facts, "user");
+            let user = identity.fact_str("user");
             let mut weight = 0.0;
             let mut why = Vec::new();
-            if flag(facts, "privileged") {
+            if identity.fact_bool("privileged") {
                 weight += w.privileged;
                 why.push("privileged");
             }
-            if text(facts, "user_type") == "service_account" {
+            if identity.fact_str("user_type") == "service_account" {
                 weight += w.service_account;
                 why.push("a service account");
             }
-            if text(facts, "mfa") == "disabled" {
+            if identity.fact_str("mfa") == "disabled" {
                 weight += w.mfa_disabled;
                 why.push("without MFA");
             }
-            let identity_tags = tags(facts);
+            let identity_tags = identity.tags();
             if identity_tags
                 .iter()
                 .any(|t| t == "vip" || t == "break_glass")
@@ -235,19 +209,19 @@ impl Assessor for DeterministicAssessor {
 
         // Threat intelligence.
         for hit in of_kind(evidence, EvidenceKind::Intel) {
-            let facts = &hit.facts;
-            let confidence = facts
+            let confidence = hit
+                .facts
                 .get("confidence")
                 .and_then(Value::as_f64)
                 .unwrap_or(50.0)
                 / 100.0;
-            let base = match text(facts, "verdict").as_str() {
+            let base = match hit.fact_str("verdict") {
                 "malicious" => w.intel_malicious,
                 "suspicious" => w.intel_suspicious,
                 "benign" => w.intel_benign,
                 _ => 0.0,
             };
-            let structured = flag(facts, "structured");
+            let structured = hit.fact_bool("structured");
             let weight = base
                 * confidence
                 * if structured {
@@ -260,9 +234,9 @@ impl Assessor for DeterministicAssessor {
                 weight,
                 format!(
                     "{} is {} per {}{}",
-                    text(facts, "indicator"),
-                    text(facts, "verdict"),
-                    text(facts, "source"),
+                    hit.fact_str("indicator"),
+                    hit.fact_str("verdict"),
+                    hit.fact_str("source"),
                     if structured {
                         ""
                     } else {
@@ -275,7 +249,7 @@ impl Assessor for DeterministicAssessor {
 
         // History of the same rule on the same entity.
         for past in of_kind(evidence, EvidenceKind::History) {
-            let count = |k: &str| past.facts.get(k).and_then(Value::as_u64).unwrap_or(0);
+            let count = |k: &str| past.fact_u64(k).unwrap_or(0);
             let (tp, fp) = (
                 count("true_positive"),
                 count("false_positive") + count("benign"),
@@ -412,8 +386,8 @@ fn propose(
     let malicious_intel = |value: &str| -> Option<EvidenceId> {
         of_kind(input.evidence, EvidenceKind::Intel)
             .find(|e| {
-                text(&e.facts, "verdict") == "malicious"
-                    && flag(&e.facts, "structured")
+                e.fact_str("verdict") == "malicious"
+                    && e.fact_bool("structured")
                     && e.subject.as_ref().is_some_and(|(_, v)| v == value)
             })
             .map(|e| e.id.clone())

@@ -88,27 +88,15 @@ pub fn escalation_triggers(input: &EscalationInput<'_>, config: &EscalationConfi
         .iter()
         .filter(|e| e.kind == EvidenceKind::Asset)
     {
-        let tier = asset
-            .facts
-            .get("criticality")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        let tags = tag_list(&asset.facts);
-        let host = asset
-            .facts
-            .get("hostname")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        if tier == "tier_0" || tags.iter().any(|t| t == "regulated") {
+        let tier = asset.fact_str("criticality");
+        let host = asset.fact_str("hostname");
+        let regulated = asset.has_tag("regulated");
+        if tier == "tier_0" || regulated {
             fire(
                 "critical_asset",
                 format!(
                     "{host} is {tier}{} ({})",
-                    if tags.iter().any(|t| t == "regulated") {
-                        ", regulated"
-                    } else {
-                        ""
-                    },
+                    if regulated { ", regulated" } else { "" },
                     asset.id
                 ),
             );
@@ -119,18 +107,9 @@ pub fn escalation_triggers(input: &EscalationInput<'_>, config: &EscalationConfi
         .iter()
         .filter(|e| e.kind == EvidenceKind::Identity)
     {
-        let user = identity
-            .facts
-            .get("user")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        let privileged = identity
-            .facts
-            .get("privileged")
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
-        let tags = tag_list(&identity.facts);
-        let vip = tags.iter().any(|t| t == "vip" || t == "break_glass");
+        let user = identity.fact_str("user");
+        let privileged = identity.fact_bool("privileged");
+        let vip = identity.has_tag("vip") || identity.has_tag("break_glass");
         if privileged || vip {
             fire(
                 "privileged_identity",
@@ -176,19 +155,6 @@ pub fn escalation_triggers(input: &EscalationInput<'_>, config: &EscalationConfi
         );
     }
     fired
-}
-
-fn tag_list(facts: &Value) -> Vec<String> {
-    facts
-        .get("tags")
-        .and_then(Value::as_array)
-        .map(|t| {
-            t.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_lowercase)
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// Phrases that address an AI or try to steer triage. A signal, not the
