@@ -3,10 +3,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::action::{ActionName, ProposalHash, Target};
+use crate::action::{ActionName, ActionProposal, ProposalHash, Target};
 use crate::alert::SourceFormat;
 use crate::case::CaseState;
-use crate::decision::DecisionOutcome;
+use crate::decision::{Decision, DecisionOutcome};
 use crate::evidence::EvidenceGap;
 use crate::execution::ExecutionStatus;
 use crate::ids::{AlertId, CaseId, EvidenceId};
@@ -49,6 +49,17 @@ pub struct ProposalRecord {
     pub proposal_hash: ProposalHash,
     pub action: ActionName,
     pub target: Target,
+}
+
+impl ProposalRecord {
+    /// The record of `proposal`.
+    pub fn of(proposal: &ActionProposal) -> Self {
+        Self {
+            proposal_hash: proposal.hash(),
+            action: proposal.action,
+            target: proposal.target.clone(),
+        }
+    }
 }
 
 /// Something that happened, as recorded.
@@ -144,6 +155,22 @@ pub enum AuditEvent {
 }
 
 impl AuditEvent {
+    /// The record of a policy decision about one proposal of `case_id`.
+    pub fn policy_decided(case_id: CaseId, decision: &Decision) -> Self {
+        AuditEvent::PolicyDecided {
+            case_id,
+            proposal: ProposalRecord {
+                proposal_hash: decision.proposal_hash.clone(),
+                action: decision.action,
+                target: decision.target.clone(),
+            },
+            outcome: decision.outcome.clone(),
+            policy_ids: decision.policy_ids.clone(),
+            policy_version: decision.policy_version.clone(),
+            reasons: decision.reasons.clone(),
+        }
+    }
+
     /// The stage that emits this event.
     pub fn stage(&self) -> Stage {
         match self {

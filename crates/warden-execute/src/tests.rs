@@ -2,7 +2,6 @@ use std::collections::BTreeMap;
 
 use time::OffsetDateTime;
 use warden_audit::StoreAuditLog;
-use warden_domain::audit::ProposalRecord;
 use warden_domain::{Case, Decision, DecisionOutcome, FixedClock, Severity, Target};
 use warden_store::{CaseReader, SqliteStore};
 
@@ -60,21 +59,7 @@ fn allow(p: &ActionProposal) -> Decision {
 
 async fn put_on_record(f: &Fixture, d: &Decision) {
     f.audit
-        .append(
-            "system:test",
-            AuditEvent::PolicyDecided {
-                case_id: f.case.id,
-                proposal: ProposalRecord {
-                    proposal_hash: d.proposal_hash.clone(),
-                    action: d.action,
-                    target: d.target.clone(),
-                },
-                outcome: d.outcome.clone(),
-                policy_ids: d.policy_ids.clone(),
-                policy_version: d.policy_version.clone(),
-                reasons: vec![],
-            },
-        )
+        .append("system:test", AuditEvent::policy_decided(f.case.id, d))
         .await
         .expect("audit");
 }

@@ -353,11 +353,7 @@ impl Pipeline {
                     proposals: assessment
                         .proposed_actions
                         .iter()
-                        .map(|p| ProposalRecord {
-                            proposal_hash: p.hash(),
-                            action: p.action,
-                            target: p.target.clone(),
-                        })
+                        .map(ProposalRecord::of)
                         .collect(),
                 },
             )
@@ -386,21 +382,7 @@ impl Pipeline {
                 &ApprovalTally::default(),
             );
             self.audit
-                .append(
-                    PIPELINE,
-                    AuditEvent::PolicyDecided {
-                        case_id: case.id,
-                        proposal: ProposalRecord {
-                            proposal_hash: decision.proposal_hash.clone(),
-                            action: decision.action,
-                            target: decision.target.clone(),
-                        },
-                        outcome: decision.outcome.clone(),
-                        policy_ids: decision.policy_ids.clone(),
-                        policy_version: decision.policy_version.clone(),
-                        reasons: decision.reasons.clone(),
-                    },
-                )
+                .append(PIPELINE, AuditEvent::policy_decided(case.id, &decision))
                 .await?;
             self.store.save_decision(case.id, &decision).await?;
             decisions.push(decision);

@@ -412,29 +412,20 @@ fn propose(
                     all_evidence.clone(),
                 );
             }
-            for kind in [
-                ObservableKind::Ip,
-                ObservableKind::Domain,
-                ObservableKind::Url,
+            // Blocking and quarantine need a malicious intel hit on the
+            // structured indicator itself.
+            for (kind, action) in [
+                (ObservableKind::Ip, ActionName::NetBlockIndicator),
+                (ObservableKind::Domain, ActionName::NetBlockIndicator),
+                (ObservableKind::Url, ActionName::NetBlockIndicator),
+                (ObservableKind::FileHash, ActionName::EdrQuarantineFile),
             ] {
-                for indicator in structured(kind) {
-                    if let Target::Entity { value, .. } = &indicator
+                for target in structured(kind) {
+                    if let Target::Entity { value, .. } = &target
                         && let Some(hit) = malicious_intel(value)
                     {
-                        push(
-                            ActionName::NetBlockIndicator,
-                            indicator.clone(),
-                            &[],
-                            vec![hit],
-                        );
+                        push(action, target.clone(), &[], vec![hit]);
                     }
-                }
-            }
-            for hash in structured(ObservableKind::FileHash) {
-                if let Target::Entity { value, .. } = &hash
-                    && let Some(hit) = malicious_intel(value)
-                {
-                    push(ActionName::EdrQuarantineFile, hash.clone(), &[], vec![hit]);
                 }
             }
         }
