@@ -72,31 +72,17 @@ pub fn normalise(
     origin: &str,
     raw_sha256: &str,
 ) -> Result<Alert, FormatError> {
-    let mut draft = AlertDraft::default();
-    let class_uid = match format {
-        SourceFormat::Ocsf => ocsf::normalise(payload, &mut draft)?,
-        SourceFormat::Ecs => {
-            ecs::normalise(payload, &mut draft)?;
-            2004
-        }
-        SourceFormat::Suricata => {
-            suricata::normalise(payload, &mut draft)?;
-            2004
-        }
-        SourceFormat::Chainsaw => {
-            chainsaw::normalise(payload, &mut draft)?;
-            2004
-        }
-        SourceFormat::Splunk => {
-            splunk::normalise(payload, &mut draft)?;
-            2004
-        }
-        SourceFormat::Msgraph => {
-            msgraph::normalise(payload, &mut draft)?;
-            2004
-        }
+    let normaliser: fn(&Value, &mut AlertDraft) -> Result<(), FormatError> = match format {
+        SourceFormat::Ocsf => ocsf::normalise,
+        SourceFormat::Ecs => ecs::normalise,
+        SourceFormat::Suricata => suricata::normalise,
+        SourceFormat::Chainsaw => chainsaw::normalise,
+        SourceFormat::Splunk => splunk::normalise,
+        SourceFormat::Msgraph => msgraph::normalise,
     };
-    draft.finish(format, class_uid, payload, origin, raw_sha256)
+    let mut draft = AlertDraft::default();
+    normaliser(payload, &mut draft)?;
+    draft.finish(format, payload, origin, raw_sha256)
 }
 
 fn json_type(value: &Value) -> &'static str {
@@ -113,6 +99,9 @@ fn json_type(value: &Value) -> &'static str {
 /// What a format's normaliser fills in.
 #[derive(Debug, Default)]
 pub struct AlertDraft {
+    /// The OCSF class the finding maps to; Detection Finding unless the
+    /// format says otherwise.
+    pub class_uid: Option<u32>,
     pub product: Option<String>,
     pub vendor_id: Option<String>,
     pub time: Option<OffsetDateTime>,
@@ -177,7 +166,6 @@ impl AlertDraft {
     fn finish(
         mut self,
         format: SourceFormat,
-        class_uid: u32,
         payload: &Value,
         origin: &str,
         raw_sha256: &str,
@@ -192,7 +180,7 @@ impl AlertDraft {
         Ok(Alert {
             id: AlertId::new(),
             format,
-            class_uid,
+            class_uid: self.class_uid.unwrap_or(ocsf::DETECTION_FINDING),
             product: self.product.unwrap_or_else(|| format.as_str().to_owned()),
             vendor_id: self.vendor_id,
             time,
@@ -210,6 +198,28 @@ impl AlertDraft {
             raw: payload.clone(),
         })
     }
+}
+
+/// A severity given by name (`critical`, `High`, `info`...): unknown names
+/// map to medium so that the alert is looked at rather than ignored; the
+/// vendor's value is kept, after `label` when there is one.
+pub(crate) fn named_severity(name: Option<String>, label: &str) -> VendorSeverity {
+    let Some(name) = name.filter(|n| !n.trim().is_empty()) else {
+        return VendorSeverity {
+            level: Severity::Medium,
+            original: "absent".into(),
+        };
+    };
+    let level = match name.trim().to_ascii_lowercase().as_str() {
+        "info" => Severity::Informational,
+        other => other.parse().unwrap_or(Severity::Medium),
+    };
+    let original = if label.is_empty() {
+        name
+    } else {
+        format!("{label} {name}")
+    };
+    VendorSeverity { level, original }
 }
 
 /// Parse an RFC 3339 timestamp, also accepting the `+0000` offset form

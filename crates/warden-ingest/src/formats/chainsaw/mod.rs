@@ -4,9 +4,9 @@
 //! in `document.data.Event` (`System` and `EventData` or `UserData`).
 
 use serde_json::Value;
-use warden_domain::{ObservableKind, RuleRef, Severity, VendorSeverity};
+use warden_domain::{ObservableKind, RuleRef};
 
-use super::{AlertDraft, FormatError, parse_rfc3339};
+use super::{AlertDraft, FormatError, named_severity, parse_rfc3339};
 use crate::fields::{lookup, string, strings};
 
 /// A chainsaw detection has a rule `name` and the matched `document`.
@@ -44,22 +44,7 @@ pub fn normalise(payload: &Value, draft: &mut AlertDraft) -> Result<(), FormatEr
             _ => format!("{group} detection"),
         },
     );
-    let level = string(payload, "level").unwrap_or_default();
-    draft.severity = Some(VendorSeverity {
-        level: match level.as_str() {
-            "critical" => Severity::Critical,
-            "high" => Severity::High,
-            "medium" => Severity::Medium,
-            "low" => Severity::Low,
-            "info" | "informational" => Severity::Informational,
-            _ => Severity::Medium,
-        },
-        original: if level.is_empty() {
-            "absent".into()
-        } else {
-            level
-        },
-    });
+    draft.severity = Some(named_severity(string(payload, "level"), ""));
 
     for tag in strings(payload, "tags") {
         if tag.starts_with("attack.t") {

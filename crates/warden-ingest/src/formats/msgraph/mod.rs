@@ -5,9 +5,9 @@
 //! resource...).
 
 use serde_json::Value;
-use warden_domain::{ObservableKind, RuleRef, Severity, VendorSeverity};
+use warden_domain::{ObservableKind, RuleRef};
 
-use super::{AlertDraft, FormatError, parse_rfc3339};
+use super::{AlertDraft, FormatError, named_severity, parse_rfc3339};
 use crate::fields::{array, string, strings};
 
 /// `@odata.type` names a Graph security alert, or the object has the
@@ -42,21 +42,7 @@ pub fn normalise(payload: &Value, draft: &mut AlertDraft) -> Result<(), FormatEr
     if let Some(text) = string(payload, "description") {
         draft.text("description", text);
     }
-    let severity = string(payload, "severity").unwrap_or_default();
-    draft.severity = Some(VendorSeverity {
-        level: match severity.as_str() {
-            "high" => Severity::High,
-            "medium" => Severity::Medium,
-            "low" => Severity::Low,
-            "informational" => Severity::Informational,
-            _ => Severity::Medium,
-        },
-        original: if severity.is_empty() {
-            "absent".into()
-        } else {
-            severity
-        },
-    });
+    draft.severity = Some(named_severity(string(payload, "severity"), ""));
     let category = string(payload, "category");
     for technique in strings(payload, "mitreTechniques") {
         draft.attack(&technique, None, category.clone());

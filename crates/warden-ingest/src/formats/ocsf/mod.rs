@@ -31,8 +31,8 @@ pub fn matches(payload: &Value) -> bool {
     payload.get("class_uid").is_some_and(Value::is_number)
 }
 
-/// Fill `draft` from an OCSF finding; returns its class.
-pub fn normalise(payload: &Value, draft: &mut AlertDraft) -> Result<u32, FormatError> {
+/// Fill `draft` from an OCSF finding, its class included.
+pub fn normalise(payload: &Value, draft: &mut AlertDraft) -> Result<(), FormatError> {
     let class_uid = payload
         .get("class_uid")
         .and_then(Value::as_u64)
@@ -117,7 +117,8 @@ pub fn normalise(payload: &Value, draft: &mut AlertDraft) -> Result<u32, FormatE
             draft.attack(&uid, string(attack, "technique.name"), tactic);
         }
     }
-    Ok(class_uid)
+    draft.class_uid = Some(class_uid);
+    Ok(())
 }
 
 /// OCSF `severity_id`: 1 informational to 5 critical, 6 fatal; 0 unknown and

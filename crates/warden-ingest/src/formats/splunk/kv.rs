@@ -3,14 +3,17 @@
 //! may repeat (`orig_tag`), so each key maps to a list; a leading token with
 //! no `=` (the event time) is skipped.
 
-use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+/// Each key with its values, in the order they appeared.
+pub type Pairs = BTreeMap<String, Vec<String>>;
 
 /// Most pairs read from one `_raw`.
 const MAX_PAIRS: usize = 4096;
 
-/// Keys to lists of values, in first-seen order of keys.
-pub fn parse(text: &str) -> Map<String, Value> {
-    let mut out: Map<String, Value> = Map::new();
+/// Keys to their values.
+pub fn parse(text: &str) -> Pairs {
+    let mut out = Pairs::new();
     let mut rest = text;
     for _ in 0..MAX_PAIRS {
         rest = rest.trim_start_matches([',', ' ', '\n', '\r', '\t']);
@@ -57,46 +60,31 @@ pub fn parse(text: &str) -> Map<String, Value> {
         if key.is_empty() {
             continue;
         }
-        match out.get_mut(key) {
-            Some(Value::Array(list)) => list.push(Value::String(value)),
-            _ => {
-                out.insert(key.to_owned(), Value::Array(vec![Value::String(value)]));
-            }
-        }
+        out.entry(key.to_owned()).or_default().push(value);
     }
     out
-}
-
-/// First value of `key`.
-pub trait FirstValue {
-    fn first_value(&self, key: &str) -> Option<&str>;
-}
-
-impl FirstValue for Map<String, Value> {
-    fn first_value(&self, key: &str) -> Option<&str> {
-        self.get(key)?.as_array()?.first()?.as_str()
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn first<'a>(pairs: &'a Pairs, key: &str) -> Option<&'a str> {
+        pairs.get(key)?.first().map(String::as_str)
+    }
+
     #[test]
     fn parses_quoted_bare_repeated_and_escaped_values() {
         let raw = r#"1739168412, search_name="Access - Excessive Failed Logins - Rule", count=5, src="89.160.20.112", orig_tag="authentication", orig_tag="failure", path="C:\\Temp\\a \"b\"""#;
         let kv = parse(raw);
         assert_eq!(
-            kv.first_value("search_name"),
+            first(&kv, "search_name"),
             Some("Access - Excessive Failed Logins - Rule")
         );
-        assert_eq!(kv.first_value("count"), Some("5"));
-        assert_eq!(
-            kv.get("orig_tag").and_then(Value::as_array).map(Vec::len),
-            Some(2)
-        );
-        assert_eq!(kv.first_value("path"), Some(r#"C:\Temp\a "b""#));
-        assert!(kv.get("1739168412").is_none());
+        assert_eq!(first(&kv, "count"), Some("5"));
+        assert_eq!(kv.get("orig_tag").map(Vec::len), Some(2));
+        assert_eq!(first(&kv, "path"), Some(r#"C:\Temp\a "b""#));
+        assert!(!kv.contains_key("1739168412"));
     }
 
     #[test]

@@ -13,12 +13,10 @@
 
 mod kv;
 
-use kv::FirstValue;
+use serde_json::Value;
+use warden_domain::{ObservableKind, RuleRef};
 
-use serde_json::{Map, Value};
-use warden_domain::{ObservableKind, RuleRef, Severity, VendorSeverity};
-
-use super::{AlertDraft, FormatError, from_epoch, parse_rfc3339};
+use super::{AlertDraft, FormatError, from_epoch, named_severity, parse_rfc3339};
 use crate::fields::string;
 
 /// A notable from the REST API (`index: notable`, or a `_raw` naming its
@@ -48,7 +46,7 @@ pub fn normalise(payload: &Value, draft: &mut AlertDraft) -> Result<(), FormatEr
     // A field from the top level, else from `_raw`.
     let get = |key: &str| -> Option<String> {
         string(fields, key)
-            .or_else(|| raw.first_value(key).map(str::to_owned))
+            .or_else(|| raw.get(key).and_then(|v| v.first()).cloned())
             .filter(|v| !v.trim().is_empty())
     };
 
@@ -89,24 +87,10 @@ pub fn normalise(payload: &Value, draft: &mut AlertDraft) -> Result<(), FormatEr
         .ok_or(FormatError::Missing("_time"))?;
     draft.time = Some(time);
 
-    let urgency = get("urgency").or_else(|| get("severity"));
-    draft.severity = Some(match urgency {
-        Some(name) => VendorSeverity {
-            level: match name.to_ascii_lowercase().as_str() {
-                "critical" => Severity::Critical,
-                "high" => Severity::High,
-                "medium" => Severity::Medium,
-                "low" => Severity::Low,
-                "informational" | "info" => Severity::Informational,
-                _ => Severity::Medium,
-            },
-            original: format!("urgency {name}"),
-        },
-        None => VendorSeverity {
-            level: Severity::Medium,
-            original: "absent".into(),
-        },
-    });
+    draft.severity = Some(named_severity(
+        get("urgency").or_else(|| get("severity")),
+        "urgency",
+    ));
 
     // CIM fields: addresses where they parse as IPs, host names otherwise.
     for key in [
@@ -121,14 +105,7 @@ pub fn normalise(payload: &Value, draft: &mut AlertDraft) -> Result<(), FormatEr
         "src_host",
     ] {
         for value in values(fields, &raw, key) {
-            let path = format!(
-                "{}{key}",
-                if string(fields, key).is_some() {
-                    ""
-                } else {
-                    "_raw."
-                }
-            );
+            let path = source_path(fields, key);
             let kind = if value.parse::<std::net::IpAddr>().is_ok() {
                 K::Ip
             } else {
@@ -149,14 +126,7 @@ pub fn normalise(payload: &Value, draft: &mut AlertDraft) -> Result<(), FormatEr
         (K::Email, "sender"),
     ] {
         for value in values(fields, &raw, key) {
-            let path = format!(
-                "{}{key}",
-                if string(fields, key).is_some() {
-                    ""
-                } else {
-                    "_raw."
-                }
-            );
+            let path = source_path(fields, key);
             draft.field(kind, &path, &value);
         }
     }
@@ -182,13 +152,22 @@ pub fn normalise(payload: &Value, draft: &mut AlertDraft) -> Result<(), FormatEr
     Ok(())
 }
 
-/// Every value of `key`: top-level (string or array) and from `_raw`.
-fn values(fields: &Value, raw: &Map<String, Value>, key: &str) -> Vec<String> {
+/// Where `key` was read: the top level, or `_raw`.
+fn source_path(fields: &Value, key: &str) -> String {
+    if string(fields, key).is_some() {
+        key.to_owned()
+    } else {
+        format!("_raw.{key}")
+    }
+}
+
+/// Every value of `key`: top-level (string or array), else from `_raw`.
+fn values(fields: &Value, raw: &kv::Pairs, key: &str) -> Vec<String> {
     let mut found = crate::fields::strings(fields, key);
     if found.is_empty()
-        && let Some(list) = raw.get(key).and_then(Value::as_array)
+        && let Some(list) = raw.get(key)
     {
-        found.extend(list.iter().filter_map(Value::as_str).map(str::to_owned));
+        found.extend(list.iter().cloned());
     }
     found.retain(|v| !v.trim().is_empty() && v != "unknown");
     found
