@@ -10,7 +10,7 @@
 )]
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::Arc;
 
@@ -19,9 +19,7 @@ use warden_audit::{AuditLog, StoreAuditLog, stages_of};
 use warden_domain::{CaseId, Stage, SystemClock};
 use warden_store::SqliteStore;
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use warden_testkit::repo;
 
 fn warden(data_dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_warden"))
@@ -331,22 +329,10 @@ fn dead_letters_can_be_listed_shown_and_retried() {
 
 #[test]
 fn a_configured_attack_catalogue_names_techniques_on_the_card() {
-    let data = std::env::var_os("WARDEN_SHARED_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join("../shared/data"));
-    let catalogue = data.join("context/attack/enterprise_techniques.json");
-    if !catalogue.exists() {
-        assert!(
-            std::env::var_os("WARDEN_REQUIRE_SHARED_DATA").is_none(),
-            "{} missing",
-            catalogue.display()
-        );
-        eprintln!(
-            "skipping: {} not found (shared test data absent)",
-            catalogue.display()
-        );
+    let Some(catalogue) = warden_testkit::shared_data("context/attack/enterprise_techniques.json")
+    else {
         return;
-    }
+    };
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(
         dir.path().join("warden.toml"),

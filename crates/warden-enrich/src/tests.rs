@@ -1,13 +1,11 @@
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use warden_domain::{Alert, Freshness};
 use warden_ingest::{Limits, read_paths};
 
 use super::*;
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use warden_testkit::repo;
 
 fn example_alert(name: &str) -> Alert {
     let report = read_paths(
@@ -182,22 +180,10 @@ fn old_files_give_stale_evidence() {
 
 #[test]
 fn the_real_kev_catalogue_loads() {
-    let data = std::env::var_os("WARDEN_SHARED_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join("../shared/data"));
-    let kev = data.join("context/kev/known_exploited_vulnerabilities.json");
-    if !kev.exists() {
-        assert!(
-            std::env::var_os("WARDEN_REQUIRE_SHARED_DATA").is_none(),
-            "{} missing",
-            kev.display()
-        );
-        eprintln!(
-            "skipping: {} not found (shared test data absent)",
-            kev.display()
-        );
+    let Some(kev) = warden_testkit::shared_data("context/kev/known_exploited_vulnerabilities.json")
+    else {
         return;
-    }
+    };
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::copy(&kev, dir.path().join("kev.json")).expect("copy");
     let context = Context::load(dir.path(), &ContextConfig::default()).expect("loads");

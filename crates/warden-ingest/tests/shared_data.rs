@@ -1,7 +1,6 @@
 //! Ingest of the real third-party samples in `../shared/data`. Skips with a
-//! message where the folder (`WARDEN_SHARED_DATA`, else `../shared/data`
-//! beside the repository) is absent, unless `WARDEN_REQUIRE_SHARED_DATA`
-//! is set (CI sets it, so a missing folder fails there instead of passing).
+//! message where the folder is absent, unless `WARDEN_REQUIRE_SHARED_DATA`
+//! is set (CI sets it): see `warden_testkit::shared_data`.
 
 #![allow(
     clippy::expect_used,
@@ -16,24 +15,9 @@ use std::path::PathBuf;
 use warden_domain::SourceFormat;
 use warden_ingest::{Limits, read_paths};
 
-/// `WARDEN_SHARED_DATA`, else `../shared/data` beside the repository.
+/// The shared data folder (see `warden_testkit::shared_data`).
 fn shared_data() -> Option<PathBuf> {
-    let path = std::env::var_os("WARDEN_SHARED_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
-    if path.is_dir() {
-        return Some(path);
-    }
-    assert!(
-        std::env::var_os("WARDEN_REQUIRE_SHARED_DATA").is_none(),
-        "WARDEN_REQUIRE_SHARED_DATA is set but {} is missing",
-        path.display()
-    );
-    eprintln!(
-        "skipping: {} not found (shared test data absent)",
-        path.display()
-    );
-    None
+    warden_testkit::shared_data("")
 }
 
 #[test]

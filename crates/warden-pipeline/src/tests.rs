@@ -1,5 +1,4 @@
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 
 use warden_audit::{StoreAuditLog, stages_of};
 use warden_domain::{Disposition, Stage, SystemClock, Verdict};
@@ -8,9 +7,7 @@ use warden_store::{CaseReader, SqliteStore};
 
 use super::*;
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use warden_testkit::repo;
 
 async fn pipeline(
     store: Arc<SqliteStore>,

@@ -7,9 +7,7 @@ use warden_ingest::{CorrelationConfig, Limits, correlate, read_paths};
 
 use super::*;
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use warden_testkit::repo;
 
 /// Triage the example file(s) as one case with the given context.
 fn assess_files(files: &[&str], context: &Context, config: AssessorConfig) -> Assessment {

@@ -3,14 +3,7 @@ use warden_domain::{ObservableKind, Severity, SourceFormat};
 
 use crate::formats::{detect, normalise};
 
-fn example(name: &str) -> serde_json::Value {
-    let path = format!(
-        "{}/../../examples/alerts/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let text = std::fs::read_to_string(&path).expect("example exists");
-    serde_json::from_str(&text).expect("example is JSON")
-}
+use warden_testkit::example_json as example;
 
 #[test]
 fn lsass_example_keeps_injection_text_untrusted_and_untargetable() {
