@@ -27,16 +27,33 @@ pub enum SourceFormat {
     Splunk,
     /// A Microsoft Graph security alert (`alerts_v2`, Defender XDR).
     Msgraph,
+    /// A Sigma detection as hayabusa `json-timeline` emits it (JSON or JSONL).
+    Hayabusa,
+    /// A CrowdStrike Falcon detection summary event (streaming API / SIEM
+    /// connector: `DetectionSummaryEvent`, `EppDetectionSummaryEvent`).
+    Falcon,
+    /// An Amazon GuardDuty finding (API, CLI or EventBridge event).
+    Guardduty,
+    /// A source described by a user's mapping file (JSON pointers to fields);
+    /// the mapping's name is on the alert's `product`.
+    Mapped,
 }
 
 impl SourceFormat {
-    pub const ALL: [SourceFormat; 6] = [
+    /// The built-in formats, each with its own normaliser. [`Mapped`]
+    /// alerts need a mapping file, so it is not among them.
+    ///
+    /// [`Mapped`]: SourceFormat::Mapped
+    pub const ALL: [SourceFormat; 9] = [
         SourceFormat::Ocsf,
         SourceFormat::Ecs,
         SourceFormat::Suricata,
         SourceFormat::Chainsaw,
         SourceFormat::Splunk,
         SourceFormat::Msgraph,
+        SourceFormat::Hayabusa,
+        SourceFormat::Falcon,
+        SourceFormat::Guardduty,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -47,9 +64,15 @@ impl SourceFormat {
             SourceFormat::Chainsaw => "chainsaw",
             SourceFormat::Splunk => "splunk",
             SourceFormat::Msgraph => "msgraph",
+            SourceFormat::Hayabusa => "hayabusa",
+            SourceFormat::Falcon => "falcon",
+            SourceFormat::Guardduty => "guardduty",
+            SourceFormat::Mapped => "mapped",
         }
     }
 
+    /// A built-in format by name (`mapped` is not one: mappings are named
+    /// by their own files).
     pub fn parse(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|f| f.as_str() == name)
     }

@@ -146,7 +146,15 @@ fn read_file(
         report.errors.push(error(&name, reason, &bytes, limits));
         return;
     }
-    match parse_json(&bytes, limits) {
+    let parsed = parse_json(&bytes, limits).map(|value| match value {
+        // An API response wrapping a list of alerts counts as the list.
+        Value::Object(_) if formats::detect(&value).is_err() => match collection(value) {
+            Ok(items) => Value::Array(items),
+            Err(value) => value,
+        },
+        value => value,
+    });
+    match parsed {
         Ok(Value::Array(items)) => {
             for (index, item) in items.into_iter().enumerate() {
                 let origin = format!("{name}[{index}]");
@@ -172,6 +180,44 @@ fn read_file(
             convert(&name, &value, &bytes, format, report);
         }
         Err(reason) => report.errors.push(error(&name, reason, &bytes, limits)),
+    }
+}
+
+/// The keys under which vendor APIs return lists of alerts: GuardDuty
+/// `GetFindings` (`findings`, or `Findings` from the CLI), the Splunk search
+/// REST API (`results`), Microsoft Graph list responses (`value`), the
+/// CrowdStrike API (`resources`) and Elasticsearch search responses
+/// (`hits.hits`).
+const COLLECTION_KEYS: [&str; 6] = [
+    "findings",
+    "Findings",
+    "results",
+    "value",
+    "resources",
+    "hits",
+];
+
+/// The alerts in an API response envelope: a known key holding a non-empty
+/// array of objects. Anything else is handed back unchanged.
+fn collection(value: Value) -> Result<Vec<Value>, Value> {
+    let Value::Object(mut map) = value else {
+        return Err(value);
+    };
+    let key = COLLECTION_KEYS.into_iter().find(|key| {
+        let list = match map.get(*key) {
+            Some(Value::Object(hits)) if *key == "hits" => hits.get("hits"),
+            other => other,
+        };
+        list.and_then(Value::as_array)
+            .is_some_and(|items| !items.is_empty() && items.iter().all(Value::is_object))
+    });
+    match key.and_then(|key| map.remove(key)) {
+        Some(Value::Array(items)) => Ok(items),
+        Some(Value::Object(mut hits)) => match hits.remove("hits") {
+            Some(Value::Array(items)) => Ok(items),
+            _ => Err(Value::Object(map)),
+        },
+        _ => Err(Value::Object(map)),
     }
 }
 

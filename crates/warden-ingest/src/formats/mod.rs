@@ -5,6 +5,9 @@
 
 pub mod chainsaw;
 pub mod ecs;
+pub mod falcon;
+pub mod guardduty;
+pub mod hayabusa;
 pub mod msgraph;
 pub mod ocsf;
 pub mod splunk;
@@ -28,7 +31,9 @@ pub enum FormatError {
     #[error(
         "unknown alert format: not OCSF (class_uid), Elastic (kibana.alert.*), \
          Suricata EVE (event_type alert), chainsaw (document + name), \
-         Splunk notable (index notable / search_name) or Microsoft Graph alert"
+         hayabusa (RuleTitle + Channel), Splunk notable (index notable / search_name), \
+         Microsoft Graph alert, CrowdStrike Falcon detection summary, GuardDuty finding \
+         or a configured mapping"
     )]
     Unknown,
     #[error("missing required field {0}")]
@@ -55,6 +60,12 @@ pub fn detect(payload: &Value) -> Result<SourceFormat, FormatError> {
         Ok(SourceFormat::Suricata)
     } else if msgraph::matches(payload) {
         Ok(SourceFormat::Msgraph)
+    } else if falcon::matches(payload) {
+        Ok(SourceFormat::Falcon)
+    } else if guardduty::matches(payload) {
+        Ok(SourceFormat::Guardduty)
+    } else if hayabusa::matches(payload) {
+        Ok(SourceFormat::Hayabusa)
     } else if splunk::matches(payload) {
         Ok(SourceFormat::Splunk)
     } else if ecs::matches(payload) {
@@ -79,6 +90,14 @@ pub fn normalise(
         SourceFormat::Chainsaw => chainsaw::normalise,
         SourceFormat::Splunk => splunk::normalise,
         SourceFormat::Msgraph => msgraph::normalise,
+        SourceFormat::Hayabusa => hayabusa::normalise,
+        SourceFormat::Falcon => falcon::normalise,
+        SourceFormat::Guardduty => guardduty::normalise,
+        SourceFormat::Mapped => {
+            return Err(FormatError::Unsupported(
+                "a mapped format is read with its mapping file (see [ingest] mappings)".into(),
+            ));
+        }
     };
     let mut draft = AlertDraft::default();
     normaliser(payload, &mut draft)?;
@@ -222,6 +241,15 @@ pub(crate) fn named_severity(name: Option<String>, label: &str) -> VendorSeverit
     VendorSeverity { level, original }
 }
 
+/// The digests in a Sysmon `Hashes` value (`SHA1=..,MD5=..,SHA256=..,IMPHASH=..`);
+/// IMPHASH is an import-table hash, not a file's.
+pub(crate) fn sysmon_hashes(text: &str) -> impl Iterator<Item = &str> {
+    text.split(',').filter_map(|pair| {
+        let (algo, value) = pair.split_once('=')?;
+        matches!(algo.trim(), "SHA1" | "MD5" | "SHA256" | "SHA512").then_some(value.trim())
+    })
+}
+
 /// Parse an RFC 3339 timestamp, also accepting the `+0000` offset form
 /// (no colon) that Suricata and many syslog-era tools write.
 pub(crate) fn parse_rfc3339(text: &str) -> Option<OffsetDateTime> {
@@ -328,6 +356,28 @@ mod properties {
             "tags",
             "attacks",
             "technique",
+            "RuleTitle",
+            "Timestamp",
+            "Channel",
+            "Details",
+            "MitreTags",
+            "metadata",
+            "eventType",
+            "eventCreationTime",
+            "event",
+            "DetectName",
+            "ComputerName",
+            "source",
+            "detail",
+            "type",
+            "arn",
+            "resource",
+            "instanceDetails",
+            "networkInterfaces",
+            "service",
+            "action",
+            "createdAt",
+            "severity",
             "x",
         ]);
         let leaf = prop_oneof![
@@ -340,6 +390,10 @@ mod properties {
             Just(Value::String("10.0.0.1".into())),
             Just(Value::String("2026-11-17T10:00:00Z".into())),
             Just(Value::from(2004)),
+            Just(Value::String("DetectionSummaryEvent".into())),
+            Just(Value::String("aws.guardduty".into())),
+            Just(Value::String("guardduty".into())),
+            Just(Value::String("2026-11-17 10:00:00.000 +09:00".into())),
         ];
         leaf.prop_recursive(5, 64, 6, move |inner| {
             prop_oneof![

@@ -124,3 +124,44 @@ proptest::proptest! {
         proptest::prop_assert_eq!(report.alerts.len() + report.errors.len(), lines);
     }
 }
+
+#[test]
+fn api_response_envelopes_are_read_as_their_lists() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let splunk = write(
+        dir.path(),
+        "splunk.json",
+        format!(r#"{{"preview": false, "init_offset": 0, "results": [{GOOD}, {GOOD}]}}"#)
+            .as_bytes(),
+    );
+    let elastic = write(
+        dir.path(),
+        "search.json",
+        format!(r#"{{"took": 3, "hits": {{"total": {{"value": 1}}, "hits": [{GOOD}]}}}}"#)
+            .as_bytes(),
+    );
+    // An empty list is not an envelope: the object is refused, not dropped.
+    let empty = write(dir.path(), "empty.json", br#"{"results": []}"#);
+    let report = read_paths(&[splunk, elastic, empty], &Limits::default(), None);
+    assert_eq!(report.alerts.len(), 3);
+    assert!(report.alerts[1].origin.ends_with("splunk.json[1]"));
+    assert_eq!(report.errors.len(), 1);
+    assert!(report.errors[0].origin.ends_with("empty.json"));
+}
+
+#[test]
+fn every_vendor_sample_in_testdata_ingests() {
+    let testdata = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata");
+    let report = read_paths(&[testdata], &Limits::default(), None);
+    let unexpected: Vec<&IngestError> = report
+        .errors
+        .iter()
+        // Mapped sources need their mapping file; they are tested with it.
+        .filter(|e| !e.origin.contains("/mapped/"))
+        .collect();
+    assert!(unexpected.is_empty(), "{unexpected:#?}");
+    let count = |format| report.alerts.iter().filter(|a| a.format == format).count();
+    assert_eq!(count(SourceFormat::Hayabusa), 4);
+    assert_eq!(count(SourceFormat::Falcon), 2);
+    assert_eq!(count(SourceFormat::Guardduty), 3);
+}

@@ -6,7 +6,7 @@
 use serde_json::Value;
 use warden_domain::{ObservableKind, RuleRef};
 
-use super::{AlertDraft, FormatError, named_severity, parse_rfc3339};
+use super::{AlertDraft, FormatError, named_severity, parse_rfc3339, sysmon_hashes};
 use crate::fields::{lookup, string, strings};
 
 /// A chainsaw detection has a rule `name` and the matched `document`.
@@ -119,12 +119,8 @@ pub fn normalise(payload: &Value, draft: &mut AlertDraft) -> Result<(), FormatEr
     }
     // Sysmon: Hashes = "SHA1=..,MD5=..,SHA256=..,IMPHASH=..".
     if let Some(hashes) = string(data, "Hashes") {
-        for pair in hashes.split(',') {
-            if let Some((algo, value)) = pair.split_once('=')
-                && matches!(algo.trim(), "SHA1" | "MD5" | "SHA256")
-            {
-                draft.field(K::FileHash, &format!("{prefix}.Hashes"), value);
-            }
+        for hash in sysmon_hashes(&hashes) {
+            draft.field(K::FileHash, &format!("{prefix}.Hashes"), hash);
         }
     }
     for key in [
