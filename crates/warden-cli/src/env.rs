@@ -21,6 +21,8 @@ pub struct Env {
     pub store: Arc<SqliteStore>,
     pub policy: PolicyEngine,
     pub attack: Option<warden_ingest::AttackCatalogue>,
+    /// The built-in formats plus the configured mappings.
+    pub formats: warden_ingest::Formats,
 }
 
 impl Env {
@@ -39,11 +41,31 @@ impl Env {
             clock,
             self.policy.clone(),
             context,
-        );
+        )
+        .with_formats(self.formats.clone());
         match &self.attack {
             Some(catalogue) => pipeline.with_attack_catalogue(catalogue.clone()),
             None => pipeline,
         }
+    }
+}
+
+impl Env {
+    /// Also read the sources described by these mapping files (`--mapping`).
+    pub fn add_mappings(&mut self, files: &[PathBuf]) -> anyhow::Result<()> {
+        for file in files {
+            self.formats.add(warden_ingest::Mapping::load(file)?)?;
+        }
+        Ok(())
+    }
+
+    /// The format `--format NAME` names: a built-in or a loaded mapping.
+    pub fn format(
+        &self,
+        name: Option<&str>,
+    ) -> anyhow::Result<Option<warden_ingest::FormatChoice>> {
+        name.map(|name| self.formats.choose(name).map_err(anyhow::Error::msg))
+            .transpose()
     }
 }
 
@@ -102,6 +124,12 @@ pub async fn open(data_dir: &Path, config_path: Option<&Path>) -> anyhow::Result
                 .context("[ingest] attack_catalogue")?,
         ),
     };
+    let mut formats = warden_ingest::Formats::default();
+    for file in &config.ingest.mappings {
+        let mapping =
+            warden_ingest::Mapping::load(&data_dir.join(file)).context("[ingest] mappings")?;
+        formats.add(mapping).context("[ingest] mappings")?;
+    }
     Ok((
         Env {
             data_dir: data_dir.to_path_buf(),
@@ -109,6 +137,7 @@ pub async fn open(data_dir: &Path, config_path: Option<&Path>) -> anyhow::Result
             store: Arc::new(store),
             policy,
             attack,
+            formats,
         },
         created,
     ))

@@ -369,3 +369,71 @@ fn a_configured_attack_catalogue_names_techniques_on_the_card() {
         stderr(&output)
     );
 }
+
+#[test]
+fn a_mapping_file_adds_a_source_without_code() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let samples = "crates/warden-ingest/testdata/mapped";
+    // Unknown without the mapping: refused and kept.
+    let output = warden(dir.path(), &["triage", samples, "--json"]);
+    assert!(stderr(&output).contains("unknown alert format"));
+
+    // With --mapping: one case from the three related Wazuh alerts.
+    let output = warden(
+        dir.path(),
+        &[
+            "triage",
+            samples,
+            "--json",
+            "--mapping",
+            "examples/mappings/wazuh.toml",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let cases: Vec<Value> = stdout(&output)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    assert_eq!(cases.len(), 1);
+    let alerts = cases[0]["alerts"].as_array().expect("alerts");
+    assert_eq!(alerts.len(), 3);
+    assert!(
+        alerts
+            .iter()
+            .all(|a| a["format"] == "mapped" && a["product"] == "Wazuh")
+    );
+
+    // The same from warden.toml, and --format takes the mapping's name.
+    std::fs::copy(
+        repo().join("examples/mappings/wazuh.toml"),
+        dir.path().join("wazuh.toml"),
+    )
+    .expect("copy");
+    std::fs::write(
+        dir.path().join("warden.toml"),
+        "[ingest]\nmappings = [\"wazuh.toml\"]\n",
+    )
+    .expect("config");
+    let output = warden(dir.path(), &["triage", samples, "--format", "wazuh"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("1 case triaged"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(
+        stdout(&output).contains("[mapped: Wazuh]"),
+        "{}",
+        stdout(&output)
+    );
+
+    // A broken mapping is refused, naming the file and the problem.
+    std::fs::write(dir.path().join("wazuh.toml"), "name = \"wazuh\"\n").expect("break");
+    let output = warden(dir.path(), &["triage", samples]);
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    assert!(
+        err.contains("[ingest] mappings") && err.contains("missing field"),
+        "{err}"
+    );
+}

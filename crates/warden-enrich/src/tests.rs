@@ -1,7 +1,7 @@
 use std::path::Path;
 
 use warden_domain::{Alert, Freshness};
-use warden_ingest::{Limits, read_paths};
+use warden_ingest::{ReadOptions, read_paths};
 
 use super::*;
 
@@ -10,8 +10,7 @@ use warden_testkit::repo;
 fn example_alert(name: &str) -> Alert {
     let report = read_paths(
         &[repo().join("examples/alerts").join(name)],
-        &Limits::default(),
-        None,
+        &ReadOptions::default(),
     );
     assert!(report.errors.is_empty(), "{:?}", report.errors);
     report.alerts.into_iter().next().expect("one alert")
@@ -82,8 +81,7 @@ fn intel_hits_and_history_are_found() {
 
     let scans = read_paths(
         &[repo().join("examples/alerts/ocsf-port-scan.jsonl")],
-        &Limits::default(),
-        None,
+        &ReadOptions::default(),
     );
     let result = enrich(&scans.alerts, &example_context(), now());
     let history = result

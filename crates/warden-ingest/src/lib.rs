@@ -8,7 +8,11 @@
 //!   record that cannot be read becomes an [`IngestError`] naming the file, the
 //!   line and the reason, with the payload kept for the dead-letter store.
 //! - [`formats`]: format detection and one folder per vendor format
-//!   (`ocsf/`, `ecs/`), each turning a JSON payload into an [`Alert`].
+//!   (`ocsf/`, `ecs/`, `suricata/`, `chainsaw/`, `hayabusa/`, `splunk/`,
+//!   `msgraph/`, `falcon/`, `guardduty/`), each turning a JSON payload into
+//!   an [`Alert`]; `mapped/` does the same for sources described by a
+//!   user's mapping file; [`Formats`] holds the built-ins and the loaded
+//!   mappings and picks one per payload.
 //! - [`extract`]: observables found by pattern in untrusted text; they carry
 //!   `Provenance::Text` and can never become action targets on their own.
 //! - [`fields`]: tolerant JSON lookups (`a.b.c` matches nested objects and
@@ -26,8 +30,8 @@ pub mod reader;
 
 pub use attack::AttackCatalogue;
 pub use correlate::{CaseDraft, CorrelationConfig, correlate};
-pub use formats::{FormatError, detect, normalise};
-pub use reader::{IngestError, IngestReport, Limits, parse_record, read_paths};
+pub use formats::{FormatChoice, FormatError, Formats, Mapping, MappingError, detect, normalise};
+pub use reader::{IngestError, IngestReport, Limits, ReadOptions, parse_record, read_paths};
 
 #[doc(no_inline)]
 pub use warden_domain::Alert;

@@ -11,10 +11,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
+use warden_domain::Alert;
 use warden_domain::hashing::sha256_hex;
-use warden_domain::{Alert, SourceFormat};
 
-use crate::formats;
+use crate::formats::{FormatChoice, Formats};
 
 /// Limits on what one record may be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +32,15 @@ impl Default for Limits {
             max_depth: 64,
         }
     }
+}
+
+/// How to read: the limits, the formats known, and a format to force
+/// instead of detecting one per record.
+#[derive(Debug, Clone, Default)]
+pub struct ReadOptions {
+    pub limits: Limits,
+    pub formats: Formats,
+    pub forced: Option<FormatChoice>,
 }
 
 /// A record that could not be ingested.
@@ -55,20 +64,15 @@ pub struct IngestReport {
     pub files: usize,
 }
 
-/// Read every path (files or folders). `format` forces a format instead of
-/// detecting it per record.
-pub fn read_paths(
-    paths: &[PathBuf],
-    limits: &Limits,
-    format: Option<SourceFormat>,
-) -> IngestReport {
+/// Read every path (files or folders).
+pub fn read_paths(paths: &[PathBuf], options: &ReadOptions) -> IngestReport {
     let mut report = IngestReport::default();
     for path in paths {
         if path.is_dir() {
             match alert_files(path) {
                 Ok(files) => {
                     for file in files {
-                        read_file(&file, limits, format, &mut report);
+                        read_file(&file, options, &mut report);
                     }
                 }
                 Err(err) => report.errors.push(IngestError {
@@ -78,7 +82,7 @@ pub fn read_paths(
                 }),
             }
         } else {
-            read_file(path, limits, format, &mut report);
+            read_file(path, options, &mut report);
         }
     }
     report
@@ -104,12 +108,8 @@ fn alert_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(found)
 }
 
-fn read_file(
-    path: &Path,
-    limits: &Limits,
-    format: Option<SourceFormat>,
-    report: &mut IngestReport,
-) {
+fn read_file(path: &Path, options: &ReadOptions, report: &mut IngestReport) {
+    let limits = &options.limits;
     report.files += 1;
     let name = path.display().to_string();
     let bytes = match fs::read(path) {
@@ -137,7 +137,7 @@ fn read_file(
                 continue;
             }
             let origin = format!("{name}:{}", index + 1);
-            ingest_record(&origin, line, limits, format, report);
+            ingest_record(&origin, line, options, report);
         }
         return;
     }
@@ -148,7 +148,7 @@ fn read_file(
     }
     let parsed = parse_json(&bytes, limits).map(|value| match value {
         // An API response wrapping a list of alerts counts as the list.
-        Value::Object(_) if formats::detect(&value).is_err() => match collection(value) {
+        Value::Object(_) if options.formats.detect(&value).is_err() => match collection(value) {
             Ok(items) => Value::Array(items),
             Err(value) => value,
         },
@@ -167,7 +167,7 @@ fn read_file(
                         .push(error(&origin, too_large(raw.len(), limits), &raw, limits));
                     continue;
                 }
-                convert(&origin, &item, &raw, format, report);
+                convert(&origin, &item, &raw, options, report);
             }
         }
         Ok(value) => {
@@ -177,7 +177,7 @@ fn read_file(
                     .push(error(&name, too_large(bytes.len(), limits), &bytes, limits));
                 return;
             }
-            convert(&name, &value, &bytes, format, report);
+            convert(&name, &value, &bytes, options, report);
         }
         Err(reason) => report.errors.push(error(&name, reason, &bytes, limits)),
     }
@@ -231,14 +231,8 @@ fn looks_like_json_lines(bytes: &[u8]) -> bool {
     first_is_object && lines.next().is_some()
 }
 
-fn ingest_record(
-    origin: &str,
-    bytes: &[u8],
-    limits: &Limits,
-    format: Option<SourceFormat>,
-    report: &mut IngestReport,
-) {
-    match parse_record(origin, bytes, limits, format) {
+fn ingest_record(origin: &str, bytes: &[u8], options: &ReadOptions, report: &mut IngestReport) {
+    match parse_record(origin, bytes, options) {
         Ok(alert) => report.alerts.push(alert),
         Err(err) => report.errors.push(err),
     }
@@ -249,15 +243,15 @@ fn ingest_record(
 pub fn parse_record(
     origin: &str,
     bytes: &[u8],
-    limits: &Limits,
-    format: Option<SourceFormat>,
+    options: &ReadOptions,
 ) -> Result<Alert, IngestError> {
+    let limits = &options.limits;
     check_text(bytes, limits, limits.max_alert_bytes)
         .and_then(|()| parse_json(bytes, limits))
         .map_err(|reason| error(origin, reason, bytes, limits))
         .and_then(|value| {
             let mut report = IngestReport::default();
-            convert(origin, &value, bytes, format, &mut report);
+            convert(origin, &value, bytes, options, &mut report);
             match (report.alerts.pop(), report.errors.pop()) {
                 (Some(alert), _) => Ok(alert),
                 (None, Some(err)) => Err(err),
@@ -270,14 +264,15 @@ fn convert(
     origin: &str,
     value: &Value,
     raw: &[u8],
-    forced: Option<SourceFormat>,
+    options: &ReadOptions,
     report: &mut IngestReport,
 ) {
-    let result = match forced {
-        Some(format) if value.is_object() => Ok(format),
-        Some(_) | None => formats::detect(value),
+    let formats = &options.formats;
+    let result = match &options.forced {
+        Some(choice) if value.is_object() => Ok(choice.clone()),
+        Some(_) | None => formats.detect(value),
     }
-    .and_then(|format| formats::normalise(format, value, origin, &sha256_hex(raw)));
+    .and_then(|choice| formats.normalise(&choice, value, origin, &sha256_hex(raw)));
     match result {
         Ok(alert) => report.alerts.push(alert),
         Err(err) => report.errors.push(IngestError {

@@ -13,7 +13,7 @@
 use std::path::PathBuf;
 
 use warden_domain::SourceFormat;
-use warden_ingest::{Limits, read_paths};
+use warden_ingest::{ReadOptions, read_paths};
 
 /// The shared data folder (see `warden_testkit::shared_data`).
 fn shared_data() -> Option<PathBuf> {
@@ -32,7 +32,7 @@ fn ocsf_detection_finding_examples_ingest() {
     .iter()
     .map(|f| examples.join(f))
     .collect();
-    let report = read_paths(&files, &Limits::default(), None);
+    let report = read_paths(&files, &ReadOptions::default());
     assert!(report.errors.is_empty(), "{:?}", report.errors);
     assert!(report.alerts.len() >= 3);
     assert!(
@@ -52,7 +52,7 @@ fn ocsf_detection_finding_examples_ingest() {
 #[test]
 fn elastic_alerts_ingest() {
     let Some(data) = shared_data() else { return };
-    let report = read_paths(&[data.join("alerts/ecs")], &Limits::default(), None);
+    let report = read_paths(&[data.join("alerts/ecs")], &ReadOptions::default());
     assert!(report.errors.is_empty(), "{:?}", report.errors);
     assert_eq!(report.alerts.len(), 2);
     let archive = report
@@ -80,7 +80,7 @@ fn security_finding_examples_ingest_and_other_classes_are_refused_by_number() {
     .iter()
     .map(|f| examples.join(f))
     .collect();
-    let report = read_paths(&files, &Limits::default(), None);
+    let report = read_paths(&files, &ReadOptions::default());
     assert!(
         report.errors.is_empty(),
         "{:?}",
@@ -101,8 +101,7 @@ fn security_finding_examples_ingest_and_other_classes_are_refused_by_number() {
 
     let process = read_paths(
         &[examples.join("win-4688.process_activity.ocsf.json")],
-        &Limits::default(),
-        None,
+        &ReadOptions::default(),
     );
     assert_eq!(process.alerts.len(), 0);
     assert!(
@@ -124,7 +123,7 @@ fn every_suricata_eve_alert_ingests() {
     .iter()
     .map(|f| dir.join(f))
     .collect();
-    let report = read_paths(&files, &Limits::default(), None);
+    let report = read_paths(&files, &ReadOptions::default());
     assert!(
         report.errors.is_empty(),
         "{} errors, first: {:?}",
@@ -152,8 +151,7 @@ fn every_chainsaw_detection_ingests_with_its_techniques() {
     let Some(data) = shared_data() else { return };
     let report = read_paths(
         &[data.join("alerts/sigma-chainsaw/detections.jsonl")],
-        &Limits::default(),
-        None,
+        &ReadOptions::default(),
     );
     assert!(
         report.errors.is_empty(),
@@ -214,7 +212,7 @@ fn every_alert_file_in_shared_data_ingests_without_error() {
         }
     }
     files.sort();
-    let report = read_paths(&files, &Limits::default(), None);
+    let report = read_paths(&files, &ReadOptions::default());
     assert!(
         report.errors.is_empty(),
         "{} errors: {:?}",
@@ -240,8 +238,7 @@ fn attack_catalogue_names_techniques_and_maps_tactic_spellings() {
     assert_eq!(catalogue.len(), 691);
     let mut report = read_paths(
         &[data.join("alerts/sigma-chainsaw/detections.jsonl")],
-        &Limits::default(),
-        None,
+        &ReadOptions::default(),
     );
     for alert in &mut report.alerts {
         catalogue.annotate(alert);

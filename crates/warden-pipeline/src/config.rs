@@ -43,6 +43,9 @@ pub struct IngestConfig {
     /// compact Enterprise table) used to name techniques and tactics;
     /// relative to the data directory. Unset: ids are kept as sent.
     pub attack_catalogue: Option<String>,
+    /// Mapping files (TOML) describing further JSON sources with JSON
+    /// pointers, relative to the data directory; see `docs/formats.md`.
+    pub mappings: Vec<String>,
 }
 
 impl Default for IngestConfig {
@@ -52,6 +55,7 @@ impl Default for IngestConfig {
             max_alert_bytes: limits.max_alert_bytes,
             max_depth: limits.max_depth,
             attack_catalogue: None,
+            mappings: Vec::new(),
         }
     }
 }

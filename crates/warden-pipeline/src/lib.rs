@@ -26,12 +26,13 @@ use warden_domain::audit::ProposalRecord;
 use warden_domain::hashing::sha256_hex;
 use warden_domain::{
     Alert, AuditEvent, Case, CaseState, Clock, Decision, DecisionOutcome, Execution,
-    ExecutionStatus, SourceFormat,
+    ExecutionStatus,
 };
 use warden_enrich::{Context, enrich};
 use warden_execute::{CaseNoteConnector, Executor};
 use warden_ingest::{
-    AttackCatalogue, CaseDraft, IngestError, Limits, correlate, parse_record, read_paths,
+    AttackCatalogue, CaseDraft, FormatChoice, Formats, IngestError, Limits, ReadOptions, correlate,
+    parse_record, read_paths,
 };
 use warden_policy::{
     ApprovalTally, CaseFacts, EscalationInput, PolicyEngine, TargetFacts, Trigger,
@@ -85,6 +86,7 @@ pub struct Pipeline {
     executor: Executor,
     context: Context,
     attack: Option<AttackCatalogue>,
+    formats: Formats,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -129,6 +131,7 @@ impl Pipeline {
             executor,
             context,
             attack: None,
+            formats: Formats::default(),
         }
     }
 
@@ -136,6 +139,17 @@ impl Pipeline {
     pub fn with_attack_catalogue(mut self, catalogue: AttackCatalogue) -> Self {
         self.attack = Some(catalogue);
         self
+    }
+
+    /// Read sources described by mapping files besides the built-in formats.
+    pub fn with_formats(mut self, formats: Formats) -> Self {
+        self.formats = formats;
+        self
+    }
+
+    /// The formats this pipeline reads (to resolve `--format NAME`).
+    pub fn formats(&self) -> &Formats {
+        &self.formats
     }
 
     /// The agent principal of the configured use case.
@@ -147,9 +161,9 @@ impl Pipeline {
     pub async fn triage_paths(
         &self,
         paths: &[PathBuf],
-        format: Option<SourceFormat>,
+        format: Option<FormatChoice>,
     ) -> Result<TriageRun, PipelineError> {
-        let report = read_paths(paths, &self.limits(), format);
+        let report = read_paths(paths, &self.read_options(format));
         for error in &report.errors {
             self.dead_letter(error).await?;
         }
@@ -160,10 +174,14 @@ impl Pipeline {
         })
     }
 
-    fn limits(&self) -> Limits {
-        Limits {
-            max_alert_bytes: self.config.ingest.max_alert_bytes,
-            max_depth: self.config.ingest.max_depth,
+    fn read_options(&self, forced: Option<FormatChoice>) -> ReadOptions {
+        ReadOptions {
+            limits: Limits {
+                max_alert_bytes: self.config.ingest.max_alert_bytes,
+                max_depth: self.config.ingest.max_depth,
+            },
+            formats: self.formats.clone(),
+            forced,
         }
     }
 
@@ -173,7 +191,7 @@ impl Pipeline {
     pub async fn retry_dead_letter(
         &self,
         id: &str,
-        format: Option<SourceFormat>,
+        format: Option<FormatChoice>,
     ) -> Result<RetryOutcome, PipelineError> {
         let Some(letter) = self.store.dead_letter(id).await? else {
             return Ok(RetryOutcome::NotFound);
@@ -187,7 +205,7 @@ impl Pipeline {
                 letter.origin
             )));
         }
-        match parse_record(&letter.origin, &letter.payload, &self.limits(), format) {
+        match parse_record(&letter.origin, &letter.payload, &self.read_options(format)) {
             Err(err) => Ok(RetryOutcome::StillRejected(err.reason)),
             Ok(alert) => {
                 let alert_id = alert.id;

@@ -9,7 +9,8 @@ use std::fmt::Write as _;
 
 use serde_json::{Value, json};
 use warden_domain::{
-    Alert, Assessment, Case, Decision, DecisionOutcome, Evidence, EvidenceGap, Execution, Freshness,
+    Alert, Assessment, Case, Decision, DecisionOutcome, Evidence, EvidenceGap, Execution,
+    Freshness, SourceFormat, Untrusted,
 };
 use warden_policy::Trigger;
 
@@ -186,9 +187,11 @@ impl CaseOutcome {
                 "  {:<11} {:<8} {}{} [{}] {}",
                 evidence.id.as_str(),
                 alert.severity.level.as_str(),
-                alert.rule.name,
+                // Rule names are configuration, but a mapped source may
+                // point anywhere: escape them like any other payload text.
+                Untrusted::new(alert.rule.name.clone()).escaped(140),
                 repeat,
-                alert.format,
+                source_label(alert),
                 alert.origin
             );
             let _ = writeln!(out, "              \"{}\"", alert.title.escaped(140));
@@ -278,5 +281,16 @@ impl CaseOutcome {
             );
         }
         out
+    }
+}
+
+/// `ecs`, `suricata`...; a mapped source by its mapping's product name.
+fn source_label(alert: &Alert) -> String {
+    match alert.format {
+        SourceFormat::Mapped => format!(
+            "mapped: {}",
+            Untrusted::new(alert.product.clone()).escaped(40)
+        ),
+        format => format.as_str().to_owned(),
     }
 }

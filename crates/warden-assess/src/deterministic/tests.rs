@@ -3,7 +3,7 @@ use std::path::PathBuf;
 use time::OffsetDateTime;
 use warden_domain::{ActionName, Assessment, Case, Severity, Target, Verdict};
 use warden_enrich::{Context, ContextConfig, enrich};
-use warden_ingest::{CorrelationConfig, Limits, correlate, read_paths};
+use warden_ingest::{CorrelationConfig, ReadOptions, correlate, read_paths};
 
 use super::*;
 
@@ -15,7 +15,7 @@ fn assess_files(files: &[&str], context: &Context, config: AssessorConfig) -> As
         .iter()
         .map(|f| repo().join("examples/alerts").join(f))
         .collect();
-    let report = read_paths(&paths, &Limits::default(), None);
+    let report = read_paths(&paths, &ReadOptions::default());
     assert!(report.errors.is_empty(), "{:?}", report.errors);
     let mut drafts = correlate(report.alerts, &CorrelationConfig::default());
     assert_eq!(drafts.len(), 1, "one case expected");

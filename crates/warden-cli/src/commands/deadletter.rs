@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
 use time::format_description::well_known::Rfc3339;
-use warden_domain::{SourceFormat, Untrusted};
+use warden_domain::Untrusted;
 use warden_enrich::Context;
 use warden_pipeline::RetryOutcome;
 use warden_store::{CaseReader, DeadLetter};
@@ -42,9 +42,14 @@ enum Command {
         /// Retry every unresolved letter.
         #[arg(long, conflicts_with = "ids")]
         all: bool,
-        /// Force a payload format: ocsf, ecs, suricata, chainsaw, splunk or msgraph.
-        #[arg(long, value_parser = super::triage::parse_format)]
-        format: Option<SourceFormat>,
+        /// Force a payload format: a built-in name (ocsf, ecs, suricata,
+        /// chainsaw, hayabusa, splunk, msgraph, falcon, guardduty) or a
+        /// loaded mapping's name.
+        #[arg(long)]
+        format: Option<String>,
+        /// A mapping file to read with (repeatable), as for `triage`.
+        #[arg(long = "mapping", value_name = "FILE")]
+        mappings: Vec<PathBuf>,
         /// Context folder for triaging what now parses.
         #[arg(long)]
         context: Option<PathBuf>,
@@ -61,7 +66,7 @@ fn payload_text(letter: &DeadLetter, max_chars: usize) -> String {
 }
 
 pub async fn run(data_dir: &Path, config: Option<&Path>, args: Args) -> anyhow::Result<ExitCode> {
-    let (env, _) = env::open(data_dir, config).await?;
+    let (mut env, _) = env::open(data_dir, config).await?;
     match args.command {
         Command::List { all, json } => {
             let letters: Vec<DeadLetter> = env
@@ -134,8 +139,11 @@ pub async fn run(data_dir: &Path, config: Option<&Path>, args: Args) -> anyhow::
             ids,
             all,
             format,
+            mappings,
             context,
         } => {
+            env.add_mappings(&mappings)?;
+            let format = env.format(format.as_deref())?;
             let ids: Vec<String> = if all {
                 env.store
                     .dead_letters()
@@ -157,7 +165,7 @@ pub async fn run(data_dir: &Path, config: Option<&Path>, args: Args) -> anyhow::
             let pipeline = env.pipeline(context);
             let mut failed = 0;
             for id in &ids {
-                match pipeline.retry_dead_letter(id, format).await? {
+                match pipeline.retry_dead_letter(id, format.clone()).await? {
                     RetryOutcome::Ingested(outcomes) => {
                         for outcome in outcomes {
                             println!("{id}: ingested; {}", outcome.summary_line());

@@ -4,7 +4,6 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
-use warden_domain::SourceFormat;
 use warden_enrich::Context;
 
 use crate::env;
@@ -30,16 +29,15 @@ pub struct Args {
     assessor: String,
 
     /// Force a payload format instead of detecting it: ocsf, ecs, suricata,
-    /// chainsaw, splunk or msgraph.
-    #[arg(long, value_parser = parse_format)]
-    format: Option<SourceFormat>,
-}
+    /// chainsaw, hayabusa, splunk, msgraph, falcon, guardduty, or the name
+    /// of a loaded mapping.
+    #[arg(long)]
+    format: Option<String>,
 
-pub fn parse_format(name: &str) -> Result<SourceFormat, String> {
-    SourceFormat::parse(name).ok_or_else(|| {
-        let known: Vec<&str> = SourceFormat::ALL.iter().map(|f| f.as_str()).collect();
-        format!("unknown format {name:?} (known: {})", known.join(", "))
-    })
+    /// A mapping file (TOML, JSON pointers) describing another JSON source;
+    /// repeatable. Adds to `[ingest] mappings` in warden.toml.
+    #[arg(long = "mapping", value_name = "FILE")]
+    mappings: Vec<PathBuf>,
 }
 
 pub async fn run(data_dir: &Path, config: Option<&Path>, args: Args) -> anyhow::Result<ExitCode> {
@@ -49,7 +47,16 @@ pub async fn run(data_dir: &Path, config: Option<&Path>, args: Args) -> anyhow::
             args.assessor
         );
     }
-    let (env, _) = env::open(data_dir, config).await?;
+    let (mut env, _) = env::open(data_dir, config).await?;
+    env.add_mappings(&args.mappings)?;
+    // An unknown --format is a usage error, like clap's own (exit 2).
+    let format = match env.format(args.format.as_deref()) {
+        Ok(format) => format,
+        Err(err) => {
+            eprintln!("warden: error: {err}");
+            return Ok(ExitCode::from(2));
+        }
+    };
     let context = match &args.context {
         Some(dir) => Context::load(dir, &env.config.context)
             .with_context(|| format!("cannot use context folder {}", dir.display()))?,
@@ -59,7 +66,7 @@ pub async fn run(data_dir: &Path, config: Option<&Path>, args: Args) -> anyhow::
         eprintln!("warden: warning: {problem} (recorded as an evidence gap)");
     }
     let pipeline = env.pipeline(context);
-    let run = pipeline.triage_paths(&args.paths, args.format).await?;
+    let run = pipeline.triage_paths(&args.paths, format).await?;
 
     for outcome in &run.outcomes {
         if args.json {

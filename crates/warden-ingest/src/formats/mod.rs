@@ -8,10 +8,13 @@ pub mod ecs;
 pub mod falcon;
 pub mod guardduty;
 pub mod hayabusa;
+pub mod mapped;
 pub mod msgraph;
 pub mod ocsf;
 pub mod splunk;
 pub mod suricata;
+
+use std::sync::Arc;
 
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -22,6 +25,7 @@ use warden_domain::{
 };
 
 use crate::extract;
+pub use mapped::{Mapping, MappingError};
 
 /// Why a payload could not become an alert.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -102,6 +106,111 @@ pub fn normalise(
     let mut draft = AlertDraft::default();
     normaliser(payload, &mut draft)?;
     draft.finish(format, payload, origin, raw_sha256)
+}
+
+/// The formats a reader knows: the built-ins, and the sources described by
+/// mapping files. Cheap to clone.
+#[derive(Debug, Clone, Default)]
+pub struct Formats {
+    mappings: Vec<Arc<Mapping>>,
+}
+
+/// The format a payload is read in, detected or forced.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FormatChoice {
+    Builtin(SourceFormat),
+    Mapped(Arc<Mapping>),
+}
+
+impl FormatChoice {
+    /// The name `--format` takes for it.
+    pub fn name(&self) -> &str {
+        match self {
+            FormatChoice::Builtin(format) => format.as_str(),
+            FormatChoice::Mapped(mapping) => mapping.name(),
+        }
+    }
+}
+
+impl Formats {
+    /// The built-ins plus `mappings`, whose names must differ.
+    pub fn with_mappings(mappings: Vec<Mapping>) -> Result<Self, MappingError> {
+        let mut formats = Self::default();
+        for mapping in mappings {
+            formats.add(mapping)?;
+        }
+        Ok(formats)
+    }
+
+    /// Add a mapping; its name must not be taken.
+    pub fn add(&mut self, mapping: Mapping) -> Result<(), MappingError> {
+        if let Some(earlier) = self.mappings().find(|m| m.name() == mapping.name()) {
+            return Err(MappingError {
+                origin: mapping.origin().to_owned(),
+                reason: format!(
+                    "name {:?} is already used by {}",
+                    mapping.name(),
+                    earlier.origin()
+                ),
+            });
+        }
+        self.mappings.push(Arc::new(mapping));
+        Ok(())
+    }
+
+    /// The loaded mappings.
+    pub fn mappings(&self) -> impl Iterator<Item = &Mapping> {
+        self.mappings.iter().map(AsRef::as_ref)
+    }
+
+    /// The format `payload` is in. Mappings are tried first: they are the
+    /// user's own statement of what their source looks like, and their
+    /// `[detect]` conditions are exact.
+    pub fn detect(&self, payload: &Value) -> Result<FormatChoice, FormatError> {
+        if payload.is_object()
+            && let Some(mapping) = self.mappings.iter().find(|m| m.matches(payload))
+        {
+            return Ok(FormatChoice::Mapped(mapping.clone()));
+        }
+        detect(payload).map(FormatChoice::Builtin)
+    }
+
+    /// The format `--format NAME` names.
+    pub fn choose(&self, name: &str) -> Result<FormatChoice, String> {
+        if let Some(format) = SourceFormat::parse(name) {
+            return Ok(FormatChoice::Builtin(format));
+        }
+        if let Some(mapping) = self.mappings.iter().find(|m| m.name() == name) {
+            return Ok(FormatChoice::Mapped(mapping.clone()));
+        }
+        let known: Vec<&str> = SourceFormat::ALL
+            .iter()
+            .map(|f| f.as_str())
+            .chain(self.mappings().map(Mapping::name))
+            .collect();
+        Err(format!(
+            "unknown format {name:?} (known: {})",
+            known.join(", ")
+        ))
+    }
+
+    /// Turn `payload` into an alert in the chosen format.
+    pub fn normalise(
+        &self,
+        choice: &FormatChoice,
+        payload: &Value,
+        origin: &str,
+        raw_sha256: &str,
+    ) -> Result<Alert, FormatError> {
+        match choice {
+            FormatChoice::Builtin(format) => normalise(*format, payload, origin, raw_sha256),
+            FormatChoice::Mapped(mapping) => {
+                let mut draft = AlertDraft::default();
+                mapping.normalise(payload, &mut draft)?;
+                draft.finish(SourceFormat::Mapped, payload, origin, raw_sha256)
+            }
+        }
+    }
 }
 
 fn json_type(value: &Value) -> &'static str {

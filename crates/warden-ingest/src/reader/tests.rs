@@ -16,7 +16,7 @@ fn jsonl_errors_name_file_and_line_and_keep_going() {
     let dir = tempfile::tempdir().expect("tempdir");
     let body = format!("{GOOD}\n{{not json\n\n[1,2]\n{GOOD}\n");
     let path = write(dir.path(), "a.jsonl", body.as_bytes());
-    let report = read_paths(&[path], &Limits::default(), None);
+    let report = read_paths(&[path], &ReadOptions::default());
     assert_eq!(report.alerts.len(), 2);
     assert_eq!(report.errors.len(), 2);
     let first = &report.errors[0];
@@ -51,7 +51,13 @@ fn oversize_deep_and_invalid_utf8_records_are_refused_with_reasons() {
         write(dir.path(), "deep.json", deep.as_bytes()),
         write(dir.path(), "utf8.jsonl", &utf8),
     ];
-    let report = read_paths(&files, &limits, None);
+    let report = read_paths(
+        &files,
+        &ReadOptions {
+            limits,
+            ..ReadOptions::default()
+        },
+    );
     let reasons: Vec<&str> = report.errors.iter().map(|e| e.reason.as_str()).collect();
     assert_eq!(report.alerts.len(), 1, "{reasons:?}");
     assert!(
@@ -86,7 +92,7 @@ fn arrays_folders_and_unknown_formats() {
     );
     fs::create_dir(dir.path().join("sub")).expect("mkdir");
     write(&dir.path().join("sub"), "c.json", GOOD.as_bytes());
-    let report = read_paths(&[dir.path().to_path_buf()], &Limits::default(), None);
+    let report = read_paths(&[dir.path().to_path_buf()], &ReadOptions::default());
     assert_eq!(report.files, 2);
     assert_eq!(report.alerts.len(), 2);
     assert_eq!(report.errors.len(), 1);
@@ -98,8 +104,7 @@ fn arrays_folders_and_unknown_formats() {
 fn missing_file_is_an_error_not_a_panic() {
     let report = read_paths(
         &[PathBuf::from("/nonexistent/x.json")],
-        &Limits::default(),
-        None,
+        &ReadOptions::default(),
     );
     assert_eq!(report.errors.len(), 1);
     assert!(report.errors[0].reason.starts_with("cannot read file"));
@@ -109,7 +114,7 @@ fn missing_file_is_an_error_not_a_panic() {
 fn raw_hash_is_of_the_exact_bytes() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = write(dir.path(), "one.json", GOOD.as_bytes());
-    let report = read_paths(&[path], &Limits::default(), None);
+    let report = read_paths(&[path], &ReadOptions::default());
     assert_eq!(report.alerts[0].raw_sha256, sha256_hex(GOOD.as_bytes()));
 }
 
@@ -118,7 +123,7 @@ proptest::proptest! {
     fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..512)) {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = write(dir.path(), "fuzz.jsonl", &bytes);
-        let report = read_paths(&[path], &Limits::default(), None);
+        let report = read_paths(&[path], &ReadOptions::default());
         // Every non-blank line is accounted for: an alert or an error.
         let lines = bytes.split(|b| *b == b'\n').filter(|l| !l.iter().all(u8::is_ascii_whitespace)).count();
         proptest::prop_assert_eq!(report.alerts.len() + report.errors.len(), lines);
@@ -142,7 +147,7 @@ fn api_response_envelopes_are_read_as_their_lists() {
     );
     // An empty list is not an envelope: the object is refused, not dropped.
     let empty = write(dir.path(), "empty.json", br#"{"results": []}"#);
-    let report = read_paths(&[splunk, elastic, empty], &Limits::default(), None);
+    let report = read_paths(&[splunk, elastic, empty], &ReadOptions::default());
     assert_eq!(report.alerts.len(), 3);
     assert!(report.alerts[1].origin.ends_with("splunk.json[1]"));
     assert_eq!(report.errors.len(), 1);
@@ -151,17 +156,24 @@ fn api_response_envelopes_are_read_as_their_lists() {
 
 #[test]
 fn every_vendor_sample_in_testdata_ingests() {
+    use warden_domain::SourceFormat;
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let wazuh = crate::Mapping::load(&repo.join("examples/mappings/wazuh.toml")).expect("mapping");
+    let options = ReadOptions {
+        formats: Formats::with_mappings(vec![wazuh]).expect("formats"),
+        ..ReadOptions::default()
+    };
     let testdata = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata");
-    let report = read_paths(&[testdata], &Limits::default(), None);
-    let unexpected: Vec<&IngestError> = report
-        .errors
-        .iter()
-        // Mapped sources need their mapping file; they are tested with it.
-        .filter(|e| !e.origin.contains("/mapped/"))
-        .collect();
-    assert!(unexpected.is_empty(), "{unexpected:#?}");
+    let report = read_paths(&[testdata.clone()], &options);
+    assert!(report.errors.is_empty(), "{:#?}", report.errors);
     let count = |format| report.alerts.iter().filter(|a| a.format == format).count();
     assert_eq!(count(SourceFormat::Hayabusa), 4);
     assert_eq!(count(SourceFormat::Falcon), 2);
     assert_eq!(count(SourceFormat::Guardduty), 3);
+    assert_eq!(count(SourceFormat::Mapped), 3);
+    // Without the mapping, the Wazuh alerts are refused (and kept), not
+    // guessed at.
+    let bare = read_paths(&[testdata.join("mapped")], &ReadOptions::default());
+    assert_eq!(bare.errors.len(), 3);
+    assert!(bare.errors[0].reason.starts_with("unknown alert format"));
 }
