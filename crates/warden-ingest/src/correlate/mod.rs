@@ -9,6 +9,14 @@
 //!   could otherwise merge or split cases by writing names into a message.
 //!   Process names are not linking entities either (`powershell.exe` runs
 //!   everywhere).
+//! - Hub entities do not link: a DNS server, proxy, domain controller or
+//!   NAT address appears beside many unrelated entities and would chain
+//!   unrelated alerts into one giant case. An entity seen with more than
+//!   `hub_peer_limit` distinct other hosts, users, IPs, domains, emails or
+//!   cloud resources in the batch is a hub, and so
+//!   are placeholders that mean nobody in particular (loopback and
+//!   unspecified addresses, `localhost`, `SYSTEM`, `ANONYMOUS LOGON`...).
+//!   Cases holding a hub say which one was not used to link.
 //!
 //! Every case draft records why its alerts are together.
 
@@ -23,11 +31,50 @@ pub struct CorrelationConfig {
     /// Alerts that share an entity join the same case when they are at most
     /// this many minutes apart.
     pub window_minutes: i64,
+    /// An entity that appears beside more than this many distinct other
+    /// entities in one batch is a hub (a DNS server, a proxy, a domain
+    /// controller) and does not link alerts.
+    pub hub_peer_limit: usize,
 }
 
 impl Default for CorrelationConfig {
     fn default() -> Self {
-        Self { window_minutes: 60 }
+        Self {
+            window_minutes: 60,
+            hub_peer_limit: 40,
+        }
+    }
+}
+
+/// Entity values that name nobody in particular: never linking.
+fn is_placeholder(kind: ObservableKind, value: &str) -> bool {
+    match kind {
+        ObservableKind::Ip => value
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback() || ip.is_unspecified()),
+        ObservableKind::Host | ObservableKind::Domain => {
+            matches!(value, "localhost" | "localhost.localdomain" | "-")
+        }
+        ObservableKind::User => {
+            // Compare the account part of DOMAIN\user or user@domain.
+            let account = value
+                .rsplit('\\')
+                .next()
+                .and_then(|v| v.split('@').next())
+                .unwrap_or(value);
+            matches!(
+                account,
+                "system"
+                    | "local service"
+                    | "network service"
+                    | "anonymous logon"
+                    | "anonymous"
+                    | "n/a"
+                    | "unknown"
+                    | "root"
+            )
+        }
+        _ => false,
     }
 }
 
@@ -54,6 +101,16 @@ const LINKING_KINDS: [ObservableKind; 8] = [
     ObservableKind::CloudResource,
 ];
 
+/// The kinds counted as an entity's peers when looking for hubs.
+const PEER_KINDS: [ObservableKind; 6] = [
+    ObservableKind::Host,
+    ObservableKind::User,
+    ObservableKind::Ip,
+    ObservableKind::Email,
+    ObservableKind::Domain,
+    ObservableKind::CloudResource,
+];
+
 /// Group `alerts` into case drafts, oldest case first.
 pub fn correlate(mut alerts: Vec<Alert>, config: &CorrelationConfig) -> Vec<CaseDraft> {
     alerts.sort_by(|a, b| a.time.cmp(&b.time).then_with(|| a.origin.cmp(&b.origin)));
@@ -76,7 +133,42 @@ pub fn correlate(mut alerts: Vec<Alert>, config: &CorrelationConfig) -> Vec<Case
         }
     }
 
-    // 2. Shared entities within the window. Alerts are in time order, so
+    // 2. Hubs: entities seen beside too many distinct others.
+    let linking = |alert: &Alert| -> Vec<(ObservableKind, String)> {
+        alert
+            .observables
+            .iter()
+            .filter(|o| o.is_structured() && LINKING_KINDS.contains(&o.kind))
+            .map(|o| (o.kind, o.value.clone()))
+            .collect()
+    };
+    let mut peers: HashMap<(ObservableKind, String), BTreeSet<(ObservableKind, String)>> =
+        HashMap::new();
+    for (alert, _) in &unique {
+        let entities = linking(alert);
+        for entity in &entities {
+            let seen = peers.entry(entity.clone()).or_default();
+            // Past the limit the exact count no longer matters.
+            // File hashes and URLs say what happened, not who or where: a
+            // busy workstation has many, a DNS server does not need them.
+            if seen.len() <= config.hub_peer_limit {
+                seen.extend(
+                    entities
+                        .iter()
+                        .filter(|e| *e != entity && PEER_KINDS.contains(&e.0))
+                        .cloned(),
+                );
+            }
+        }
+    }
+    let is_hub = |kind: ObservableKind, value: &str| {
+        is_placeholder(kind, value)
+            || peers
+                .get(&(kind, value.to_owned()))
+                .is_some_and(|p| p.len() > config.hub_peer_limit)
+    };
+
+    // 3. Shared entities within the window. Alerts are in time order, so
     // linking each alert to the previous one holding the same entity (when
     // close enough) connects every chain without comparing all pairs.
     let window = time::Duration::minutes(config.window_minutes.max(0));
@@ -89,6 +181,21 @@ pub fn correlate(mut alerts: Vec<Alert>, config: &CorrelationConfig) -> Vec<Case
             .iter()
             .filter(|o| o.is_structured() && LINKING_KINDS.contains(&o.kind))
         {
+            if is_hub(observable.kind, &observable.value) {
+                let why = if is_placeholder(observable.kind, &observable.value) {
+                    "names nobody in particular".to_owned()
+                } else {
+                    format!("seen with over {} other entities", config.hub_peer_limit)
+                };
+                links.push((
+                    index,
+                    format!(
+                        "not linked on hub {} {} ({why})",
+                        observable.kind, observable.value
+                    ),
+                ));
+                continue;
+            }
             let key = (observable.kind, observable.value.as_str());
             if let Some(&previous) = last_seen.get(&key)
                 && let Some((earlier, _)) = unique.get(previous)
@@ -104,7 +211,7 @@ pub fn correlate(mut alerts: Vec<Alert>, config: &CorrelationConfig) -> Vec<Case
         }
     }
 
-    // 3. Build drafts with their reasons.
+    // 4. Build drafts with their reasons.
     let mut members: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
     for index in 0..unique.len() {
         members.entry(groups.find(index)).or_default().push(index);
@@ -139,7 +246,7 @@ pub fn correlate(mut alerts: Vec<Alert>, config: &CorrelationConfig) -> Vec<Case
             for (rule, count) in rule_counts.into_iter().filter(|(_, c)| *c > 1) {
                 reasons.insert(format!("same rule \"{rule}\" ({count} alerts)"));
             }
-            if alerts.len() == 1 && reasons.is_empty() {
+            if alerts.len() == 1 && reasons.iter().all(|r| r.starts_with("not linked")) {
                 reasons.insert("single alert".into());
             }
             let alert_count = alerts.iter().map(|(_, d)| d + 1).sum();

@@ -99,7 +99,10 @@ fn shared_entity_within_window_groups_and_says_why() {
 
 #[test]
 fn window_text_only_entities_and_process_names_do_not_link() {
-    let config = CorrelationConfig { window_minutes: 30 };
+    let config = CorrelationConfig {
+        window_minutes: 30,
+        ..CorrelationConfig::default()
+    };
     let drafts = correlate(
         vec![
             alert("A", 0, &[(Host, "ws-1"), (Process, "powershell.exe")], None),
@@ -133,4 +136,73 @@ fn chains_link_transitively_in_time_order() {
     );
     assert_eq!(drafts.len(), 1);
     assert_eq!(drafts[0].alerts.len(), 3);
+}
+
+#[test]
+fn a_hub_entity_does_not_chain_unrelated_alerts() {
+    // A DNS resolver beside 60 different workstations, each with its own
+    // detection: without the guard, one 60-alert case.
+    let alerts: Vec<Alert> = (0..60)
+        .map(|i| {
+            alert(
+                &format!("rule {i}"),
+                i,
+                &[
+                    (ObservableKind::Ip, "10.0.0.53"),
+                    (ObservableKind::Host, &format!("ws-{i}")),
+                ],
+                None,
+            )
+        })
+        .collect();
+    let drafts = correlate(alerts, &CorrelationConfig::default());
+    assert_eq!(drafts.len(), 60);
+    assert!(
+        drafts[0]
+            .reasons
+            .iter()
+            .any(|r| r.starts_with("not linked on hub ip 10.0.0.53 (seen with over 40")),
+        "{:?}",
+        drafts[0].reasons
+    );
+
+    // The same entity with few peers still links: a real incident's host.
+    let few: Vec<Alert> = (0..5)
+        .map(|i| {
+            alert(
+                &format!("rule {i}"),
+                i,
+                &[
+                    (ObservableKind::Host, "ws-fin-042"),
+                    (ObservableKind::Ip, "10.0.0.53"),
+                ],
+                None,
+            )
+        })
+        .collect();
+    assert_eq!(correlate(few, &CorrelationConfig::default()).len(), 1);
+}
+
+#[test]
+fn placeholders_never_link() {
+    let alerts = vec![
+        alert(
+            "a",
+            0,
+            &[(ObservableKind::User, "NT AUTHORITY\\SYSTEM")],
+            None,
+        ),
+        alert("b", 1, &[(ObservableKind::User, "system")], None),
+        alert("c", 2, &[(ObservableKind::Ip, "127.0.0.1")], None),
+        alert("d", 3, &[(ObservableKind::Ip, "127.0.0.1")], None),
+        alert("e", 4, &[(ObservableKind::Host, "localhost")], None),
+        alert("f", 5, &[(ObservableKind::Host, "localhost")], None),
+    ];
+    let drafts = correlate(alerts, &CorrelationConfig::default());
+    assert_eq!(drafts.len(), 6);
+    assert!(
+        drafts[2].reasons[0].contains("names nobody in particular"),
+        "{:?}",
+        drafts[2].reasons
+    );
 }
