@@ -46,6 +46,17 @@ fn first_alert(file: &Path, label: &str, options: &ReadOptions) -> Value {
     value
 }
 
+/// Snapshot with map keys sorted: serde_json keeps insertion order when a
+/// dependency elsewhere in the workspace turns on `preserve_order`, and the
+/// snapshot must not depend on which crates were built together.
+macro_rules! snapshot {
+    ($name:expr, $value:expr) => {
+        insta::with_settings!({sort_maps => true}, {
+            insta::assert_json_snapshot!($name, $value);
+        })
+    };
+}
+
 fn shared(relative: &str) -> Option<std::path::PathBuf> {
     warden_testkit::shared_data(relative)
 }
@@ -60,9 +71,11 @@ macro_rules! shared_snapshot {
     ($test:ident, $relative:expr) => {
         #[test]
         fn $test() {
-            let Some(file) = shared($relative) else { return };
+            let Some(file) = shared($relative) else {
+                return;
+            };
             let alert = first_alert(&file, $relative, &ReadOptions::default());
-            insta::assert_json_snapshot!(stringify!($test), alert);
+            snapshot!(stringify!($test), alert);
         }
     };
 }
@@ -99,15 +112,23 @@ shared_snapshot!(
 #[test]
 fn snapshot_hayabusa_json_timeline() {
     let file = testdata("hayabusa/json-timeline.jsonl");
-    let alert = first_alert(&file, "hayabusa/json-timeline.jsonl", &ReadOptions::default());
-    insta::assert_json_snapshot!("snapshot_hayabusa_json_timeline", alert);
+    let alert = first_alert(
+        &file,
+        "hayabusa/json-timeline.jsonl",
+        &ReadOptions::default(),
+    );
+    snapshot!("snapshot_hayabusa_json_timeline", alert);
 }
 
 #[test]
 fn snapshot_falcon_detection_summary() {
     let file = testdata("falcon/detection-summary.jsonl");
-    let alert = first_alert(&file, "falcon/detection-summary.jsonl", &ReadOptions::default());
-    insta::assert_json_snapshot!("snapshot_falcon_detection_summary", alert);
+    let alert = first_alert(
+        &file,
+        "falcon/detection-summary.jsonl",
+        &ReadOptions::default(),
+    );
+    snapshot!("snapshot_falcon_detection_summary", alert);
 }
 
 #[test]
@@ -118,14 +139,18 @@ fn snapshot_guardduty_eventbridge_finding() {
         "guardduty/eventbridge-port-probe.json",
         &ReadOptions::default(),
     );
-    insta::assert_json_snapshot!("snapshot_guardduty_eventbridge_finding", alert);
+    snapshot!("snapshot_guardduty_eventbridge_finding", alert);
 }
 
 #[test]
 fn snapshot_guardduty_cli_finding() {
     let file = testdata("guardduty/cli-get-findings.json");
-    let alert = first_alert(&file, "guardduty/cli-get-findings.json", &ReadOptions::default());
-    insta::assert_json_snapshot!("snapshot_guardduty_cli_finding", alert);
+    let alert = first_alert(
+        &file,
+        "guardduty/cli-get-findings.json",
+        &ReadOptions::default(),
+    );
+    snapshot!("snapshot_guardduty_cli_finding", alert);
 }
 
 #[test]
@@ -140,5 +165,5 @@ fn snapshot_mapped_wazuh_alert() {
     };
     let file = testdata("mapped/wazuh-alerts.jsonl");
     let alert = first_alert(&file, "mapped/wazuh-alerts.jsonl", &options);
-    insta::assert_json_snapshot!("snapshot_mapped_wazuh_alert", alert);
+    snapshot!("snapshot_mapped_wazuh_alert", alert);
 }
