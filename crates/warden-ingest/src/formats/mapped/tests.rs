@@ -148,3 +148,39 @@ fn pointers_follow_rfc_6901_with_a_wildcard() {
     assert_eq!(resolve(&doc, ""), vec![&doc]);
     assert!(resolve(&doc, "nope").is_empty());
 }
+
+proptest::proptest! {
+    /// Stable twin of the `mapping` fuzz target: any text is a mapping or a
+    /// clear error, never a panic.
+    #[test]
+    fn any_text_loads_or_is_refused(text in ".{0,400}") {
+        let _ = Mapping::parse(&text, "p.toml");
+    }
+
+    /// Mutating the example mapping line by line never panics, and what
+    /// loads normalises any payload deterministically.
+    #[test]
+    fn mutated_mappings_never_panic(cut in 0usize..80, insert in "[a-z/*\"=\\[\\] ]{0,12}") {
+        let lines: Vec<&str> = WAZUH.lines().collect();
+        let at = cut % lines.len();
+        let mut mutated: Vec<String> = lines.iter().map(|l| (*l).to_owned()).collect();
+        mutated[at] = format!("{}{insert}", mutated[at]);
+        if let Ok(mapping) = Mapping::parse(&mutated.join("\n"), "m.toml") {
+            let formats = Formats::with_mappings(vec![mapping]).expect("one mapping");
+            for sample in samples() {
+                if let Ok(choice) = formats.detect(&sample) {
+                    let first = formats.normalise(&choice, &sample, "x", "h");
+                    let second = formats.normalise(&choice, &sample, "x", "h");
+                    match (first, second) {
+                        (Ok(a), Ok(mut b)) => {
+                            b.id = a.id;
+                            proptest::prop_assert_eq!(a, b);
+                        }
+                        (Err(a), Err(b)) => proptest::prop_assert_eq!(a, b),
+                        (a, b) => proptest::prop_assert!(false, "{:?} vs {:?}", a, b),
+                    }
+                }
+            }
+        }
+    }
+}
