@@ -14,6 +14,7 @@
 //! silently; it becomes a gap or a stale evidence item, which escalates.
 
 pub mod context;
+pub mod redact;
 
 use std::collections::{BTreeMap, BTreeSet};
 
