@@ -11,7 +11,7 @@
 //! Field names follow the Splunk Common Information Model (`src`, `dest`,
 //! `user`, `src_user`, `file_hash`, `url`...).
 
-mod kv;
+pub mod kv;
 
 use serde_json::Value;
 use warden_domain::{ObservableKind, RuleRef};
