@@ -22,10 +22,12 @@ struct Pattern {
 
 static PATTERNS: LazyLock<Vec<Pattern>> = LazyLock::new(|| {
     let specs = [
-        (ObservableKind::Url, r"\bhttps?://[^\s<>'\x22`]{3,2000}"),
+        (ObservableKind::Url, r"\bhttps?://[^\s<>'\x22`]{3,}"),
         (
             ObservableKind::Email,
-            r"\b[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,24}\b",
+            // Unbounded runs: counted ones ({1,253}) push the regex engine
+            // off its fast path; Observable::parse caps the length.
+            r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,24}\b",
         ),
         (
             ObservableKind::Ip,
@@ -56,6 +58,9 @@ pub fn from_text(field: &str, text: &Untrusted) -> Vec<Observable> {
     let scanned = raw.get(..end).unwrap_or_default();
     let mut found = Vec::new();
     for pattern in PATTERNS.iter() {
+        if !could_hold(pattern.kind, scanned) {
+            continue;
+        }
         for hit in pattern.regex.find_iter(scanned).take(MAX_PER_FIELD) {
             let value = hit.as_str().trim_end_matches(['.', ',', ')', ';', ']']);
             let provenance = Provenance::Text {
@@ -82,6 +87,31 @@ pub fn from_text(field: &str, text: &Untrusted) -> Vec<Observable> {
         }
     }
     found
+}
+
+/// Whether any pattern could match `text`: a field that cannot hold an
+/// observable need not be kept for scanning at all.
+pub fn worth_scanning(text: &str) -> bool {
+    PATTERNS.iter().any(|p| could_hold(p.kind, text))
+}
+
+/// A cheap necessary condition for a pattern to match, so that the many
+/// short fields of an alert (ids, flags, numbers) skip the regex search.
+fn could_hold(kind: ObservableKind, text: &str) -> bool {
+    match kind {
+        ObservableKind::Url => text.contains("://"),
+        ObservableKind::Email => text.contains('@'),
+        ObservableKind::Ip => text.bytes().filter(|b| *b == b'.').nth(2).is_some(),
+        // 32 hex digits in a row at least.
+        ObservableKind::FileHash => {
+            let mut run = 0;
+            text.bytes().any(|b| {
+                run = if b.is_ascii_hexdigit() { run + 1 } else { 0 };
+                run >= 32
+            })
+        }
+        _ => true,
+    }
 }
 
 /// The host part of an http(s) URL.

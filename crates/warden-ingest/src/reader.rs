@@ -167,7 +167,7 @@ fn read_file(path: &Path, options: &ReadOptions, report: &mut IngestReport) {
                         .push(error(&origin, too_large(raw.len(), limits), &raw, limits));
                     continue;
                 }
-                convert(&origin, &item, &raw, options, report);
+                convert(&origin, item, &raw, options, report);
             }
         }
         Ok(value) => {
@@ -177,7 +177,7 @@ fn read_file(path: &Path, options: &ReadOptions, report: &mut IngestReport) {
                     .push(error(&name, too_large(bytes.len(), limits), &bytes, limits));
                 return;
             }
-            convert(&name, &value, &bytes, options, report);
+            convert(&name, value, &bytes, options, report);
         }
         Err(reason) => report.errors.push(error(&name, reason, &bytes, limits)),
     }
@@ -251,7 +251,7 @@ pub fn parse_record(
         .map_err(|reason| error(origin, reason, bytes, limits))
         .and_then(|value| {
             let mut report = IngestReport::default();
-            convert(origin, &value, bytes, options, &mut report);
+            convert(origin, value, bytes, options, &mut report);
             match (report.alerts.pop(), report.errors.pop()) {
                 (Some(alert), _) => Ok(alert),
                 (None, Some(err)) => Err(err),
@@ -262,7 +262,7 @@ pub fn parse_record(
 
 fn convert(
     origin: &str,
-    value: &Value,
+    value: Value,
     raw: &[u8],
     options: &ReadOptions,
     report: &mut IngestReport,
@@ -270,9 +270,9 @@ fn convert(
     let formats = &options.formats;
     let result = match &options.forced {
         Some(choice) if value.is_object() => Ok(choice.clone()),
-        Some(_) | None => formats.detect(value),
+        Some(_) | None => formats.detect(&value),
     }
-    .and_then(|choice| formats.normalise(&choice, value, origin, &sha256_hex(raw)));
+    .and_then(|choice| formats.normalise_owned(&choice, value, origin, &sha256_hex(raw)));
     match result {
         Ok(alert) => report.alerts.push(alert),
         Err(err) => report.errors.push(IngestError {
@@ -330,20 +330,28 @@ fn describe(err: &serde_json::Error) -> String {
 
 /// Deepest bracket nesting, ignoring brackets inside strings. Checked before
 /// parsing so that a hostile payload cannot make the parser recurse deeply.
+/// Strings, most of a payload's bytes, are skipped with `memchr`.
 fn nesting_depth(bytes: &[u8]) -> usize {
-    let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0usize, false, false);
-    for &byte in bytes {
-        if in_string {
-            match (escaped, byte) {
-                (true, _) => escaped = false,
-                (false, b'\\') => escaped = true,
-                (false, b'"') => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
+    let (mut depth, mut deepest, mut at) = (0usize, 0usize, 0usize);
+    while let Some(&byte) = bytes.get(at) {
         match byte {
-            b'"' => in_string = true,
+            b'"' => {
+                at += 1;
+                loop {
+                    let rest = bytes.get(at..).unwrap_or_default();
+                    match memchr::memchr2(b'"', b'\\', rest) {
+                        // An escape: skip it and the escaped byte.
+                        Some(offset) if rest.get(offset) == Some(&b'\\') => at += offset + 2,
+                        Some(offset) => {
+                            at += offset + 1;
+                            break;
+                        }
+                        // Unterminated: the parser will say so.
+                        None => return deepest,
+                    }
+                }
+                continue;
+            }
             b'{' | b'[' => {
                 depth += 1;
                 deepest = deepest.max(depth);
@@ -351,6 +359,7 @@ fn nesting_depth(bytes: &[u8]) -> usize {
             b'}' | b']' => depth = depth.saturating_sub(1),
             _ => {}
         }
+        at += 1;
     }
     deepest
 }

@@ -164,7 +164,7 @@ fn every_vendor_sample_in_testdata_ingests() {
         ..ReadOptions::default()
     };
     let testdata = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata");
-    let report = read_paths(&[testdata.clone()], &options);
+    let report = read_paths(std::slice::from_ref(&testdata), &options);
     assert!(report.errors.is_empty(), "{:#?}", report.errors);
     let count = |format| report.alerts.iter().filter(|a| a.format == format).count();
     assert_eq!(count(SourceFormat::Hayabusa), 4);
@@ -176,4 +176,13 @@ fn every_vendor_sample_in_testdata_ingests() {
     let bare = read_paths(&[testdata.join("mapped")], &ReadOptions::default());
     assert_eq!(bare.errors.len(), 3);
     assert!(bare.errors[0].reason.starts_with("unknown alert format"));
+}
+
+#[test]
+fn nesting_depth_ignores_brackets_in_strings_and_escapes() {
+    assert_eq!(nesting_depth(br#"[[[]]]"#), 3);
+    assert_eq!(nesting_depth(br#"{"a":"[[[[\"]]]{{","b":[1]}"#), 2);
+    assert_eq!(nesting_depth(br#"{"a":"\\","b":{"c":{}}}"#), 3);
+    assert_eq!(nesting_depth(br#"{"a":"unterminated [[[["#), 1);
+    assert_eq!(nesting_depth(b""), 0);
 }

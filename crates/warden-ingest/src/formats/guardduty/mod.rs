@@ -153,66 +153,50 @@ pub fn normalise(payload: &Value, draft: &mut AlertDraft) -> Result<(), FormatEr
             );
         }
     }
-    for field in [
-        "eksClusterDetails.arn",
-        "ecsClusterDetails.arn",
-        "lambdaDetails.functionArn",
-        "rdsDbInstanceDetails.dbInstanceArn",
-        "rdsDbUserDetails.user",
+    for (field, kind) in [
+        ("eksClusterDetails.arn", K::CloudResource),
+        ("ecsClusterDetails.arn", K::CloudResource),
+        ("lambdaDetails.functionArn", K::CloudResource),
+        ("rdsDbInstanceDetails.dbInstanceArn", K::CloudResource),
+        ("rdsDbUserDetails.user", K::User),
+        ("kubernetesDetails.kubernetesUserDetails.username", K::User),
     ] {
-        if let Some(value) = string(finding, &format!("resource.{field}")) {
-            let kind = if field.ends_with(".user") {
-                K::User
-            } else {
-                K::CloudResource
-            };
+        // Look only where the resource has that part at all.
+        let part = field.split('.').next().unwrap_or(field);
+        if let Some(resource_value) = finding.get("resource").filter(|r| r.get(part).is_some())
+            && let Some(value) = string(resource_value, field)
+        {
             draft.field(kind, &resource(field), &value);
         }
     }
-    if let Some(user) = string(
-        finding,
-        "resource.kubernetesDetails.kubernetesUserDetails.username",
-    ) {
-        draft.field(
-            K::User,
-            &resource("kubernetesDetails.kubernetesUserDetails.username"),
-            &user,
-        );
-    }
 
-    // The other side of the activity.
+    // The other side of the activity: walk only the action kinds present.
     let action = |field: &str| path(&format!("service.action.{field}"));
-    for kind in [
-        "networkConnectionAction",
-        "awsApiCallAction",
-        "kubernetesApiCallAction",
-        "rdsLoginAttemptAction",
-    ] {
+    let actions = finding
+        .get("service")
+        .and_then(|s| s.get("action"))
+        .and_then(Value::as_object);
+    for (kind, body) in actions.into_iter().flatten() {
         for side in ["remoteIpDetails", "localIpDetails"] {
+            let Some(details) = body.get(side) else {
+                continue;
+            };
             for version in ["ipAddressV4", "ipAddressV6"] {
-                let field = format!("{kind}.{side}.{version}");
-                if let Some(ip) = string(finding, &format!("service.action.{field}")) {
-                    draft.field(K::Ip, &action(&field), &ip);
+                if let Some(ip) = details.get(version).and_then(Value::as_str) {
+                    draft.field(K::Ip, &action(&format!("{kind}.{side}.{version}")), ip);
                 }
             }
         }
-    }
-    for (index, probe) in array(finding, "service.action.portProbeAction.portProbeDetails")
-        .iter()
-        .enumerate()
-    {
-        if let Some(ip) = string(probe, "remoteIpDetails.ipAddressV4") {
-            let field =
-                format!("portProbeAction.portProbeDetails[{index}].remoteIpDetails.ipAddressV4");
-            draft.field(K::Ip, &action(&field), &ip);
+        for (index, probe) in array(body, "portProbeDetails").iter().enumerate() {
+            if let Some(ip) = string(probe, "remoteIpDetails.ipAddressV4") {
+                let field = format!("{kind}.portProbeDetails[{index}].remoteIpDetails.ipAddressV4");
+                draft.field(K::Ip, &action(&field), &ip);
+            }
         }
-    }
-    for field in [
-        "dnsRequestAction.domain",
-        "awsApiCallAction.domainDetails.domain",
-    ] {
-        if let Some(domain) = string(finding, &format!("service.action.{field}")) {
-            draft.field(K::Domain, &action(field), &domain);
+        for field in ["domain", "domainDetails.domain"] {
+            if let Some(domain) = string(body, field) {
+                draft.field(K::Domain, &action(&format!("{kind}.{field}")), &domain);
+            }
         }
     }
     // Runtime Monitoring: the process that did it.

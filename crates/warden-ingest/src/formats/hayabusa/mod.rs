@@ -100,13 +100,13 @@ pub fn normalise(payload: &Value, draft: &mut AlertDraft) -> Result<(), FormatEr
 
 fn event_fields(section: &str, fields: &Map<String, Value>, draft: &mut AlertDraft) {
     for (key, value) in fields {
-        let path = format!("{section}.{key}");
         let Some(text) = scalar(value) else {
             continue;
         };
+        let path = || format!("{section}.{key}");
         if key == "Hashes" {
             for hash in sysmon_hashes(&text) {
-                draft.field(ObservableKind::FileHash, &path, hash);
+                draft.field(ObservableKind::FileHash, &path(), hash);
             }
             continue;
         }
@@ -114,10 +114,12 @@ fn event_fields(section: &str, fields: &Map<String, Value>, draft: &mut AlertDra
             // Windows writes "-" for none and "HOST$" for machine accounts.
             Some(_) if text == "-" => {}
             Some((_, ObservableKind::User)) if text.ends_with('$') => {}
-            Some((_, kind)) => draft.field(*kind, &path, &text),
+            Some((_, kind)) => draft.field(*kind, &path(), &text),
             // Everything else (command lines, script blocks, paths) is
-            // attacker-influenced text: scanned, never trusted.
-            None => draft.text(&path, text),
+            // attacker-influenced text: scanned, never trusted. Most of it
+            // (ids, flags, numbers) cannot hold an observable at all.
+            None if crate::extract::worth_scanning(&text) => draft.text(&path(), text),
+            None => {}
         }
     }
 }
@@ -134,15 +136,25 @@ fn scalar(value: &Value) -> Option<String> {
 fn details_text(payload: &Value) -> String {
     match payload.get("Details") {
         Some(Value::Object(fields)) => {
-            let pairs: Vec<String> = fields
-                .iter()
-                .filter_map(|(k, v)| scalar(v).map(|v| format!("{k}: {v}")))
-                .collect();
-            if pairs.is_empty() {
-                String::new()
-            } else {
-                format!(": {}", pairs.join(" ¦ "))
+            let mut text = String::new();
+            for (key, value) in fields {
+                let value = match value {
+                    Value::String(s) if !s.trim().is_empty() && s != "n/a" => s.as_str(),
+                    Value::Number(n) => {
+                        text.push_str(if text.is_empty() { ": " } else { " ¦ " });
+                        text.push_str(key);
+                        text.push_str(": ");
+                        text.push_str(&n.to_string());
+                        continue;
+                    }
+                    _ => continue,
+                };
+                text.push_str(if text.is_empty() { ": " } else { " ¦ " });
+                text.push_str(key);
+                text.push_str(": ");
+                text.push_str(value);
             }
+            text
         }
         Some(Value::String(text)) if text != "-" => format!(": {text}"),
         _ => String::new(),
