@@ -11,9 +11,9 @@
 //! (`alerts/**`, `ocsf/examples`; found as the tests find it, see
 //! `warden_testkit::shared_data`), `examples/alerts/` and
 //! `crates/warden-ingest/testdata/`, split into records as the reader
-//! splits them. Records are grouped by the built-in format `detect` gives
-//! them; records it cannot place (including those only a mapping file
-//! reads) are skipped.
+//! splits them. Records are grouped by the format detection gives them (the
+//! built-ins, and `mapped` through `examples/mappings/wazuh.toml`); records
+//! it cannot place are skipped.
 //!
 //! Target: no format slower than 3x the baseline. The table is printed;
 //! with `WARDEN_BENCH_ENFORCE=1` a format over the target fails the run.
@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use warden_domain::SourceFormat;
-use warden_ingest::{ReadOptions, detect, parse_record};
+use warden_ingest::{FormatChoice, Formats, Mapping, ReadOptions, detect, parse_record};
 
 /// Warden may take at most this many times the baseline's time.
 const TARGET_RATIO: f64 = 3.0;
@@ -92,8 +92,21 @@ impl Row {
 
 fn main() -> ExitCode {
     let plan = Plan::from_env();
-    let options = ReadOptions::default();
-    let (by_format, sources, undetected) = corpus();
+    // The example mapping is loaded, as a user would, so mapped sources are
+    // measured too.
+    let mapping = warden_testkit::repo().join("examples/mappings/wazuh.toml");
+    let formats = match Mapping::load(&mapping).and_then(|m| Formats::with_mappings(vec![m])) {
+        Ok(formats) => formats,
+        Err(err) => {
+            eprintln!("throughput: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let options = ReadOptions {
+        formats,
+        ..ReadOptions::default()
+    };
+    let (by_format, sources, undetected) = corpus(&options.formats);
     if by_format.is_empty() {
         eprintln!("throughput: no alert records found");
         return ExitCode::FAILURE;
@@ -251,7 +264,7 @@ fn print_table(rows: &[Row]) {
 
 /// Every alert record available, grouped by detected format; also the
 /// number of files read and of records no format claimed.
-fn corpus() -> (BTreeMap<SourceFormat, Vec<Record>>, usize, usize) {
+fn corpus(formats: &Formats) -> (BTreeMap<SourceFormat, Vec<Record>>, usize, usize) {
     let repo = warden_testkit::repo();
     let mut roots = vec![
         repo.join("examples/alerts"),
@@ -273,7 +286,11 @@ fn corpus() -> (BTreeMap<SourceFormat, Vec<Record>>, usize, usize) {
         for record in records_in(file) {
             let format = serde_json::from_slice::<Value>(&record.bytes)
                 .ok()
-                .and_then(|value| detect(&value).ok());
+                .and_then(|value| formats.detect(&value).ok())
+                .map(|choice| match choice {
+                    FormatChoice::Builtin(format) => format,
+                    FormatChoice::Mapped(_) => SourceFormat::Mapped,
+                });
             match format {
                 Some(format) => by_format.entry(format).or_default().push(record),
                 None => undetected += 1,

@@ -287,14 +287,23 @@ fn missing(pointer: &str) -> FormatError {
 
 /// Every value `pointer` reaches: one, none, or with `*` segments many.
 pub fn resolve<'v>(value: &'v Value, pointer: &str) -> Vec<&'v Value> {
-    let mut current = vec![value];
     let Some(rest) = pointer.strip_prefix('/') else {
         return if pointer.is_empty() {
-            current
+            vec![value]
         } else {
             Vec::new()
         };
     };
+    // The common case, one value and no escapes: walk without allocating.
+    if !rest.contains(['*', '~']) {
+        let found = rest.split('/').try_fold(value, |node, segment| match node {
+            Value::Object(map) => map.get(segment),
+            Value::Array(items) => segment.parse::<usize>().ok().and_then(|i| items.get(i)),
+            _ => None,
+        });
+        return found.into_iter().collect();
+    }
+    let mut current = vec![value];
     for segment in rest.split('/') {
         let key = segment.replace("~1", "/").replace("~0", "~");
         current = current
