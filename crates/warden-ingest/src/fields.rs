@@ -10,41 +10,19 @@ use serde_json::Value;
 /// The value at a dotted `path`, trying at every level both a flat key made
 /// of the remaining segments and a nested object.
 pub fn lookup<'v>(value: &'v Value, path: &str) -> Option<&'v Value> {
-    // Fast paths first, without allocating: the whole path as one flat key,
-    // then plain nesting. Only mixed spellings need the full search.
     let object = value.as_object()?;
+    // The rest of the path as one flat key first ("kibana.alert.rule.name"),
+    // then ever shorter heads ("kibana.alert.rule", ..., "kibana") with the
+    // remainder looked up inside. Heads are slices of `path`: no allocation.
     if let Some(found) = object.get(path) {
         return Some(found);
     }
-    if let Some(found) = path
-        .split('.')
-        .try_fold(value, |node, segment| node.as_object()?.get(segment))
-    {
-        return Some(found);
-    }
-    if !path.contains('.') {
-        return None;
-    }
-    let segments: Vec<&str> = path.split('.').collect();
-    lookup_segments(value, &segments)
-}
-
-fn lookup_segments<'v>(value: &'v Value, segments: &[&str]) -> Option<&'v Value> {
-    if segments.is_empty() {
-        return Some(value);
-    }
-    let object = value.as_object()?;
-    // No dotted key at this level: only plain nesting can match.
-    if !object.keys().any(|key| key.contains('.')) {
-        let (first, rest) = segments.split_first()?;
-        return lookup_segments(object.get(*first)?, rest);
-    }
-    // Longest flat key first: "kibana.alert.rule.name" before "kibana".
-    for split in (1..=segments.len()).rev() {
-        let (head, rest) = segments.split_at(split);
-        let key = head.join(".");
-        if let Some(child) = object.get(&key)
-            && let Some(found) = lookup_segments(child, rest)
+    for (dot, _) in path.rmatch_indices('.') {
+        let (Some(head), Some(rest)) = (path.get(..dot), path.get(dot + 1..)) else {
+            continue;
+        };
+        if let Some(child) = object.get(head)
+            && let Some(found) = lookup(child, rest)
         {
             return Some(found);
         }

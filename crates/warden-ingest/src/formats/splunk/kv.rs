@@ -29,27 +29,35 @@ pub fn parse(text: &str) -> Pairs {
         }
         rest = rest.get(1..).unwrap_or_default();
         let value = if let Some(quoted) = rest.strip_prefix('"') {
+            // Copy the runs between escapes whole; stop at the closing quote
+            // (or the end, for an unterminated value).
             let mut value = String::new();
-            let mut chars = quoted.char_indices();
-            let mut end = quoted.len();
-            while let Some((i, c)) = chars.next() {
-                match c {
-                    '\\' => match chars.next() {
-                        Some((_, escaped @ ('"' | '\\'))) => value.push(escaped),
-                        Some((_, other)) => {
-                            value.push('\\');
-                            value.push(other);
-                        }
-                        None => value.push('\\'),
-                    },
-                    '"' => {
-                        end = i + 1;
-                        break;
-                    }
-                    other => value.push(other),
+            let mut tail = quoted;
+            loop {
+                let Some(at) = memchr::memchr2(b'"', b'\\', tail.as_bytes()) else {
+                    // Unterminated: the value runs to the end.
+                    value.push_str(tail);
+                    tail = "";
+                    break;
+                };
+                value.push_str(tail.get(..at).unwrap_or_default());
+                let after = tail.get(at + 1..).unwrap_or_default();
+                if tail.as_bytes().get(at) == Some(&b'"') {
+                    tail = after;
+                    break;
                 }
+                let mut chars = after.chars();
+                match chars.next() {
+                    Some(escaped @ ('"' | '\\')) => value.push(escaped),
+                    Some(other) => {
+                        value.push('\\');
+                        value.push(other);
+                    }
+                    None => value.push('\\'),
+                }
+                tail = chars.as_str();
             }
-            rest = quoted.get(end..).unwrap_or_default();
+            rest = tail;
             value
         } else {
             let end = rest.find(',').unwrap_or(rest.len());
