@@ -161,11 +161,15 @@ pub fn correlate(mut alerts: Vec<Alert>, config: &CorrelationConfig) -> Vec<Case
             }
         }
     }
-    let is_hub = |kind: ObservableKind, value: &str| {
-        is_placeholder(kind, value)
-            || peers
-                .get(&(kind, value.to_owned()))
-                .is_some_and(|p| p.len() > config.hub_peer_limit)
+    // Why an entity is a hub, if it is one.
+    let hub_reason = |kind: ObservableKind, value: &str| -> Option<String> {
+        if is_placeholder(kind, value) {
+            return Some("names nobody in particular".to_owned());
+        }
+        peers
+            .get(&(kind, value.to_owned()))
+            .is_some_and(|p| p.len() > config.hub_peer_limit)
+            .then(|| format!("seen with over {} other entities", config.hub_peer_limit))
     };
 
     // 3. Shared entities within the window. Alerts are in time order, so
@@ -181,12 +185,7 @@ pub fn correlate(mut alerts: Vec<Alert>, config: &CorrelationConfig) -> Vec<Case
             .iter()
             .filter(|o| o.is_structured() && LINKING_KINDS.contains(&o.kind))
         {
-            if is_hub(observable.kind, &observable.value) {
-                let why = if is_placeholder(observable.kind, &observable.value) {
-                    "names nobody in particular".to_owned()
-                } else {
-                    format!("seen with over {} other entities", config.hub_peer_limit)
-                };
+            if let Some(why) = hub_reason(observable.kind, &observable.value) {
                 links.push((
                     index,
                     format!(

@@ -13,6 +13,8 @@ pub mod msgraph;
 pub mod ocsf;
 pub mod splunk;
 pub mod suricata;
+#[cfg(test)]
+mod test_support;
 
 use std::sync::Arc;
 
@@ -381,6 +383,17 @@ pub(crate) fn sysmon_hashes(text: &str) -> impl Iterator<Item = &str> {
         let (algo, value) = pair.split_once('=')?;
         matches!(algo.trim(), "SHA1" | "MD5" | "SHA256" | "SHA512").then_some(value.trim())
     })
+}
+
+/// A required time field: missing and unreadable are told apart, both
+/// naming `field` (`expected` says what form was wanted).
+pub(crate) fn required_time(
+    text: Option<String>,
+    field: &'static str,
+    expected: &'static str,
+) -> Result<OffsetDateTime, FormatError> {
+    let text = text.ok_or(FormatError::Missing(field))?;
+    parse_rfc3339(&text).ok_or(FormatError::WrongType { field, expected })
 }
 
 /// Parse an RFC 3339 timestamp, also accepting the `+0000` offset form

@@ -6,7 +6,7 @@
 use serde_json::Value;
 use warden_domain::{ObservableKind, RuleRef};
 
-use super::{AlertDraft, FormatError, named_severity, parse_rfc3339, sysmon_hashes};
+use super::{AlertDraft, FormatError, named_severity, required_time, sysmon_hashes};
 use crate::fields::{lookup, string, strings};
 
 /// A chainsaw detection has a rule `name` and the matched `document`.
@@ -24,11 +24,11 @@ pub fn normalise(payload: &Value, draft: &mut AlertDraft) -> Result<(), FormatEr
         Some("sigma") => "chainsaw (Sigma)".into(),
         _ => format!("chainsaw ({group})"),
     });
-    let timestamp = string(payload, "timestamp").ok_or(FormatError::Missing("timestamp"))?;
-    draft.time = Some(parse_rfc3339(&timestamp).ok_or(FormatError::WrongType {
-        field: "timestamp",
-        expected: "an RFC 3339 time",
-    })?);
+    draft.time = Some(required_time(
+        string(payload, "timestamp"),
+        "timestamp",
+        "an RFC 3339 time",
+    )?);
     let name = string(payload, "name").ok_or(FormatError::Missing("name"))?;
     draft.rule = Some(RuleRef {
         uid: string(payload, "id").or_else(|| Some(format!("chainsaw:{group}:{name}"))),

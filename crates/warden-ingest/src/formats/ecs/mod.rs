@@ -9,7 +9,7 @@
 use serde_json::Value;
 use warden_domain::{ObservableKind, RuleRef, Severity, VendorSeverity};
 
-use super::{AlertDraft, FormatError, parse_rfc3339};
+use super::{AlertDraft, FormatError, required_time};
 use crate::fields::{array, lookup, number, string};
 
 /// The alert document inside an es_archive envelope or a search hit.
@@ -47,12 +47,8 @@ pub fn normalise(payload: &Value, draft: &mut AlertDraft) -> Result<(), FormatEr
         .or_else(|| string(doc, "event.id"));
     let time_text = string(doc, "kibana.alert.original_time")
         .or_else(|| string(doc, "signal.original_time"))
-        .or_else(|| string(doc, "@timestamp"))
-        .ok_or(FormatError::Missing("@timestamp"))?;
-    draft.time = Some(parse_rfc3339(&time_text).ok_or(FormatError::WrongType {
-        field: "@timestamp",
-        expected: "an RFC 3339 time",
-    })?);
+        .or_else(|| string(doc, "@timestamp"));
+    draft.time = Some(required_time(time_text, "@timestamp", "an RFC 3339 time")?);
 
     let rule_name = string(doc, "kibana.alert.rule.name")
         .or_else(|| string(doc, "signal.rule.name"))

@@ -11,7 +11,7 @@
 use serde_json::{Map, Value};
 use warden_domain::{ObservableKind, RuleRef, Severity, VendorSeverity};
 
-use super::{AlertDraft, FormatError, parse_rfc3339};
+use super::{AlertDraft, FormatError, required_time};
 use crate::fields::{array, lookup, number, string, strings};
 
 /// An EventBridge GuardDuty event, or a finding (either key case) with a
@@ -61,13 +61,8 @@ pub fn normalise(payload: &Value, draft: &mut AlertDraft) -> Result<(), FormatEr
         None => "Amazon GuardDuty".into(),
     });
     draft.vendor_id = string(finding, "arn").or_else(|| string(finding, "id"));
-    let time = string(finding, "service.eventFirstSeen")
-        .or_else(|| string(finding, "createdAt"))
-        .ok_or(FormatError::Missing("createdAt"))?;
-    draft.time = Some(parse_rfc3339(&time).ok_or(FormatError::WrongType {
-        field: "createdAt",
-        expected: "an ISO 8601 time",
-    })?);
+    let time = string(finding, "service.eventFirstSeen").or_else(|| string(finding, "createdAt"));
+    draft.time = Some(required_time(time, "createdAt", "an ISO 8601 time")?);
     let finding_type = string(finding, "type").ok_or(FormatError::Missing("type"))?;
     draft.rule = Some(RuleRef {
         uid: Some(format!("guardduty:{finding_type}")),

@@ -1,6 +1,7 @@
 use serde_json::Value;
 use warden_domain::{ObservableKind, Severity, SourceFormat};
 
+use crate::formats::test_support::values;
 use crate::formats::{detect, normalise};
 
 fn eventbridge() -> Value {
@@ -16,10 +17,6 @@ fn cli_findings() -> Vec<Value> {
     ))
     .expect("sample is JSON");
     response["Findings"].as_array().expect("a list").clone()
-}
-
-fn values(alert: &warden_domain::Alert, kind: ObservableKind) -> Vec<String> {
-    alert.structured(kind).map(|o| o.value.clone()).collect()
 }
 
 #[test]

@@ -138,21 +138,13 @@ fn details_text(payload: &Value) -> String {
         Some(Value::Object(fields)) => {
             let mut text = String::new();
             for (key, value) in fields {
-                let value = match value {
-                    Value::String(s) if !s.trim().is_empty() && s != "n/a" => s.as_str(),
-                    Value::Number(n) => {
-                        text.push_str(if text.is_empty() { ": " } else { " ¦ " });
-                        text.push_str(key);
-                        text.push_str(": ");
-                        text.push_str(&n.to_string());
-                        continue;
-                    }
-                    _ => continue,
+                let Some(value) = scalar(value) else {
+                    continue;
                 };
                 text.push_str(if text.is_empty() { ": " } else { " ¦ " });
                 text.push_str(key);
                 text.push_str(": ");
-                text.push_str(value);
+                text.push_str(&value);
             }
             text
         }

@@ -1,17 +1,13 @@
 use serde_json::Value;
 use warden_domain::{ObservableKind, Severity, SourceFormat};
 
+use crate::formats::test_support::{jsonl, values};
 use crate::formats::{detect, normalise};
 
 fn samples() -> Vec<Value> {
-    include_str!("../../../testdata/hayabusa/json-timeline.jsonl")
-        .lines()
-        .map(|line| serde_json::from_str(line).expect("sample is JSON"))
-        .collect()
-}
-
-fn values(alert: &warden_domain::Alert, kind: ObservableKind) -> Vec<String> {
-    alert.structured(kind).map(|o| o.value.clone()).collect()
+    jsonl(include_str!(
+        "../../../testdata/hayabusa/json-timeline.jsonl"
+    ))
 }
 
 #[test]

@@ -195,7 +195,6 @@ impl Mapping {
                 .as_deref()
                 .and_then(|p| resolve(payload, p).into_iter().find_map(scalar))
         };
-        draft.class_uid = None;
         draft.product = Some(
             self.file
                 .product
@@ -222,8 +221,10 @@ impl Mapping {
                 ))
             })?,
         );
-        let name =
-            first(&Some(fields.rule_name.clone())).ok_or_else(|| missing(&fields.rule_name))?;
+        let name = resolve(payload, &fields.rule_name)
+            .into_iter()
+            .find_map(scalar)
+            .ok_or_else(|| missing(&fields.rule_name))?;
         // The mapping's name keeps two sources' rule ids apart.
         let uid = first(&fields.rule_uid).unwrap_or_else(|| name.clone());
         draft.rule = Some(RuleRef {

@@ -2,6 +2,7 @@ use serde_json::{Value, json};
 use warden_domain::{ObservableKind, Severity, SourceFormat};
 
 use super::*;
+use crate::formats::test_support::{jsonl, values};
 use crate::formats::{FormatChoice, Formats};
 
 const WAZUH: &str = include_str!("../../../../../examples/mappings/wazuh.toml");
@@ -11,14 +12,7 @@ fn wazuh() -> Mapping {
 }
 
 fn samples() -> Vec<Value> {
-    include_str!("../../../testdata/mapped/wazuh-alerts.jsonl")
-        .lines()
-        .map(|line| serde_json::from_str(line).expect("sample is JSON"))
-        .collect()
-}
-
-fn values(alert: &warden_domain::Alert, kind: ObservableKind) -> Vec<String> {
-    alert.structured(kind).map(|o| o.value.clone()).collect()
+    jsonl(include_str!("../../../testdata/mapped/wazuh-alerts.jsonl"))
 }
 
 #[test]

@@ -7,7 +7,7 @@
 use serde_json::Value;
 use warden_domain::{ObservableKind, RuleRef};
 
-use super::{AlertDraft, FormatError, named_severity, parse_rfc3339};
+use super::{AlertDraft, FormatError, named_severity, required_time};
 use crate::fields::{array, string, strings};
 
 /// `@odata.type` names a Graph security alert, or the object has the
@@ -25,13 +25,9 @@ pub fn normalise(payload: &Value, draft: &mut AlertDraft) -> Result<(), FormatEr
     let service = string(payload, "serviceSource").unwrap_or_else(|| "microsoft".into());
     draft.product = Some(format!("Microsoft Graph security ({service})"));
     draft.vendor_id = string(payload, "id");
-    let time = string(payload, "firstActivityDateTime")
-        .or_else(|| string(payload, "createdDateTime"))
-        .ok_or(FormatError::Missing("createdDateTime"))?;
-    draft.time = Some(parse_rfc3339(&time).ok_or(FormatError::WrongType {
-        field: "createdDateTime",
-        expected: "an ISO 8601 time",
-    })?);
+    let time =
+        string(payload, "firstActivityDateTime").or_else(|| string(payload, "createdDateTime"));
+    draft.time = Some(required_time(time, "createdDateTime", "an ISO 8601 time")?);
     let title = string(payload, "title").ok_or(FormatError::Missing("title"))?;
     draft.rule = Some(RuleRef {
         uid: string(payload, "detectorId"),

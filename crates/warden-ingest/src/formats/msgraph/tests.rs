@@ -1,6 +1,7 @@
 use serde_json::json;
 use warden_domain::{ObservableKind, Severity, SourceFormat};
 
+use crate::formats::test_support::values;
 use crate::formats::{detect, normalise};
 
 #[test]
@@ -34,21 +35,15 @@ fn graph_alert_with_typed_evidence() {
         alert.rule.uid.as_deref(),
         Some("7c2a1b33-5d4e-4f60-8a71-9b2c3d4e5f60")
     );
-    let values = |kind| {
-        alert
-            .structured(kind)
-            .map(|o| o.value.clone())
-            .collect::<Vec<_>>()
-    };
     assert_eq!(
-        values(ObservableKind::Host),
+        values(&alert, ObservableKind::Host),
         vec!["ws-fin-042.corp.example"]
     );
     assert_eq!(
-        values(ObservableKind::Ip),
+        values(&alert, ObservableKind::Ip),
         vec!["10.20.4.42", "185.220.101.45", "fe80::1"]
     );
-    assert_eq!(values(ObservableKind::User), vec!["jdoe"]);
-    assert_eq!(values(ObservableKind::FileHash).len(), 1);
+    assert_eq!(values(&alert, ObservableKind::User), vec!["jdoe"]);
+    assert_eq!(values(&alert, ObservableKind::FileHash).len(), 1);
     assert_eq!(alert.attacks[0].id, "T1059.001");
 }

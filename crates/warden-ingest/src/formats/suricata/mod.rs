@@ -9,7 +9,7 @@
 use serde_json::Value;
 use warden_domain::{ObservableKind, RuleRef, Severity, VendorSeverity};
 
-use super::{AlertDraft, FormatError, parse_rfc3339};
+use super::{AlertDraft, FormatError, required_time};
 use crate::fields::{array, lookup, number, string, strings};
 
 /// An EVE record with `event_type: alert` and an `alert` object.
@@ -23,11 +23,11 @@ pub fn normalise(payload: &Value, draft: &mut AlertDraft) -> Result<(), FormatEr
     use ObservableKind as K;
     draft.product = Some("Suricata".into());
     draft.vendor_id = string(payload, "flow_id");
-    let timestamp = string(payload, "timestamp").ok_or(FormatError::Missing("timestamp"))?;
-    draft.time = Some(parse_rfc3339(&timestamp).ok_or(FormatError::WrongType {
-        field: "timestamp",
-        expected: "an ISO 8601 time",
-    })?);
+    draft.time = Some(required_time(
+        string(payload, "timestamp"),
+        "timestamp",
+        "an ISO 8601 time",
+    )?);
 
     let signature =
         string(payload, "alert.signature").ok_or(FormatError::Missing("alert.signature"))?;
