@@ -289,9 +289,7 @@ impl AlertDraft {
 
     /// Keep a free-text field for pattern extraction.
     pub fn text(&mut self, field: &str, text: String) {
-        if extract::worth_scanning(&text) {
-            self.untrusted_text.push((field.to_owned(), text));
-        }
+        self.untrusted_text.push((field.to_owned(), text));
     }
 
     /// Add a technique unless it is already there (merging tactics).
