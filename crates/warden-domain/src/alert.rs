@@ -161,6 +161,59 @@ impl Alert {
     /// What makes two alerts "the same detection": format, rule and the
     /// structured entities. Time, vendor ids and free text are left out so
     /// that a re-fired alert merges with the first.
+    /// Two-letter country codes the vendor geolocated the activity's
+    /// source to (sign-in location, remote caller), upper case, from the
+    /// structured fields each format has for it. Empty when the format does
+    /// not say.
+    pub fn source_countries(&self) -> Vec<String> {
+        const POINTERS: &[(SourceFormat, &str)] = &[
+            (SourceFormat::Ocsf, "/src_endpoint/location/country"),
+            (SourceFormat::Ocsf, "/device/location/country"),
+            (SourceFormat::Ecs, "/source/geo/country_iso_code"),
+            (SourceFormat::Ecs, "/client/geo/country_iso_code"),
+            (SourceFormat::Splunk, "/result/src_country"),
+            (SourceFormat::Splunk, "/src_country"),
+            (
+                SourceFormat::Guardduty,
+                "/service/action/awsApiCallAction/remoteIpDetails/country/countryCode",
+            ),
+            (
+                SourceFormat::Guardduty,
+                "/detail/service/action/awsApiCallAction/remoteIpDetails/country/countryCode",
+            ),
+            (
+                SourceFormat::Guardduty,
+                "/Service/Action/AwsApiCallAction/RemoteIpDetails/Country/CountryCode",
+            ),
+        ];
+        let mut countries: Vec<String> = POINTERS
+            .iter()
+            .filter(|(format, _)| *format == self.format)
+            .filter_map(|(_, pointer)| self.raw.pointer(pointer))
+            .filter_map(serde_json::Value::as_str)
+            .map(str::to_owned)
+            .collect();
+        if self.format == SourceFormat::Msgraph
+            && let Some(items) = self.raw.get("evidence").and_then(|e| e.as_array())
+        {
+            countries.extend(
+                items
+                    .iter()
+                    .filter_map(|item| item.get("countryLetterCode"))
+                    .filter_map(serde_json::Value::as_str)
+                    .map(str::to_owned),
+            );
+        }
+        let mut countries: Vec<String> = countries
+            .into_iter()
+            .map(|c| c.trim().to_ascii_uppercase())
+            .filter(|c| c.len() == 2 && c.chars().all(|ch| ch.is_ascii_alphabetic()))
+            .collect();
+        countries.sort();
+        countries.dedup();
+        countries
+    }
+
     pub fn fingerprint(&self) -> String {
         let rule = self.rule.uid.as_deref().unwrap_or(&self.rule.name);
         let mut entities: Vec<String> = self

@@ -32,6 +32,10 @@ pub enum EvidenceKind {
     Intel,
     /// Past cases for the same rule or entity.
     History,
+    /// An open or contained incident that involves one of the case's entities.
+    Incident,
+    /// An earlier case in the store that shared an entity with this one.
+    PastCase,
 }
 
 /// One fact gathered for a case, citable by its id.

@@ -38,6 +38,7 @@ pub mod ids;
 pub mod observable;
 pub mod severity;
 pub mod untrusted;
+pub mod use_case;
 pub mod verdict;
 
 pub use action::{ActionName, ActionProposal, ProposalHash, Target, UnknownAction};
@@ -54,4 +55,5 @@ pub use ids::{AlertId, CaseId, EvidenceId};
 pub use observable::{Observable, ObservableKind, Provenance};
 pub use severity::{Severity, VendorSeverity};
 pub use untrusted::Untrusted;
+pub use use_case::{Autonomy, UseCase};
 pub use verdict::{Disposition, Verdict};

@@ -1,0 +1,106 @@
+//! A use case (alert family) as the later stages see it: who owns it, how
+//! far it is trusted, and what it may do. The playbook that defines it
+//! lives in `warden-playbook`; this is the part assessors, policy and the
+//! escalation triggers read.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::action::ActionName;
+
+/// The trust ladder, lowest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Autonomy {
+    /// Assess and record only; nothing is proposed to anyone.
+    Shadow,
+    /// Proposals are drafts for an analyst; nothing runs.
+    Draft,
+    /// Proposals run once policy and the required approvals allow them.
+    Assisted,
+    /// Proposals policy allows without approval run at once.
+    Autonomous,
+}
+
+impl Autonomy {
+    pub const ALL: [Autonomy; 4] = [
+        Autonomy::Shadow,
+        Autonomy::Draft,
+        Autonomy::Assisted,
+        Autonomy::Autonomous,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Autonomy::Shadow => "shadow",
+            Autonomy::Draft => "draft",
+            Autonomy::Assisted => "assisted",
+            Autonomy::Autonomous => "autonomous",
+        }
+    }
+}
+
+impl fmt::Display for Autonomy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Autonomy {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|a| a.as_str() == s)
+            .ok_or_else(|| {
+                format!("autonomy must be shadow, draft, assisted or autonomous, not {s:?}")
+            })
+    }
+}
+
+/// A use case's authority and settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UseCase {
+    /// The playbook name; its agent is the Cedar principal
+    /// `Warden::Agent::"<name>"`.
+    pub name: String,
+    /// Team or mailbox answerable for it.
+    pub owner: String,
+    pub autonomy: Autonomy,
+    /// Catalogue actions its proposals may use; anything else is beyond its
+    /// authority.
+    pub allowed_actions: BTreeSet<ActionName>,
+    /// Below this assessor confidence a person decides (overrides the
+    /// global `[escalation] min_confidence`).
+    pub min_confidence: Option<f64>,
+    /// Risk score at or above which the deterministic assessor says
+    /// malicious (overrides `[assessor.thresholds] malicious`).
+    pub malicious_risk: Option<f64>,
+    /// Risk score at or above which it says suspicious.
+    pub suspicious_risk: Option<f64>,
+}
+
+impl UseCase {
+    /// Whether `action` is within this use case's authority.
+    pub fn allows(&self, action: ActionName) -> bool {
+        self.allowed_actions.contains(&action)
+    }
+
+    /// A use case that may only write notes (tests and the fallback when
+    /// no playbook is configured).
+    pub fn notes_only(name: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            owner: "unassigned".into(),
+            autonomy: Autonomy::Assisted,
+            allowed_actions: [ActionName::CaseNote].into_iter().collect(),
+            min_confidence: None,
+            malicious_risk: None,
+            suspicious_risk: None,
+        }
+    }
+}

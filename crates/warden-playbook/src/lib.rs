@@ -1,0 +1,390 @@
+//! Playbooks: one TOML file per use case (alert family) saying which alerts
+//! it takes, which context tools run for them, which actions may be
+//! proposed, how far it is trusted, who owns it, and its thresholds.
+//!
+//! # Layout
+//!
+//! - [`Playbook`] (this file): one parsed and checked file.
+//! - [`PlaybookSet`]: the playbooks in the order they are tried, the shipped
+//!   set (`playbooks/*.toml`, compiled in) or a folder of the operator's;
+//!   [`PlaybookSet::select`] picks the one for a case.
+//!
+//! Matching reads only structured alert fields (format, product, rule name,
+//! ATT&CK ids), never free text: an attacker who writes "phishing" into a
+//! command line cannot move a case to another playbook's authority.
+//!
+//! The file format is documented in `docs/playbooks.md`.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use regex::Regex;
+use serde::Deserialize;
+use warden_domain::{ActionName, Alert, Autonomy, SourceFormat, UseCase};
+
+/// A playbook file that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("playbook {origin}: {message}")]
+pub struct PlaybookError {
+    /// The file (or shipped name) it came from.
+    pub origin: String,
+    pub message: String,
+}
+
+/// The file as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PlaybookFile {
+    name: String,
+    #[serde(default)]
+    description: String,
+    owner: String,
+    autonomy: String,
+    /// Lower is tried first; ties by name.
+    #[serde(default = "default_priority")]
+    priority: i32,
+    #[serde(default, rename = "match")]
+    matches: Vec<MatchFile>,
+    #[serde(default)]
+    context: ContextFile,
+    actions: ActionsFile,
+    #[serde(default)]
+    thresholds: ThresholdsFile,
+}
+
+fn default_priority() -> i32 {
+    100
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MatchFile {
+    #[serde(default)]
+    formats: Vec<String>,
+    #[serde(default)]
+    products: Vec<String>,
+    #[serde(default)]
+    rules: Vec<String>,
+    #[serde(default)]
+    techniques: Vec<String>,
+    #[serde(default)]
+    tactics: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ContextFile {
+    #[serde(default)]
+    tools: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ActionsFile {
+    allowed: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ThresholdsFile {
+    min_confidence: Option<f64>,
+    malicious: Option<f64>,
+    suspicious: Option<f64>,
+}
+
+/// One `[[match]]` block: every criterion given must hold (each list means
+/// "any of these").
+#[derive(Debug, Clone)]
+pub struct MatchRule {
+    formats: Vec<SourceFormat>,
+    products: Vec<String>,
+    rules: Vec<Regex>,
+    techniques: Vec<String>,
+    tactics: Vec<String>,
+}
+
+impl MatchRule {
+    /// Whether `alert` satisfies this block.
+    pub fn matches(&self, alert: &Alert) -> bool {
+        let format = self.formats.is_empty() || self.formats.contains(&alert.format);
+        let product = self.products.is_empty() || {
+            let product = alert.product.to_lowercase();
+            self.products.iter().any(|p| product.contains(p.as_str()))
+        };
+        let rule = self.rules.is_empty() || self.rules.iter().any(|r| r.is_match(&alert.rule.name));
+        // T1003 covers its sub-techniques (T1003.001).
+        let technique = self.techniques.is_empty()
+            || alert.attacks.iter().any(|a| {
+                self.techniques
+                    .iter()
+                    .any(|t| a.id == *t || a.id.strip_prefix(t.as_str()).is_some_and(|rest| rest.starts_with('.')))
+            });
+        let tactic = self.tactics.is_empty()
+            || alert.attacks.iter().any(|a| {
+                a.tactics
+                    .iter()
+                    .any(|t| self.tactics.iter().any(|want| tactic_eq(t, want)))
+            });
+        format && product && rule && technique && tactic
+    }
+}
+
+/// Tactic names compare without case, spaces, dashes or underscores
+/// (`Credential Access` = `credential-access`), and ids exactly.
+fn tactic_eq(have: &str, want: &str) -> bool {
+    let fold = |s: &str| -> String {
+        s.chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .map(|c| c.to_ascii_lowercase())
+            .collect()
+    };
+    fold(have) == fold(want)
+}
+
+/// A checked playbook.
+#[derive(Debug, Clone)]
+pub struct Playbook {
+    pub description: String,
+    pub priority: i32,
+    /// Where it was loaded from.
+    pub origin: String,
+    /// What later stages see: name, owner, autonomy, authority, thresholds.
+    pub use_case: UseCase,
+    /// Context tools to run, in order (empty: the default plan).
+    pub tools: Vec<String>,
+    matches: Vec<MatchRule>,
+}
+
+impl Playbook {
+    /// Parse and check one playbook file's text.
+    pub fn parse(origin: &str, text: &str) -> Result<Self, PlaybookError> {
+        let error = |message: String| PlaybookError {
+            origin: origin.to_owned(),
+            message,
+        };
+        let file: PlaybookFile = toml::from_str(text).map_err(|e| error(e.to_string()))?;
+        if file.name.is_empty()
+            || !file
+                .name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+        {
+            return Err(error(format!(
+                "name {:?} must be non-empty lower-case letters, digits, '-' or '_' (it becomes a policy principal)",
+                file.name
+            )));
+        }
+        if file.owner.trim().is_empty() {
+            return Err(error("owner is empty: every use case needs an owner".into()));
+        }
+        let autonomy: Autonomy = file.autonomy.parse().map_err(error)?;
+        let mut allowed = BTreeSet::new();
+        for name in &file.actions.allowed {
+            let action: ActionName = name
+                .parse()
+                .map_err(|e: warden_domain::UnknownAction| error(format!("actions.allowed: {e}")))?;
+            allowed.insert(action);
+        }
+        for (key, value) in [
+            ("min_confidence", file.thresholds.min_confidence),
+            ("malicious", file.thresholds.malicious.map(|v| v / 100.0)),
+            ("suspicious", file.thresholds.suspicious.map(|v| v / 100.0)),
+        ] {
+            if let Some(v) = value
+                && !(0.0..=1.0).contains(&v)
+            {
+                return Err(error(format!(
+                    "thresholds.{key} is out of range (min_confidence 0-1, risk 0-100)"
+                )));
+            }
+        }
+        if let (Some(m), Some(s)) = (file.thresholds.malicious, file.thresholds.suspicious)
+            && s > m
+        {
+            return Err(error(format!(
+                "thresholds.suspicious ({s}) is above thresholds.malicious ({m})"
+            )));
+        }
+        let mut matches = Vec::new();
+        for (i, block) in file.matches.iter().enumerate() {
+            let mut formats = Vec::new();
+            for name in &block.formats {
+                let format = SourceFormat::parse(name)
+                    .or((name == "mapped").then_some(SourceFormat::Mapped))
+                    .ok_or_else(|| error(format!("match[{i}].formats: unknown format {name:?}")))?;
+                formats.push(format);
+            }
+            let mut rules = Vec::new();
+            for pattern in &block.rules {
+                rules.push(Regex::new(pattern).map_err(|e| {
+                    error(format!("match[{i}].rules: {pattern:?} is not a regular expression: {e}"))
+                })?);
+            }
+            let mut techniques = Vec::new();
+            for id in &block.techniques {
+                techniques.push(warden_domain::AttackTechnique::parse_id(id).ok_or_else(|| {
+                    error(format!("match[{i}].techniques: {id:?} is not an ATT&CK technique id"))
+                })?);
+            }
+            let rule = MatchRule {
+                formats,
+                products: block.products.iter().map(|p| p.to_lowercase()).collect(),
+                rules,
+                techniques,
+                tactics: block.tactics.clone(),
+            };
+            if rule.formats.is_empty()
+                && rule.products.is_empty()
+                && rule.rules.is_empty()
+                && rule.techniques.is_empty()
+                && rule.tactics.is_empty()
+            {
+                return Err(error(format!(
+                    "match[{i}] is empty; leave [[match]] out entirely for a catch-all playbook"
+                )));
+            }
+            matches.push(rule);
+        }
+        Ok(Self {
+            description: file.description,
+            priority: file.priority,
+            origin: origin.to_owned(),
+            use_case: UseCase {
+                name: file.name,
+                owner: file.owner,
+                autonomy,
+                allowed_actions: allowed,
+                min_confidence: file.thresholds.min_confidence,
+                malicious_risk: file.thresholds.malicious,
+                suspicious_risk: file.thresholds.suspicious,
+            },
+            tools: file.context.tools,
+            matches,
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.use_case.name
+    }
+
+    /// A playbook without `[[match]]` blocks takes any alert.
+    pub fn is_catch_all(&self) -> bool {
+        self.matches.is_empty()
+    }
+
+    /// Whether any `[[match]]` block takes `alert`.
+    pub fn matches(&self, alert: &Alert) -> bool {
+        self.is_catch_all() || self.matches.iter().any(|m| m.matches(alert))
+    }
+}
+
+/// The shipped playbooks, compiled in.
+const SHIPPED: &[(&str, &str)] = &[
+    ("cloud-access-key.toml", include_str!("../playbooks/cloud-access-key.toml")),
+    ("phishing.toml", include_str!("../playbooks/phishing.toml")),
+    ("suspicious-sign-in.toml", include_str!("../playbooks/suspicious-sign-in.toml")),
+    ("credential-access.toml", include_str!("../playbooks/credential-access.toml")),
+    ("endpoint-malware.toml", include_str!("../playbooks/endpoint-malware.toml")),
+    ("network-ids.toml", include_str!("../playbooks/network-ids.toml")),
+    ("suspicious-process.toml", include_str!("../playbooks/suspicious-process.toml")),
+    ("default.toml", include_str!("../playbooks/default.toml")),
+];
+
+/// Playbooks in the order they are tried, ending with a catch-all.
+#[derive(Debug, Clone)]
+pub struct PlaybookSet {
+    /// Playbooks with `[[match]]` blocks, in the order they are tried.
+    specific: Vec<Playbook>,
+    /// The one without, taken when nothing else matches.
+    catch_all: Playbook,
+}
+
+impl PlaybookSet {
+    /// The shipped set.
+    pub fn shipped() -> Result<Self, PlaybookError> {
+        let playbooks = SHIPPED
+            .iter()
+            .map(|(file, text)| Playbook::parse(&format!("shipped {file}"), text))
+            .collect::<Result<Vec<_>, _>>()?;
+        Self::from_playbooks(playbooks)
+    }
+
+    /// The shipped playbook files, to write out for an operator to edit.
+    pub fn shipped_files() -> &'static [(&'static str, &'static str)] {
+        SHIPPED
+    }
+
+    /// Every `*.toml` file in `dir`.
+    pub fn load_dir(dir: &Path) -> Result<Self, PlaybookError> {
+        let folder_error = |message: String| PlaybookError {
+            origin: dir.display().to_string(),
+            message,
+        };
+        let entries = std::fs::read_dir(dir).map_err(|e| folder_error(e.to_string()))?;
+        let mut paths: Vec<_> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .collect();
+        paths.sort();
+        let mut playbooks = Vec::new();
+        for path in paths {
+            let origin = path.display().to_string();
+            let text = std::fs::read_to_string(&path).map_err(|e| PlaybookError {
+                origin: origin.clone(),
+                message: e.to_string(),
+            })?;
+            playbooks.push(Playbook::parse(&origin, &text)?);
+        }
+        Self::from_playbooks(playbooks).map_err(|e| folder_error(e.message))
+    }
+
+    /// Order and check: names unique, exactly one catch-all.
+    pub fn from_playbooks(playbooks: Vec<Playbook>) -> Result<Self, PlaybookError> {
+        let mut names = BTreeSet::new();
+        for p in &playbooks {
+            if !names.insert(p.name().to_owned()) {
+                return Err(PlaybookError {
+                    origin: p.origin.clone(),
+                    message: format!("a second playbook named {:?}", p.name()),
+                });
+            }
+        }
+        let (catch_all, mut specific): (Vec<Playbook>, Vec<Playbook>) =
+            playbooks.into_iter().partition(Playbook::is_catch_all);
+        let mut catch_all = catch_all.into_iter();
+        let (Some(last), None) = (catch_all.next(), catch_all.next()) else {
+            return Err(PlaybookError {
+                origin: "playbook set".into(),
+                message: "needs exactly one catch-all playbook (one without [[match]] blocks)"
+                    .into(),
+            });
+        };
+        specific.sort_by(|a, b| (a.priority, a.name()).cmp(&(b.priority, b.name())));
+        Ok(Self {
+            specific,
+            catch_all: last,
+        })
+    }
+
+    /// In the order they are tried, the catch-all last.
+    pub fn iter(&self) -> impl Iterator<Item = &Playbook> {
+        self.specific.iter().chain(std::iter::once(&self.catch_all))
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Playbook> {
+        self.iter().find(|p| p.name() == name)
+    }
+
+    /// The playbook for a case: the first, in order, that takes any of its
+    /// alerts; the catch-all when none does.
+    pub fn select(&self, alerts: &[Alert]) -> &Playbook {
+        self.specific
+            .iter()
+            .find(|p| alerts.iter().any(|a| p.matches(a)))
+            .unwrap_or(&self.catch_all)
+    }
+}
+
+#[cfg(test)]
+mod tests;
