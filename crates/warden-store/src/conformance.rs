@@ -4,14 +4,17 @@
 
 use std::collections::BTreeMap;
 
-use time::OffsetDateTime;
+use time::{Duration, OffsetDateTime};
 use warden_domain::{
-    Alert, AlertId, Case, CaseState, Evidence, EvidenceGap, EvidenceId, Freshness, Observable,
-    ObservableKind, Provenance, RuleRef, Severity, SourceFormat, Untrusted, VendorSeverity,
-    evidence::EvidenceKind,
+    Alert, AlertId, Case, CaseId, CaseState, Disposition, Evidence, EvidenceGap, EvidenceId,
+    Freshness, Observable, ObservableKind, Provenance, RuleRef, Severity, SourceFormat, Untrusted,
+    VendorSeverity, Verdict, evidence::EvidenceKind, observable::dedup_observables,
 };
 
-use crate::{CaseNote, Claim, DeadLetter, GLOBAL_SCOPE, NewAuditRow, Store, StoreError};
+use crate::{
+    CaseNote, Claim, DeadLetter, GLOBAL_SCOPE, MAX_RELATED_ENTITIES, NewAuditRow, RelatedCase,
+    Store, StoreError,
+};
 
 /// A failed conformance check: which one, and what was seen.
 #[derive(Debug, thiserror::Error)]
@@ -72,6 +75,7 @@ pub async fn run_all(store: &dyn Store) -> Result<(), ConformanceFailure> {
     execution_claims_are_exclusive(store).await?;
     audit_appends_are_ordered(store).await?;
     dead_letters_and_kill_switch(store).await?;
+    related_cases_share_structured_entities(store).await?;
     Ok(())
 }
 
@@ -310,6 +314,309 @@ async fn dead_letters_and_kill_switch(store: &dyn Store) -> Result<(), Conforman
         !store.is_paused("phishing").await?,
         "resume",
         "still paused"
+    );
+    Ok(())
+}
+
+/// How an entity is seen in a test alert.
+#[derive(Clone, Copy)]
+enum Seen {
+    /// In a structured field of the payload.
+    Field,
+    /// Only by pattern inside the alert's free text.
+    Text,
+}
+
+/// An alert of `rule` at `at` carrying `entities` (raw values, normalised
+/// here as ingest would).
+fn entity_alert(
+    rule: &str,
+    at: OffsetDateTime,
+    entities: &[(ObservableKind, &str, Seen)],
+) -> Alert {
+    let observables = entities.iter().filter_map(|&(kind, raw, seen)| {
+        let provenance = match seen {
+            Seen::Field => Provenance::Field {
+                path: format!("{kind}.field"),
+            },
+            Seen::Text => Provenance::Text {
+                field: "message".into(),
+            },
+        };
+        Observable::parse(kind, raw, provenance).ok()
+    });
+    let mut alert = sample_alert("placeholder", at);
+    alert.rule = RuleRef {
+        uid: None,
+        name: rule.into(),
+    };
+    alert.observables = dedup_observables(observables);
+    alert
+}
+
+/// Store a case over `alerts`, created at `at`, with the given outcome.
+async fn store_case(
+    store: &dyn Store,
+    at: OffsetDateTime,
+    alerts: Vec<Alert>,
+    outcome: Option<(CaseState, Verdict, Disposition)>,
+) -> Result<Case, ConformanceFailure> {
+    let title = alerts
+        .first()
+        .map_or_else(String::new, |a| a.rule.name.clone());
+    let mut case = Case::open(
+        title,
+        alerts.iter().map(|a| a.id).collect(),
+        alerts.len() as u64,
+        vec![],
+        Severity::Medium,
+        at,
+    );
+    if let Some((state, verdict, disposition)) = outcome {
+        case.state = state;
+        case.verdict = Some(verdict);
+        case.disposition = Some(disposition);
+    }
+    let with_counts: Vec<(Alert, u64)> = alerts.into_iter().map(|a| (a, 0)).collect();
+    store.insert_case(&case, &with_counts).await?;
+    Ok(case)
+}
+
+fn ids(related: &[RelatedCase]) -> Vec<CaseId> {
+    related.iter().map(|r| r.case.id).collect()
+}
+
+fn entity(kind: ObservableKind, value: &str) -> (ObservableKind, String) {
+    (kind, value.to_owned())
+}
+
+async fn related_cases_share_structured_entities(
+    store: &dyn Store,
+) -> Result<(), ConformanceFailure> {
+    use ObservableKind::{Host, Ip, User};
+    use Seen::{Field, Text};
+
+    // A whole second, then fractions: RFC 3339 text writes fractional
+    // seconds only when non-zero, so "newest first" must not compare text.
+    let base = OffsetDateTime::UNIX_EPOCH + Duration::days(19_800);
+    let host = "rel-host-1";
+    let user = "rel-alice";
+
+    // Oldest: two alerts on the host, two rules, the user too.
+    let first = store_case(
+        store,
+        base,
+        vec![
+            entity_alert("Rule B", base, &[(Host, host, Field), (User, user, Field)]),
+            entity_alert("Rule A", base, &[(Host, host, Field)]),
+            entity_alert("Rule B", base, &[(Host, host, Field)]),
+        ],
+        Some((CaseState::Closed, Verdict::Benign, Disposition::AutoClosed)),
+    )
+    .await?;
+    // The user on another host; escalated as malicious and still open.
+    let second = store_case(
+        store,
+        base + Duration::milliseconds(250),
+        vec![entity_alert(
+            "Rule C",
+            base,
+            &[(Host, "rel-host-2", Field), (User, "REL-Alice", Field)],
+        )],
+        Some((
+            CaseState::Escalated,
+            Verdict::Malicious,
+            Disposition::Escalated,
+        )),
+    )
+    .await?;
+    // The host again, spelled as another product writes it.
+    let third = store_case(
+        store,
+        base + Duration::milliseconds(1_500),
+        vec![entity_alert(
+            "Rule D",
+            base,
+            &[(Host, "REL-HOST-1.", Field)],
+        )],
+        None,
+    )
+    .await?;
+    // An IP seen only in alert text, and one seen in a field.
+    let text_only = store_case(
+        store,
+        base + Duration::seconds(3),
+        vec![entity_alert(
+            "Rule E",
+            base,
+            &[
+                (Host, "rel-host-3", Field),
+                (Ip, "203.0.113.77", Text),
+                (Ip, "198.51.100.9", Text),
+            ],
+        )],
+        None,
+    )
+    .await?;
+    let structured_ip = store_case(
+        store,
+        base + Duration::seconds(4),
+        vec![entity_alert("Rule F", base, &[(Ip, "203.0.113.77", Field)])],
+        None,
+    )
+    .await?;
+
+    let by_host = store.related_cases(&[entity(Host, host)], None, 10).await?;
+    ensure!(
+        ids(&by_host) == vec![third.id, first.id],
+        "related by host, newest first",
+        "got {:?}",
+        ids(&by_host)
+    );
+    ensure!(
+        by_host.iter().all(|r| r.shared == vec![entity(Host, host)]),
+        "shared host",
+        "got {:?}",
+        by_host.iter().map(|r| &r.shared).collect::<Vec<_>>()
+    );
+
+    let by_user = store.related_cases(&[entity(User, user)], None, 10).await?;
+    ensure!(
+        ids(&by_user) == vec![second.id, first.id],
+        "related by user, newest first",
+        "got {:?}",
+        ids(&by_user)
+    );
+
+    let both = store
+        .related_cases(&[entity(User, user), entity(Host, host)], None, 10)
+        .await?;
+    ensure!(
+        ids(&both) == vec![third.id, second.id, first.id],
+        "related by host or user, newest first",
+        "got {:?}",
+        ids(&both)
+    );
+    let oldest = both.last();
+    ensure!(
+        oldest.map(|r| r.shared.clone()) == Some(vec![entity(Host, host), entity(User, user)]),
+        "every shared entity listed, sorted",
+        "got {oldest:?}"
+    );
+    ensure!(
+        oldest.map(|r| r.rules.clone()) == Some(vec!["Rule A".to_owned(), "Rule B".to_owned()]),
+        "distinct rules, sorted",
+        "got {:?}",
+        oldest.map(|r| &r.rules)
+    );
+    ensure!(
+        oldest.map(|r| &r.case) == Some(&first),
+        "stored case returned whole",
+        "got {:?}",
+        oldest.map(|r| &r.case)
+    );
+
+    let escalated = both.iter().find(|r| r.case.id == second.id);
+    ensure!(
+        escalated.is_some_and(|r| r.was_escalated() && r.is_open() && r.is_active_incident()),
+        "open escalated threat is an active incident",
+        "got {escalated:?}"
+    );
+    ensure!(
+        oldest.is_some_and(|r| !r.was_escalated() && !r.is_open() && !r.is_active_incident()),
+        "auto-closed benign case is history only",
+        "got {oldest:?}"
+    );
+    let untriaged = both.first();
+    ensure!(
+        untriaged.is_some_and(|r| !r.was_escalated() && r.is_open() && !r.is_active_incident()),
+        "a case in triage is open without a verdict",
+        "got {untriaged:?}"
+    );
+
+    let none = store
+        .related_cases(
+            &[entity(Host, "rel-host-unseen"), entity(User, host)],
+            None,
+            10,
+        )
+        .await?;
+    ensure!(
+        none.is_empty(),
+        "no shared entity (kind and value must both match)",
+        "got {:?}",
+        ids(&none)
+    );
+
+    let excluded = store
+        .related_cases(&[entity(Host, host)], Some(third.id), 10)
+        .await?;
+    ensure!(
+        ids(&excluded) == vec![first.id],
+        "exclude",
+        "got {:?}",
+        ids(&excluded)
+    );
+
+    let limited = store
+        .related_cases(&[entity(User, user), entity(Host, host)], None, 2)
+        .await?;
+    ensure!(
+        ids(&limited) == vec![third.id, second.id],
+        "limit keeps the newest",
+        "got {:?}",
+        ids(&limited)
+    );
+    let zero = store.related_cases(&[entity(Host, host)], None, 0).await?;
+    ensure!(zero.is_empty(), "limit 0", "got {:?}", ids(&zero));
+    let empty = store.related_cases(&[], None, 10).await?;
+    ensure!(empty.is_empty(), "no entities", "got {:?}", ids(&empty));
+
+    // INVARIANT (S2): an entity seen only in alert text relates nothing.
+    let by_ip = store
+        .related_cases(&[entity(Ip, "203.0.113.77")], None, 10)
+        .await?;
+    ensure!(
+        ids(&by_ip) == vec![structured_ip.id],
+        "text-only entity does not relate",
+        "got {:?}, text-only case {}",
+        ids(&by_ip),
+        text_only.id
+    );
+    let text_ip = store
+        .related_cases(&[entity(Ip, "198.51.100.9")], None, 10)
+        .await?;
+    ensure!(
+        text_ip.is_empty(),
+        "text-only entity is not indexed",
+        "got {:?}",
+        ids(&text_ip)
+    );
+
+    // Long lists are looked up whole up to the cap, after sorting by kind
+    // and value: hosts sort before users, so enough hosts push the user out.
+    let mut long: Vec<(ObservableKind, String)> = (0..MAX_RELATED_ENTITIES)
+        .map(|n| entity(Host, &format!("zz-filler-{n:04}")))
+        .collect();
+    long.push(entity(Host, host));
+    long.push(entity(Host, host));
+    let found = store.related_cases(&long, None, 10).await?;
+    ensure!(
+        ids(&found) == vec![third.id, first.id],
+        "long entity list",
+        "got {:?}",
+        ids(&found)
+    );
+    let mut past_cap: Vec<(ObservableKind, String)> = (0..MAX_RELATED_ENTITIES)
+        .map(|n| entity(Host, &format!("aa-filler-{n:04}")))
+        .collect();
+    past_cap.push(entity(User, user));
+    let cut = store.related_cases(&past_cap, None, 10).await?;
+    ensure!(
+        cut.is_empty(),
+        "entities past the cap are ignored",
+        "got {:?}",
+        ids(&cut)
     );
     Ok(())
 }

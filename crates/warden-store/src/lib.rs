@@ -18,8 +18,8 @@
 use async_trait::async_trait;
 use time::OffsetDateTime;
 use warden_domain::{
-    Alert, Assessment, Case, CaseId, CaseState, Decision, Evidence, EvidenceGap, Execution,
-    ProposalHash,
+    Alert, Assessment, Case, CaseId, CaseState, Decision, Disposition, Evidence, EvidenceGap,
+    Execution, ObservableKind, ProposalHash,
 };
 
 pub mod conformance;
@@ -117,6 +117,57 @@ pub enum Claim {
     AlreadyClaimed,
 }
 
+/// At most this many entities are looked up by one
+/// [`CaseReader::related_cases`] call; the rest are ignored. The list is
+/// sorted by kind then value and deduplicated first, so the cut is
+/// deterministic and the kinds that matter most for history (host, user, IP)
+/// come first. An alert group with more distinct structured entities than
+/// this is unusual, and the lookup stays a bounded amount of work.
+pub const MAX_RELATED_ENTITIES: usize = 200;
+
+/// An earlier case that shares structured entities with the one being
+/// triaged: the history enrichment hands to the assessor and to the
+/// escalation triggers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RelatedCase {
+    /// The case as stored now: state, verdict, disposition, times.
+    pub case: Case,
+    /// The entities it shares with the query, sorted by kind then value.
+    pub shared: Vec<(ObservableKind, String)>,
+    /// Distinct rule names of its alerts, sorted.
+    pub rules: Vec<String>,
+}
+
+impl RelatedCase {
+    /// Whether a person was asked to look at it: its triage disposition was
+    /// `escalated` or `awaiting_approval` (the contract counts both as
+    /// escalated, see [`Disposition::is_escalated`]), or it is in one of
+    /// those states now (an auto-closed case a person escalated afterwards
+    /// keeps its `auto_closed` disposition but moves to `escalated`).
+    pub fn was_escalated(&self) -> bool {
+        self.case.disposition.is_some_and(Disposition::is_escalated)
+            || matches!(
+                self.case.state,
+                CaseState::Escalated | CaseState::AwaitingApproval
+            )
+    }
+
+    /// Whether it is still open: any state but `closed` and `auto_closed`.
+    /// A case in triage (`new` ... `decided`), escalated, awaiting approval
+    /// or actioned but not yet closed is open; an auto-closed case is over
+    /// unless a person reopens it by escalating it.
+    pub fn is_open(&self) -> bool {
+        !matches!(self.case.state, CaseState::Closed | CaseState::AutoClosed)
+    }
+
+    /// Whether it is an active incident: still open with a threat verdict
+    /// (malicious or suspicious). A new detection on the same entity is
+    /// then tied to it.
+    pub fn is_active_incident(&self) -> bool {
+        self.is_open() && self.case.verdict.is_some_and(|v| v.is_threat())
+    }
+}
+
 /// Read-only access. Code that must not change anything gets only this.
 #[async_trait]
 pub trait CaseReader: Send + Sync {
@@ -134,6 +185,24 @@ pub trait CaseReader: Send + Sync {
     async fn dead_letter(&self, id: &str) -> Result<Option<DeadLetter>, StoreError>;
     /// Whether execution is paused globally or for `use_case`.
     async fn is_paused(&self, use_case: &str) -> Result<bool, StoreError>;
+    /// Earlier cases sharing at least one structured entity with `entities`,
+    /// newest first, excluding `exclude`, at most `limit`.
+    ///
+    /// Only entities found in a structured field of a stored case's alerts
+    /// count (an entity seen only in alert text relates nothing), and values
+    /// are compared exactly, so pass them normalised as
+    /// [`warden_domain::Observable`] holds them (for instance from
+    /// [`Alert::structured`]). At most [`MAX_RELATED_ENTITIES`] entities are
+    /// looked up. "Earlier" means already stored (pass the case under
+    /// triage as `exclude`); no time bound is applied. "Newest" is by
+    /// creation time. Cases stored before the store kept an entity index
+    /// are not found.
+    async fn related_cases(
+        &self,
+        entities: &[(ObservableKind, String)],
+        exclude: Option<CaseId>,
+        limit: u32,
+    ) -> Result<Vec<RelatedCase>, StoreError>;
 }
 
 /// Full access: the pipeline, the executor and the audit log write through it.

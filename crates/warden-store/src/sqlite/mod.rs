@@ -5,6 +5,7 @@
 //! executor rely on.
 
 use std::borrow::Cow;
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::str::FromStr;
 
@@ -18,11 +19,12 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use warden_domain::{
     Alert, Assessment, Case, CaseId, CaseState, Decision, Evidence, EvidenceGap, Execution,
-    ProposalHash,
+    ObservableKind, ProposalHash,
 };
 
 use crate::{
-    AuditRow, CaseNote, CaseReader, Claim, DeadLetter, GLOBAL_SCOPE, NewAuditRow, Store, StoreError,
+    AuditRow, CaseNote, CaseReader, Claim, DeadLetter, GLOBAL_SCOPE, MAX_RELATED_ENTITIES,
+    NewAuditRow, RelatedCase, Store, StoreError,
 };
 
 #[cfg(test)]
@@ -44,6 +46,13 @@ fn migrator() -> Migrator {
             Cow::Borrowed("dead letter resolution"),
             MigrationType::Simple,
             include_str!("../../migrations/sqlite/0002_dead_letter_resolution.sql").into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            3,
+            Cow::Borrowed("case entities"),
+            MigrationType::Simple,
+            include_str!("../../migrations/sqlite/0003_case_entities.sql").into_sql_str(),
             false,
         ),
     ])
@@ -145,6 +154,42 @@ fn dead_letter_row(row: &sqlx::sqlite::SqliteRow) -> Result<DeadLetter, StoreErr
         resolution: row.get(7),
     })
 }
+
+/// Earlier cases sharing an entity with `?1` (a JSON array of
+/// `[kind, value]` pairs), excluding case `?2` (or none when NULL), newest
+/// first, at most `?3`.
+///
+/// The entities travel as one JSON parameter, so the statement is the same
+/// whatever their number. Each is looked up through `case_entities_by_value`;
+/// the matching cases are ordered by creation time and cut to the limit
+/// before any case body, shared entity list or rule list is read.
+/// `julianday` orders the RFC 3339 text correctly where plain text
+/// comparison would not (fractional seconds are written only when non-zero);
+/// it is exact to the millisecond, and the time-ordered id breaks ties.
+const RELATED_CASES_SQL: &str = "\
+WITH wanted (kind, value) AS MATERIALIZED (
+    SELECT json_extract(w.value, '$[0]'), json_extract(w.value, '$[1]')
+    FROM json_each(?1) AS w
+),
+hits AS MATERIALIZED (
+    SELECT e.case_id, e.kind, e.value
+    FROM wanted AS w
+    JOIN case_entities AS e ON e.value = w.value AND e.kind = w.kind
+    WHERE ?2 IS NULL OR e.case_id <> ?2
+),
+picked AS (
+    SELECT c.id, julianday(c.created_at) AS created
+    FROM cases AS c
+    WHERE c.id IN (SELECT case_id FROM hits)
+    ORDER BY created DESC, c.id DESC
+    LIMIT ?3
+)
+SELECT p.id, c.body,
+    (SELECT json_group_array(json_array(h.kind, h.value)) FROM hits AS h WHERE h.case_id = p.id),
+    (SELECT json_group_array(DISTINCT a.rule) FROM alerts AS a WHERE a.case_id = p.id)
+FROM picked AS p
+JOIN cases AS c ON c.id = p.id
+ORDER BY p.created DESC, p.id DESC";
 
 fn parse_case_id(text: &str) -> Result<CaseId, StoreError> {
     CaseId::parse(text).map_err(|e| StoreError::Corrupt {
@@ -320,6 +365,51 @@ impl CaseReader for SqliteStore {
             .await?;
         Ok(row.get::<i64, _>(0) > 0)
     }
+
+    async fn related_cases(
+        &self,
+        entities: &[(ObservableKind, String)],
+        exclude: Option<CaseId>,
+        limit: u32,
+    ) -> Result<Vec<RelatedCase>, StoreError> {
+        // Sorted and deduplicated before the cap, so the cut is deterministic.
+        let wanted: BTreeSet<(ObservableKind, &str)> = entities
+            .iter()
+            .map(|(kind, value)| (*kind, value.as_str()))
+            .collect();
+        if wanted.is_empty() || limit == 0 {
+            return Ok(Vec::new());
+        }
+        let wanted: Vec<[&str; 2]> = wanted
+            .into_iter()
+            .take(MAX_RELATED_ENTITIES)
+            .map(|(kind, value)| [kind.as_str(), value])
+            .collect();
+        let rows = sqlx::query(RELATED_CASES_SQL)
+            .bind(encode("entity list", &wanted)?)
+            .bind(exclude.map(|id| id.to_string()))
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let id: &str = row.get(0);
+                let case: Case = decode(&format!("case {id}"), row.get::<&str, _>(1))?;
+                let mut shared: Vec<(ObservableKind, String)> =
+                    decode(&format!("entities of case {id}"), row.get::<&str, _>(2))?;
+                shared.sort();
+                let mut rules: Vec<String> =
+                    decode(&format!("rules of case {id}"), row.get::<&str, _>(3))?;
+                rules.sort();
+                rules.dedup();
+                Ok(RelatedCase {
+                    case,
+                    shared,
+                    rules,
+                })
+            })
+            .collect()
+    }
 }
 
 #[async_trait]
@@ -364,6 +454,23 @@ impl Store for SqliteStore {
             .bind(&now)
             .execute(&mut *tx)
             .await?;
+        }
+        // INVARIANT (S2): only structured observables index a case; one seen
+        // only in untrusted alert text must not relate it to other cases.
+        // Values are kept exactly as `Observable::parse` normalised them.
+        let entities: BTreeSet<(ObservableKind, &str)> = alerts
+            .iter()
+            .flat_map(|(alert, _)| &alert.observables)
+            .filter(|o| o.is_structured())
+            .map(|o| (o.kind, o.value.as_str()))
+            .collect();
+        for (kind, value) in entities {
+            sqlx::query("INSERT INTO case_entities (case_id, kind, value) VALUES (?, ?, ?)")
+                .bind(&case_id)
+                .bind(kind.as_str())
+                .bind(value)
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         Ok(())
