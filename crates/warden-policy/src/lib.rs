@@ -26,3 +26,5 @@ pub use request::{ApprovalTally, CaseFacts, TargetFacts};
 pub const DEFAULT_SCHEMA: &str = include_str!("../policies/schema.cedarschema");
 /// The shipped default policy set (notes only).
 pub const DEFAULT_POLICIES: &str = include_str!("../policies/default.cedar");
+/// Guards appended to every policy set (`policies/guards.cedar`).
+pub const GUARD_POLICIES: &str = include_str!("../policies/guards.cedar");

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
 use warden_domain::evidence::EvidenceKind;
-use warden_domain::{Evidence, Freshness, Severity, Target, Verdict};
+use warden_domain::{ActionName, Evidence, Freshness, Severity, Target, Verdict};
 
 /// Approvals already verified and counted in Rust (distinct people, not the
 /// requester, not expired, bound to this proposal's hash).
@@ -28,6 +28,8 @@ pub struct CaseFacts {
     pub verdict: Verdict,
     pub evidence_gaps: usize,
     pub stale_evidence: usize,
+    /// Actions the use case's playbook allows (`context.in_playbook`).
+    pub allowed_actions: BTreeSet<ActionName>,
 }
 
 impl CaseFacts {
@@ -100,6 +102,7 @@ fn known(text: &str) -> String {
 
 /// The Cedar context record (see `DecisionContext` in the schema).
 pub(crate) fn context_json(
+    action: ActionName,
     case: &CaseFacts,
     target: &TargetFacts,
     approvals: &ApprovalTally,
@@ -112,6 +115,7 @@ pub(crate) fn context_json(
         "verdict": case.verdict.as_str(),
         "evidence_gaps": case.evidence_gaps as i64,
         "stale_evidence": case.stale_evidence as i64,
+        "in_playbook": case.allowed_actions.contains(&action),
         "asset_criticality": target.asset_criticality,
         "asset_environment": target.asset_environment,
         "asset_tags": target.asset_tags,

@@ -60,8 +60,11 @@ impl PolicyEngine {
     pub fn load(schema_src: &str, policy_src: &str) -> Result<Self, PolicyLoadError> {
         let (schema, _warnings) = Schema::from_cedarschema_str(schema_src)
             .map_err(|e| PolicyLoadError::Schema(e.to_string()))?;
+        // The built-in guards come with every set (an operator's file
+        // cannot drop them; an @id clash with them is an error).
+        let combined = format!("{policy_src}\n{}", crate::GUARD_POLICIES);
         let parsed =
-            PolicySet::from_str(policy_src).map_err(|e| PolicyLoadError::Parse(e.to_string()))?;
+            PolicySet::from_str(&combined).map_err(|e| PolicyLoadError::Parse(e.to_string()))?;
         if parsed.templates().next().is_some() {
             return Err(PolicyLoadError::Parse("templates are not supported".into()));
         }
@@ -217,7 +220,7 @@ impl PolicyEngine {
             }
         };
         let context = Context::from_json_value(
-            context_json(case, target, approvals),
+            context_json(proposal.action, case, target, approvals),
             Some((&self.schema, &action)),
         )
         .map_err(|e| e.to_string())?;

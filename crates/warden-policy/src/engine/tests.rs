@@ -13,6 +13,7 @@ fn case_facts() -> CaseFacts {
         verdict: Verdict::Malicious,
         evidence_gaps: 0,
         stale_evidence: 0,
+        allowed_actions: ActionName::ALL.iter().copied().collect(),
     }
 }
 
@@ -201,4 +202,27 @@ fn a_target_the_action_cannot_take_is_denied_before_cedar() {
     let decision = decide(&engine, &p, &ApprovalTally::default());
     assert_eq!(decision.outcome, DecisionOutcome::Deny);
     assert!(decision.reasons[0].contains("cannot act on"));
+}
+
+#[test]
+fn an_agent_cannot_act_outside_its_playbook_even_when_a_policy_permits() {
+    let engine = PolicyEngine::load(
+        crate::DEFAULT_SCHEMA,
+        r#"
+@id("ops.isolate")
+permit (principal, action == Warden::Action::"edr.isolate_host", resource);
+"#,
+    )
+    .expect("valid");
+    let isolate = proposal(ActionName::EdrIsolateHost, Some((ObservableKind::Host, "ws-1")));
+    let inside = engine.decide("endpoint", &isolate, &case_facts(), &target_facts(), &ApprovalTally::default());
+    assert_eq!(inside.outcome, DecisionOutcome::Allow, "{inside:?}");
+    let mut narrow = case_facts();
+    narrow.allowed_actions = [ActionName::CaseNote].into_iter().collect();
+    let outside = engine.decide("endpoint", &isolate, &narrow, &target_facts(), &ApprovalTally::default());
+    assert_eq!(outside.outcome, DecisionOutcome::Deny);
+    assert!(
+        outside.policy_ids.iter().any(|id| id == "warden.playbook-authority"),
+        "{outside:?}"
+    );
 }

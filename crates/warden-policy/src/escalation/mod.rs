@@ -11,6 +11,7 @@ use serde_json::Value;
 use warden_domain::evidence::EvidenceKind;
 use warden_domain::{
     ActionName, Alert, Assessment, Decision, DecisionOutcome, Evidence, EvidenceGap, Freshness,
+    UseCase,
 };
 
 /// Escalation settings (`[escalation]` in `warden.toml`).
@@ -33,8 +34,10 @@ impl Default for EscalationConfig {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Trigger {
     /// Stable code: `low_confidence`, `evidence_gap`, `stale_evidence`,
-    /// `critical_asset`, `privileged_identity`, `threat_verdict`,
-    /// `action_denied`, `suspected_injection`.
+    /// `critical_asset`, `privileged_identity`, `active_incident`,
+    /// `threat_verdict`, `action_denied`, `similar_case_escalated`,
+    /// `suspected_injection`, `assessor_disagreement` (and
+    /// `invalid_assessment`, raised by the pipeline).
     pub code: &'static str,
     pub reason: String,
 }
@@ -42,7 +45,13 @@ pub struct Trigger {
 /// What the triggers look at.
 #[derive(Debug, Clone, Copy)]
 pub struct EscalationInput<'a> {
+    /// The use case the case falls under (its authority and thresholds).
+    pub use_case: &'a UseCase,
+    /// The primary assessment.
     pub assessment: &'a Assessment,
+    /// Other assessors' views of the same case (an ensemble); empty when
+    /// one assessor ran.
+    pub second_opinions: &'a [Assessment],
     pub alerts: &'a [Alert],
     pub evidence: &'a [Evidence],
     pub gaps: &'a [EvidenceGap],
@@ -55,12 +64,13 @@ pub fn escalation_triggers(input: &EscalationInput<'_>, config: &EscalationConfi
     let mut fire = |code: &'static str, reason: String| fired.push(Trigger { code, reason });
     let assessment = input.assessment;
 
-    if assessment.confidence < config.min_confidence {
+    let min_confidence = input.use_case.min_confidence.unwrap_or(config.min_confidence);
+    if assessment.confidence < min_confidence {
         fire(
             "low_confidence",
             format!(
-                "confidence {:.2} is below the threshold {:.2}",
-                assessment.confidence, config.min_confidence
+                "confidence {:.2} is below the threshold {min_confidence:.2}",
+                assessment.confidence
             ),
         );
     }
@@ -125,6 +135,21 @@ pub fn escalation_triggers(input: &EscalationInput<'_>, config: &EscalationConfi
             );
         }
     }
+    for incident in input
+        .evidence
+        .iter()
+        .filter(|e| e.kind == EvidenceKind::Incident)
+    {
+        fire(
+            "active_incident",
+            format!(
+                "tied to {} incident {} ({})",
+                incident.fact_str("status"),
+                incident.fact_str("incident_id"),
+                incident.id
+            ),
+        );
+    }
     if assessment.verdict.is_threat() {
         fire(
             "threat_verdict",
@@ -133,26 +158,63 @@ pub fn escalation_triggers(input: &EscalationInput<'_>, config: &EscalationConfi
                 assessment.verdict
             ),
         );
-        for decision in input.decisions {
-            let beyond = decision.action != ActionName::CaseNote
-                && matches!(decision.outcome, DecisionOutcome::Deny);
-            if beyond {
-                fire(
-                    "action_denied",
-                    format!(
-                        "proposed {} on {} is beyond this use case's authority",
-                        decision.action,
-                        decision.target.label()
-                    ),
-                );
-            }
+    }
+    // Authority: what the use case's playbook does not allow, whatever the
+    // verdict; and, on a threat, any response the policy refused.
+    for decision in input.decisions {
+        let outside = !input.use_case.allows(decision.action);
+        let refused = assessment.verdict.is_threat()
+            && decision.action != ActionName::CaseNote
+            && matches!(decision.outcome, DecisionOutcome::Deny);
+        if outside || refused {
+            fire(
+                "action_denied",
+                format!(
+                    "proposed {} on {} is beyond the {} use case's authority{}",
+                    decision.action,
+                    decision.target.label(),
+                    input.use_case.name,
+                    if outside {
+                        " (not in its playbook)"
+                    } else {
+                        " (denied by policy)"
+                    }
+                ),
+            );
         }
+    }
+    for past in input.evidence.iter().filter(|e| {
+        (e.kind == EvidenceKind::History && e.fact_u64("escalated").unwrap_or(0) > 0)
+            || (e.kind == EvidenceKind::PastCase && e.fact_bool("escalated"))
+    }) {
+        fire(
+            "similar_case_escalated",
+            format!("a similar case was escalated before ({}: {})", past.id, past.summary),
+        );
     }
     if let Some(field) = input.alerts.iter().find_map(injection_field) {
         fire(
             "suspected_injection",
             format!("alert text reads like instructions to an AI ({field})"),
         );
+    }
+    for other in input.second_opinions {
+        let verdicts_split = other.verdict.is_threat() != assessment.verdict.is_threat();
+        let severity_gap = other.severity.rank().abs_diff(assessment.severity.rank()) >= 2;
+        if verdicts_split || severity_gap {
+            fire(
+                "assessor_disagreement",
+                format!(
+                    "{} says {} ({}), {} says {} ({})",
+                    assessment.assessor,
+                    assessment.verdict,
+                    assessment.severity,
+                    other.assessor,
+                    other.verdict,
+                    other.severity
+                ),
+            );
+        }
     }
     fired
 }

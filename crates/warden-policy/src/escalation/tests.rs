@@ -1,7 +1,7 @@
 use time::OffsetDateTime;
 use warden_domain::{
-    AlertId, EvidenceId, ObservableKind, ProposalHash, RuleRef, Severity, SourceFormat, Target,
-    Untrusted, VendorSeverity, Verdict,
+    AlertId, Autonomy, EvidenceId, ObservableKind, ProposalHash, RuleRef, Severity, SourceFormat,
+    Target, Untrusted, VendorSeverity, Verdict,
 };
 
 use super::*;
@@ -57,6 +57,19 @@ fn evidence(kind: EvidenceKind, facts: Value, freshness: Freshness) -> Evidence 
     }
 }
 
+/// A use case allowed every catalogue action.
+fn any_action() -> UseCase {
+    UseCase {
+        name: "test".into(),
+        owner: "soc".into(),
+        autonomy: Autonomy::Assisted,
+        allowed_actions: ActionName::ALL.iter().copied().collect(),
+        min_confidence: None,
+        malicious_risk: None,
+        suspicious_risk: None,
+    }
+}
+
 fn codes(
     assessment: &Assessment,
     alerts: &[Alert],
@@ -66,7 +79,9 @@ fn codes(
 ) -> Vec<&'static str> {
     escalation_triggers(
         &EscalationInput {
+            use_case: &any_action(),
             assessment,
+            second_opinions: &[],
             alerts,
             evidence,
             gaps,
@@ -208,7 +223,9 @@ fn injection_text_anywhere_in_the_payload() {
     );
     let triggers = escalation_triggers(
         &EscalationInput {
+            use_case: &any_action(),
             assessment: &a,
+            second_opinions: &[],
             alerts: &[nested],
             evidence: &[],
             gaps: &[],
@@ -233,4 +250,143 @@ fn injection_text_anywhere_in_the_payload() {
         serde_json::json!({"message": "powershell -enc ..."}),
     );
     assert!(codes(&a, &[ordinary], &[], &[], &[]).is_empty());
+}
+
+fn isolate(outcome: DecisionOutcome) -> Decision {
+    Decision {
+        proposal_hash: ProposalHash::from_stored("h".into()),
+        action: ActionName::EdrIsolateHost,
+        target: Target::Entity {
+            kind: ObservableKind::Host,
+            value: "ws-1".into(),
+        },
+        outcome,
+        policy_ids: vec![],
+        reasons: vec![],
+        policy_version: "v".into(),
+    }
+}
+
+#[test]
+fn action_outside_the_playbook_escalates_whatever_the_verdict() {
+    let mut use_case = any_action();
+    use_case.allowed_actions = [ActionName::CaseNote, ActionName::AlertSuppress]
+        .into_iter()
+        .collect();
+    let a = assessment(Verdict::FalsePositive, 0.95);
+    let triggers = escalation_triggers(
+        &EscalationInput {
+            use_case: &use_case,
+            assessment: &a,
+            second_opinions: &[],
+            alerts: &[],
+            evidence: &[],
+            gaps: &[],
+            decisions: &[isolate(DecisionOutcome::Deny)],
+        },
+        &EscalationConfig::default(),
+    );
+    assert_eq!(triggers.len(), 1, "{triggers:?}");
+    assert_eq!(triggers[0].code, "action_denied");
+    assert!(triggers[0].reason.contains("not in its playbook"), "{}", triggers[0].reason);
+}
+
+#[test]
+fn use_case_confidence_threshold_overrides_the_global_one() {
+    let mut strict = any_action();
+    strict.min_confidence = Some(0.95);
+    let a = assessment(Verdict::Benign, 0.9);
+    let fired = |use_case: &UseCase| {
+        escalation_triggers(
+            &EscalationInput {
+                use_case,
+                assessment: &a,
+                second_opinions: &[],
+                alerts: &[],
+                evidence: &[],
+                gaps: &[],
+                decisions: &[],
+            },
+            &EscalationConfig::default(),
+        )
+        .into_iter()
+        .map(|t| t.code)
+        .collect::<Vec<_>>()
+    };
+    assert!(fired(&any_action()).is_empty());
+    assert_eq!(fired(&strict), vec!["low_confidence"]);
+}
+
+#[test]
+fn active_incident_on_an_entity() {
+    let incident = evidence(
+        EvidenceKind::Incident,
+        serde_json::json!({"incident_id": "IR-2026-041", "status": "open", "shared": ["ws-1"]}),
+        Freshness::Fresh,
+    );
+    let a = assessment(Verdict::Benign, 0.9);
+    let triggers = codes(&a, &[], &[incident], &[], &[]);
+    assert_eq!(triggers, vec!["active_incident"]);
+}
+
+#[test]
+fn similar_case_escalated_before_in_history_or_the_store() {
+    let a = assessment(Verdict::Benign, 0.9);
+    let from_history = evidence(
+        EvidenceKind::History,
+        serde_json::json!({"rule": "r", "entity": "ws-1", "escalated": 1, "false_positive": 0}),
+        Freshness::Fresh,
+    );
+    assert_eq!(
+        codes(&a, &[], &[from_history], &[], &[]),
+        vec!["similar_case_escalated"]
+    );
+    let never = evidence(
+        EvidenceKind::History,
+        serde_json::json!({"rule": "r", "entity": "ws-1", "escalated": 0, "false_positive": 4}),
+        Freshness::Fresh,
+    );
+    assert!(codes(&a, &[], &[never], &[], &[]).is_empty());
+    let past_case = evidence(
+        EvidenceKind::PastCase,
+        serde_json::json!({"case_id": "c", "escalated": true, "verdict": "suspicious"}),
+        Freshness::Fresh,
+    );
+    assert_eq!(
+        codes(&a, &[], &[past_case], &[], &[]),
+        vec!["similar_case_escalated"]
+    );
+}
+
+#[test]
+fn assessors_that_disagree_escalate() {
+    let primary = assessment(Verdict::Benign, 0.9);
+    let mut other = assessment(Verdict::Malicious, 0.8);
+    other.assessor = "llm".into();
+    let run = |second: &[Assessment]| {
+        escalation_triggers(
+            &EscalationInput {
+                use_case: &any_action(),
+                assessment: &primary,
+                second_opinions: second,
+                alerts: &[],
+                evidence: &[],
+                gaps: &[],
+                decisions: &[],
+            },
+            &EscalationConfig::default(),
+        )
+    };
+    let fired = run(std::slice::from_ref(&other));
+    assert_eq!(fired.len(), 1);
+    assert_eq!(fired[0].code, "assessor_disagreement");
+    assert!(fired[0].reason.contains("llm says malicious"), "{}", fired[0].reason);
+    // Same side of the threat line, severities one step apart: agreement.
+    let mut close = assessment(Verdict::FalsePositive, 0.8);
+    close.severity = Severity::Low;
+    assert!(run(&[close]).is_empty());
+    // Same verdict but severities far apart: disagreement.
+    let mut far = assessment(Verdict::Benign, 0.8);
+    far.severity = Severity::Critical;
+    assert_eq!(run(&[far])[0].code, "assessor_disagreement");
 }
