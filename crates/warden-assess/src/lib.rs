@@ -14,15 +14,17 @@
 
 pub mod deterministic;
 
-use warden_domain::{Alert, Assessment, Case, Evidence, EvidenceGap};
+use warden_domain::{Alert, Assessment, Case, Evidence, EvidenceGap, UseCase};
 
 pub use deterministic::{AssessorConfig, DeterministicAssessor};
 
-/// What an assessor sees: the case, its alerts, and the evidence gathered
-/// (already redacted), with the gaps enrichment recorded.
+/// What an assessor sees: the case, its alerts and the evidence gathered
+/// (all redacted), the gaps enrichment recorded, and the use case the case
+/// falls under (its authority and thresholds).
 #[derive(Debug, Clone, Copy)]
 pub struct AssessmentInput<'a> {
     pub case: &'a Case,
+    pub use_case: &'a UseCase,
     pub alerts: &'a [Alert],
     pub evidence: &'a [Evidence],
     pub gaps: &'a [EvidenceGap],

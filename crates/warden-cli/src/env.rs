@@ -23,11 +23,16 @@ pub struct Env {
     pub attack: Option<warden_ingest::AttackCatalogue>,
     /// The built-in formats plus the configured mappings.
     pub formats: warden_ingest::Formats,
+    /// The operator's playbooks (`[playbooks] dir`); `None`: the shipped set.
+    pub playbooks: Option<warden_playbook::PlaybookSet>,
 }
 
 impl Env {
     /// The pipeline over this data directory, with `context`.
-    pub fn pipeline(&self, context: warden_enrich::Context) -> warden_pipeline::Pipeline {
+    pub fn pipeline(
+        &self,
+        context: warden_enrich::Context,
+    ) -> anyhow::Result<warden_pipeline::Pipeline> {
         use warden_domain::{Clock, SystemClock};
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let audit = Arc::new(warden_audit::StoreAuditLog::new(
@@ -41,12 +46,16 @@ impl Env {
             clock,
             self.policy.clone(),
             context,
-        )
+        )?
         .with_formats(self.formats.clone());
-        match &self.attack {
+        let pipeline = match &self.playbooks {
+            Some(playbooks) => pipeline.with_playbooks(playbooks.clone())?,
+            None => pipeline,
+        };
+        Ok(match &self.attack {
             Some(catalogue) => pipeline.with_attack_catalogue(catalogue.clone()),
             None => pipeline,
-        }
+        })
     }
 }
 
@@ -130,6 +139,13 @@ pub async fn open(data_dir: &Path, config_path: Option<&Path>) -> anyhow::Result
             warden_ingest::Mapping::load(&data_dir.join(file)).context("[ingest] mappings")?;
         formats.add(mapping).context("[ingest] mappings")?;
     }
+    let playbooks = match &config.playbooks.dir {
+        None => None,
+        Some(dir) => Some(
+            warden_playbook::PlaybookSet::load_dir(&data_dir.join(dir))
+                .context("[playbooks] dir")?,
+        ),
+    };
     Ok((
         Env {
             data_dir: data_dir.to_path_buf(),
@@ -138,6 +154,7 @@ pub async fn open(data_dir: &Path, config_path: Option<&Path>) -> anyhow::Result
             policy,
             attack,
             formats,
+            playbooks,
         },
         created,
     ))

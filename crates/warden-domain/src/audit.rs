@@ -128,6 +128,15 @@ pub enum AuditEvent {
         approvals_required: u32,
         roles: Vec<String>,
     },
+    /// A person (or, in `warden eval --approve-all`, the simulated approver)
+    /// approved or rejected one exact proposal.
+    ApprovalRecorded {
+        case_id: CaseId,
+        proposal_hash: ProposalHash,
+        approver: String,
+        role: String,
+        approved: bool,
+    },
     /// The executor ran, or refused, an action.
     ActionExecuted {
         case_id: CaseId,
@@ -179,7 +188,9 @@ impl AuditEvent {
             AuditEvent::EvidenceCollected { .. } => Stage::Enrich,
             AuditEvent::Assessed { .. } => Stage::Assess,
             AuditEvent::PolicyDecided { .. } | AuditEvent::Escalated { .. } => Stage::Decide,
-            AuditEvent::ApprovalEvaluated { .. } => Stage::Approve,
+            AuditEvent::ApprovalEvaluated { .. } | AuditEvent::ApprovalRecorded { .. } => {
+                Stage::Approve
+            }
             AuditEvent::ActionExecuted { .. } => Stage::Execute,
             AuditEvent::CaseStateChanged { .. } | AuditEvent::TriageCompleted { .. } => Stage::Case,
         }
@@ -195,6 +206,7 @@ impl AuditEvent {
             | AuditEvent::PolicyDecided { case_id, .. }
             | AuditEvent::Escalated { case_id, .. }
             | AuditEvent::ApprovalEvaluated { case_id, .. }
+            | AuditEvent::ApprovalRecorded { case_id, .. }
             | AuditEvent::ActionExecuted { case_id, .. }
             | AuditEvent::CaseStateChanged { case_id, .. }
             | AuditEvent::TriageCompleted { case_id, .. } => Some(*case_id),
@@ -220,6 +232,7 @@ impl AuditEvent {
             AuditEvent::PolicyDecided { .. } => "policy_decided",
             AuditEvent::Escalated { .. } => "escalated",
             AuditEvent::ApprovalEvaluated { .. } => "approval_evaluated",
+            AuditEvent::ApprovalRecorded { .. } => "approval_recorded",
             AuditEvent::ActionExecuted { .. } => "action_executed",
             AuditEvent::CaseStateChanged { .. } => "case_state_changed",
             AuditEvent::TriageCompleted { .. } => "triage_completed",

@@ -23,6 +23,7 @@ use warden_domain::{ActionName, ActionProposal, AuditEvent, Clock, Execution, Ex
 use warden_store::{Claim, Store};
 
 pub use connectors::case_note::CaseNoteConnector;
+pub use connectors::sandbox::RecordingConnector;
 
 /// What a connector reports after acting.
 #[derive(Debug, Clone, PartialEq, Eq)]

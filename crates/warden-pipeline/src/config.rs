@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use warden_assess::AssessorConfig;
-use warden_enrich::ContextConfig;
+use warden_enrich::{ContextConfig, ToolConfig};
 use warden_ingest::CorrelationConfig;
 use warden_policy::EscalationConfig;
 
@@ -20,14 +20,27 @@ pub struct Config {
     pub correlation: CorrelationConfig,
     /// How old context files may be.
     pub context: ContextConfig,
+    /// Guard rails of every context tool call.
+    pub tools: ToolConfig,
+    /// Where playbooks (use cases) come from.
+    pub playbooks: PlaybooksConfig,
     /// The deterministic assessor's weights and thresholds.
     pub assessor: AssessorConfig,
     /// When a person must decide.
     pub escalation: EscalationConfig,
     /// Which policies decide.
     pub policy: PolicyConfig,
-    /// The use case (alert family) cases are triaged under.
-    pub use_case: UseCaseConfig,
+}
+
+/// `[playbooks]`
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PlaybooksConfig {
+    /// A folder of playbook files (`*.toml`) to use instead of the shipped
+    /// set, relative to the data directory. It must hold exactly one
+    /// catch-all playbook. Unset, the shipped set is used (its files are in
+    /// `crates/warden-playbook/playbooks/`, a starting point for your own).
+    pub dir: Option<String>,
 }
 
 /// `[ingest]`
@@ -70,27 +83,6 @@ pub struct PolicyConfig {
     pub policies: Option<String>,
 }
 
-/// `[use_case]`
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct UseCaseConfig {
-    /// Name of the use case; its agent is the Cedar principal
-    /// `Warden::Agent::"<name>"`.
-    pub name: String,
-    /// shadow, draft, assisted or autonomous (passed to policies as
-    /// `context.autonomy`).
-    pub autonomy: String,
-}
-
-impl Default for UseCaseConfig {
-    fn default() -> Self {
-        Self {
-            name: "default".into(),
-            autonomy: "assisted".into(),
-        }
-    }
-}
-
 /// A configuration file that cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -102,10 +94,6 @@ pub enum ConfigError {
     },
     #[error("{path}: {message}")]
     Parse { path: String, message: String },
-    #[error(
-        "{path}: use_case.autonomy must be shadow, draft, assisted or autonomous, not {value:?}"
-    )]
-    Autonomy { path: String, value: String },
 }
 
 impl Config {
@@ -125,15 +113,6 @@ impl Config {
             path: path.display().to_string(),
             message: e.to_string(),
         })?;
-        if !matches!(
-            config.use_case.autonomy.as_str(),
-            "shadow" | "draft" | "assisted" | "autonomous"
-        ) {
-            return Err(ConfigError::Autonomy {
-                path: path.display().to_string(),
-                value: config.use_case.autonomy,
-            });
-        }
         Ok(config)
     }
 
@@ -165,7 +144,7 @@ mod tests {
         std::fs::write(&path, "[correlation]\nwindow_minuts = 5\n").expect("write");
         let err = Config::load(&path).expect_err("typo refused").to_string();
         assert!(err.contains("window_minuts"), "{err}");
-        std::fs::write(&path, "[use_case]\nautonomy = \"yolo\"\n").expect("write");
+        std::fs::write(&path, "[tools]\ntimeout_ms = \"soon\"\n").expect("write");
         assert!(Config::load(&path).is_err());
         std::fs::remove_dir_all(&dir).ok();
     }

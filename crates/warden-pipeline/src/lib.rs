@@ -21,6 +21,7 @@ use std::sync::Arc;
 
 use warden_approve::{Withheld, release};
 use warden_assess::{AssessmentInput, Assessor, DeterministicAssessor};
+use warden_domain::{Approval, Assessment, Autonomy, DecisionOutcome as Outcome};
 use warden_audit::{AuditError, AuditLog};
 use warden_domain::audit::ProposalRecord;
 use warden_domain::hashing::sha256_hex;
@@ -28,8 +29,10 @@ use warden_domain::{
     Alert, AuditEvent, Case, CaseState, Clock, Decision, DecisionOutcome, Execution,
     ExecutionStatus,
 };
-use warden_enrich::{Context, enrich};
-use warden_execute::{CaseNoteConnector, Executor};
+use warden_enrich::redact::redact_alert;
+use warden_enrich::{Context, EnrichRequest, ToolBox, enrich, register_embedded};
+use warden_execute::{CaseNoteConnector, Connector, Executor};
+use warden_playbook::PlaybookSet;
 use warden_ingest::{
     AttackCatalogue, CaseDraft, FormatChoice, Formats, IngestError, Limits, ReadOptions, correlate,
     parse_record, read_paths,
@@ -54,6 +57,8 @@ pub enum PipelineError {
     Execute(#[from] warden_execute::ExecuteError),
     #[error("case state: {0}")]
     State(#[from] warden_domain::InvalidTransition),
+    #[error("setup: {0}")]
+    Setup(String),
 }
 
 /// The result of one triage run.
@@ -83,10 +88,18 @@ pub struct Pipeline {
     clock: Arc<dyn Clock>,
     policy: PolicyEngine,
     assessor: Box<dyn Assessor>,
+    /// Further assessors whose views are compared with the first one's
+    /// (an ensemble); disagreement escalates.
+    second_opinions: Vec<Box<dyn Assessor>>,
     executor: Executor,
-    context: Context,
+    connectors: Vec<Arc<dyn Connector>>,
+    tools: ToolBox,
+    playbooks: PlaybookSet,
     attack: Option<AttackCatalogue>,
     formats: Formats,
+    /// `warden eval --approve-all`: every approval request is granted by a
+    /// simulated approver (policy denials still hold).
+    simulated_approver: bool,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -102,7 +115,9 @@ impl std::fmt::Debug for Pipeline {
 const PIPELINE: &str = "system:pipeline";
 
 impl Pipeline {
-    /// Wire the stages. The deterministic assessor is the default.
+    /// Wire the stages. The deterministic assessor is the default; the
+    /// shipped playbooks decide use cases until [`Pipeline::with_playbooks`]
+    /// replaces them; context tools read `context` and past cases in `store`.
     pub fn new(
         config: Config,
         store: Arc<dyn Store>,
@@ -110,29 +125,101 @@ impl Pipeline {
         clock: Arc<dyn Clock>,
         policy: PolicyEngine,
         context: Context,
-    ) -> Self {
+    ) -> Result<Self, PipelineError> {
+        let connectors: Vec<Arc<dyn Connector>> = vec![Arc::new(CaseNoteConnector::new(
+            store.clone(),
+            clock.clone(),
+        ))];
         let executor = Executor::new(
             store.clone(),
             audit.clone(),
             clock.clone(),
-            vec![Arc::new(CaseNoteConnector::new(
-                store.clone(),
-                clock.clone(),
-            ))],
+            connectors.clone(),
         );
+        let mut tools = ToolBox::new(config.tools);
+        let past_cases: Arc<dyn warden_store::CaseReader> = store.clone();
+        register_embedded(&mut tools, Arc::new(context), Some(past_cases))
+            .map_err(PipelineError::Setup)?;
+        let playbooks = PlaybookSet::shipped().map_err(|e| PipelineError::Setup(e.to_string()))?;
         let assessor = Box::new(DeterministicAssessor::new(config.assessor.clone()));
-        Self {
+        let pipeline = Self {
             config,
             store,
             audit,
             clock,
             policy,
             assessor,
+            second_opinions: Vec::new(),
             executor,
-            context,
+            connectors,
+            tools,
+            playbooks,
             attack: None,
             formats: Formats::default(),
+            simulated_approver: false,
+        };
+        pipeline.check_playbooks(&pipeline.playbooks)?;
+        Ok(pipeline)
+    }
+
+    /// Every tool a playbook names must exist.
+    fn check_playbooks(&self, playbooks: &PlaybookSet) -> Result<(), PipelineError> {
+        for playbook in playbooks.iter() {
+            for tool in &playbook.tools {
+                if !self.tools.has(tool) {
+                    return Err(PipelineError::Setup(format!(
+                        "playbook {} ({}) names the context tool {tool:?}, which does not exist; known tools: {}",
+                        playbook.name(),
+                        playbook.origin,
+                        self.tools.names().join(", ")
+                    )));
+                }
+            }
         }
+        Ok(())
+    }
+
+    /// Decide use cases with `playbooks` instead of the shipped ones.
+    pub fn with_playbooks(mut self, playbooks: PlaybookSet) -> Result<Self, PipelineError> {
+        self.check_playbooks(&playbooks)?;
+        self.playbooks = playbooks;
+        Ok(self)
+    }
+
+    /// The playbooks in use.
+    pub fn playbooks(&self) -> &PlaybookSet {
+        &self.playbooks
+    }
+
+    /// Use `assessor` instead of the deterministic one.
+    pub fn with_assessor(mut self, assessor: Box<dyn Assessor>) -> Self {
+        self.assessor = assessor;
+        self
+    }
+
+    /// Also ask `assessor` and escalate when it disagrees with the primary.
+    pub fn with_second_opinion(mut self, assessor: Box<dyn Assessor>) -> Self {
+        self.second_opinions.push(assessor);
+        self
+    }
+
+    /// Add a connector to the executor (the recording sandbox in `eval`).
+    pub fn with_connector(mut self, connector: Arc<dyn Connector>) -> Self {
+        self.connectors.push(connector);
+        self.executor = Executor::new(
+            self.store.clone(),
+            self.audit.clone(),
+            self.clock.clone(),
+            self.connectors.clone(),
+        );
+        self
+    }
+
+    /// Grant every approval request through a simulated approver (for
+    /// `warden eval --approve-all`; never for production use).
+    pub fn with_simulated_approver(mut self) -> Self {
+        self.simulated_approver = true;
+        self
     }
 
     /// Name ATT&CK techniques and tactics from `catalogue` at ingest.
@@ -152,9 +239,9 @@ impl Pipeline {
         &self.formats
     }
 
-    /// The agent principal of the configured use case.
-    fn agent(&self) -> String {
-        format!("agent:{}", self.config.use_case.name)
+    /// The agent principal of a use case.
+    fn agent(use_case: &str) -> String {
+        format!("agent:{use_case}")
     }
 
     /// Read, ingest and triage files and folders.
@@ -273,6 +360,49 @@ impl Pipeline {
         Ok(outcomes)
     }
 
+    /// With the simulated approver on, the approvals a decision requires,
+    /// granted and on the record; otherwise none.
+    async fn simulated_approvals(
+        &self,
+        case_id: warden_domain::CaseId,
+        decision: &Decision,
+    ) -> Result<Vec<Approval>, PipelineError> {
+        let Outcome::NeedsApproval { approvals, roles } = &decision.outcome else {
+            return Ok(Vec::new());
+        };
+        if !self.simulated_approver {
+            return Ok(Vec::new());
+        }
+        let now = self.clock.now();
+        let role = roles.first().cloned().unwrap_or_else(|| "analyst".into());
+        let mut granted = Vec::new();
+        for n in 1..=*approvals {
+            let approval = Approval {
+                proposal_hash: decision.proposal_hash.clone(),
+                approver: format!("simulated-approver-{n}"),
+                role: role.clone(),
+                approved: true,
+                reason: None,
+                decided_at: now,
+                expires_at: now + time::Duration::hours(1),
+            };
+            self.audit
+                .append(
+                    &format!("person:{}", approval.approver),
+                    AuditEvent::ApprovalRecorded {
+                        case_id,
+                        proposal_hash: approval.proposal_hash.clone(),
+                        approver: approval.approver.clone(),
+                        role: approval.role.clone(),
+                        approved: true,
+                    },
+                )
+                .await?;
+            granted.push(approval);
+        }
+        Ok(granted)
+    }
+
     /// Move `case` to `next`, persisting and recording the change.
     async fn advance(&self, case: &mut Case, next: CaseState) -> Result<(), PipelineError> {
         let from = case.transition(next, self.clock.now())?;
@@ -327,8 +457,21 @@ impl Pipeline {
             .await?;
         self.store.insert_case(&case, &draft.alerts).await?;
 
-        // Enrich.
-        let enrichment = enrich(&alerts, &self.context, self.clock.now());
+        // The use case: the first playbook that takes one of the alerts.
+        let playbook = self.playbooks.select(&alerts);
+        let use_case = &playbook.use_case;
+
+        // Enrich, through the playbook's context tools.
+        let enrichment = enrich(
+            &EnrichRequest {
+                alerts: &alerts,
+                case_id: Some(case.id),
+                plan: &playbook.tools,
+            },
+            &self.tools,
+            self.clock.now(),
+        )
+        .await;
         self.audit
             .append(
                 PIPELINE,
@@ -345,55 +488,66 @@ impl Pipeline {
             .await?;
         self.advance(&mut case, CaseState::Enriched).await?;
 
-        // Assess. An output that cites evidence that does not exist, or
-        // targets what its action cannot take, loses its proposals and
-        // escalates (S4).
-        let mut assessment = self.assessor.assess(&AssessmentInput {
+        // Assess, on redacted alerts. An output that cites evidence that
+        // does not exist, or targets what its action cannot take, loses its
+        // proposals and escalates (S4).
+        let redacted: Vec<Alert> = alerts.iter().map(redact_alert).collect();
+        let input = AssessmentInput {
             case: &case,
-            alerts: &alerts,
+            use_case,
+            alerts: &redacted,
             evidence: &enrichment.evidence,
             gaps: &enrichment.gaps,
-        });
+        };
+        let mut assessment = self.assessor.assess(&input);
+        let second_opinions: Vec<Assessment> = self
+            .second_opinions
+            .iter()
+            .map(|assessor| assessor.assess(&input))
+            .collect();
         let invalid = assessment.check(&enrichment.ids()).err();
         if invalid.is_some() {
             assessment.proposed_actions.clear();
         }
-        self.audit
-            .append(
-                &format!("assessor:{}", assessment.assessor),
-                AuditEvent::Assessed {
-                    case_id: case.id,
-                    assessor: assessment.assessor.clone(),
-                    verdict: assessment.verdict,
-                    severity: assessment.severity,
-                    confidence: assessment.confidence,
-                    risk_score: assessment.risk_score,
-                    proposals: assessment
-                        .proposed_actions
-                        .iter()
-                        .map(ProposalRecord::of)
-                        .collect(),
-                },
-            )
-            .await?;
+        for view in std::iter::once(&assessment).chain(&second_opinions) {
+            self.audit
+                .append(
+                    &format!("assessor:{}", view.assessor),
+                    AuditEvent::Assessed {
+                        case_id: case.id,
+                        assessor: view.assessor.clone(),
+                        verdict: view.verdict,
+                        severity: view.severity,
+                        confidence: view.confidence,
+                        risk_score: view.risk_score,
+                        proposals: view
+                            .proposed_actions
+                            .iter()
+                            .map(ProposalRecord::of)
+                            .collect(),
+                    },
+                )
+                .await?;
+        }
         self.store.save_assessment(case.id, &assessment).await?;
         self.advance(&mut case, CaseState::Assessed).await?;
 
         // Decide: policy for every proposal, then the escalation triggers.
         let case_facts = CaseFacts {
-            use_case: self.config.use_case.name.clone(),
-            autonomy: self.config.use_case.autonomy.clone(),
+            use_case: use_case.name.clone(),
+            autonomy: use_case.autonomy.as_str().to_owned(),
             severity: assessment.severity,
             confidence: assessment.confidence,
             verdict: assessment.verdict,
             evidence_gaps: enrichment.gaps.len(),
             stale_evidence: CaseFacts::count_stale(&enrichment.evidence),
+            allowed_actions: use_case.allowed_actions.clone(),
         };
         let mut decisions: Vec<Decision> = Vec::new();
         for proposal in &assessment.proposed_actions {
             let target = TargetFacts::from_evidence(&proposal.target, &enrichment.evidence);
             let decision = self.policy.decide(
-                &self.config.use_case.name,
+                &use_case.name,
                 proposal,
                 &case_facts,
                 &target,
@@ -407,7 +561,9 @@ impl Pipeline {
         }
         let mut triggers = escalation_triggers(
             &EscalationInput {
+                use_case,
                 assessment: &assessment,
+                second_opinions: &second_opinions,
                 alerts: &alerts,
                 evidence: &enrichment.evidence,
                 gaps: &enrichment.gaps,
@@ -437,20 +593,27 @@ impl Pipeline {
         }
         self.advance(&mut case, CaseState::Decided).await?;
 
-        // Approve, then execute what is cleared.
+        // Approve, then execute what is cleared. Shadow and draft use cases
+        // stop at the decision: nothing of theirs runs.
         let mut executions: Vec<Execution> = Vec::new();
+        let may_execute = use_case.autonomy >= Autonomy::Assisted;
+        let agent = Self::agent(&use_case.name);
         for (proposal, decision) in assessment.proposed_actions.iter().zip(&decisions) {
-            if decision.outcome == DecisionOutcome::Deny {
+            if decision.outcome == DecisionOutcome::Deny || !may_execute {
                 continue;
             }
+            let approvals = self.simulated_approvals(case.id, decision).await?;
             let released = release(
                 proposal.clone(),
                 decision.clone(),
-                &[],
-                &self.agent(),
+                &approvals,
+                &agent,
                 self.clock.now(),
             );
             let (outcome, required, roles) = match (&released, &decision.outcome) {
+                (Ok(_), Outcome::NeedsApproval { approvals, roles }) => {
+                    ("approved", *approvals, roles.clone())
+                }
                 (Ok(_), _) => ("not_required", 0, Vec::new()),
                 (Err(Withheld::AwaitingApproval { needed, roles, .. }), _) => {
                     ("requested", *needed, roles.clone())
@@ -470,11 +633,7 @@ impl Pipeline {
                 )
                 .await?;
             if let Ok(order) = released {
-                executions.push(
-                    self.executor
-                        .execute(&order, &self.config.use_case.name)
-                        .await?,
-                );
+                executions.push(self.executor.execute(&order, &use_case.name).await?);
             }
         }
 
@@ -500,11 +659,13 @@ impl Pipeline {
             .await?;
 
         Ok(CaseOutcome {
+            use_case: use_case.name.clone(),
             case,
             alerts: draft.alerts,
             evidence: enrichment.evidence,
             gaps: enrichment.gaps,
             assessment,
+            second_opinions,
             decisions,
             triggers,
             executions,

@@ -17,12 +17,16 @@ use warden_policy::Trigger;
 /// Everything triage produced for one case.
 #[derive(Debug, Clone)]
 pub struct CaseOutcome {
+    /// The use case (playbook) the case was triaged under.
+    pub use_case: String,
     pub case: Case,
     /// Distinct alerts with their duplicate counts.
     pub alerts: Vec<(Alert, u64)>,
     pub evidence: Vec<Evidence>,
     pub gaps: Vec<EvidenceGap>,
     pub assessment: Assessment,
+    /// Other assessors' views (an ensemble), compared with `assessment`.
+    pub second_opinions: Vec<Assessment>,
     /// One per proposal, in proposal order.
     pub decisions: Vec<Decision>,
     pub triggers: Vec<Trigger>,

@@ -24,7 +24,8 @@ async fn pipeline(
             clock,
             policy,
             context,
-        ),
+        )
+        .expect("pipeline"),
         audit,
     )
 }

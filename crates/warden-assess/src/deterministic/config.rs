@@ -53,6 +53,14 @@ pub struct Weights {
     pub mfa_disabled: f64,
     /// The account is tagged vip or break_glass.
     pub vip: f64,
+    /// The activity came from a country the account does not usually use
+    /// (per `usual_countries`).
+    pub unusual_country: f64,
+    /// An involved entity is part of an open or contained incident.
+    pub active_incident: f64,
+    /// An earlier case in the store on a shared entity ended with a threat
+    /// verdict.
+    pub past_threat_case: f64,
     /// A structured indicator is malicious per intel (scaled by confidence).
     pub intel_malicious: f64,
     /// ... suspicious per intel.
@@ -92,6 +100,9 @@ impl Default for Weights {
             service_account: 5.0,
             mfa_disabled: 5.0,
             vip: 5.0,
+            unusual_country: 15.0,
+            active_incident: 20.0,
+            past_threat_case: 10.0,
             intel_malicious: 30.0,
             intel_suspicious: 12.0,
             intel_benign: -10.0,

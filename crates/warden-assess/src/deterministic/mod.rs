@@ -164,21 +164,27 @@ impl Assessor for DeterministicAssessor {
         );
 
         // Identity risk.
+        let countries: BTreeSet<String> = input
+            .alerts
+            .iter()
+            .flat_map(|a| a.source_countries())
+            .collect();
         for identity in of_kind(evidence, EvidenceKind::Identity) {
             let user = identity.fact_str("user");
             let mut weight = 0.0;
             let mut why = Vec::new();
+            let mut cited = vec![identity.id.clone()];
             if identity.fact_bool("privileged") {
                 weight += w.privileged;
-                why.push("privileged");
+                why.push("privileged".to_owned());
             }
             if identity.fact_str("user_type") == "service_account" {
                 weight += w.service_account;
-                why.push("a service account");
+                why.push("a service account".to_owned());
             }
             if identity.fact_str("mfa") == "disabled" {
                 weight += w.mfa_disabled;
-                why.push("without MFA");
+                why.push("without MFA".to_owned());
             }
             let identity_tags = identity.tags();
             if identity_tags
@@ -186,7 +192,30 @@ impl Assessor for DeterministicAssessor {
                 .any(|t| t == "vip" || t == "break_glass")
             {
                 weight += w.vip;
-                why.push("a VIP or break-glass account");
+                why.push("a VIP or break-glass account".to_owned());
+            }
+            // Unusual country: the alert geolocates the activity somewhere
+            // the account is not known to work from.
+            let usual: BTreeSet<String> = identity
+                .facts
+                .get("usual_countries")
+                .and_then(Value::as_array)
+                .map(|list| {
+                    list.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_ascii_uppercase)
+                        .collect()
+                })
+                .unwrap_or_default();
+            let unusual: Vec<&String> = countries.iter().filter(|c| !usual.contains(*c)).collect();
+            if !usual.is_empty() && !unusual.is_empty() {
+                weight += w.unusual_country;
+                why.push(format!(
+                    "active from {} (usually {})",
+                    unusual.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", "),
+                    usual.iter().map(String::as_str).collect::<Vec<_>>().join(", ")
+                ));
+                cited.extend(alerts.iter().map(|e| e.id.clone()));
             }
             if identity_tags.iter().any(|t| t == "pentest") {
                 score.known_false_positive.push(identity.id.clone());
@@ -202,7 +231,7 @@ impl Assessor for DeterministicAssessor {
                     "identity_risk",
                     weight,
                     format!("{user} is {}", why.join(", ")),
-                    vec![identity.id.clone()],
+                    cited,
                 );
             }
         }
@@ -275,11 +304,47 @@ impl Assessor for DeterministicAssessor {
             }
         }
 
+        // Active incidents on the case's entities.
+        let incidents: Vec<&Evidence> = of_kind(evidence, EvidenceKind::Incident).collect();
+        score.add(
+            "active_incident",
+            w.active_incident,
+            format!(
+                "involved entities are part of {} active incident{}: {}",
+                incidents.len(),
+                if incidents.len() == 1 { "" } else { "s" },
+                incidents
+                    .iter()
+                    .map(|e| e.fact_str("incident_id"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            incidents.iter().map(|e| e.id.clone()).collect(),
+        );
+
+        // Earlier cases in the store on the same entities.
+        let past_threats: Vec<&Evidence> = of_kind(evidence, EvidenceKind::PastCase)
+            .filter(|e| matches!(e.fact_str("verdict"), "malicious" | "suspicious"))
+            .collect();
+        score.add(
+            "past_cases",
+            w.past_threat_case,
+            format!(
+                "{} earlier case{} on the same entities ended as a threat",
+                past_threats.len(),
+                if past_threats.len() == 1 { "" } else { "s" }
+            ),
+            past_threats.iter().map(|e| e.id.clone()).collect(),
+        );
+
         let risk = score.total.clamp(0.0, 100.0);
         let t = &self.config.thresholds;
-        let verdict = if risk >= t.malicious {
+        // The use case may set its own verdict cut-offs.
+        let malicious_at = input.use_case.malicious_risk.unwrap_or(t.malicious);
+        let suspicious_at = input.use_case.suspicious_risk.unwrap_or(t.suspicious);
+        let verdict = if risk >= malicious_at {
             Verdict::Malicious
-        } else if risk >= t.suspicious {
+        } else if risk >= suspicious_at {
             Verdict::Suspicious
         } else if !score.known_false_positive.is_empty() {
             Verdict::FalsePositive
@@ -296,7 +361,7 @@ impl Assessor for DeterministicAssessor {
 
         // Confidence: lower near a threshold, with gaps, with stale evidence,
         // and with no context about the entities at all.
-        let nearest = [t.malicious, t.suspicious]
+        let nearest = [malicious_at, suspicious_at]
             .iter()
             .map(|threshold| (risk - threshold).abs())
             .fold(f64::MAX, f64::min);
@@ -393,6 +458,26 @@ fn propose(
             .map(|e| e.id.clone())
     };
 
+    // Containment that would take a crown jewel down is a person's call:
+    // for those hosts and accounts the owner is told instead.
+    let sensitive = |target: &Target| -> bool {
+        let Target::Entity { kind, value } = target else {
+            return false;
+        };
+        input.evidence.iter().any(|e| {
+            e.subject.as_ref().is_some_and(|(k, v)| k == kind && v == value)
+                && match e.kind {
+                    EvidenceKind::Asset => {
+                        e.fact_str("criticality") == "tier_0"
+                            || e.has_tag("domain_controller")
+                            || e.has_tag("regulated")
+                    }
+                    EvidenceKind::Identity => e.has_tag("break_glass"),
+                    _ => false,
+                }
+        })
+    };
+
     match verdict {
         Verdict::Malicious => {
             push(
@@ -402,15 +487,36 @@ fn propose(
                 all_evidence.clone(),
             );
             for host in structured(ObservableKind::Host) {
-                push(ActionName::EdrIsolateHost, host, &[], all_evidence.clone());
+                let action = if sensitive(&host) {
+                    ActionName::NotifyOwner
+                } else {
+                    ActionName::EdrIsolateHost
+                };
+                push(action, host, &[], all_evidence.clone());
             }
             for user in structured(ObservableKind::User) {
-                push(
-                    ActionName::IdpRevokeSessions,
-                    user,
-                    &[],
-                    all_evidence.clone(),
-                );
+                let action = if sensitive(&user) {
+                    ActionName::NotifyOwner
+                } else {
+                    ActionName::IdpRevokeSessions
+                };
+                push(action, user, &[], all_evidence.clone());
+            }
+            // An access key in the finding is what a cloud attacker holds.
+            for resource in structured(ObservableKind::CloudResource) {
+                if let Target::Entity { value, .. } = &resource
+                    && is_access_key(value)
+                {
+                    push(
+                        ActionName::CloudDisableAccessKey,
+                        resource.clone(),
+                        &[],
+                        all_evidence.clone(),
+                    );
+                }
+            }
+            for email in structured(ObservableKind::Email) {
+                push(ActionName::EmailQuarantine, email, &[], all_evidence.clone());
             }
             // Blocking and quarantine need a malicious intel hit on the
             // structured indicator itself.
@@ -450,7 +556,20 @@ fn propose(
         }
         _ => {}
     }
+    // The deterministic assessor stays within its use case's authority; the
+    // policy layer enforces the same limit on every other assessor.
+    proposals.retain(|p| input.use_case.allows(p.action));
     proposals
+}
+
+/// AWS access key ids (`AKIA...` long-term, `ASIA...` temporary), bare or
+/// after a `kind:` prefix.
+fn is_access_key(value: &str) -> bool {
+    let id = value.rsplit([':', '/']).next().unwrap_or(value);
+    let upper = id.to_ascii_uppercase();
+    (upper.starts_with("AKIA") || upper.starts_with("ASIA"))
+        && upper.len() >= 16
+        && upper.chars().all(|c| c.is_ascii_alphanumeric())
 }
 
 #[cfg(test)]

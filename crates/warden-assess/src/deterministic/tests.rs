@@ -1,8 +1,9 @@
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use time::OffsetDateTime;
-use warden_domain::{ActionName, Assessment, Case, Severity, Target, Verdict};
-use warden_enrich::{Context, ContextConfig, enrich};
+use warden_domain::{ActionName, Assessment, Autonomy, Case, Severity, Target, UseCase, Verdict};
+use warden_enrich::{Context, ContextConfig, EnrichRequest, ToolBox, ToolConfig, enrich, register_embedded};
 use warden_ingest::{CorrelationConfig, ReadOptions, correlate, read_paths};
 
 use super::*;
@@ -10,7 +11,29 @@ use super::*;
 use warden_testkit::repo;
 
 /// Triage the example file(s) as one case with the given context.
-fn assess_files(files: &[&str], context: &Context, config: AssessorConfig) -> Assessment {
+fn assess_files(files: &[&str], context: Context, config: AssessorConfig) -> Assessment {
+    assess_under(files, context, config, &any_action())
+}
+
+/// A use case allowed every catalogue action.
+fn any_action() -> UseCase {
+    UseCase {
+        name: "test".into(),
+        owner: "soc".into(),
+        autonomy: Autonomy::Assisted,
+        allowed_actions: ActionName::ALL.iter().copied().collect(),
+        min_confidence: None,
+        malicious_risk: None,
+        suspicious_risk: None,
+    }
+}
+
+fn assess_under(
+    files: &[&str],
+    context: Context,
+    config: AssessorConfig,
+    use_case: &UseCase,
+) -> Assessment {
     let paths: Vec<PathBuf> = files
         .iter()
         .map(|f| repo().join("examples/alerts").join(f))
@@ -30,9 +53,21 @@ fn assess_files(files: &[&str], context: &Context, config: AssessorConfig) -> As
         Severity::Low,
         now,
     );
-    let enrichment = enrich(&alerts, context, now);
+    let mut tools = ToolBox::new(ToolConfig::default());
+    register_embedded(&mut tools, Arc::new(context), None).expect("tools");
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let enrichment = runtime.block_on(enrich(
+        &EnrichRequest {
+            alerts: &alerts,
+            case_id: Some(case.id),
+            plan: &[],
+        },
+        &tools,
+        now,
+    ));
     let assessment = DeterministicAssessor::new(config).assess(&AssessmentInput {
         case: &case,
+        use_case,
         alerts: &alerts,
         evidence: &enrichment.evidence,
         gaps: &enrichment.gaps,
@@ -51,7 +86,7 @@ fn context() -> Context {
 fn domain_controller_credential_dumping_is_malicious_and_critical() {
     let a = assess_files(
         &["ecs-lsass-access.json"],
-        &context(),
+        context(),
         AssessorConfig::default(),
     );
     assert_eq!(a.verdict, Verdict::Malicious);
@@ -71,7 +106,7 @@ fn domain_controller_credential_dumping_is_malicious_and_critical() {
 fn host_named_only_in_injected_text_is_never_a_target() {
     let a = assess_files(
         &["ecs-lsass-access.json"],
-        &context(),
+        context(),
         AssessorConfig::default(),
     );
     let isolate: Vec<&Target> = a
@@ -80,8 +115,11 @@ fn host_named_only_in_injected_text_is_never_a_target() {
         .filter(|p| p.action == ActionName::EdrIsolateHost)
         .map(|p| &p.target)
         .collect();
-    assert_eq!(isolate.len(), 1);
-    assert!(matches!(isolate[0], Target::Entity { value, .. } if value == "dc01"));
+    // dc01 is a tier_0 domain controller: isolating it would take the
+    // domain down, so its owner is told instead.
+    assert!(isolate.is_empty(), "{isolate:?}");
+    assert!(a.proposed_actions.iter().any(|p| p.action == ActionName::NotifyOwner
+        && matches!(&p.target, Target::Entity { value, .. } if value == "dc01")));
     assert!(
         a.proposed_actions
             .iter()
@@ -93,7 +131,7 @@ fn host_named_only_in_injected_text_is_never_a_target() {
 fn scanner_noise_with_false_positive_history_is_a_false_positive() {
     let a = assess_files(
         &["ocsf-port-scan.jsonl"],
-        &context(),
+        context(),
         AssessorConfig::default(),
     );
     assert_eq!(a.verdict, Verdict::FalsePositive);
@@ -116,12 +154,12 @@ fn context_alone_flips_the_verdict() {
     // same alert is a critical detection.
     let with = assess_files(
         &["ocsf-test-vm-mimikatz.json"],
-        &context(),
+        context(),
         AssessorConfig::default(),
     );
     let without = assess_files(
         &["ocsf-test-vm-mimikatz.json"],
-        &Context::none(),
+        Context::none(),
         AssessorConfig::default(),
     );
     assert_eq!(with.verdict, Verdict::FalsePositive);
@@ -139,7 +177,7 @@ fn correlated_powershell_and_c2_are_malicious_with_block_and_isolate() {
             "ecs-powershell-encoded.json",
             "ecs-outbound-malicious-ip.json",
         ],
-        &context(),
+        context(),
         AssessorConfig::default(),
     );
     assert_eq!(a.verdict, Verdict::Malicious);
@@ -164,7 +202,7 @@ fn weights_come_from_configuration() {
     let mut config = AssessorConfig::default();
     config.thresholds.malicious = 101.0;
     config.thresholds.suspicious = 101.0;
-    let a = assess_files(&["ecs-lsass-access.json"], &context(), config);
+    let a = assess_files(&["ecs-lsass-access.json"], context(), config);
     assert_eq!(a.verdict, Verdict::Benign);
 }
 
@@ -172,12 +210,12 @@ fn weights_come_from_configuration() {
 fn same_input_same_output() {
     let a = assess_files(
         &["ocsf-mfa-fatigue.json"],
-        &context(),
+        context(),
         AssessorConfig::default(),
     );
     let b = assess_files(
         &["ocsf-mfa-fatigue.json"],
-        &context(),
+        context(),
         AssessorConfig::default(),
     );
     assert_eq!(
@@ -185,4 +223,42 @@ fn same_input_same_output() {
         (b.verdict, b.severity, b.confidence, b.risk_score)
     );
     assert_eq!(a.rationale, b.rationale);
+}
+
+#[test]
+fn proposals_stay_within_the_use_case_authority() {
+    let mut notes_only = any_action();
+    notes_only.allowed_actions = [ActionName::CaseNote].into_iter().collect();
+    let a = assess_under(
+        &["ecs-powershell-encoded.json", "ecs-outbound-malicious-ip.json"],
+        context(),
+        AssessorConfig::default(),
+        &notes_only,
+    );
+    assert_eq!(a.verdict, Verdict::Malicious);
+    assert!(
+        a.proposed_actions.iter().all(|p| p.action == ActionName::CaseNote),
+        "{:?}",
+        a.proposed_actions
+    );
+}
+
+#[test]
+fn use_case_thresholds_override_the_global_ones() {
+    let mut strict = any_action();
+    strict.malicious_risk = Some(101.0);
+    strict.suspicious_risk = Some(101.0);
+    let a = assess_under(&["ecs-lsass-access.json"], context(), AssessorConfig::default(), &strict);
+    assert!(!a.verdict.is_threat());
+}
+
+#[test]
+fn sign_in_from_an_unusual_country_raises_identity_risk() {
+    let a = assess_files(&["ocsf-mfa-fatigue.json"], context(), AssessorConfig::default());
+    let identity = a
+        .rationale
+        .iter()
+        .find(|r| r.factor == "identity_risk")
+        .expect("identity factor");
+    assert!(identity.text.contains("usually"), "{}", identity.text);
 }

@@ -162,7 +162,7 @@ pub async fn run(data_dir: &Path, config: Option<&Path>, args: Args) -> anyhow::
                     .with_context(|| format!("cannot use context folder {}", dir.display()))?,
                 None => Context::none(),
             };
-            let pipeline = env.pipeline(context);
+            let pipeline = env.pipeline(context)?;
             let mut failed = 0;
             for id in &ids {
                 match pipeline.retry_dead_letter(id, format.clone()).await? {

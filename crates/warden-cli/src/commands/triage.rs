@@ -65,7 +65,7 @@ pub async fn run(data_dir: &Path, config: Option<&Path>, args: Args) -> anyhow::
     for problem in context.problems() {
         eprintln!("warden: warning: {problem} (recorded as an evidence gap)");
     }
-    let pipeline = env.pipeline(context);
+    let pipeline = env.pipeline(context)?;
     let run = pipeline.triage_paths(&args.paths, format).await?;
 
     for outcome in &run.outcomes {

@@ -2,56 +2,46 @@
 //! the public contract). Every file is optional; each one that is present is
 //! loaded into typed records, and each one that is absent or broken is kept
 //! as the reason enrichment will record as a gap.
+//!
+//! # Layout
+//!
+//! - `config.rs`: [`ContextConfig`], the age limits (`[context]`).
+//! - `records.rs`: the typed rows of the CSV files and `kev.json`.
+//! - `stix/`: STIX 2.1 indicator bundles (`stix/*.json`) and a parser for
+//!   STIX patterning, mapped onto [`IntelRecord`]s.
+//! - `freshness.rs`: `freshness.toml`, which states the as-of time of files
+//!   whose modification time cannot be trusted (a git checkout).
+//! - `load.rs`: reading a folder into a [`Context`].
+//! - `merge.rs`: a validation case's context merged over its set's.
+//!
+//! INVARIANT (S4): a source is either wholly usable or unavailable with a
+//! reason; a partly read file is never used, and merging never turns a
+//! broken part into a silently smaller source.
 
+mod config;
+mod freshness;
+mod load;
+mod merge;
 mod records;
+mod stix;
 
 use std::collections::HashMap;
-use std::fs;
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use warden_domain::Freshness;
 
+pub use config::ContextConfig;
 pub use records::{
-    AssetRecord, Criticality, Environment, HistoryRecord, IdentityRecord, IntelRecord, KevEntry,
+    AssetRecord, Criticality, Environment, HistoryRecord, IdentityRecord, IncidentRecord,
+    IncidentStatus, IndicatorType, IntelRecord, IntelVerdict, KevEntry, MfaState, UserType,
     VulnerabilityRecord,
 };
 
-/// How old each context file may be before its evidence counts as stale
-/// (`[context]` in `warden.toml`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ContextConfig {
-    /// Maximum age of `assets.csv`, in days.
-    pub assets_max_age_days: i64,
-    /// Maximum age of `identities.csv`, in days.
-    pub identities_max_age_days: i64,
-    /// Maximum age of `vulnerabilities.csv`, in days.
-    pub vulnerabilities_max_age_days: i64,
-    /// Maximum age of `intel.csv`, in days (intel goes stale fastest).
-    pub intel_max_age_days: i64,
-    /// Maximum age of `history.csv`, in days.
-    pub history_max_age_days: i64,
-    /// Maximum age of `kev.json`, in days.
-    pub kev_max_age_days: i64,
-}
+use load::Loaded;
 
-impl Default for ContextConfig {
-    fn default() -> Self {
-        Self {
-            assets_max_age_days: 30,
-            identities_max_age_days: 30,
-            vulnerabilities_max_age_days: 30,
-            intel_max_age_days: 7,
-            history_max_age_days: 365,
-            kev_max_age_days: 30,
-        }
-    }
-}
-
-/// The context files.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// The context sources.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum SourceKind {
     Assets,
     Identities,
@@ -59,19 +49,25 @@ pub enum SourceKind {
     Intel,
     History,
     Kev,
+    /// The `stix/` folder of STIX 2.1 bundles.
+    Stix,
+    Incidents,
 }
 
 impl SourceKind {
-    const ALL: [SourceKind; 6] = [
+    /// Every source, in the order problems are reported.
+    pub const ALL: [SourceKind; 8] = [
         SourceKind::Assets,
         SourceKind::Identities,
         SourceKind::Vulnerabilities,
         SourceKind::Intel,
         SourceKind::History,
         SourceKind::Kev,
+        SourceKind::Stix,
+        SourceKind::Incidents,
     ];
 
-    /// The file name in the context folder.
+    /// The name in the context folder (`stix/` is a folder).
     pub fn file_name(self) -> &'static str {
         match self {
             SourceKind::Assets => "assets.csv",
@@ -80,7 +76,32 @@ impl SourceKind {
             SourceKind::Intel => "intel.csv",
             SourceKind::History => "history.csv",
             SourceKind::Kev => "kev.json",
+            SourceKind::Stix => "stix/",
+            SourceKind::Incidents => "incidents.csv",
         }
+    }
+
+    /// The short name, as `freshness.toml` keys spell it (`assets`).
+    pub fn name(self) -> &'static str {
+        match self {
+            SourceKind::Assets => "assets",
+            SourceKind::Identities => "identities",
+            SourceKind::Vulnerabilities => "vulnerabilities",
+            SourceKind::Intel => "intel",
+            SourceKind::History => "history",
+            SourceKind::Kev => "kev",
+            SourceKind::Stix => "stix",
+            SourceKind::Incidents => "incidents",
+        }
+    }
+
+    /// `context/assets.csv`: the label of evidence from this source.
+    pub fn label(self) -> String {
+        format!("context/{}", self.file_name())
+    }
+
+    fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.name() == name)
     }
 
     fn max_age_days(self, config: &ContextConfig) -> i64 {
@@ -91,6 +112,8 @@ impl SourceKind {
             SourceKind::Intel => config.intel_max_age_days,
             SourceKind::History => config.history_max_age_days,
             SourceKind::Kev => config.kev_max_age_days,
+            SourceKind::Stix => config.stix_max_age_days,
+            SourceKind::Incidents => config.incidents_max_age_days,
         }
     }
 }
@@ -99,7 +122,9 @@ impl SourceKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Source {
     label: String,
-    modified: Option<OffsetDateTime>,
+    /// When the source's content was current: the file's modification
+    /// time, or what `freshness.toml` says. `None` when unknown.
+    as_of: Option<OffsetDateTime>,
     max_age: time::Duration,
 }
 
@@ -108,24 +133,44 @@ impl Source {
     pub fn alert(origin: &str) -> Self {
         Self {
             label: format!("alert {origin}"),
-            modified: None,
+            as_of: None,
             max_age: time::Duration::MAX,
         }
     }
 
-    /// `context/assets.csv`.
+    /// A source read live at lookup time (the store's past cases): always
+    /// fresh.
+    pub fn live(label: &str) -> Self {
+        Self {
+            label: label.to_owned(),
+            as_of: None,
+            max_age: time::Duration::MAX,
+        }
+    }
+
+    /// `context/assets.csv`; `context/assets.csv (case+set)` when merged.
     pub fn label(&self) -> String {
         self.label.clone()
     }
 
-    /// Fresh unless the file is older than its limit.
+    /// When the content was current, if known.
+    pub fn as_of(&self) -> Option<OffsetDateTime> {
+        self.as_of
+    }
+
+    /// Fresh unless the source is older than its limit.
     pub fn freshness(&self, now: OffsetDateTime) -> Freshness {
-        match self.modified {
-            Some(modified) if now - modified > self.max_age => Freshness::Stale {
-                age_seconds: (now - modified).whole_seconds(),
+        match self.as_of {
+            Some(as_of) if now - as_of > self.max_age => Freshness::Stale {
+                age_seconds: (now - as_of).whole_seconds(),
             },
             _ => Freshness::Fresh,
         }
+    }
+
+    /// When this source turns stale (`None`: never, or unknown).
+    fn stale_after(&self) -> Option<OffsetDateTime> {
+        self.as_of?.checked_add(self.max_age)
     }
 }
 
@@ -140,30 +185,8 @@ pub enum ContextError {
     },
 }
 
-#[derive(Debug)]
-enum Loaded<T> {
-    Ready(Source, T),
-    /// Not usable; the reason becomes an evidence gap.
-    Unavailable(Source, String),
-}
-
-impl<T> Loaded<T> {
-    fn get(&self) -> Result<(&Source, &T), String> {
-        match self {
-            Loaded::Ready(source, value) => Ok((source, value)),
-            Loaded::Unavailable(_, reason) => Err(reason.clone()),
-        }
-    }
-
-    fn source(&self) -> &Source {
-        match self {
-            Loaded::Ready(source, _) | Loaded::Unavailable(source, _) => source,
-        }
-    }
-}
-
 /// Everything the context folder holds.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Context {
     assets: Loaded<Vec<AssetRecord>>,
     identities: Loaded<Vec<IdentityRecord>>,
@@ -171,17 +194,14 @@ pub struct Context {
     intel: Loaded<Vec<IntelRecord>>,
     history: Loaded<Vec<HistoryRecord>>,
     kev: Loaded<HashMap<String, KevEntry>>,
-}
-
-fn unavailable<T>(kind: SourceKind, config: &ContextConfig, reason: &str) -> Loaded<T> {
-    Loaded::Unavailable(
-        Source {
-            label: format!("context/{}", kind.file_name()),
-            modified: None,
-            max_age: time::Duration::days(kind.max_age_days(config)),
-        },
-        reason.to_owned(),
-    )
+    stix: Loaded<Vec<IntelRecord>>,
+    incidents: Loaded<Vec<IncidentRecord>>,
+    /// Why STIX indicators were left out (revoked, expired, unmatched
+    /// pattern...), one line each.
+    stix_skipped: Vec<String>,
+    /// Problems not held by one source: a bad `freshness.toml`, and the
+    /// problems of both parts of a merged context.
+    notes: Vec<String>,
 }
 
 impl Context {
@@ -190,65 +210,67 @@ impl Context {
         let config = ContextConfig::default();
         let reason = "no context folder given (--context)";
         Self {
-            assets: unavailable(SourceKind::Assets, &config, reason),
-            identities: unavailable(SourceKind::Identities, &config, reason),
-            vulnerabilities: unavailable(SourceKind::Vulnerabilities, &config, reason),
-            intel: unavailable(SourceKind::Intel, &config, reason),
-            history: unavailable(SourceKind::History, &config, reason),
-            kev: unavailable(SourceKind::Kev, &config, reason),
+            assets: load::absent(SourceKind::Assets, &config, reason),
+            identities: load::absent(SourceKind::Identities, &config, reason),
+            vulnerabilities: load::absent(SourceKind::Vulnerabilities, &config, reason),
+            intel: load::absent(SourceKind::Intel, &config, reason),
+            history: load::absent(SourceKind::History, &config, reason),
+            kev: load::absent(SourceKind::Kev, &config, reason),
+            stix: load::absent(SourceKind::Stix, &config, reason),
+            incidents: load::absent(SourceKind::Incidents, &config, reason),
+            stix_skipped: Vec::new(),
+            notes: Vec::new(),
         }
     }
 
-    /// Load the folder at `dir`. Missing or malformed files do not fail the
-    /// load: they are kept as reasons (see [`Context::problems`]).
+    /// Load the folder at `dir`, judging STIX validity against the current
+    /// time. Missing or malformed files do not fail the load: they are kept
+    /// as reasons (see [`Context::problems`]).
     pub fn load(dir: &Path, config: &ContextConfig) -> Result<Self, ContextError> {
-        fs::read_dir(dir).map_err(|source| ContextError::Folder {
-            path: dir.to_path_buf(),
-            source,
-        })?;
-        Ok(Self {
-            assets: load_csv(dir, SourceKind::Assets, config, records::parse_assets),
-            identities: load_csv(
-                dir,
-                SourceKind::Identities,
-                config,
-                records::parse_identities,
-            ),
-            vulnerabilities: load_csv(
-                dir,
-                SourceKind::Vulnerabilities,
-                config,
-                records::parse_vulnerabilities,
-            ),
-            intel: load_csv(dir, SourceKind::Intel, config, records::parse_intel),
-            history: load_csv(dir, SourceKind::History, config, records::parse_history),
-            kev: load_csv(dir, SourceKind::Kev, config, records::parse_kev),
-        })
+        Self::load_at(dir, config, OffsetDateTime::now_utc())
     }
 
-    /// Files that exist but could not be read or parsed, with reasons.
+    /// [`Context::load`] with the time STIX indicators' `valid_from` and
+    /// `valid_until` are compared with.
+    pub fn load_at(
+        dir: &Path,
+        config: &ContextConfig,
+        now: OffsetDateTime,
+    ) -> Result<Self, ContextError> {
+        load::load(dir, config, now)
+    }
+
+    /// This context (a validation case's) merged over `base` (its set's):
+    /// records of both, this one's first, so a lookup that takes the first
+    /// match prefers the case. See `docs/context.md`, "Merging".
+    pub fn merged_over(self, base: &Context) -> Context {
+        merge::merged_over(self, base)
+    }
+
+    /// Files that exist but could not be read or parsed, and a bad
+    /// `freshness.toml`, with reasons. Absent files are not problems.
     pub fn problems(&self) -> Vec<String> {
-        SourceKind::ALL
-            .into_iter()
-            .filter_map(|kind| match self.loaded_reason(kind) {
-                Some(reason)
-                    if !reason.ends_with("not present") && !reason.starts_with("no context") =>
-                {
-                    Some(reason)
-                }
-                _ => None,
-            })
-            .collect()
+        let mut problems = self.notes.clone();
+        for kind in SourceKind::ALL {
+            if let Some(reason) = self.broken_reason(kind)
+                && !problems.iter().any(|p| p == reason)
+            {
+                problems.push(reason.to_owned());
+            }
+        }
+        problems
     }
 
-    fn loaded_reason(&self, kind: SourceKind) -> Option<String> {
+    fn broken_reason(&self, kind: SourceKind) -> Option<&str> {
         match kind {
-            SourceKind::Assets => self.assets.get().err(),
-            SourceKind::Identities => self.identities.get().err(),
-            SourceKind::Vulnerabilities => self.vulnerabilities.get().err(),
-            SourceKind::Intel => self.intel.get().err(),
-            SourceKind::History => self.history.get().err(),
-            SourceKind::Kev => self.kev.get().err(),
+            SourceKind::Assets => self.assets.broken(),
+            SourceKind::Identities => self.identities.broken(),
+            SourceKind::Vulnerabilities => self.vulnerabilities.broken(),
+            SourceKind::Intel => self.intel.broken(),
+            SourceKind::History => self.history.broken(),
+            SourceKind::Kev => self.kev.broken(),
+            SourceKind::Stix => self.stix.broken(),
+            SourceKind::Incidents => self.incidents.broken(),
         }
     }
 
@@ -261,6 +283,8 @@ impl Context {
             SourceKind::Intel => self.intel.source().clone(),
             SourceKind::History => self.history.source().clone(),
             SourceKind::Kev => self.kev.source().clone(),
+            SourceKind::Stix => self.stix.source().clone(),
+            SourceKind::Incidents => self.incidents.source().clone(),
         }
     }
 
@@ -288,34 +312,24 @@ impl Context {
     pub fn kev(&self) -> Result<(&Source, &HashMap<String, KevEntry>), String> {
         self.kev.get()
     }
-}
 
-fn load_csv<T>(
-    dir: &Path,
-    kind: SourceKind,
-    config: &ContextConfig,
-    parse: fn(&[u8]) -> Result<T, String>,
-) -> Loaded<T> {
-    let path = dir.join(kind.file_name());
-    let label = format!("context/{}", kind.file_name());
-    let max_age = time::Duration::days(kind.max_age_days(config));
-    let modified = fs::metadata(&path)
-        .and_then(|m| m.modified())
-        .ok()
-        .map(OffsetDateTime::from);
-    let source = Source {
-        label: label.clone(),
-        modified,
-        max_age,
-    };
-    match fs::read(&path) {
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-            Loaded::Unavailable(source, format!("{label} not present"))
-        }
-        Err(err) => Loaded::Unavailable(source, format!("{label} cannot be read: {err}")),
-        Ok(bytes) => match parse(&bytes) {
-            Ok(value) => Loaded::Ready(source, value),
-            Err(reason) => Loaded::Unavailable(source, format!("{label}: {reason}")),
-        },
+    /// Indicators harvested from the STIX bundles in `stix/`, one record per
+    /// matchable value, in file-name order then bundle order.
+    pub fn stix(&self) -> Result<(&Source, &[IntelRecord]), String> {
+        self.stix.get().map(|(s, v)| (s, v.as_slice()))
+    }
+
+    /// Why STIX indicators were left out of [`Context::stix`], one line
+    /// each (`context/stix/feed.json: indicator--...: revoked`).
+    pub fn stix_skipped(&self) -> &[String] {
+        &self.stix_skipped
+    }
+
+    /// Incidents from `incidents.csv`, in file order.
+    pub fn incidents(&self) -> Result<(&Source, &[IncidentRecord]), String> {
+        self.incidents.get().map(|(s, v)| (s, v.as_slice()))
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -8,7 +8,8 @@ use std::collections::HashMap;
 use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize};
-use warden_domain::ObservableKind;
+use time::OffsetDateTime;
+use warden_domain::{ObservableKind, Severity};
 
 /// Where an asset runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -157,7 +158,7 @@ pub struct IntelRecord {
     pub tags: Vec<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum IndicatorType {
     Ip,
@@ -220,6 +221,65 @@ pub struct HistoryRecord {
     pub closed_at: String,
 }
 
+/// A row of `incidents.csv`: an incident the SOC is working or has worked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IncidentRecord {
+    pub id: String,
+    pub title: String,
+    /// `open`, `contained` or `closed`.
+    pub status: IncidentStatus,
+    /// `informational`, `low`, `medium`, `high` or `critical`.
+    pub severity: Severity,
+    /// Host names, users, IPs, hashes, domains... as alerts carry them.
+    #[serde(deserialize_with = "list")]
+    pub entities: Vec<String>,
+    /// RFC 3339.
+    #[serde(
+        deserialize_with = "opened_at_time",
+        serialize_with = "time::serde::rfc3339::serialize"
+    )]
+    pub opened_at: OffsetDateTime,
+}
+
+impl IncidentRecord {
+    /// Open or contained: the incident is still being worked.
+    pub fn is_active(&self) -> bool {
+        self.status.is_active()
+    }
+
+    /// Whether `entity` is one of the incident's entities (ignoring case).
+    pub fn involves(&self, entity: &str) -> bool {
+        self.entities
+            .iter()
+            .any(|e| e.eq_ignore_ascii_case(entity.trim()))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IncidentStatus {
+    Open,
+    Contained,
+    Closed,
+}
+
+impl IncidentStatus {
+    /// Open or contained.
+    pub fn is_active(self) -> bool {
+        matches!(self, IncidentStatus::Open | IncidentStatus::Contained)
+    }
+}
+
+impl fmt::Display for IncidentStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            IncidentStatus::Open => "open",
+            IncidentStatus::Contained => "contained",
+            IncidentStatus::Closed => "closed",
+        })
+    }
+}
+
 /// A CISA KEV catalogue entry (the fields triage uses).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -258,6 +318,15 @@ fn boolean<'de, D: Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error>
             "expected true or false, found {other:?}"
         ))),
     }
+}
+
+/// `opened_at`: RFC 3339, named in the error (the csv crate gives no column
+/// for a custom error).
+fn opened_at_time<'de, D: Deserializer<'de>>(deserializer: D) -> Result<OffsetDateTime, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    OffsetDateTime::parse(text.trim(), &time::format_description::well_known::Rfc3339).map_err(
+        |_| serde::de::Error::custom(format!("opened_at {text:?} is not an RFC 3339 time")),
+    )
 }
 
 fn parse_rows<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<Vec<T>, String> {
@@ -316,6 +385,24 @@ pub(super) fn parse_history(bytes: &[u8]) -> Result<Vec<HistoryRecord>, String> 
                 "line {}: disposition {:?} is not true_positive, false_positive or benign",
                 index + 2,
                 row.disposition
+            ));
+        }
+    }
+    Ok(rows)
+}
+
+pub(super) fn parse_incidents(bytes: &[u8]) -> Result<Vec<IncidentRecord>, String> {
+    let rows: Vec<IncidentRecord> = parse_rows(bytes)?;
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    for (index, row) in rows.iter().enumerate() {
+        let line = index + 2;
+        if row.id.is_empty() {
+            return Err(format!("line {line}: id is empty"));
+        }
+        if let Some(first) = seen.insert(row.id.as_str(), line) {
+            return Err(format!(
+                "line {line}: incident id {:?} is already on line {first}",
+                row.id
             ));
         }
     }

@@ -2,3 +2,4 @@
 //! reports a result and, where possible, how to roll it back.
 
 pub mod case_note;
+pub mod sandbox;
