@@ -45,6 +45,8 @@ enum Command {
     Init,
     /// Triage alert files or folders once, without a server.
     Triage(commands::triage::Args),
+    /// Replay a labelled validation set through the whole pipeline and score it.
+    Eval(commands::eval::Args),
     /// List the action catalogue.
     Actions(commands::actions::Args),
     /// Records ingest could not take: list, show, retry.
@@ -76,6 +78,9 @@ fn main() -> ExitCode {
             Command::Init => commands::init::run(&cli.data_dir, cli.config.as_deref()).await,
             Command::Triage(args) => {
                 commands::triage::run(&cli.data_dir, cli.config.as_deref(), args).await
+            }
+            Command::Eval(args) => {
+                commands::eval::run(&cli.data_dir, cli.config.as_deref(), args).await
             }
             Command::Actions(args) => commands::actions::run(&args),
             Command::Deadletter(args) => {

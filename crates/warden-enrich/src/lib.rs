@@ -4,33 +4,51 @@
 //!
 //! - [`context`]: the context folder of the embedded mode (`assets.csv`,
 //!   `identities.csv`, `vulnerabilities.csv`, `intel.csv`, `history.csv`,
-//!   `kev.json`), loaded into typed records with each file's age.
-//! - [`enrich`] (this file): looks up a case's entities in that context and
-//!   returns [`Evidence`] items with ids the assessors cite, plus
-//!   [`EvidenceGap`]s for every source that was needed but missing,
-//!   unreadable or silent about an entity it should know.
+//!   `kev.json`, `incidents.csv`, STIX 2.1 bundles in `stix/`, and
+//!   `freshness.toml` for as-of times), loaded into typed records with each
+//!   source's age, and a validation case's folder merged over its set's.
+//! - [`tools`]: every context source as a [`tools::ContextTool`] (a name, a
+//!   description, a JSON Schema for its parameters) and [`ToolBox`], the
+//!   one wrapper every call goes through: schema validation, a time-out per
+//!   attempt, retries with doubling backoff, a result size cap and the
+//!   stale-source check. `tools/embedded.rs` holds the embedded tools: one
+//!   per context file, plus `case_history` over the store's past cases.
+//! - [`redact`]: secrets replaced by typed placeholders
+//!   (`[REDACTED:aws_access_key]`) before any text is stored or assessed.
+//! - [`enrich`] (this file): runs the tools a case's playbook names over
+//!   the case's entities and returns [`Evidence`] items with ids the
+//!   assessors cite, redacted, plus [`EvidenceGap`]s for every source that
+//!   was needed but missing, unreadable, failed, or stale and silent, and a
+//!   line per tool call for the record.
 //!
 //! INVARIANT (S4): a source that is absent, broken or stale is never skipped
 //! silently; it becomes a gap or a stale evidence item, which escalates.
 
 pub mod context;
 pub mod redact;
+pub mod tools;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::json;
 use time::OffsetDateTime;
 use warden_domain::evidence::EvidenceKind;
-use warden_domain::observable::account_name;
-use warden_domain::{Alert, Evidence, EvidenceGap, EvidenceId, Freshness, ObservableKind};
+use warden_domain::{Alert, CaseId, Evidence, EvidenceGap, EvidenceId, Freshness, ObservableKind};
 
 pub use context::{Context, ContextConfig, ContextError, Source};
+pub use tools::{ToolBox, ToolConfig, ToolResult, register_embedded};
+
+use tools::Finding;
 
 /// What enrichment produced for one case.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Enrichment {
     pub evidence: Vec<Evidence>,
     pub gaps: Vec<EvidenceGap>,
+    /// One line per tool call (`asset_lookup: 2 findings`), for the record.
+    pub calls: Vec<String>,
+    /// Kinds of secrets redacted from evidence, one per secret.
+    pub redacted: Vec<&'static str>,
 }
 
 impl Enrichment {
@@ -45,15 +63,26 @@ impl Enrichment {
         sources.into_iter().map(str::to_owned).collect()
     }
 
+    /// Record `finding` from `source` as the next evidence item.
     fn push(
         &mut self,
-        kind: EvidenceKind,
         source: &Source,
-        subject: Option<(ObservableKind, String)>,
-        summary: String,
-        facts: serde_json::Value,
+        finding: Finding,
+        freshness: Freshness,
         now: OffsetDateTime,
     ) -> EvidenceId {
+        let Finding {
+            kind,
+            subject,
+            summary,
+            mut facts,
+        } = finding;
+        // Nothing an assessor, the store or the audit log sees keeps a
+        // secret the alert quoted.
+        let summary = redact::redact(&summary);
+        self.redacted.extend(summary.kinds);
+        self.redacted.extend(redact::redact_value(&mut facts));
+        let summary = summary.text;
         let id = match kind {
             EvidenceKind::Alert => EvidenceId::alert(
                 self.evidence
@@ -78,38 +107,71 @@ impl Enrichment {
             summary,
             facts,
             collected_at: now,
-            freshness: source.freshness(now),
+            freshness,
         });
         id
     }
 
-    fn gap(&mut self, source: &Source, reason: impl Into<String>) {
-        let gap = EvidenceGap {
-            source: source.label(),
-            reason: reason.into(),
-        };
+    fn add_gap(&mut self, gap: EvidenceGap) {
         if !self.gaps.contains(&gap) {
             self.gaps.push(gap);
         }
     }
 }
 
-/// Gather evidence for a case made of `alerts` from `context`.
-pub fn enrich(alerts: &[Alert], context: &Context, now: OffsetDateTime) -> Enrichment {
+/// Tools run when a playbook does not list any: every embedded one.
+pub const DEFAULT_PLAN: &[&str] = &[
+    "asset_lookup",
+    "identity_lookup",
+    "vulnerability_lookup",
+    "kev_lookup",
+    "intel_lookup",
+    "stix_lookup",
+    "history_lookup",
+    "incident_lookup",
+    "case_history",
+];
+
+/// What to enrich: the case's alerts, the case itself (left out of its own
+/// history), and which tools the use case's playbook runs.
+#[derive(Debug, Clone, Copy)]
+pub struct EnrichRequest<'a> {
+    pub alerts: &'a [Alert],
+    pub case_id: Option<CaseId>,
+    pub plan: &'a [String],
+}
+
+impl EnrichRequest<'_> {
+    fn runs(&self, tool: &str) -> bool {
+        if self.plan.is_empty() {
+            DEFAULT_PLAN.contains(&tool)
+        } else {
+            self.plan.iter().any(|t| t == tool)
+        }
+    }
+}
+
+/// Gather evidence for a case through the tools its playbook names. Every
+/// text that reaches evidence is redacted first.
+pub async fn enrich(
+    request: &EnrichRequest<'_>,
+    tools: &ToolBox,
+    now: OffsetDateTime,
+) -> Enrichment {
+    let alerts = request.alerts;
     let mut out = Enrichment::default();
 
     // The alerts themselves are evidence (ev-alert-N).
     for alert in alerts {
         let techniques: Vec<&str> = alert.attacks.iter().map(|a| a.id.as_str()).collect();
-        out.push(
-            EvidenceKind::Alert,
-            &Source::alert(&alert.origin),
-            None,
-            format!(
+        let finding = Finding {
+            kind: EvidenceKind::Alert,
+            subject: None,
+            summary: format!(
                 "{} alert \"{}\" from {} ({})",
                 alert.severity.level, alert.rule.name, alert.product, alert.format
             ),
-            json!({
+            facts: json!({
                 "alert_id": alert.id,
                 "rule": alert.rule.name,
                 "rule_uid": alert.rule.uid,
@@ -118,274 +180,311 @@ pub fn enrich(alerts: &[Alert], context: &Context, now: OffsetDateTime) -> Enric
                 "product": alert.product,
                 "time": alert.time.unix_timestamp(),
                 "techniques": techniques,
+                "source_countries": alert.source_countries(),
             }),
+        };
+        out.push(
+            &Source::alert(&alert.origin),
+            finding,
+            Freshness::Fresh,
             now,
         );
     }
 
-    let structured = |kind: ObservableKind| -> BTreeSet<String> {
-        alerts
+    let structured = |kind: ObservableKind| -> Vec<String> {
+        let values: BTreeSet<String> = alerts
             .iter()
             .flat_map(|a| a.structured(kind))
             .map(|o| o.value.clone())
-            .collect()
+            .collect();
+        values.into_iter().collect()
     };
     let hosts = structured(ObservableKind::Host);
     let ips = structured(ObservableKind::Ip);
     let users = structured(ObservableKind::User);
 
-    // Assets: by host name, then by address for IPs no host name covered.
-    let mut matched_assets: BTreeSet<String> = BTreeSet::new();
-    if !hosts.is_empty() || !ips.is_empty() {
-        match context.assets() {
-            Err(reason) => out.gap(&context.source(context::SourceKind::Assets), reason),
-            Ok((source, assets)) => {
-                for host in &hosts {
-                    match assets
-                        .iter()
-                        .find(|a| a.hostname.eq_ignore_ascii_case(host))
-                    {
-                        Some(asset) => {
-                            matched_assets.insert(asset.hostname.to_ascii_lowercase());
-                        }
-                        None => out.gap(source, format!("no asset record for host {host}")),
-                    }
-                }
-                for ip in &ips {
-                    if let Some(asset) =
-                        assets.iter().find(|a| a.ips.iter().any(|i| same_ip(i, ip)))
-                    {
-                        matched_assets.insert(asset.hostname.to_ascii_lowercase());
-                    }
-                }
-                for asset in assets
-                    .iter()
-                    .filter(|a| matched_assets.contains(&a.hostname.to_ascii_lowercase()))
-                {
-                    out.push(
-                        EvidenceKind::Asset,
-                        source,
-                        Some((ObservableKind::Host, asset.hostname.to_ascii_lowercase())),
-                        format!(
-                            "{} is a {} {} asset owned by {}{}",
-                            asset.hostname,
-                            asset.environment,
-                            asset.criticality,
-                            asset.owner,
-                            if asset.internet_exposed {
-                                ", internet-exposed"
-                            } else {
-                                ""
-                            }
-                        ),
-                        serde_json::to_value(asset).unwrap_or_default(),
-                        now,
-                    );
-                }
-            }
-        }
-    }
-
-    // Identities, by account name without domain or UPN suffix.
-    if !users.is_empty() {
-        match context.identities() {
-            Err(reason) => out.gap(&context.source(context::SourceKind::Identities), reason),
-            Ok((source, identities)) => {
-                for user in &users {
-                    let name = account_name(user);
-                    match identities
-                        .iter()
-                        .find(|i| account_name(&i.user).eq_ignore_ascii_case(name))
-                    {
-                        Some(identity) => {
-                            out.push(
-                                EvidenceKind::Identity,
-                                source,
-                                Some((ObservableKind::User, user.clone())),
-                                format!(
-                                    "{} ({}, {}) is a {}{} account, MFA {}",
-                                    identity.user,
-                                    identity.display_name,
-                                    identity.role,
-                                    if identity.privileged {
-                                        "privileged "
-                                    } else {
-                                        ""
-                                    },
-                                    identity.user_type,
-                                    identity.mfa
-                                ),
-                                serde_json::to_value(identity).unwrap_or_default(),
-                                now,
-                            );
-                        }
-                        None => out.gap(source, format!("no identity record for user {user}")),
-                    }
-                }
-            }
-        }
-    }
-
-    // Vulnerabilities on the matched assets, marked when CISA KEV lists them.
-    if !matched_assets.is_empty() {
-        match context.vulnerabilities() {
-            Err(reason) => out.gap(
-                &context.source(context::SourceKind::Vulnerabilities),
-                reason,
-            ),
-            Ok((source, vulns)) => {
-                let kev = context.kev();
-                if let Err(reason) = &kev {
-                    out.gap(&context.source(context::SourceKind::Kev), reason.clone());
-                }
-                for host in &matched_assets {
-                    for vuln in vulns
-                        .iter()
-                        .filter(|v| v.hostname.eq_ignore_ascii_case(host))
-                    {
-                        let known = kev.as_ref().ok().and_then(|(_, catalogue)| {
-                            catalogue.get(&vuln.cve.to_ascii_uppercase())
-                        });
-                        let id = out.push(
-                            EvidenceKind::Vulnerability,
-                            source,
-                            Some((ObservableKind::Host, host.clone())),
-                            match known {
-                                Some(entry) => format!(
-                                    "{host} has {}, on the CISA KEV list ({})",
-                                    vuln.cve, entry.vulnerability_name
-                                ),
-                                None => format!("{host} has {} (not on the KEV list)", vuln.cve),
-                            },
-                            json!({
-                                "hostname": host,
-                                "cve": vuln.cve,
-                                "kev": known.is_some(),
-                                "kev_entry": known,
-                            }),
-                            now,
-                        );
-                        // The KEV status is part of this item: a stale
-                        // catalogue makes the item stale too.
-                        if let Ok((kev_source, _)) = &kev
-                            && let stale @ Freshness::Stale { .. } = kev_source.freshness(now)
-                            && let Some(item) = out.evidence.iter_mut().find(|e| e.id == id)
-                            && item.freshness == Freshness::Fresh
-                        {
-                            item.freshness = stale;
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    // Threat intelligence, over every observable (text-derived ones too:
-    // an intel hit on a mentioned address is worth knowing, though it can
-    // never be a target).
+    // Every observable (text-derived ones too: an intel hit on a mentioned
+    // address is worth knowing, though it can never be a target), with
+    // whether it was structured.
     let mut observables: BTreeMap<(ObservableKind, String), bool> = BTreeMap::new();
     for alert in alerts {
         for o in &alert.observables {
             *observables.entry((o.kind, o.value.clone())).or_default() |= o.is_structured();
         }
     }
+    let structured_entities: Vec<(ObservableKind, String)> = observables
+        .iter()
+        .filter(|(_, structured)| **structured)
+        .map(|(key, _)| key.clone())
+        .collect();
+    let entity_values: Vec<String> = structured_entities
+        .iter()
+        .map(|(_, value)| value.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+
+    // Assets, then what is known to be vulnerable on the matched ones.
+    let mut matched_hosts: Vec<String> = Vec::new();
+    if request.runs("asset_lookup")
+        && (!hosts.is_empty() || !ips.is_empty())
+        && let Some(result) = out
+            .run(
+                tools,
+                "asset_lookup",
+                json!({"hosts": hosts, "ips": ips}),
+                now,
+            )
+            .await
+    {
+        for finding in &result.findings {
+            if let Some((_, host)) = &finding.subject {
+                matched_hosts.push(host.clone());
+            }
+        }
+        out.add_all(result, now);
+    }
+    if request.runs("identity_lookup")
+        && !users.is_empty()
+        && let Some(result) = out
+            .run(tools, "identity_lookup", json!({"users": users}), now)
+            .await
+    {
+        out.add_all(result, now);
+    }
+    if request.runs("vulnerability_lookup")
+        && !matched_hosts.is_empty()
+        && let Some(vulns) = out
+            .run(
+                tools,
+                "vulnerability_lookup",
+                json!({"hosts": matched_hosts}),
+                now,
+            )
+            .await
+    {
+        out.add_vulnerabilities(vulns, request.runs("kev_lookup"), tools, now)
+            .await;
+    }
+
+    // Threat intel, from the intel list and from STIX bundles.
     if !observables.is_empty() {
-        match context.intel() {
-            Err(reason) => out.gap(&context.source(context::SourceKind::Intel), reason),
-            Ok((source, intel)) => {
-                for ((kind, value), structured) in &observables {
-                    for hit in intel.iter().filter(|i| i.matches(*kind, value)) {
-                        out.push(
-                            EvidenceKind::Intel,
-                            source,
-                            Some((*kind, value.clone())),
-                            format!(
-                                "{value} is {} per {} (confidence {}){}",
-                                hit.verdict,
-                                hit.source,
-                                hit.confidence,
-                                if *structured {
-                                    ""
-                                } else {
-                                    "; seen only in alert text"
-                                }
-                            ),
-                            json!({
-                                "indicator": hit.indicator,
-                                "type": hit.indicator_type,
-                                "verdict": hit.verdict,
-                                "source": hit.source,
-                                "confidence": hit.confidence,
-                                "tags": hit.tags,
-                                "structured": structured,
-                            }),
-                            now,
-                        );
+        let indicators: Vec<serde_json::Value> = observables
+            .keys()
+            .filter(|(kind, _)| INDICATOR_KINDS.contains(kind))
+            .map(|(kind, value)| json!({"kind": kind.as_str(), "value": value}))
+            .collect();
+        for tool in ["intel_lookup", "stix_lookup"] {
+            if !request.runs(tool) || indicators.is_empty() {
+                continue;
+            }
+            if let Some(mut result) = out
+                .run(tools, tool, json!({"indicators": indicators}), now)
+                .await
+            {
+                for finding in &mut result.findings {
+                    let structured = finding
+                        .subject
+                        .as_ref()
+                        .and_then(|key| observables.get(key))
+                        .copied()
+                        .unwrap_or(false);
+                    if let Some(facts) = finding.facts.as_object_mut() {
+                        facts.insert("structured".into(), structured.into());
+                    }
+                    if !structured {
+                        finding.summary.push_str("; seen only in alert text");
                     }
                 }
+                out.add_all(result, now);
             }
         }
     }
 
-    // History: past cases of the same rule on the same entity.
-    match context.history() {
-        Err(reason) => out.gap(&context.source(context::SourceKind::History), reason),
-        Ok((source, history)) => {
-            let rules: BTreeSet<String> =
-                alerts.iter().map(|a| a.rule.name.to_lowercase()).collect();
-            let entities: BTreeSet<String> = observables
-                .iter()
-                .filter(|(_, structured)| **structured)
-                .map(|((_, value), _)| value.to_lowercase())
-                .collect();
-            let mut tally: BTreeMap<(String, String), Vec<&context::HistoryRecord>> =
-                BTreeMap::new();
-            for record in history.iter().filter(|r| {
-                rules.contains(&r.rule.to_lowercase())
-                    && entities.contains(&r.entity.to_lowercase())
-            }) {
-                tally
-                    .entry((record.rule.clone(), record.entity.to_lowercase()))
-                    .or_default()
-                    .push(record);
-            }
-            for ((rule, entity), records) in tally {
-                let count = |d: &str| records.iter().filter(|r| r.disposition == d).count();
-                let escalated = records.iter().filter(|r| r.escalated).count();
-                out.push(
-                    EvidenceKind::History,
-                    source,
-                    None,
-                    format!(
-                        "\"{rule}\" on {entity} before: {} true positive, {} false positive, \
-                         {} benign, {escalated} escalated",
-                        count("true_positive"),
-                        count("false_positive"),
-                        count("benign"),
-                    ),
-                    json!({
-                        "rule": rule,
-                        "entity": entity,
-                        "true_positive": count("true_positive"),
-                        "false_positive": count("false_positive"),
-                        "benign": count("benign"),
-                        "escalated": escalated,
-                        "last_closed_at": records.iter().map(|r| r.closed_at.as_str()).max(),
-                    }),
-                    now,
-                );
-            }
+    // History: past dispositions of the same rule on the same entity, open
+    // incidents on the entities, and earlier cases in the store.
+    if request.runs("history_lookup") {
+        let rules: BTreeSet<String> = alerts.iter().map(|a| a.rule.name.clone()).collect();
+        if let Some(result) = out
+            .run(
+                tools,
+                "history_lookup",
+                json!({"rules": rules, "entities": entity_values}),
+                now,
+            )
+            .await
+        {
+            out.add_all(result, now);
+        }
+    }
+    if request.runs("incident_lookup")
+        && !entity_values.is_empty()
+        && let Some(result) = out
+            .run(
+                tools,
+                "incident_lookup",
+                json!({"entities": entity_values}),
+                now,
+            )
+            .await
+    {
+        out.add_all(result, now);
+    }
+    if request.runs("case_history") && !structured_entities.is_empty() && tools.has("case_history")
+    {
+        let entities: Vec<serde_json::Value> = structured_entities
+            .iter()
+            .take(200)
+            .map(|(kind, value)| json!({"kind": kind.as_str(), "value": value}))
+            .collect();
+        let mut params = json!({"entities": entities});
+        if let (Some(id), Some(map)) = (request.case_id, params.as_object_mut()) {
+            map.insert("exclude_case".into(), id.to_string().into());
+        }
+        if let Some(result) = out.run(tools, "case_history", params, now).await {
+            out.add_all(result, now);
         }
     }
     out
 }
 
-/// Whether two address texts are the same IP (`2001:DB8::1` and
-/// `2001:db8:0::1` are); non-addresses compare as text.
-fn same_ip(listed: &str, canonical: &str) -> bool {
-    match listed.trim().parse::<std::net::IpAddr>() {
-        Ok(ip) => ip.to_string() == canonical,
-        Err(_) => listed.trim() == canonical,
+/// Entity kinds intel can speak about (a `domain` indicator also speaks
+/// about a host of that name).
+const INDICATOR_KINDS: &[ObservableKind] = &[
+    ObservableKind::Ip,
+    ObservableKind::Host,
+    ObservableKind::Domain,
+    ObservableKind::Url,
+    ObservableKind::FileHash,
+    ObservableKind::Email,
+];
+
+impl Enrichment {
+    /// Call a tool; a failure is recorded as a gap and gives `None`.
+    async fn run(
+        &mut self,
+        tools: &ToolBox,
+        name: &str,
+        params: serde_json::Value,
+        now: OffsetDateTime,
+    ) -> Option<ToolResult> {
+        match tools.call(name, params, now).await {
+            Ok(result) => {
+                for gap in &result.gaps {
+                    self.add_gap(gap.clone());
+                }
+                self.calls.push(format!(
+                    "{name}: {} finding{}{}",
+                    result.findings.len(),
+                    if result.findings.len() == 1 { "" } else { "s" },
+                    if result.attempts > 1 {
+                        format!(" after {} attempts", result.attempts)
+                    } else {
+                        String::new()
+                    }
+                ));
+                Some(result)
+            }
+            Err(gap) => {
+                self.calls.push(format!("{name}: failed"));
+                self.add_gap(gap);
+                None
+            }
+        }
+    }
+
+    /// Every finding of `result` as evidence.
+    fn add_all(&mut self, result: ToolResult, now: OffsetDateTime) {
+        for finding in result.findings {
+            self.push(&result.source, finding, result.freshness, now);
+        }
+    }
+
+    /// Vulnerability findings, each marked with its KEV status (looked up
+    /// when `with_kev`). A KEV-listed item is as stale as the older of the
+    /// two sources.
+    async fn add_vulnerabilities(
+        &mut self,
+        vulns: ToolResult,
+        with_kev: bool,
+        tools: &ToolBox,
+        now: OffsetDateTime,
+    ) {
+        let cves: BTreeSet<String> = vulns
+            .findings
+            .iter()
+            .map(|f| {
+                f.facts
+                    .get("cve")
+                    .and_then(|c| c.as_str())
+                    .unwrap_or_default()
+                    .to_ascii_uppercase()
+            })
+            .filter(|c| !c.is_empty())
+            .collect();
+        let mut kev: BTreeMap<String, (serde_json::Value, Freshness)> = BTreeMap::new();
+        if with_kev
+            && !cves.is_empty()
+            && let Some(result) = self
+                .run(tools, "kev_lookup", json!({"cves": cves}), now)
+                .await
+        {
+            for finding in result.findings {
+                let cve = finding
+                    .facts
+                    .get("cve")
+                    .and_then(|c| c.as_str())
+                    .unwrap_or_default()
+                    .to_owned();
+                let entry = finding.facts.get("kev_entry").cloned().unwrap_or_default();
+                kev.insert(cve, (entry, result.freshness));
+            }
+        }
+        for finding in vulns.findings {
+            let cve = finding
+                .facts
+                .get("cve")
+                .and_then(|c| c.as_str())
+                .unwrap_or_default()
+                .to_ascii_uppercase();
+            let host = finding
+                .facts
+                .get("hostname")
+                .and_then(|c| c.as_str())
+                .unwrap_or_default()
+                .to_owned();
+            let known = kev.get(&cve);
+            let summary = match known {
+                Some((entry, _)) => format!(
+                    "{host} has {cve}, on the CISA KEV list ({})",
+                    entry
+                        .get("vulnerabilityName")
+                        .and_then(|n| n.as_str())
+                        .unwrap_or("listed")
+                ),
+                None => format!("{host} has {cve} (not on the KEV list)"),
+            };
+            let freshness = match known {
+                Some((_, stale @ Freshness::Stale { .. }))
+                    if vulns.freshness == Freshness::Fresh =>
+                {
+                    *stale
+                }
+                _ => vulns.freshness,
+            };
+            let finding = Finding {
+                kind: EvidenceKind::Vulnerability,
+                subject: finding.subject,
+                summary,
+                facts: json!({
+                    "hostname": host,
+                    "cve": cve,
+                    "kev": known.is_some(),
+                    "kev_entry": known.map(|(entry, _)| entry),
+                }),
+            };
+            self.push(&vulns.source, finding, freshness, now);
+        }
     }
 }
 

@@ -15,6 +15,7 @@
 use std::sync::LazyLock;
 
 use regex::{Captures, Regex};
+use warden_domain::{Alert, Untrusted};
 
 /// One kind of secret: its placeholder name and how to find it. When the
 /// pattern has a group named `secret`, only that part is replaced (the
@@ -148,6 +149,40 @@ pub fn redact(text: &str) -> Redacted {
         text: current,
         kinds,
     }
+}
+
+/// Redact every string inside `value` in place (keys are left alone: they
+/// are vendor field names). Returns the kinds replaced.
+pub fn redact_value(value: &mut serde_json::Value) -> Vec<&'static str> {
+    let mut kinds = Vec::new();
+    let mut stack = vec![value];
+    while let Some(value) = stack.pop() {
+        match value {
+            serde_json::Value::String(text) => {
+                let redacted = redact(text);
+                if !redacted.kinds.is_empty() {
+                    *text = redacted.text;
+                    kinds.extend(redacted.kinds);
+                }
+            }
+            serde_json::Value::Array(items) => stack.extend(items.iter_mut()),
+            serde_json::Value::Object(map) => stack.extend(map.values_mut()),
+            _ => {}
+        }
+    }
+    kinds
+}
+
+/// A copy of `alert` fit for an assessor: title, description and every
+/// string of the raw payload redacted. Entities are left as they are (they
+/// are host names, addresses and hashes, not secrets).
+pub fn redact_alert(alert: &Alert) -> Alert {
+    let mut copy = alert.clone();
+    copy.title = Untrusted::new(redact(copy.title.as_untrusted_str()).text);
+    copy.description = Untrusted::new(redact(copy.description.as_untrusted_str()).text);
+    copy.rule.name = redact(&copy.rule.name).text;
+    redact_value(&mut copy.raw);
+    copy
 }
 
 #[cfg(test)]

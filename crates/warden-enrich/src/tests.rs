@@ -1,4 +1,13 @@
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "tests"
+)]
+
 use std::path::Path;
+use std::sync::Arc;
 
 use warden_domain::{Alert, Freshness};
 use warden_ingest::{ReadOptions, read_paths};
@@ -16,12 +25,36 @@ fn example_alert(name: &str) -> Alert {
     report.alerts.into_iter().next().expect("one alert")
 }
 
+/// The example context, copied so that its files are as fresh as the test:
+/// a checkout older than a source's age limit (one day for incidents) must
+/// not turn a silent source into a stale-silence gap.
 fn example_context() -> Context {
-    Context::load(&repo().join("examples/context"), &ContextConfig::default()).expect("loads")
+    let dir = tempfile::tempdir().expect("tempdir");
+    copy_context(dir.path());
+    Context::load(dir.path(), &ContextConfig::default()).expect("loads")
 }
 
 fn now() -> OffsetDateTime {
     OffsetDateTime::now_utc()
+}
+
+/// Every embedded tool over `context`, with the default guard rails.
+fn toolbox(context: Context) -> ToolBox {
+    let mut tools = ToolBox::new(ToolConfig::default());
+    register_embedded(&mut tools, Arc::new(context), None).expect("registers");
+    tools
+}
+
+/// Enrich `alerts` with every embedded tool over `context` (the default
+/// plan, no store).
+async fn enrich_with(alerts: &[Alert], context: Context) -> Enrichment {
+    let tools = toolbox(context);
+    let request = EnrichRequest {
+        alerts,
+        case_id: None,
+        plan: &[],
+    };
+    enrich(&request, &tools, now()).await
 }
 
 #[test]
@@ -37,10 +70,10 @@ fn example_context_loads_cleanly() {
     );
 }
 
-#[test]
-fn domain_controller_alert_gathers_asset_identity_and_kev() {
+#[tokio::test]
+async fn domain_controller_alert_gathers_asset_identity_and_kev() {
     let alert = example_alert("ecs-lsass-access.json");
-    let result = enrich(std::slice::from_ref(&alert), &example_context(), now());
+    let result = enrich_with(std::slice::from_ref(&alert), example_context()).await;
     let kinds: Vec<EvidenceKind> = result.evidence.iter().map(|e| e.kind).collect();
     assert_eq!(kinds.first(), Some(&EvidenceKind::Alert));
     assert_eq!(result.evidence[0].id.as_str(), "ev-alert-1");
@@ -67,10 +100,10 @@ fn domain_controller_alert_gathers_asset_identity_and_kev() {
     assert!(result.gaps.is_empty(), "{:?}", result.gaps);
 }
 
-#[test]
-fn intel_hits_and_history_are_found() {
+#[tokio::test]
+async fn intel_hits_and_history_are_found() {
     let alert = example_alert("ecs-outbound-malicious-ip.json");
-    let result = enrich(&[alert], &example_context(), now());
+    let result = enrich_with(&[alert], example_context()).await;
     let intel = result
         .evidence
         .iter()
@@ -83,7 +116,7 @@ fn intel_hits_and_history_are_found() {
         &[repo().join("examples/alerts/ocsf-port-scan.jsonl")],
         &ReadOptions::default(),
     );
-    let result = enrich(&scans.alerts, &example_context(), now());
+    let result = enrich_with(&scans.alerts, example_context()).await;
     let history = result
         .evidence
         .iter()
@@ -92,10 +125,10 @@ fn intel_hits_and_history_are_found() {
     assert_eq!(history.facts["false_positive"], 5);
 }
 
-#[test]
-fn no_context_makes_every_needed_source_a_gap() {
+#[tokio::test]
+async fn no_context_makes_every_needed_source_a_gap() {
     let alert = example_alert("ecs-lsass-access.json");
-    let result = enrich(&[alert], &Context::none(), now());
+    let result = enrich_with(&[alert], Context::none()).await;
     let sources: Vec<&str> = result.gaps.iter().map(|g| g.source.as_str()).collect();
     for needed in [
         "context/assets.csv",
@@ -108,15 +141,26 @@ fn no_context_makes_every_needed_source_a_gap() {
     assert_eq!(result.evidence.len(), 1, "only the alert itself");
 }
 
+/// Copy the example context folder (with its `stix/` folder) into `to`.
 fn copy_context(to: &Path) {
-    for entry in std::fs::read_dir(repo().join("examples/context")).expect("dir") {
+    copy_dir(&repo().join("examples/context"), to);
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    for entry in std::fs::read_dir(from).expect("dir") {
         let path = entry.expect("entry").path();
-        std::fs::copy(&path, to.join(path.file_name().expect("name"))).expect("copy");
+        let target = to.join(path.file_name().expect("name"));
+        if path.is_dir() {
+            std::fs::create_dir_all(&target).expect("mkdir");
+            copy_dir(&path, &target);
+        } else {
+            std::fs::copy(&path, &target).expect("copy");
+        }
     }
 }
 
-#[test]
-fn malformed_rows_are_named_and_become_gaps() {
+#[tokio::test]
+async fn malformed_rows_are_named_and_become_gaps() {
     let dir = tempfile::tempdir().expect("tempdir");
     copy_context(dir.path());
     std::fs::write(
@@ -134,7 +178,7 @@ fn malformed_rows_are_named_and_become_gaps() {
         problems[0].starts_with("context/assets.csv: line 3"),
         "{problems:?}"
     );
-    let result = enrich(&[example_alert("ecs-lsass-access.json")], &context, now());
+    let result = enrich_with(&[example_alert("ecs-lsass-access.json")], context).await;
     let reasons: Vec<&str> = result.gaps.iter().map(|g| g.reason.as_str()).collect();
     assert!(
         reasons
@@ -148,8 +192,8 @@ fn malformed_rows_are_named_and_become_gaps() {
     );
 }
 
-#[test]
-fn old_files_give_stale_evidence() {
+#[tokio::test]
+async fn old_files_give_stale_evidence() {
     let dir = tempfile::tempdir().expect("tempdir");
     copy_context(dir.path());
     let old = std::time::SystemTime::now() - std::time::Duration::from_secs(90 * 24 * 3600);
@@ -159,7 +203,7 @@ fn old_files_give_stale_evidence() {
         .and_then(|f| f.set_modified(old))
         .expect("set mtime");
     let context = Context::load(dir.path(), &ContextConfig::default()).expect("loads");
-    let result = enrich(&[example_alert("ecs-lsass-access.json")], &context, now());
+    let result = enrich_with(&[example_alert("ecs-lsass-access.json")], context).await;
     let asset = result
         .evidence
         .iter()
@@ -190,8 +234,8 @@ fn the_real_kev_catalogue_loads() {
     assert!(catalogue.contains_key("CVE-2020-1472"));
 }
 
-#[test]
-fn context_side_spellings_are_normalised_and_old_kev_is_stale() {
+#[tokio::test]
+async fn context_side_spellings_are_normalised_and_old_kev_is_stale() {
     let dir = tempfile::tempdir().expect("tempdir");
     copy_context(dir.path());
     let identities = std::fs::read_to_string(dir.path().join("identities.csv")).expect("read");
@@ -213,12 +257,13 @@ fn context_side_spellings_are_normalised_and_old_kev_is_stale() {
         .and_then(|f| f.set_modified(old))
         .expect("set mtime");
     let context = Context::load(dir.path(), &ContextConfig::default()).expect("loads");
-    let result = enrich(&[example_alert("ecs-lsass-access.json")], &context, now());
+    let problems = context.problems();
+    let result = enrich_with(&[example_alert("ecs-lsass-access.json")], context).await;
     let identity = result
         .evidence
         .iter()
         .find(|e| e.kind == EvidenceKind::Identity)
-        .unwrap_or_else(|| panic!("{:?} {:?}", result.gaps, context.problems()));
+        .unwrap_or_else(|| panic!("{:?} {:?}", result.gaps, problems));
     assert_eq!(identity.facts["user"], "CORP\\svc_backup");
     let vuln = result
         .evidence
@@ -228,9 +273,149 @@ fn context_side_spellings_are_normalised_and_old_kev_is_stale() {
     assert!(matches!(vuln.freshness, Freshness::Stale { .. }));
 }
 
-#[test]
-fn ips_in_the_inventory_match_whatever_their_spelling() {
-    assert!(same_ip("2001:DB8:0:0::1", "2001:db8::1"));
-    assert!(same_ip(" 10.0.0.10 ", "10.0.0.10"));
-    assert!(!same_ip("10.0.0.11", "10.0.0.10"));
+#[tokio::test]
+async fn an_indicator_in_both_intel_and_a_stix_bundle_is_reported_by_each() {
+    let alert = example_alert("ecs-outbound-malicious-ip.json");
+    let result = enrich_with(&[alert], example_context()).await;
+    let feeds: Vec<(&str, &str)> = result
+        .evidence
+        .iter()
+        .filter(|e| e.kind == EvidenceKind::Intel && e.facts["indicator"] == "185.220.101.45")
+        .map(|e| {
+            (
+                e.source.as_str(),
+                e.facts["feed"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        feeds,
+        vec![
+            ("context/intel.csv", "intel.csv"),
+            ("context/stix/", "stix")
+        ]
+    );
+    let stix = result
+        .evidence
+        .iter()
+        .find(|e| e.source == "context/stix/")
+        .expect("stix evidence");
+    assert_eq!(stix.facts["source"], "Corp CTI team");
+    assert_eq!(stix.facts["structured"], true);
+}
+
+#[tokio::test]
+async fn a_host_named_as_a_domain_indicator_is_an_intel_hit() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    copy_context(dir.path());
+    std::fs::write(
+        dir.path().join("intel.csv"),
+        "indicator,type,verdict,source,confidence,tags\n\
+         DC01,domain,suspicious,internal-cti,40,\n",
+    )
+    .expect("write");
+    let context = Context::load(dir.path(), &ContextConfig::default()).expect("loads");
+    let result = enrich_with(&[example_alert("ecs-lsass-access.json")], context).await;
+    let intel = result
+        .evidence
+        .iter()
+        .find(|e| e.kind == EvidenceKind::Intel)
+        .unwrap_or_else(|| panic!("no intel hit: {:?}", result.calls));
+    assert_eq!(intel.subject, Some((ObservableKind::Host, "dc01".into())));
+    assert_eq!(intel.facts["verdict"], "suspicious");
+}
+
+#[tokio::test]
+async fn an_active_incident_on_an_entity_is_evidence_and_a_closed_one_is_not() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    copy_context(dir.path());
+    std::fs::write(
+        dir.path().join("incidents.csv"),
+        "id,title,status,severity,entities,opened_at\n\
+         IR-1,Credential theft on DC,open,critical,DC01;svc_backup,2026-01-01T00:00:00Z\n\
+         IR-2,Old DC outage,closed,low,dc01,2025-01-01T00:00:00Z\n",
+    )
+    .expect("write");
+    let context = Context::load(dir.path(), &ContextConfig::default()).expect("loads");
+    let result = enrich_with(&[example_alert("ecs-lsass-access.json")], context).await;
+    let incidents: Vec<&Evidence> = result
+        .evidence
+        .iter()
+        .filter(|e| e.kind == EvidenceKind::Incident)
+        .collect();
+    assert_eq!(incidents.len(), 1, "{incidents:?}");
+    assert_eq!(incidents[0].source, "context/incidents.csv");
+    assert_eq!(incidents[0].facts["incident_id"], "IR-1");
+    assert_eq!(
+        incidents[0].facts["shared"],
+        serde_json::json!(["dc01", "svc_backup"])
+    );
+    assert!(
+        result
+            .calls
+            .contains(&"incident_lookup: 1 finding".to_owned()),
+        "{:?}",
+        result.calls
+    );
+}
+
+#[tokio::test]
+async fn a_playbook_plan_runs_only_the_tools_it_names() {
+    let alert = example_alert("ecs-lsass-access.json");
+    let tools = toolbox(example_context());
+    let plan = vec!["identity_lookup".to_owned(), "history_lookup".to_owned()];
+    let request = EnrichRequest {
+        alerts: std::slice::from_ref(&alert),
+        case_id: None,
+        plan: &plan,
+    };
+    let result = enrich(&request, &tools, now()).await;
+    let called: Vec<&str> = result
+        .calls
+        .iter()
+        .map(|c| c.split(':').next().unwrap_or_default())
+        .collect();
+    assert_eq!(called, vec!["identity_lookup", "history_lookup"]);
+    assert!(
+        result
+            .evidence
+            .iter()
+            .all(|e| matches!(e.kind, EvidenceKind::Alert | EvidenceKind::Identity)),
+        "{:?}",
+        result.evidence
+    );
+}
+
+#[tokio::test]
+async fn secrets_in_context_facts_are_redacted_before_they_become_evidence() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    copy_context(dir.path());
+    let assets = std::fs::read_to_string(dir.path().join("assets.csv")).expect("read");
+    std::fs::write(
+        dir.path().join("assets.csv"),
+        assets.replace(
+            "dc01,10.0.0.10,identity-team@corp.example,",
+            "dc01,10.0.0.10,identity-team password=Hunter2Hunter2,",
+        ),
+    )
+    .expect("write");
+    let context = Context::load(dir.path(), &ContextConfig::default()).expect("loads");
+    let result = enrich_with(&[example_alert("ecs-lsass-access.json")], context).await;
+    let asset = result
+        .evidence
+        .iter()
+        .find(|e| e.kind == EvidenceKind::Asset)
+        .expect("asset");
+    assert_eq!(
+        asset.facts["owner"],
+        "identity-team password=[REDACTED:password]"
+    );
+    assert!(
+        asset.summary.contains("password=[REDACTED:password]"),
+        "{}",
+        asset.summary
+    );
+    let everything = serde_json::to_string(&result.evidence).expect("json");
+    assert!(!everything.contains("Hunter2"), "{everything}");
+    assert_eq!(result.redacted, vec!["password", "password"]);
 }

@@ -14,6 +14,7 @@
 //! order, so the data flow reads top to bottom in [`Pipeline::triage_case`].
 
 pub mod config;
+pub mod eval;
 pub mod report;
 
 use std::path::PathBuf;
@@ -21,7 +22,6 @@ use std::sync::Arc;
 
 use warden_approve::{Withheld, release};
 use warden_assess::{AssessmentInput, Assessor, DeterministicAssessor};
-use warden_domain::{Approval, Assessment, Autonomy, DecisionOutcome as Outcome};
 use warden_audit::{AuditError, AuditLog};
 use warden_domain::audit::ProposalRecord;
 use warden_domain::hashing::sha256_hex;
@@ -29,14 +29,15 @@ use warden_domain::{
     Alert, AuditEvent, Case, CaseState, Clock, Decision, DecisionOutcome, Execution,
     ExecutionStatus,
 };
+use warden_domain::{Approval, Assessment, Autonomy, DecisionOutcome as Outcome};
 use warden_enrich::redact::redact_alert;
 use warden_enrich::{Context, EnrichRequest, ToolBox, enrich, register_embedded};
 use warden_execute::{CaseNoteConnector, Connector, Executor};
-use warden_playbook::PlaybookSet;
 use warden_ingest::{
     AttackCatalogue, CaseDraft, FormatChoice, Formats, IngestError, Limits, ReadOptions, correlate,
     parse_record, read_paths,
 };
+use warden_playbook::PlaybookSet;
 use warden_policy::{
     ApprovalTally, CaseFacts, EscalationInput, PolicyEngine, TargetFacts, Trigger,
     escalation_triggers,

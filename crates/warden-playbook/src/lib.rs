@@ -115,9 +115,12 @@ impl MatchRule {
         // T1003 covers its sub-techniques (T1003.001).
         let technique = self.techniques.is_empty()
             || alert.attacks.iter().any(|a| {
-                self.techniques
-                    .iter()
-                    .any(|t| a.id == *t || a.id.strip_prefix(t.as_str()).is_some_and(|rest| rest.starts_with('.')))
+                self.techniques.iter().any(|t| {
+                    a.id == *t
+                        || a.id
+                            .strip_prefix(t.as_str())
+                            .is_some_and(|rest| rest.starts_with('.'))
+                })
             });
         let tactic = self.tactics.is_empty()
             || alert.attacks.iter().any(|a| {
@@ -175,14 +178,16 @@ impl Playbook {
             )));
         }
         if file.owner.trim().is_empty() {
-            return Err(error("owner is empty: every use case needs an owner".into()));
+            return Err(error(
+                "owner is empty: every use case needs an owner".into(),
+            ));
         }
         let autonomy: Autonomy = file.autonomy.parse().map_err(error)?;
         let mut allowed = BTreeSet::new();
         for name in &file.actions.allowed {
-            let action: ActionName = name
-                .parse()
-                .map_err(|e: warden_domain::UnknownAction| error(format!("actions.allowed: {e}")))?;
+            let action: ActionName = name.parse().map_err(|e: warden_domain::UnknownAction| {
+                error(format!("actions.allowed: {e}"))
+            })?;
             allowed.insert(action);
         }
         for (key, value) in [
@@ -217,13 +222,17 @@ impl Playbook {
             let mut rules = Vec::new();
             for pattern in &block.rules {
                 rules.push(Regex::new(pattern).map_err(|e| {
-                    error(format!("match[{i}].rules: {pattern:?} is not a regular expression: {e}"))
+                    error(format!(
+                        "match[{i}].rules: {pattern:?} is not a regular expression: {e}"
+                    ))
                 })?);
             }
             let mut techniques = Vec::new();
             for id in &block.techniques {
                 techniques.push(warden_domain::AttackTechnique::parse_id(id).ok_or_else(|| {
-                    error(format!("match[{i}].techniques: {id:?} is not an ATT&CK technique id"))
+                    error(format!(
+                        "match[{i}].techniques: {id:?} is not an ATT&CK technique id"
+                    ))
                 })?);
             }
             let rule = MatchRule {
@@ -280,13 +289,31 @@ impl Playbook {
 
 /// The shipped playbooks, compiled in.
 const SHIPPED: &[(&str, &str)] = &[
-    ("cloud-access-key.toml", include_str!("../playbooks/cloud-access-key.toml")),
+    (
+        "cloud-access-key.toml",
+        include_str!("../playbooks/cloud-access-key.toml"),
+    ),
     ("phishing.toml", include_str!("../playbooks/phishing.toml")),
-    ("suspicious-sign-in.toml", include_str!("../playbooks/suspicious-sign-in.toml")),
-    ("credential-access.toml", include_str!("../playbooks/credential-access.toml")),
-    ("endpoint-malware.toml", include_str!("../playbooks/endpoint-malware.toml")),
-    ("network-ids.toml", include_str!("../playbooks/network-ids.toml")),
-    ("suspicious-process.toml", include_str!("../playbooks/suspicious-process.toml")),
+    (
+        "suspicious-sign-in.toml",
+        include_str!("../playbooks/suspicious-sign-in.toml"),
+    ),
+    (
+        "credential-access.toml",
+        include_str!("../playbooks/credential-access.toml"),
+    ),
+    (
+        "endpoint-malware.toml",
+        include_str!("../playbooks/endpoint-malware.toml"),
+    ),
+    (
+        "network-ids.toml",
+        include_str!("../playbooks/network-ids.toml"),
+    ),
+    (
+        "suspicious-process.toml",
+        include_str!("../playbooks/suspicious-process.toml"),
+    ),
     ("default.toml", include_str!("../playbooks/default.toml")),
 ];
 

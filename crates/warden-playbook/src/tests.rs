@@ -46,7 +46,11 @@ fn shipped_set_has_every_use_case_in_order_with_the_catch_all_last() {
             playbook.name()
         );
         assert!(!playbook.use_case.owner.is_empty());
-        assert!(!playbook.tools.is_empty(), "{} lists its tools", playbook.name());
+        assert!(
+            !playbook.tools.is_empty(),
+            "{} lists its tools",
+            playbook.name()
+        );
     }
     let default = set.get("default").expect("default");
     assert!(!default.use_case.allows(ActionName::EdrIsolateHost));
@@ -54,10 +58,22 @@ fn shipped_set_has_every_use_case_in_order_with_the_catch_all_last() {
 
 #[test]
 fn real_alerts_reach_the_playbook_of_their_family() {
-    assert_eq!(playbook_for("examples/alerts/ocsf-mfa-fatigue.json"), "suspicious-sign-in");
-    assert_eq!(playbook_for("examples/alerts/ecs-lsass-access.json"), "credential-access");
-    assert_eq!(playbook_for("examples/alerts/ocsf-port-scan.jsonl"), "network-ids");
-    assert_eq!(playbook_for("examples/alerts/ecs-powershell-encoded.json"), "suspicious-process");
+    assert_eq!(
+        playbook_for("examples/alerts/ocsf-mfa-fatigue.json"),
+        "suspicious-sign-in"
+    );
+    assert_eq!(
+        playbook_for("examples/alerts/ecs-lsass-access.json"),
+        "credential-access"
+    );
+    assert_eq!(
+        playbook_for("examples/alerts/ocsf-port-scan.jsonl"),
+        "network-ids"
+    );
+    assert_eq!(
+        playbook_for("examples/alerts/ecs-powershell-encoded.json"),
+        "suspicious-process"
+    );
     // Falcon detections are malware cases unless ATT&CK says credential
     // theft, which the earlier playbook takes.
     let set = PlaybookSet::shipped().expect("valid");
@@ -65,7 +81,11 @@ fn real_alerts_reach_the_playbook_of_their_family() {
         let chosen = set.select(std::slice::from_ref(&alert)).name();
         let credential = alert.attacks.iter().any(|a| a.id.starts_with("T1003"))
             || alert.rule.name.to_lowercase().contains("credential");
-        let expected = if credential { "credential-access" } else { "endpoint-malware" };
+        let expected = if credential {
+            "credential-access"
+        } else {
+            "endpoint-malware"
+        };
         assert_eq!(chosen, expected, "{}", alert.rule.name);
     }
 }
@@ -75,7 +95,13 @@ fn guardduty_access_key_findings_go_to_the_cloud_playbook() {
     let set = PlaybookSet::shipped().expect("valid");
     let found: Vec<String> = alerts("crates/warden-ingest/testdata/guardduty")
         .iter()
-        .map(|a| format!("{} -> {}", a.rule.name, set.select(std::slice::from_ref(a)).name()))
+        .map(|a| {
+            format!(
+                "{} -> {}",
+                a.rule.name,
+                set.select(std::slice::from_ref(a)).name()
+            )
+        })
         .collect();
     assert!(
         found.iter().any(|f| f.ends_with("-> cloud-access-key")),
@@ -107,19 +133,42 @@ fn bad_files_are_refused_with_the_reason() {
     assert!(Playbook::parse("t", MINIMAL).is_ok());
     let cases = [
         (MINIMAL.replace("draft", "yolo"), "autonomy"),
-        (MINIMAL.replace("\"case.note\"", "\"edr.nuke_host\""), "edr.nuke_host"),
+        (
+            MINIMAL.replace("\"case.note\"", "\"edr.nuke_host\""),
+            "edr.nuke_host",
+        ),
         (MINIMAL.replace("\"ecs\"", "\"syslog\""), "unknown format"),
-        (MINIMAL.replace("name = \"x\"", "name = \"Bad Name\""), "name"),
-        (MINIMAL.replace("formats = [\"ecs\"]", "rules = [\"(unclosed\"]"), "regular expression"),
-        (MINIMAL.replace("formats = [\"ecs\"]", "techniques = [\"1003\"]"), "ATT&CK"),
+        (
+            MINIMAL.replace("name = \"x\"", "name = \"Bad Name\""),
+            "name",
+        ),
+        (
+            MINIMAL.replace("formats = [\"ecs\"]", "rules = [\"(unclosed\"]"),
+            "regular expression",
+        ),
+        (
+            MINIMAL.replace("formats = [\"ecs\"]", "techniques = [\"1003\"]"),
+            "ATT&CK",
+        ),
         (MINIMAL.replace("formats = [\"ecs\"]", ""), "empty"),
-        (format!("{MINIMAL}\n[thresholds]\nmin_confidence = 1.5\n"), "out of range"),
-        (format!("{MINIMAL}\n[thresholds]\nmalicious = 40\nsuspicious = 60\n"), "above"),
+        (
+            format!("{MINIMAL}\n[thresholds]\nmin_confidence = 1.5\n"),
+            "out of range",
+        ),
+        (
+            format!("{MINIMAL}\n[thresholds]\nmalicious = 40\nsuspicious = 60\n"),
+            "above",
+        ),
         (format!("{MINIMAL}\nsurprise = 1\n"), "surprise"),
-        (MINIMAL.replace("owner = \"team@corp.example\"", "owner = \" \""), "owner"),
+        (
+            MINIMAL.replace("owner = \"team@corp.example\"", "owner = \" \""),
+            "owner",
+        ),
     ];
     for (text, needle) in cases {
-        let err = Playbook::parse("t.toml", &text).expect_err(needle).to_string();
+        let err = Playbook::parse("t.toml", &text)
+            .expect_err(needle)
+            .to_string();
         assert!(err.contains(needle), "{err} should mention {needle}");
         assert!(err.contains("t.toml"), "{err} names the file");
     }
@@ -136,9 +185,7 @@ fn a_set_needs_exactly_one_catch_all_and_unique_names() {
     .expect("ok");
     assert!(PlaybookSet::from_playbooks(vec![specific.clone(), catch_all.clone()]).is_ok());
     assert!(PlaybookSet::from_playbooks(vec![catch_all.clone(), catch_all.clone()]).is_err());
-    assert!(
-        PlaybookSet::from_playbooks(vec![specific.clone(), specific, catch_all]).is_err()
-    );
+    assert!(PlaybookSet::from_playbooks(vec![specific.clone(), specific, catch_all]).is_err());
 }
 
 #[test]
@@ -175,6 +222,8 @@ fn shipped_files_load_from_a_folder_too() {
     let set = PlaybookSet::load_dir(dir.path()).expect("loads");
     assert_eq!(set.iter().count(), 8);
     std::fs::remove_file(dir.path().join("default.toml")).expect("rm");
-    let err = PlaybookSet::load_dir(dir.path()).expect_err("no catch-all").to_string();
+    let err = PlaybookSet::load_dir(dir.path())
+        .expect_err("no catch-all")
+        .to_string();
     assert!(err.contains("catch-all"), "{err}");
 }

@@ -212,8 +212,16 @@ impl Assessor for DeterministicAssessor {
                 weight += w.unusual_country;
                 why.push(format!(
                     "active from {} (usually {})",
-                    unusual.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", "),
-                    usual.iter().map(String::as_str).collect::<Vec<_>>().join(", ")
+                    unusual
+                        .iter()
+                        .map(|c| c.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    usual
+                        .iter()
+                        .map(String::as_str)
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ));
                 cited.extend(alerts.iter().map(|e| e.id.clone()));
             }
@@ -465,7 +473,9 @@ fn propose(
             return false;
         };
         input.evidence.iter().any(|e| {
-            e.subject.as_ref().is_some_and(|(k, v)| k == kind && v == value)
+            e.subject
+                .as_ref()
+                .is_some_and(|(k, v)| k == kind && v == value)
                 && match e.kind {
                     EvidenceKind::Asset => {
                         e.fact_str("criticality") == "tier_0"
@@ -516,7 +526,12 @@ fn propose(
                 }
             }
             for email in structured(ObservableKind::Email) {
-                push(ActionName::EmailQuarantine, email, &[], all_evidence.clone());
+                push(
+                    ActionName::EmailQuarantine,
+                    email,
+                    &[],
+                    all_evidence.clone(),
+                );
             }
             // Blocking and quarantine need a malicious intel hit on the
             // structured indicator itself.

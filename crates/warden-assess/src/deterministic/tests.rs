@@ -3,7 +3,9 @@ use std::sync::Arc;
 
 use time::OffsetDateTime;
 use warden_domain::{ActionName, Assessment, Autonomy, Case, Severity, Target, UseCase, Verdict};
-use warden_enrich::{Context, ContextConfig, EnrichRequest, ToolBox, ToolConfig, enrich, register_embedded};
+use warden_enrich::{
+    Context, ContextConfig, EnrichRequest, ToolBox, ToolConfig, enrich, register_embedded,
+};
 use warden_ingest::{CorrelationConfig, ReadOptions, correlate, read_paths};
 
 use super::*;
@@ -118,8 +120,12 @@ fn host_named_only_in_injected_text_is_never_a_target() {
     // dc01 is a tier_0 domain controller: isolating it would take the
     // domain down, so its owner is told instead.
     assert!(isolate.is_empty(), "{isolate:?}");
-    assert!(a.proposed_actions.iter().any(|p| p.action == ActionName::NotifyOwner
-        && matches!(&p.target, Target::Entity { value, .. } if value == "dc01")));
+    assert!(
+        a.proposed_actions
+            .iter()
+            .any(|p| p.action == ActionName::NotifyOwner
+                && matches!(&p.target, Target::Entity { value, .. } if value == "dc01"))
+    );
     assert!(
         a.proposed_actions
             .iter()
@@ -230,14 +236,19 @@ fn proposals_stay_within_the_use_case_authority() {
     let mut notes_only = any_action();
     notes_only.allowed_actions = [ActionName::CaseNote].into_iter().collect();
     let a = assess_under(
-        &["ecs-powershell-encoded.json", "ecs-outbound-malicious-ip.json"],
+        &[
+            "ecs-powershell-encoded.json",
+            "ecs-outbound-malicious-ip.json",
+        ],
         context(),
         AssessorConfig::default(),
         &notes_only,
     );
     assert_eq!(a.verdict, Verdict::Malicious);
     assert!(
-        a.proposed_actions.iter().all(|p| p.action == ActionName::CaseNote),
+        a.proposed_actions
+            .iter()
+            .all(|p| p.action == ActionName::CaseNote),
         "{:?}",
         a.proposed_actions
     );
@@ -248,13 +259,22 @@ fn use_case_thresholds_override_the_global_ones() {
     let mut strict = any_action();
     strict.malicious_risk = Some(101.0);
     strict.suspicious_risk = Some(101.0);
-    let a = assess_under(&["ecs-lsass-access.json"], context(), AssessorConfig::default(), &strict);
+    let a = assess_under(
+        &["ecs-lsass-access.json"],
+        context(),
+        AssessorConfig::default(),
+        &strict,
+    );
     assert!(!a.verdict.is_threat());
 }
 
 #[test]
 fn sign_in_from_an_unusual_country_raises_identity_risk() {
-    let a = assess_files(&["ocsf-mfa-fatigue.json"], context(), AssessorConfig::default());
+    let a = assess_files(
+        &["ocsf-mfa-fatigue.json"],
+        context(),
+        AssessorConfig::default(),
+    );
     let identity = a
         .rationale
         .iter()

@@ -2,5 +2,6 @@
 
 pub mod actions;
 pub mod deadletter;
+pub mod eval;
 pub mod init;
 pub mod triage;

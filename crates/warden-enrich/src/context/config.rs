@@ -22,8 +22,8 @@ pub struct ContextConfig {
     pub kev_max_age_days: i64,
     /// Maximum age of the `stix/` folder (its newest bundle), in days.
     pub stix_max_age_days: i64,
-    /// Maximum age of `incidents.csv`, in days (an incident list goes stale
-    /// within a shift).
+    /// Maximum age of `incidents.csv`, in days (an exported incident list is
+    /// stale once a week old; lower it if yours is refreshed continuously).
     pub incidents_max_age_days: i64,
 }
 
@@ -37,7 +37,7 @@ impl Default for ContextConfig {
             history_max_age_days: 365,
             kev_max_age_days: 30,
             stix_max_age_days: 7,
-            incidents_max_age_days: 1,
+            incidents_max_age_days: 7,
         }
     }
 }

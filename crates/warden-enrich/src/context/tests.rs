@@ -71,7 +71,7 @@ fn new_age_limits_have_defaults_and_are_configurable() {
     let config = ContextConfig::default();
     assert_eq!(
         (config.stix_max_age_days, config.incidents_max_age_days),
-        (7, 1)
+        (7, 7)
     );
     let config: ContextConfig =
         toml::from_str("stix_max_age_days = 3\nincidents_max_age_days = 2").expect("parses");
@@ -288,14 +288,23 @@ fn a_bad_incident_row_makes_the_file_unusable() {
 }
 
 #[test]
-fn incidents_go_stale_after_a_day() {
+fn incidents_go_stale_after_a_week() {
     let dir = tempfile::tempdir().expect("tempdir");
     write(
         dir.path(),
         "incidents.csv",
         &format!("{INCIDENTS_HEADER}INC-1,t,open,high,a,2025-01-01T00:00:00Z\n"),
     );
-    age(dir.path(), "incidents.csv", 2);
+    age(dir.path(), "incidents.csv", 6);
+    let (source, _) = load(dir.path())
+        .incidents()
+        .map(|(s, r)| (s.clone(), r.len()))
+        .expect("incidents");
+    assert_eq!(
+        source.freshness(OffsetDateTime::now_utc()),
+        Freshness::Fresh
+    );
+    age(dir.path(), "incidents.csv", 8);
     let context = load(dir.path());
     let (source, _) = context.incidents().expect("incidents");
     assert!(matches!(

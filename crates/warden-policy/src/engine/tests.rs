@@ -214,15 +214,33 @@ permit (principal, action == Warden::Action::"edr.isolate_host", resource);
 "#,
     )
     .expect("valid");
-    let isolate = proposal(ActionName::EdrIsolateHost, Some((ObservableKind::Host, "ws-1")));
-    let inside = engine.decide("endpoint", &isolate, &case_facts(), &target_facts(), &ApprovalTally::default());
+    let isolate = proposal(
+        ActionName::EdrIsolateHost,
+        Some((ObservableKind::Host, "ws-1")),
+    );
+    let inside = engine.decide(
+        "endpoint",
+        &isolate,
+        &case_facts(),
+        &target_facts(),
+        &ApprovalTally::default(),
+    );
     assert_eq!(inside.outcome, DecisionOutcome::Allow, "{inside:?}");
     let mut narrow = case_facts();
     narrow.allowed_actions = [ActionName::CaseNote].into_iter().collect();
-    let outside = engine.decide("endpoint", &isolate, &narrow, &target_facts(), &ApprovalTally::default());
+    let outside = engine.decide(
+        "endpoint",
+        &isolate,
+        &narrow,
+        &target_facts(),
+        &ApprovalTally::default(),
+    );
     assert_eq!(outside.outcome, DecisionOutcome::Deny);
     assert!(
-        outside.policy_ids.iter().any(|id| id == "warden.playbook-authority"),
+        outside
+            .policy_ids
+            .iter()
+            .any(|id| id == "warden.playbook-authority"),
         "{outside:?}"
     );
 }

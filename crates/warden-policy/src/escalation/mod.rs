@@ -64,7 +64,10 @@ pub fn escalation_triggers(input: &EscalationInput<'_>, config: &EscalationConfi
     let mut fire = |code: &'static str, reason: String| fired.push(Trigger { code, reason });
     let assessment = input.assessment;
 
-    let min_confidence = input.use_case.min_confidence.unwrap_or(config.min_confidence);
+    let min_confidence = input
+        .use_case
+        .min_confidence
+        .unwrap_or(config.min_confidence);
     if assessment.confidence < min_confidence {
         fire(
             "low_confidence",
@@ -189,7 +192,10 @@ pub fn escalation_triggers(input: &EscalationInput<'_>, config: &EscalationConfi
     }) {
         fire(
             "similar_case_escalated",
-            format!("a similar case was escalated before ({}: {})", past.id, past.summary),
+            format!(
+                "a similar case was escalated before ({}: {})",
+                past.id, past.summary
+            ),
         );
     }
     if let Some(field) = input.alerts.iter().find_map(injection_field) {

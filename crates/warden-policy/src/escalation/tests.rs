@@ -288,7 +288,11 @@ fn action_outside_the_playbook_escalates_whatever_the_verdict() {
     );
     assert_eq!(triggers.len(), 1, "{triggers:?}");
     assert_eq!(triggers[0].code, "action_denied");
-    assert!(triggers[0].reason.contains("not in its playbook"), "{}", triggers[0].reason);
+    assert!(
+        triggers[0].reason.contains("not in its playbook"),
+        "{}",
+        triggers[0].reason
+    );
 }
 
 #[test]
@@ -380,7 +384,11 @@ fn assessors_that_disagree_escalate() {
     let fired = run(std::slice::from_ref(&other));
     assert_eq!(fired.len(), 1);
     assert_eq!(fired[0].code, "assessor_disagreement");
-    assert!(fired[0].reason.contains("llm says malicious"), "{}", fired[0].reason);
+    assert!(
+        fired[0].reason.contains("llm says malicious"),
+        "{}",
+        fired[0].reason
+    );
     // Same side of the threat line, severities one step apart: agreement.
     let mut close = assessment(Verdict::FalsePositive, 0.8);
     close.severity = Severity::Low;
