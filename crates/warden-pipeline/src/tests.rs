@@ -121,6 +121,14 @@ async fn examples_reach_the_expected_outcomes() {
     ] {
         assert!(codes.contains(&code), "{codes:?}");
     }
+    // The lab is not a crown jewel but dc01 is: its owner is told, it is
+    // not isolated.
+    assert!(
+        dc.assessment
+            .proposed_actions
+            .iter()
+            .all(|p| p.action != warden_domain::ActionName::EdrIsolateHost)
+    );
 
     let scan = by_title("Zeek scan policy: port scan");
     assert_eq!(scan.assessment.verdict, Verdict::FalsePositive);
@@ -130,8 +138,10 @@ async fn examples_reach_the_expected_outcomes() {
     assert_eq!(codes, vec!["critical_asset"]);
     assert_eq!(scan.case.alert_count, 3);
 
+    // The sanctioned pentester on the pentest VM: real, authorised activity.
     let pentest = by_title("CredentialTheftMimikatz");
-    assert_eq!(pentest.assessment.verdict, Verdict::FalsePositive);
+    assert_eq!(pentest.assessment.verdict, Verdict::Benign);
+    assert_eq!(pentest.use_case, "credential-access");
     assert_eq!(
         pentest.case.disposition,
         Some(Disposition::AutoClosed),

@@ -104,7 +104,7 @@ impl Default for Weights {
             active_incident: 20.0,
             past_threat_case: 10.0,
             intel_malicious: 30.0,
-            intel_suspicious: 12.0,
+            intel_suspicious: 20.0,
             intel_benign: -10.0,
             intel_text_only_factor: 0.5,
             known_benign_source: -50.0,
@@ -140,9 +140,10 @@ impl Weights {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Thresholds {
-    /// Risk at or above this is malicious.
+    /// Likelihood (the risk factors about whether this is an attack, not
+    /// what is at stake) at or above this is malicious.
     pub malicious: f64,
-    /// Risk at or above this (and below malicious) is suspicious.
+    /// Likelihood at or above this (and below malicious) is suspicious.
     pub suspicious: f64,
     /// Severity critical at or above this risk.
     pub critical_severity: f64,
@@ -159,8 +160,8 @@ pub struct Thresholds {
 impl Default for Thresholds {
     fn default() -> Self {
         Self {
-            malicious: 70.0,
-            suspicious: 40.0,
+            malicious: 55.0,
+            suspicious: 38.0,
             critical_severity: 85.0,
             high_severity: 65.0,
             medium_severity: 40.0,

@@ -30,14 +30,33 @@ impl DeterministicAssessor {
     }
 }
 
+/// Factors that measure what is at stake rather than whether it is an
+/// attack.
+const IMPACT_FACTORS: &[&str] = &["asset_criticality", "blast_radius", "identity_risk"];
+
 /// Accumulates factors as they are scored.
 #[derive(Default)]
 struct Score {
-    total: f64,
+    /// How likely the activity is malicious: decides the verdict.
+    likelihood: f64,
+    /// How much is at stake (asset criticality, privileged accounts, blast
+    /// radius): raises severity, never the verdict. A benign admin task on
+    /// a domain controller stays benign; it escalates for its asset.
+    impact: f64,
     rationale: Vec<RationaleItem>,
     /// Evidence saying this activity is expected (scanner, pentest, past
-    /// false positives).
+    /// false positives, allow-listed indicators): what a suppression may
+    /// rest on.
     known_false_positive: Vec<EvidenceId>,
+    /// Below the suspicious threshold, which closing verdict the evidence
+    /// supports: `FalsePositive` when the detection misfired (closed so
+    /// before, or its indicator is allow-listed), `Benign` when the activity
+    /// is real and authorised (pentest, scanner, closed benign before).
+    /// Earlier entries are stronger (history first).
+    closing: Vec<(u8, Verdict)>,
+    /// Evidence a suppression may rest on (not pentest engagements, which
+    /// end).
+    suppressible: Vec<EvidenceId>,
 }
 
 impl Score {
@@ -45,7 +64,11 @@ impl Score {
         if evidence.is_empty() {
             return;
         }
-        self.total += weight;
+        if IMPACT_FACTORS.contains(&factor) {
+            self.impact += weight;
+        } else {
+            self.likelihood += weight;
+        }
         self.rationale.push(RationaleItem {
             factor: factor.to_owned(),
             text,
@@ -135,6 +158,13 @@ impl Assessor for DeterministicAssessor {
             })
             .map(|e| e.id.clone())
             .collect();
+        for asset in assets.iter().filter(|e| noisy_assets.contains(&e.id)) {
+            // A scanner or a pentest box doing its job: real, authorised.
+            score.closing.push((2, Verdict::Benign));
+            if asset.has_tag("vuln_scanner") {
+                score.suppressible.push(asset.id.clone());
+            }
+        }
         score
             .known_false_positive
             .extend(noisy_assets.iter().cloned());
@@ -227,6 +257,7 @@ impl Assessor for DeterministicAssessor {
             }
             if identity_tags.iter().any(|t| t == "pentest") {
                 score.known_false_positive.push(identity.id.clone());
+                score.closing.push((2, Verdict::Benign));
                 score.add(
                     "known_benign_source",
                     w.known_benign_source / 2.0,
@@ -259,6 +290,13 @@ impl Assessor for DeterministicAssessor {
                 _ => 0.0,
             };
             let structured = hit.fact_bool("structured");
+            if structured && hit.fact_str("verdict") == "benign" {
+                // The counterpart is a known, authorised party (our VPN,
+                // a vendor, the test file): real activity, allowed.
+                score.known_false_positive.push(hit.id.clone());
+                score.suppressible.push(hit.id.clone());
+                score.closing.push((1, Verdict::Benign));
+            }
             let weight = base
                 * confidence
                 * if structured {
@@ -293,10 +331,25 @@ impl Assessor for DeterministicAssessor {
             );
             if fp >= 2 && tp == 0 {
                 score.known_false_positive.push(past.id.clone());
+                score.suppressible.push(past.id.clone());
+                // How analysts closed it before decides which kind of
+                // non-threat it is.
+                score.closing.push((
+                    0,
+                    if count("false_positive") >= count("benign") {
+                        Verdict::FalsePositive
+                    } else {
+                        Verdict::Benign
+                    },
+                ));
                 score.add(
                     "history",
                     w.history_false_positive,
-                    format!("closed as false positive or benign {fp} times before, never a true positive"),
+                    format!(
+                        "closed {} times as false positive and {} as benign before, never a true positive",
+                        count("false_positive"),
+                        count("benign")
+                    ),
                     vec![past.id.clone()],
                 );
             } else if tp > 0 {
@@ -345,19 +398,23 @@ impl Assessor for DeterministicAssessor {
             past_threats.iter().map(|e| e.id.clone()).collect(),
         );
 
-        let risk = score.total.clamp(0.0, 100.0);
+        let likelihood = score.likelihood.clamp(0.0, 100.0);
+        let risk = (score.likelihood + score.impact).clamp(0.0, 100.0);
         let t = &self.config.thresholds;
         // The use case may set its own verdict cut-offs.
         let malicious_at = input.use_case.malicious_risk.unwrap_or(t.malicious);
         let suspicious_at = input.use_case.suspicious_risk.unwrap_or(t.suspicious);
-        let verdict = if risk >= malicious_at {
+        let verdict = if likelihood >= malicious_at {
             Verdict::Malicious
-        } else if risk >= suspicious_at {
+        } else if likelihood >= suspicious_at {
             Verdict::Suspicious
-        } else if !score.known_false_positive.is_empty() {
-            Verdict::FalsePositive
         } else {
-            Verdict::Benign
+            score
+                .closing
+                .iter()
+                .min_by_key(|(strength, _)| *strength)
+                .map(|(_, verdict)| *verdict)
+                .unwrap_or(Verdict::Benign)
         };
         let severity = match risk {
             r if r >= t.critical_severity => Severity::Critical,
@@ -366,12 +423,19 @@ impl Assessor for DeterministicAssessor {
             r if r >= t.low_severity => Severity::Low,
             _ => Severity::Informational,
         };
+        // A case judged not to be an attack is at most of low severity,
+        // whatever it touched.
+        let severity = if verdict.is_threat() {
+            severity
+        } else {
+            severity.min(Severity::Low)
+        };
 
         // Confidence: lower near a threshold, with gaps, with stale evidence,
         // and with no context about the entities at all.
         let nearest = [malicious_at, suspicious_at]
             .iter()
-            .map(|threshold| (risk - threshold).abs())
+            .map(|threshold| (likelihood - threshold).abs())
             .fold(f64::MAX, f64::min);
         let mut confidence = 0.92;
         if nearest < t.margin {
@@ -385,6 +449,24 @@ impl Assessor for DeterministicAssessor {
         confidence -= (stale as f64 * 0.05).min(0.2);
         if assets.is_empty() && of_kind(evidence, EvidenceKind::Identity).next().is_none() {
             confidence -= 0.1;
+        }
+        // Conflicting evidence: something says attack (intel, an incident,
+        // an earlier true positive) and something says expected (a past
+        // closure, an allow-list, a scanner). A pentest is not a conflict:
+        // attack tooling is what it is expected to show.
+        let says_threat = score.rationale.iter().any(|r| {
+            r.weight > 0.0
+                && matches!(
+                    r.factor.as_str(),
+                    "threat_intel"
+                        | "active_incident"
+                        | "past_cases"
+                        | "history"
+                        | "identity_anomaly"
+                )
+        });
+        if says_threat && !score.suppressible.is_empty() {
+            confidence -= 0.25;
         }
         let confidence = (confidence.clamp(0.05, 0.99) * 100.0).round() / 100.0;
 
@@ -560,13 +642,37 @@ fn propose(
             for host in structured(ObservableKind::Host) {
                 push(ActionName::NotifyOwner, host, &[], all_evidence.clone());
             }
+            // Cheap, reversible containment for a possibly stolen
+            // credential: end its sessions, disable the key.
+            for user in structured(ObservableKind::User) {
+                if !sensitive(&user) {
+                    push(
+                        ActionName::IdpRevokeSessions,
+                        user,
+                        &[],
+                        all_evidence.clone(),
+                    );
+                }
+            }
+            for resource in structured(ObservableKind::CloudResource) {
+                if let Target::Entity { value, .. } = &resource
+                    && is_access_key(value)
+                {
+                    push(
+                        ActionName::CloudDisableAccessKey,
+                        resource.clone(),
+                        &[],
+                        all_evidence.clone(),
+                    );
+                }
+            }
         }
-        Verdict::FalsePositive if !score.known_false_positive.is_empty() => {
+        Verdict::FalsePositive | Verdict::Benign if !score.suppressible.is_empty() => {
             push(
                 ActionName::AlertSuppress,
                 Target::case(case_id),
                 &[],
-                score.known_false_positive.clone(),
+                score.suppressible.clone(),
             );
         }
         _ => {}

@@ -240,6 +240,10 @@ pub struct CaseResult {
     pub verdict: String,
     pub escalated: bool,
     pub severity: String,
+    /// The primary assessor's risk score and confidence (the highest risk
+    /// among the case's cases).
+    pub risk_score: f64,
+    pub confidence: f64,
     pub proposed: Vec<String>,
     pub executed: Vec<String>,
     pub pass: bool,
@@ -550,6 +554,16 @@ async fn run_case(
         verdict: verdict.as_str().to_owned(),
         escalated,
         severity: severity.as_str().to_owned(),
+        risk_score: run
+            .outcomes
+            .iter()
+            .map(|o| o.assessment.risk_score)
+            .fold(0.0, f64::max),
+        confidence: run
+            .outcomes
+            .iter()
+            .map(|o| o.assessment.confidence)
+            .fold(1.0, f64::min),
         proposed: proposed.iter().map(|a| a.as_str().to_owned()).collect(),
         executed: executed.iter().map(|a| a.as_str().to_owned()).collect(),
         pass: failures.is_empty(),

@@ -78,10 +78,9 @@ note = "the vulnerability scanner, closed as FP five times"
 "#;
 
 const PENTEST: &str = r#"
-verdict = "false_positive"
+verdict = "benign"
 must_escalate = false
-expect_actions = ["alert.suppress"]
-forbid_actions = ["edr.isolate_host"]
+forbid_actions = ["edr.isolate_host", "alert.suppress"]
 note = "mimikatz by the sanctioned pentester on the pentest VM"
 "#;
 

