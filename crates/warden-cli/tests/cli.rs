@@ -437,3 +437,73 @@ fn a_mapping_file_adds_a_source_without_code() {
         "{err}"
     );
 }
+
+#[test]
+fn eval_scores_the_repository_set_with_no_false_negative_or_unsafe_execution() {
+    let data = tempfile::tempdir().expect("dir");
+    let set = repo().join("validation/core");
+    let out = warden(
+        data.path(),
+        &["eval", set.to_str().expect("utf-8"), "--json"],
+    );
+    // 0 when every case passes, 1 when some label is missed; never 2.
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{out:?}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert!(report["cases"].as_u64().expect("cases") >= 60);
+    assert_eq!(report["errors"], 0);
+    assert_eq!(report["false_negatives"], 0);
+    assert_eq!(report["unsafe_executions"], 0);
+    assert!(report["verdict_accuracy"].as_f64().expect("accuracy") >= 0.9);
+    let per_case = report["per_case"].as_array().expect("per_case");
+    for playbook in [
+        "cloud-access-key",
+        "phishing",
+        "suspicious-sign-in",
+        "credential-access",
+        "endpoint-malware",
+        "network-ids",
+        "suspicious-process",
+        "default",
+    ] {
+        assert!(
+            per_case.iter().any(|c| c["use_case"] == playbook),
+            "no case for {playbook}"
+        );
+    }
+}
+
+#[test]
+fn eval_of_an_invalid_set_exits_2_naming_the_file() {
+    let data = tempfile::tempdir().expect("dir");
+    let set = tempfile::tempdir().expect("set");
+    std::fs::write(set.path().join("set.toml"), "name = \"bad\"\n").expect("write");
+    let case = set.path().join("cases/c1");
+    std::fs::create_dir_all(&case).expect("dir");
+    std::fs::copy(
+        repo().join("examples/alerts/ocsf-port-scan.jsonl"),
+        case.join("alert.jsonl"),
+    )
+    .expect("copy");
+    std::fs::write(
+        case.join("expect.toml"),
+        "verdict = \"benign\"\nforbid_actions = [\"edr.reboot\"]\n",
+    )
+    .expect("write");
+    let out = warden(data.path(), &["eval", set.path().to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("expect.toml") && stderr.contains("line 2"),
+        "{stderr}"
+    );
+    let unknown = warden(
+        data.path(),
+        &[
+            "eval",
+            set.path().to_str().expect("utf-8"),
+            "--assessor",
+            "oracle",
+        ],
+    );
+    assert_eq!(unknown.status.code(), Some(2));
+}
