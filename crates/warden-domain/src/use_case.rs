@@ -77,10 +77,11 @@ pub struct UseCase {
     /// Below this assessor confidence a person decides (overrides the
     /// global `[escalation] min_confidence`).
     pub min_confidence: Option<f64>,
-    /// Risk score at or above which the deterministic assessor says
-    /// malicious (overrides `[assessor.thresholds] malicious`).
+    /// Likelihood score (the assessor's attack factors, not impact) at or
+    /// above which the deterministic assessor says malicious (overrides
+    /// `[assessor.thresholds] malicious`).
     pub malicious_risk: Option<f64>,
-    /// Risk score at or above which it says suspicious.
+    /// Likelihood score at or above which it says suspicious.
     pub suspicious_risk: Option<f64>,
 }
 

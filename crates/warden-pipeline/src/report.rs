@@ -111,6 +111,7 @@ impl CaseOutcome {
         json!({
             "case_id": self.case.id.to_string(),
             "title": self.case.title,
+            "use_case": self.use_case,
             "state": self.case.state,
             "alerts": alerts,
             "alert_count": self.case.alert_count,
@@ -175,6 +176,7 @@ impl CaseOutcome {
             a.risk_score,
             disposition
         );
+        let _ = writeln!(out, "use case: {}", self.use_case);
         let _ = writeln!(out, "alerts ({} received):", self.case.alert_count);
         let alert_evidence = self
             .evidence

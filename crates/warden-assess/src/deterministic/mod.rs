@@ -45,13 +45,12 @@ struct Score {
     impact: f64,
     rationale: Vec<RationaleItem>,
     /// Evidence saying this activity is expected (scanner, pentest, past
-    /// false positives, allow-listed indicators): what a suppression may
-    /// rest on.
+    /// false positives, allow-listed indicators).
     known_false_positive: Vec<EvidenceId>,
     /// Below the suspicious threshold, which closing verdict the evidence
-    /// supports: `FalsePositive` when the detection misfired (closed so
-    /// before, or its indicator is allow-listed), `Benign` when the activity
-    /// is real and authorised (pentest, scanner, closed benign before).
+    /// supports: `FalsePositive` when analysts closed it so before (by
+    /// majority), `Benign` when the activity is real and authorised
+    /// (pentest, scanner, an allow-listed counterpart, closed benign before).
     /// Earlier entries are stronger (history first).
     closing: Vec<(u8, Verdict)>,
     /// Evidence a suppression may rest on (not pentest engagements, which
@@ -203,7 +202,7 @@ impl Assessor for DeterministicAssessor {
             let user = identity.fact_str("user");
             let mut weight = 0.0;
             let mut why = Vec::new();
-            let mut cited = vec![identity.id.clone()];
+            let cited = vec![identity.id.clone()];
             if identity.fact_bool("privileged") {
                 weight += w.privileged;
                 why.push("privileged".to_owned());
@@ -239,21 +238,21 @@ impl Assessor for DeterministicAssessor {
                 .unwrap_or_default();
             let unusual: Vec<&String> = countries.iter().filter(|c| !usual.contains(*c)).collect();
             if !usual.is_empty() && !unusual.is_empty() {
-                weight += w.unusual_country;
-                why.push(format!(
-                    "active from {} (usually {})",
-                    unusual
-                        .iter()
-                        .map(|c| c.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    usual
-                        .iter()
-                        .map(String::as_str)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ));
-                cited.extend(alerts.iter().map(|e| e.id.clone()));
+                // Where the account acts from says whether this is an
+                // attack: likelihood, not impact.
+                let mut anomaly_cited = cited.clone();
+                anomaly_cited.extend(alerts.iter().map(|e| e.id.clone()));
+                let list = |items: Vec<&str>| items.join(", ");
+                score.add(
+                    "identity_anomaly",
+                    w.unusual_country,
+                    format!(
+                        "{user} active from {} (usually {})",
+                        list(unusual.iter().map(|c| c.as_str()).collect()),
+                        list(usual.iter().map(String::as_str).collect())
+                    ),
+                    anomaly_cited,
+                );
             }
             if identity_tags.iter().any(|t| t == "pentest") {
                 score.known_false_positive.push(identity.id.clone());
@@ -614,6 +613,27 @@ fn propose(
                     &[],
                     all_evidence.clone(),
                 );
+            }
+            for process in structured(ObservableKind::Process) {
+                push(
+                    ActionName::EdrKillProcess,
+                    process,
+                    &[],
+                    all_evidence.clone(),
+                );
+            }
+            // MFA fatigue: the attacker's push was accepted, so the factor
+            // itself is suspect.
+            let mfa_fatigue = input
+                .alerts
+                .iter()
+                .any(|a| a.attacks.iter().any(|t| t.id.starts_with("T1621")));
+            if mfa_fatigue {
+                for user in structured(ObservableKind::User) {
+                    if !sensitive(&user) {
+                        push(ActionName::IdpResetMfa, user, &[], all_evidence.clone());
+                    }
+                }
             }
             // Blocking and quarantine need a malicious intel hit on the
             // structured indicator itself.

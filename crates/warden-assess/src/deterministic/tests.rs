@@ -270,7 +270,7 @@ fn use_case_thresholds_override_the_global_ones() {
 }
 
 #[test]
-fn sign_in_from_an_unusual_country_raises_identity_risk() {
+fn sign_in_from_an_unusual_country_raises_the_likelihood() {
     let a = assess_files(
         &["ocsf-mfa-fatigue.json"],
         context(),
@@ -279,7 +279,7 @@ fn sign_in_from_an_unusual_country_raises_identity_risk() {
     let identity = a
         .rationale
         .iter()
-        .find(|r| r.factor == "identity_risk")
-        .expect("identity factor");
+        .find(|r| r.factor == "identity_anomaly")
+        .expect("identity anomaly factor");
     assert!(identity.text.contains("usually"), "{}", identity.text);
 }
