@@ -91,14 +91,15 @@ impl UseCase {
         self.allowed_actions.contains(&action)
     }
 
-    /// A use case that may only write notes (tests and the fallback when
-    /// no playbook is configured).
-    pub fn notes_only(name: &str) -> Self {
+    /// An assisted use case owned by nobody in particular that may take
+    /// exactly `actions`, with the global thresholds (tests, and the
+    /// starting point of a playbook built in code).
+    pub fn allowing(name: &str, actions: impl IntoIterator<Item = ActionName>) -> Self {
         Self {
             name: name.to_owned(),
             owner: "unassigned".into(),
             autonomy: Autonomy::Assisted,
-            allowed_actions: [ActionName::CaseNote].into_iter().collect(),
+            allowed_actions: actions.into_iter().collect(),
             min_confidence: None,
             malicious_risk: None,
             suspicious_risk: None,

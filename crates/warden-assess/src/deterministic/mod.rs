@@ -569,58 +569,42 @@ fn propose(
         })
     };
 
+    let users = structured(ObservableKind::User);
+    // An access key in the finding is what a cloud attacker holds.
+    let access_keys: Vec<Target> = structured(ObservableKind::CloudResource)
+        .into_iter()
+        .filter(|t| matches!(t, Target::Entity { value, .. } if is_access_key(value)))
+        .collect();
+    let unless_sensitive = |target: &Target, action: ActionName| {
+        if sensitive(target) {
+            ActionName::NotifyOwner
+        } else {
+            action
+        }
+    };
+
+    // Actions that rest on every factor of the rationale.
+    let mut planned: Vec<(ActionName, Target)> = Vec::new();
     match verdict {
         Verdict::Malicious => {
-            push(
-                ActionName::TicketCreate,
-                Target::case(case_id),
-                &[],
-                all_evidence.clone(),
-            );
+            planned.push((ActionName::TicketCreate, Target::case(case_id)));
             for host in structured(ObservableKind::Host) {
-                let action = if sensitive(&host) {
-                    ActionName::NotifyOwner
-                } else {
-                    ActionName::EdrIsolateHost
-                };
-                push(action, host, &[], all_evidence.clone());
+                planned.push((unless_sensitive(&host, ActionName::EdrIsolateHost), host));
             }
-            for user in structured(ObservableKind::User) {
-                let action = if sensitive(&user) {
-                    ActionName::NotifyOwner
-                } else {
-                    ActionName::IdpRevokeSessions
-                };
-                push(action, user, &[], all_evidence.clone());
+            for user in &users {
+                planned.push((
+                    unless_sensitive(user, ActionName::IdpRevokeSessions),
+                    user.clone(),
+                ));
             }
-            // An access key in the finding is what a cloud attacker holds.
-            for resource in structured(ObservableKind::CloudResource) {
-                if let Target::Entity { value, .. } = &resource
-                    && is_access_key(value)
-                {
-                    push(
-                        ActionName::CloudDisableAccessKey,
-                        resource.clone(),
-                        &[],
-                        all_evidence.clone(),
-                    );
-                }
+            for key in &access_keys {
+                planned.push((ActionName::CloudDisableAccessKey, key.clone()));
             }
             for email in structured(ObservableKind::Email) {
-                push(
-                    ActionName::EmailQuarantine,
-                    email,
-                    &[],
-                    all_evidence.clone(),
-                );
+                planned.push((ActionName::EmailQuarantine, email));
             }
             for process in structured(ObservableKind::Process) {
-                push(
-                    ActionName::EdrKillProcess,
-                    process,
-                    &[],
-                    all_evidence.clone(),
-                );
+                planned.push((ActionName::EdrKillProcess, process));
             }
             // MFA fatigue: the attacker's push was accepted, so the factor
             // itself is suspect.
@@ -629,73 +613,58 @@ fn propose(
                 .iter()
                 .any(|a| a.attacks.iter().any(|t| t.id.starts_with("T1621")));
             if mfa_fatigue {
-                for user in structured(ObservableKind::User) {
-                    if !sensitive(&user) {
-                        push(ActionName::IdpResetMfa, user, &[], all_evidence.clone());
-                    }
-                }
-            }
-            // Blocking and quarantine need a malicious intel hit on the
-            // structured indicator itself.
-            for (kind, action) in [
-                (ObservableKind::Ip, ActionName::NetBlockIndicator),
-                (ObservableKind::Domain, ActionName::NetBlockIndicator),
-                (ObservableKind::Url, ActionName::NetBlockIndicator),
-                (ObservableKind::FileHash, ActionName::EdrQuarantineFile),
-            ] {
-                for target in structured(kind) {
-                    if let Target::Entity { value, .. } = &target
-                        && let Some(hit) = malicious_intel(value)
-                    {
-                        push(action, target.clone(), &[], vec![hit]);
-                    }
+                for user in users.iter().filter(|u| !sensitive(u)) {
+                    planned.push((ActionName::IdpResetMfa, user.clone()));
                 }
             }
         }
         Verdict::Suspicious => {
-            push(
-                ActionName::TicketCreate,
-                Target::case(case_id),
-                &[],
-                all_evidence.clone(),
-            );
+            planned.push((ActionName::TicketCreate, Target::case(case_id)));
             for host in structured(ObservableKind::Host) {
-                push(ActionName::NotifyOwner, host, &[], all_evidence.clone());
+                planned.push((ActionName::NotifyOwner, host));
             }
             // Cheap, reversible containment for a possibly stolen
             // credential: end its sessions, disable the key.
-            for user in structured(ObservableKind::User) {
-                if !sensitive(&user) {
-                    push(
-                        ActionName::IdpRevokeSessions,
-                        user,
-                        &[],
-                        all_evidence.clone(),
-                    );
-                }
+            for user in users.iter().filter(|u| !sensitive(u)) {
+                planned.push((ActionName::IdpRevokeSessions, user.clone()));
             }
-            for resource in structured(ObservableKind::CloudResource) {
-                if let Target::Entity { value, .. } = &resource
-                    && is_access_key(value)
-                {
-                    push(
-                        ActionName::CloudDisableAccessKey,
-                        resource.clone(),
-                        &[],
-                        all_evidence.clone(),
-                    );
-                }
+            for key in &access_keys {
+                planned.push((ActionName::CloudDisableAccessKey, key.clone()));
             }
-        }
-        Verdict::FalsePositive | Verdict::Benign if !score.suppressible.is_empty() => {
-            push(
-                ActionName::AlertSuppress,
-                Target::case(case_id),
-                &[],
-                score.suppressible.clone(),
-            );
         }
         _ => {}
+    }
+    for (action, target) in planned {
+        push(action, target, &[], all_evidence.clone());
+    }
+
+    // Blocking and quarantine need a malicious intel hit on the structured
+    // indicator itself, and cite only that.
+    if verdict == Verdict::Malicious {
+        for (kind, action) in [
+            (ObservableKind::Ip, ActionName::NetBlockIndicator),
+            (ObservableKind::Domain, ActionName::NetBlockIndicator),
+            (ObservableKind::Url, ActionName::NetBlockIndicator),
+            (ObservableKind::FileHash, ActionName::EdrQuarantineFile),
+        ] {
+            for target in structured(kind) {
+                if let Target::Entity { value, .. } = &target
+                    && let Some(hit) = malicious_intel(value)
+                {
+                    push(action, target.clone(), &[], vec![hit]);
+                }
+            }
+        }
+    }
+    // A suppression cites only what shows the pattern is expected.
+    if matches!(verdict, Verdict::FalsePositive | Verdict::Benign) && !score.suppressible.is_empty()
+    {
+        push(
+            ActionName::AlertSuppress,
+            Target::case(case_id),
+            &[],
+            score.suppressible.clone(),
+        );
     }
     // The deterministic assessor stays within its use case's authority; the
     // policy layer enforces the same limit on every other assessor.

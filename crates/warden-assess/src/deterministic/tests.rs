@@ -2,7 +2,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use time::OffsetDateTime;
-use warden_domain::{ActionName, Assessment, Autonomy, Case, Severity, Target, UseCase, Verdict};
+use warden_domain::{ActionName, Assessment, Case, Severity, Target, UseCase, Verdict};
 use warden_enrich::{
     Context, ContextConfig, EnrichRequest, ToolBox, ToolConfig, enrich, register_embedded,
 };
@@ -19,15 +19,7 @@ fn assess_files(files: &[&str], context: Context, config: AssessorConfig) -> Ass
 
 /// A use case allowed every catalogue action.
 fn any_action() -> UseCase {
-    UseCase {
-        name: "test".into(),
-        owner: "soc".into(),
-        autonomy: Autonomy::Assisted,
-        allowed_actions: ActionName::ALL.iter().copied().collect(),
-        min_confidence: None,
-        malicious_risk: None,
-        suspicious_risk: None,
-    }
+    UseCase::allowing("test", ActionName::ALL.iter().copied())
 }
 
 fn assess_under(

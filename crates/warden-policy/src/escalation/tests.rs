@@ -1,7 +1,7 @@
 use time::OffsetDateTime;
 use warden_domain::{
-    AlertId, Autonomy, EvidenceId, ObservableKind, ProposalHash, RuleRef, Severity, SourceFormat,
-    Target, Untrusted, VendorSeverity, Verdict,
+    AlertId, EvidenceId, ObservableKind, ProposalHash, RuleRef, Severity, SourceFormat, Target,
+    Untrusted, VendorSeverity, Verdict,
 };
 
 use super::*;
@@ -59,15 +59,7 @@ fn evidence(kind: EvidenceKind, facts: Value, freshness: Freshness) -> Evidence 
 
 /// A use case allowed every catalogue action.
 fn any_action() -> UseCase {
-    UseCase {
-        name: "test".into(),
-        owner: "soc".into(),
-        autonomy: Autonomy::Assisted,
-        allowed_actions: ActionName::ALL.iter().copied().collect(),
-        min_confidence: None,
-        malicious_risk: None,
-        suspicious_risk: None,
-    }
+    UseCase::allowing("test", ActionName::ALL.iter().copied())
 }
 
 fn codes(
