@@ -30,35 +30,10 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use warden_domain::SourceFormat;
 use warden_ingest::{FormatChoice, Formats, Mapping, ReadOptions, detect, parse_record};
+use warden_testkit::bench::{Plan, env_flag, median};
 
 /// Warden may take at most this many times the baseline's time.
 const TARGET_RATIO: f64 = 3.0;
-
-/// How long and how often to measure.
-#[derive(Debug, Clone, Copy)]
-struct Plan {
-    /// Shortest time one measurement covers (the record set is repeated
-    /// until it does).
-    min_sample: Duration,
-    /// Measurements of each kind; the median is reported.
-    rounds: usize,
-}
-
-impl Plan {
-    fn from_env() -> Self {
-        if env_flag("WARDEN_BENCH_QUICK") {
-            Self {
-                min_sample: Duration::from_millis(50),
-                rounds: 3,
-            }
-        } else {
-            Self {
-                min_sample: Duration::from_millis(500),
-                rounds: 7,
-            }
-        }
-    }
-}
 
 /// One record: where it came from and its exact bytes.
 #[derive(Debug)]
@@ -91,7 +66,16 @@ impl Row {
 }
 
 fn main() -> ExitCode {
-    let plan = Plan::from_env();
+    let plan = Plan::from_env(
+        Plan {
+            min_sample: Duration::from_millis(50),
+            rounds: 3,
+        },
+        Plan {
+            min_sample: Duration::from_millis(500),
+            rounds: 7,
+        },
+    );
     // The example mapping is loaded, as a user would, so mapped sources are
     // measured too.
     let mapping = warden_testkit::repo().join("examples/mappings/wazuh.toml");
@@ -145,10 +129,6 @@ fn main() -> ExitCode {
     }
 }
 
-fn env_flag(name: &str) -> bool {
-    std::env::var(name).is_ok_and(|v| !v.is_empty() && v != "0")
-}
-
 /// Time both paths on `records`, interleaving their rounds so that noise on
 /// the machine hits both alike.
 fn measure(format: SourceFormat, records: &[Record], options: &ReadOptions, plan: Plan) -> Row {
@@ -190,8 +170,8 @@ fn measure(format: SourceFormat, records: &[Record], options: &ReadOptions, plan
         records: records.len(),
         bytes: records.iter().map(|r| r.bytes.len()).sum(),
         rejected,
-        baseline: median(baseline),
-        warden: median(warden),
+        baseline: median(&baseline),
+        warden: median(&warden),
     }
 }
 
@@ -227,11 +207,6 @@ fn per_pass(passes: u32, pass: impl Fn()) -> Duration {
         pass();
     }
     started.elapsed() / passes
-}
-
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples.get(samples.len() / 2).copied().unwrap_or_default()
 }
 
 fn print_table(rows: &[Row]) {

@@ -52,6 +52,7 @@ use warden_pipeline::Config;
 use warden_pipeline::eval::ValidationSet;
 use warden_playbook::PlaybookSet;
 use warden_store::{CaseReader, SqliteStore, Store};
+use warden_testkit::bench::{Plan, env_flag, median};
 
 /// Enrichment plus assessment may take at most this many times the
 /// ingest of the same case (median over a set's cases). Measured over
@@ -63,32 +64,6 @@ const TARGET_RATIO: f64 = 60.0;
 
 /// Earlier cases in each set's store.
 const EARLIER_CASES: usize = 200;
-
-/// How long and how often to measure.
-#[derive(Debug, Clone, Copy)]
-struct Plan {
-    /// Shortest time one measurement covers (the operation is repeated
-    /// until it does).
-    min_sample: Duration,
-    /// Measurements of each kind; the median is reported.
-    rounds: usize,
-}
-
-impl Plan {
-    fn from_env() -> Self {
-        if env_flag("WARDEN_BENCH_QUICK") {
-            Self {
-                min_sample: Duration::from_millis(1),
-                rounds: 3,
-            }
-        } else {
-            Self {
-                min_sample: Duration::from_millis(10),
-                rounds: 9,
-            }
-        }
-    }
-}
 
 /// One case as the pipeline would triage it: the correlated draft, opened
 /// and stored, with its playbook chosen and its evidence gathered once (the
@@ -173,12 +148,17 @@ fn main() -> ExitCode {
     }
 }
 
-fn env_flag(name: &str) -> bool {
-    std::env::var(name).is_ok_and(|v| !v.is_empty() && v != "0")
-}
-
 async fn run() -> Result<ExitCode, String> {
-    let plan = Plan::from_env();
+    let plan = Plan::from_env(
+        Plan {
+            min_sample: Duration::from_millis(1),
+            rounds: 3,
+        },
+        Plan {
+            min_sample: Duration::from_millis(10),
+            rounds: 9,
+        },
+    );
     let started = Instant::now();
     let config = Config::default();
     let playbooks = PlaybookSet::shipped().map_err(|e| format!("shipped playbooks: {e}"))?;
@@ -593,12 +573,6 @@ async fn measure(case: &BenchCase, assessor: &DeterministicAssessor, plan: Plan)
         both: median(&both),
         ratio: quantile(ratios, 0.5),
     }
-}
-
-fn median(samples: &[Duration]) -> Duration {
-    let mut sorted = samples.to_vec();
-    sorted.sort();
-    sorted.get(sorted.len() / 2).copied().unwrap_or_default()
 }
 
 /// The `q` quantile by nearest rank (the 0.95 of five values is the

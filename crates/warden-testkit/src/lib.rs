@@ -8,6 +8,9 @@
 //!   skip with a message where it is absent, unless
 //!   `WARDEN_REQUIRE_SHARED_DATA` is set (CI sets it), in which case a
 //!   missing folder fails the test instead of passing it silently.
+//! - [`bench`]: the plan, switches and median of the std-only benchmarks.
+
+pub mod bench;
 
 use std::path::{Path, PathBuf};
 
