@@ -25,18 +25,76 @@ use warden_store::{Claim, Store};
 pub use connectors::case_note::CaseNoteConnector;
 pub use connectors::sandbox::RecordingConnector;
 
+/// What the executor hands a connector: the exact proposal and the key that
+/// makes a repeat of the same order harmless (connectors pass it to products
+/// that accept one, and must treat "already done" as success).
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectorRequest<'a> {
+    pub proposal: &'a ActionProposal,
+    pub idempotency_key: &'a str,
+}
+
 /// What a connector reports after acting.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectorOutcome {
     pub detail: String,
-    /// How to undo it, when something can.
-    pub rollback: Option<String>,
+    /// The product's own handle for what was done (a device id, a ticket
+    /// key, a message timestamp), recorded with the execution so the
+    /// reverse action can find it.
+    pub handle: Option<String>,
 }
 
-/// A connector's failure.
+/// How a connector call failed, so the executor and the record can tell a
+/// refused credential from a product outage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectorErrorKind {
+    /// Missing or unusable configuration or credentials on our side.
+    Config,
+    /// The product refused our credentials (401/403).
+    Auth,
+    /// The product asked us to slow down and retries ran out (429).
+    RateLimited,
+    /// The product failed (5xx) and retries ran out.
+    Unavailable,
+    /// No answer in time.
+    Timeout,
+    /// The product rejected the request itself (other 4xx, or an error
+    /// body on a 200), or the target does not exist there.
+    Rejected,
+    /// The answer did not match the product's documented format.
+    Protocol,
+}
+
+impl ConnectorErrorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConnectorErrorKind::Config => "config",
+            ConnectorErrorKind::Auth => "auth",
+            ConnectorErrorKind::RateLimited => "rate_limited",
+            ConnectorErrorKind::Unavailable => "unavailable",
+            ConnectorErrorKind::Timeout => "timeout",
+            ConnectorErrorKind::Rejected => "rejected",
+            ConnectorErrorKind::Protocol => "protocol",
+        }
+    }
+}
+
+/// A connector's failure. The message never carries a credential.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct ConnectorError(pub String);
+#[error("{} error: {message}", kind.as_str())]
+pub struct ConnectorError {
+    pub kind: ConnectorErrorKind,
+    pub message: String,
+}
+
+impl ConnectorError {
+    pub fn new(kind: ConnectorErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+        }
+    }
+}
 
 /// Something that performs catalogue actions against a product.
 #[async_trait]
@@ -45,8 +103,11 @@ pub trait Connector: Send + Sync {
     fn name(&self) -> &str;
     /// Whether it performs `action`.
     fn handles(&self, action: ActionName) -> bool;
-    /// Perform exactly `proposal`.
-    async fn perform(&self, proposal: &ActionProposal) -> Result<ConnectorOutcome, ConnectorError>;
+    /// Perform exactly `request.proposal`, nothing wider.
+    async fn perform(
+        &self,
+        request: &ConnectorRequest<'_>,
+    ) -> Result<ConnectorOutcome, ConnectorError>;
 }
 
 /// Why the executor did not run an order.
@@ -154,9 +215,17 @@ impl Executor {
             self.record(proposal, &execution).await?;
             return Ok(execution);
         };
-        let (status, detail, rollback) = match connector.perform(proposal).await {
-            Ok(outcome) => (ExecutionStatus::Succeeded, outcome.detail, outcome.rollback),
-            Err(err) => (ExecutionStatus::Failed, err.0, None),
+        let request = ConnectorRequest {
+            proposal,
+            idempotency_key: &key,
+        };
+        let (status, detail, rollback) = match connector.perform(&request).await {
+            Ok(outcome) => (
+                ExecutionStatus::Succeeded,
+                outcome.detail,
+                rollback_of(proposal, outcome.handle.as_deref()),
+            ),
+            Err(err) => (ExecutionStatus::Failed, err.to_string(), None),
         };
         let execution = Execution {
             proposal_hash: hash.clone(),
@@ -207,6 +276,17 @@ impl Executor {
             .await?;
         Ok(())
     }
+}
+
+/// How to undo `proposal`: its catalogue reverse on the same target, with
+/// the product's handle when the connector gave one.
+fn rollback_of(proposal: &ActionProposal, handle: Option<&str>) -> Option<String> {
+    let reverse = proposal.action.reverse()?;
+    let target = proposal.target.label();
+    Some(match handle {
+        Some(handle) => format!("{reverse} {target} (handle {handle})"),
+        None => format!("{reverse} {target}"),
+    })
 }
 
 #[cfg(test)]

@@ -178,6 +178,8 @@ pub trait CaseReader: Send + Sync {
     async fn evidence_of_case(&self, id: CaseId) -> Result<Vec<Evidence>, StoreError>;
     async fn notes_of_case(&self, id: CaseId) -> Result<Vec<CaseNote>, StoreError>;
     async fn executions_of_case(&self, id: CaseId) -> Result<Vec<Execution>, StoreError>;
+    /// Policy decisions made for the case, oldest first.
+    async fn decisions_of_case(&self, id: CaseId) -> Result<Vec<Decision>, StoreError>;
     /// Audit entries in sequence order; `case` narrows to one case.
     async fn audit_rows(&self, case: Option<CaseId>) -> Result<Vec<AuditRow>, StoreError>;
     /// Every dead letter, oldest first, resolved ones included.

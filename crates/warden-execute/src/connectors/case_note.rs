@@ -3,10 +3,10 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use warden_domain::{ActionName, ActionProposal, Clock};
+use warden_domain::{ActionName, Clock};
 use warden_store::{CaseNote, Store};
 
-use crate::{Connector, ConnectorError, ConnectorOutcome};
+use crate::{Connector, ConnectorError, ConnectorErrorKind, ConnectorOutcome, ConnectorRequest};
 
 /// Longest note stored.
 const MAX_NOTE_CHARS: usize = 4000;
@@ -39,11 +39,20 @@ impl Connector for CaseNoteConnector {
         action == ActionName::CaseNote
     }
 
-    async fn perform(&self, proposal: &ActionProposal) -> Result<ConnectorOutcome, ConnectorError> {
+    async fn perform(
+        &self,
+        request: &ConnectorRequest<'_>,
+    ) -> Result<ConnectorOutcome, ConnectorError> {
+        let proposal = request.proposal;
         let text: String = proposal
             .parameters
             .get("text")
-            .ok_or_else(|| ConnectorError("a note needs a text parameter".into()))?
+            .ok_or_else(|| {
+                ConnectorError::new(
+                    ConnectorErrorKind::Rejected,
+                    "a note needs a text parameter",
+                )
+            })?
             .chars()
             .take(MAX_NOTE_CHARS)
             .collect();
@@ -57,10 +66,15 @@ impl Connector for CaseNoteConnector {
                 },
             )
             .await
-            .map_err(|e| ConnectorError(format!("cannot store the note: {e}")))?;
+            .map_err(|e| {
+                ConnectorError::new(
+                    ConnectorErrorKind::Unavailable,
+                    format!("cannot store the note: {e}"),
+                )
+            })?;
         Ok(ConnectorOutcome {
             detail: "note added to the case".into(),
-            rollback: None,
+            handle: None,
         })
     }
 }

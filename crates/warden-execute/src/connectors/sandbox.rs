@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use warden_domain::{ActionName, ActionProposal};
 
-use crate::{Connector, ConnectorError, ConnectorOutcome};
+use crate::{Connector, ConnectorError, ConnectorErrorKind, ConnectorOutcome, ConnectorRequest};
 
 /// Records every action it is given; performs none.
 #[derive(Debug, Default, Clone)]
@@ -42,10 +42,19 @@ impl Connector for RecordingConnector {
         action.has_side_effect()
     }
 
-    async fn perform(&self, proposal: &ActionProposal) -> Result<ConnectorOutcome, ConnectorError> {
+    async fn perform(
+        &self,
+        request: &ConnectorRequest<'_>,
+    ) -> Result<ConnectorOutcome, ConnectorError> {
+        let proposal = request.proposal;
         self.performed
             .lock()
-            .map_err(|_| ConnectorError("sandbox record is unusable".into()))?
+            .map_err(|_| {
+                ConnectorError::new(
+                    ConnectorErrorKind::Unavailable,
+                    "sandbox record is unusable",
+                )
+            })?
             .push(proposal.clone());
         Ok(ConnectorOutcome {
             detail: format!(
@@ -53,7 +62,7 @@ impl Connector for RecordingConnector {
                 proposal.action,
                 proposal.target.label()
             ),
-            rollback: None,
+            handle: None,
         })
     }
 }

@@ -293,6 +293,16 @@ impl CaseReader for SqliteStore {
             .collect()
     }
 
+    async fn decisions_of_case(&self, id: CaseId) -> Result<Vec<Decision>, StoreError> {
+        let rows = sqlx::query("SELECT body FROM decisions WHERE case_id = ? ORDER BY id")
+            .bind(id.to_string())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| decode("decision", &row.try_get::<String, _>("body")?))
+            .collect()
+    }
+
     async fn audit_rows(&self, case: Option<CaseId>) -> Result<Vec<AuditRow>, StoreError> {
         let rows = match case {
             Some(id) => {
