@@ -5,12 +5,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::action::{ActionName, ActionProposal, ProposalHash, Target};
 use crate::alert::SourceFormat;
+use crate::approval::RequestStatus;
 use crate::case::CaseState;
 use crate::decision::{Decision, DecisionOutcome};
 use crate::evidence::EvidenceGap;
 use crate::execution::ExecutionStatus;
 use crate::ids::{AlertId, CaseId, EvidenceId};
 use crate::severity::Severity;
+use crate::use_case::Autonomy;
 use crate::verdict::{Disposition, Verdict};
 
 /// The pipeline stage an event belongs to.
@@ -26,6 +28,8 @@ pub enum Stage {
     Execute,
     /// Case lifecycle (state changes, closing).
     Case,
+    /// Operators steering the agent: kill switch, autonomy changes.
+    Control,
 }
 
 impl Stage {
@@ -39,6 +43,7 @@ impl Stage {
             Stage::Approve => "approve",
             Stage::Execute => "execute",
             Stage::Case => "case",
+            Stage::Control => "control",
         }
     }
 }
@@ -136,6 +141,59 @@ pub enum AuditEvent {
         approver: String,
         role: String,
         approved: bool,
+        /// A rejection's structured reason (`code: note`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    /// A person changed a proposal: the change is a new proposal (with its
+    /// own decision and approvals); the old request is superseded.
+    ProposalModified {
+        case_id: CaseId,
+        from: ProposalHash,
+        to: ProposalRecord,
+        by: String,
+    },
+    /// An approval request left the queue without running: rejected,
+    /// expired or superseded.
+    RequestClosed {
+        case_id: CaseId,
+        proposal_hash: ProposalHash,
+        status: RequestStatus,
+        reason: String,
+    },
+    /// An assessor asked for a context tool call that was not allowed
+    /// (outside the playbook, or arguments that are not the case's own
+    /// entities).
+    ToolRequestRejected {
+        case_id: CaseId,
+        assessor: String,
+        tool: String,
+        reason: String,
+    },
+    /// An analyst gave their own verdict on a triaged case.
+    CaseReviewed {
+        case_id: CaseId,
+        use_case: String,
+        analyst: String,
+        agent_verdict: Verdict,
+        analyst_verdict: Verdict,
+        overridden: bool,
+    },
+    /// A use case's autonomy changed (by a person, or stepped down by the
+    /// trust ladder).
+    AutonomyChanged {
+        use_case: String,
+        from: Autonomy,
+        to: Autonomy,
+        by: String,
+        reason: String,
+    },
+    /// The kill switch was pulled or released (`*` is global).
+    KillSwitchChanged {
+        scope: String,
+        paused: bool,
+        by: String,
+        reason: String,
     },
     /// The executor ran, or refused, an action.
     ActionExecuted {
@@ -188,19 +246,33 @@ impl AuditEvent {
             AuditEvent::EvidenceCollected { .. } => Stage::Enrich,
             AuditEvent::Assessed { .. } => Stage::Assess,
             AuditEvent::PolicyDecided { .. } | AuditEvent::Escalated { .. } => Stage::Decide,
-            AuditEvent::ApprovalEvaluated { .. } | AuditEvent::ApprovalRecorded { .. } => {
-                Stage::Approve
-            }
+            AuditEvent::ToolRequestRejected { .. } => Stage::Enrich,
+            AuditEvent::ApprovalEvaluated { .. }
+            | AuditEvent::ApprovalRecorded { .. }
+            | AuditEvent::ProposalModified { .. }
+            | AuditEvent::RequestClosed { .. } => Stage::Approve,
             AuditEvent::ActionExecuted { .. } => Stage::Execute,
-            AuditEvent::CaseStateChanged { .. } | AuditEvent::TriageCompleted { .. } => Stage::Case,
+            AuditEvent::CaseStateChanged { .. }
+            | AuditEvent::TriageCompleted { .. }
+            | AuditEvent::CaseReviewed { .. } => Stage::Case,
+            AuditEvent::AutonomyChanged { .. } | AuditEvent::KillSwitchChanged { .. } => {
+                Stage::Control
+            }
         }
     }
 
     /// The case it concerns, if any (ingest happens before there is one).
     pub fn case_id(&self) -> Option<CaseId> {
         match self {
-            AuditEvent::AlertIngested { .. } | AuditEvent::IngestRejected { .. } => None,
-            AuditEvent::CaseOpened { case_id, .. }
+            AuditEvent::AlertIngested { .. }
+            | AuditEvent::IngestRejected { .. }
+            | AuditEvent::AutonomyChanged { .. }
+            | AuditEvent::KillSwitchChanged { .. } => None,
+            AuditEvent::ProposalModified { case_id, .. }
+            | AuditEvent::RequestClosed { case_id, .. }
+            | AuditEvent::ToolRequestRejected { case_id, .. }
+            | AuditEvent::CaseReviewed { case_id, .. }
+            | AuditEvent::CaseOpened { case_id, .. }
             | AuditEvent::EvidenceCollected { case_id, .. }
             | AuditEvent::Assessed { case_id, .. }
             | AuditEvent::PolicyDecided { case_id, .. }
@@ -236,6 +308,12 @@ impl AuditEvent {
             AuditEvent::ActionExecuted { .. } => "action_executed",
             AuditEvent::CaseStateChanged { .. } => "case_state_changed",
             AuditEvent::TriageCompleted { .. } => "triage_completed",
+            AuditEvent::ProposalModified { .. } => "proposal_modified",
+            AuditEvent::RequestClosed { .. } => "request_closed",
+            AuditEvent::ToolRequestRejected { .. } => "tool_request_rejected",
+            AuditEvent::CaseReviewed { .. } => "case_reviewed",
+            AuditEvent::AutonomyChanged { .. } => "autonomy_changed",
+            AuditEvent::KillSwitchChanged { .. } => "kill_switch_changed",
         }
     }
 }

@@ -43,7 +43,9 @@ pub mod verdict;
 
 pub use action::{ActionName, ActionProposal, ProposalHash, Target, UnknownAction};
 pub use alert::{Alert, AttackTechnique, RuleRef, SourceFormat};
-pub use approval::Approval;
+pub use approval::{
+    Approval, ApprovalCard, ApprovalRequest, CardEvidence, RejectionReason, RequestStatus, Review,
+};
 pub use assessment::{Assessment, RationaleItem};
 pub use audit::{AuditEvent, Stage};
 pub use case::{Case, CaseState, InvalidTransition};

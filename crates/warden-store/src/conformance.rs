@@ -76,6 +76,206 @@ pub async fn run_all(store: &dyn Store) -> Result<(), ConformanceFailure> {
     audit_appends_are_ordered(store).await?;
     dead_letters_and_kill_switch(store).await?;
     related_cases_share_structured_entities(store).await?;
+    control_plane(store).await?;
+    Ok(())
+}
+
+/// Approval requests move by compare-and-set, one answer per person
+/// survives, autonomy overrides and reviews round-trip, unfinished claims
+/// are listed, accounts are unique by lower-case name.
+async fn control_plane(store: &dyn Store) -> Result<(), ConformanceFailure> {
+    use warden_domain::{
+        ActionName, ActionProposal, Approval, ApprovalCard, ApprovalRequest, Autonomy, Decision,
+        DecisionOutcome, RequestStatus, Review, Target,
+    };
+    let now = OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    let case = Case::open("control".into(), vec![], 1, vec![], Severity::High, now);
+    store.insert_case(&case, &[]).await?;
+    let proposal = ActionProposal {
+        case_id: case.id,
+        action: ActionName::EdrIsolateHost,
+        target: Target::Entity {
+            kind: ObservableKind::Host,
+            value: "ws-1".into(),
+        },
+        parameters: BTreeMap::new(),
+        proposed_by: "deterministic".into(),
+        evidence: vec![],
+    };
+    let hash = proposal.hash();
+    let decision = Decision {
+        proposal_hash: hash.clone(),
+        action: proposal.action,
+        target: proposal.target.clone(),
+        outcome: DecisionOutcome::NeedsApproval {
+            approvals: 1,
+            roles: vec!["soc_lead".into()],
+        },
+        policy_ids: vec!["p".into()],
+        reasons: vec![],
+        policy_version: "v".into(),
+    };
+    let request = ApprovalRequest {
+        proposal: proposal.clone(),
+        proposal_hash: hash.clone(),
+        decision,
+        use_case: "endpoint-malware".into(),
+        requester: "agent:endpoint-malware".into(),
+        card: ApprovalCard {
+            title: "t".into(),
+            use_case: "endpoint-malware".into(),
+            verdict: Verdict::Malicious,
+            severity: Severity::High,
+            confidence: 0.9,
+            rationale: vec![],
+            evidence: vec![],
+            side_effects: "s".into(),
+            parameters: vec![],
+            rollback: "r".into(),
+            approvals_required: 1,
+            roles: vec!["soc_lead".into()],
+            policy_ids: vec!["p".into()],
+        },
+        status: RequestStatus::Pending,
+        created_at: now,
+        expires_at: now + Duration::hours(4),
+        supersedes: None,
+    };
+    ensure!(
+        store.save_approval_request(&request).await?,
+        "request saved",
+        "first save refused"
+    );
+    ensure!(
+        !store.save_approval_request(&request).await?,
+        "request unique",
+        "second save accepted"
+    );
+    let pending = store
+        .approval_requests(Some(RequestStatus::Pending), None)
+        .await?;
+    ensure!(
+        pending == vec![request.clone()],
+        "pending list",
+        "got {pending:?}"
+    );
+    let approval = Approval {
+        proposal_hash: hash.clone(),
+        approver: "Alice".into(),
+        role: "soc_lead".into(),
+        approved: true,
+        reason: None,
+        decided_at: now,
+        expires_at: now + Duration::hours(1),
+    };
+    ensure!(store.add_approval(&approval).await?, "approval", "refused");
+    let mut again = approval.clone();
+    again.approver = "alice".into();
+    again.approved = false;
+    ensure!(
+        !store.add_approval(&again).await?,
+        "one answer per person",
+        "a second answer by the same person was kept"
+    );
+    ensure!(
+        store.approvals_of(&hash).await? == vec![approval],
+        "approvals round trip",
+        "differs"
+    );
+    ensure!(
+        store
+            .set_request_status(&hash, RequestStatus::Pending, RequestStatus::Ready, now)
+            .await?,
+        "status cas",
+        "pending -> ready refused"
+    );
+    ensure!(
+        !store
+            .set_request_status(&hash, RequestStatus::Pending, RequestStatus::Rejected, now)
+            .await?,
+        "status cas",
+        "a stale from-status was accepted"
+    );
+    let loaded = store.approval_request(&hash).await?;
+    ensure!(
+        loaded.map(|r| r.status) == Some(RequestStatus::Ready),
+        "status in body",
+        "status not updated"
+    );
+
+    ensure!(
+        store.autonomy_override("endpoint-malware").await?.is_none(),
+        "no override",
+        "override before any was set"
+    );
+    store
+        .set_autonomy(
+            "endpoint-malware",
+            Autonomy::Draft,
+            "ladder",
+            "overrides",
+            now,
+        )
+        .await?;
+    ensure!(
+        store.autonomy_override("endpoint-malware").await? == Some(Autonomy::Draft),
+        "override",
+        "not stored"
+    );
+    for (n, analyst_verdict) in [Verdict::Benign, Verdict::Malicious]
+        .into_iter()
+        .enumerate()
+    {
+        store
+            .add_review(&Review {
+                case_id: case.id,
+                use_case: "endpoint-malware".into(),
+                analyst: format!("analyst-{n}"),
+                agent_verdict: Verdict::Malicious,
+                analyst_verdict,
+                reviewed_at: now,
+            })
+            .await?;
+    }
+    let reviews = store.reviews("endpoint-malware", 10).await?;
+    ensure!(
+        reviews.len() == 2 && reviews.first().map(|r| r.analyst.as_str()) == Some("analyst-1"),
+        "reviews newest first",
+        "got {reviews:?}"
+    );
+
+    store
+        .claim_execution(case.id, "key-unfinished", &hash, now)
+        .await?;
+    let unfinished = store.unfinished_executions().await?;
+    ensure!(
+        unfinished
+            .iter()
+            .any(|u| u.idempotency_key == "key-unfinished"),
+        "unfinished claims",
+        "got {unfinished:?}"
+    );
+
+    let person = crate::Person {
+        name: "Bob".into(),
+        roles: vec!["analyst".into()],
+        password_hash: "$argon2id$x".into(),
+        created_at: now,
+    };
+    ensure!(store.add_person(&person).await?, "person", "refused");
+    ensure!(
+        !store.add_person(&person).await?,
+        "person unique",
+        "added twice"
+    );
+    let loaded = store.person("BOB").await?;
+    ensure!(
+        loaded.map(|p| p.roles) == Some(vec!["analyst".to_owned()]),
+        "person lookup is case-insensitive",
+        "not found"
+    );
     Ok(())
 }
 

@@ -18,8 +18,9 @@
 use async_trait::async_trait;
 use time::OffsetDateTime;
 use warden_domain::{
-    Alert, Assessment, Case, CaseId, CaseState, Decision, Disposition, Evidence, EvidenceGap,
-    Execution, ObservableKind, ProposalHash,
+    Alert, Approval, ApprovalRequest, Assessment, Autonomy, Case, CaseId, CaseState, Decision,
+    Disposition, Evidence, EvidenceGap, Execution, ObservableKind, ProposalHash, RequestStatus,
+    Review,
 };
 
 pub mod conformance;
@@ -117,6 +118,39 @@ pub enum Claim {
     AlreadyClaimed,
 }
 
+/// An execution claimed but never finished: the executor stopped (crashed,
+/// was killed) between claiming the idempotency key and recording the
+/// result. On restart it is performed again with the same key, which the
+/// connectors make harmless.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnfinishedExecution {
+    pub idempotency_key: String,
+    pub case_id: CaseId,
+    pub proposal_hash: ProposalHash,
+    pub claimed_at: OffsetDateTime,
+}
+
+/// A local account: who may approve, with which roles.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Person {
+    /// Lower-case login name.
+    pub name: String,
+    pub roles: Vec<String>,
+    /// Argon2id PHC string; never shown.
+    pub password_hash: String,
+    pub created_at: OffsetDateTime,
+}
+
+/// A kill switch in force.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pause {
+    /// `*` or a use case name.
+    pub scope: String,
+    pub by: String,
+    pub reason: String,
+    pub at: OffsetDateTime,
+}
+
 /// At most this many entities are looked up by one
 /// [`CaseReader::related_cases`] call; the rest are ignored. The list is
 /// sorted by kind then value and deduplicated first, so the cut is
@@ -180,6 +214,33 @@ pub trait CaseReader: Send + Sync {
     async fn executions_of_case(&self, id: CaseId) -> Result<Vec<Execution>, StoreError>;
     /// Policy decisions made for the case, oldest first.
     async fn decisions_of_case(&self, id: CaseId) -> Result<Vec<Decision>, StoreError>;
+    /// Assessments of the case, oldest first.
+    async fn assessments_of_case(&self, id: CaseId) -> Result<Vec<Assessment>, StoreError>;
+    /// Evidence sources enrichment could not use for the case.
+    async fn gaps_of_case(&self, id: CaseId) -> Result<Vec<EvidenceGap>, StoreError>;
+    async fn approval_request(
+        &self,
+        hash: &ProposalHash,
+    ) -> Result<Option<ApprovalRequest>, StoreError>;
+    /// Approval requests, oldest first, narrowed by status and case.
+    async fn approval_requests(
+        &self,
+        status: Option<RequestStatus>,
+        case: Option<CaseId>,
+    ) -> Result<Vec<ApprovalRequest>, StoreError>;
+    /// Every answer recorded for a proposal, in order.
+    async fn approvals_of(&self, hash: &ProposalHash) -> Result<Vec<Approval>, StoreError>;
+    /// Executions claimed and never finished, oldest first.
+    async fn unfinished_executions(&self) -> Result<Vec<UnfinishedExecution>, StoreError>;
+    /// The autonomy set for a use case at run time (by a person or the
+    /// trust ladder), overriding its playbook's.
+    async fn autonomy_override(&self, use_case: &str) -> Result<Option<Autonomy>, StoreError>;
+    /// The last `limit` reviews of a use case's cases, newest first.
+    async fn reviews(&self, use_case: &str, limit: u32) -> Result<Vec<Review>, StoreError>;
+    async fn person(&self, name: &str) -> Result<Option<Person>, StoreError>;
+    async fn people(&self) -> Result<Vec<Person>, StoreError>;
+    /// Kill switches in force.
+    async fn pauses(&self) -> Result<Vec<Pause>, StoreError>;
     /// Audit entries in sequence order; `case` narrows to one case.
     async fn audit_rows(&self, case: Option<CaseId>) -> Result<Vec<AuditRow>, StoreError>;
     /// Every dead letter, oldest first, resolved ones included.
@@ -251,6 +312,31 @@ pub trait Store: CaseReader {
         resolution: &str,
         at: OffsetDateTime,
     ) -> Result<bool, StoreError>;
+    /// Store a new approval request; false when one exists for the hash.
+    async fn save_approval_request(&self, request: &ApprovalRequest) -> Result<bool, StoreError>;
+    /// Move a request from `from` to `to` (compare-and-set); false when it
+    /// was not in `from`.
+    async fn set_request_status(
+        &self,
+        hash: &ProposalHash,
+        from: RequestStatus,
+        to: RequestStatus,
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+    /// Record one person's answer; false when that person already answered
+    /// this proposal (answers are final and append-only).
+    async fn add_approval(&self, approval: &Approval) -> Result<bool, StoreError>;
+    async fn set_autonomy(
+        &self,
+        use_case: &str,
+        autonomy: Autonomy,
+        by: &str,
+        reason: &str,
+        at: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+    async fn add_review(&self, review: &Review) -> Result<(), StoreError>;
+    /// Create an account; false when the name is taken.
+    async fn add_person(&self, person: &Person) -> Result<bool, StoreError>;
     /// Pause execution for a scope (`*` for everything, or a use case).
     async fn pause(
         &self,

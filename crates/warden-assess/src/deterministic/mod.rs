@@ -16,7 +16,7 @@ use warden_domain::{
 
 pub use config::{AssessorConfig, Thresholds, Weights};
 
-use crate::{AssessmentInput, Assessor};
+use crate::{AssessmentInput, Assessor, AssessorFailure};
 
 /// The always-available, network-free assessor.
 #[derive(Debug, Clone, Default)]
@@ -86,7 +86,14 @@ impl Assessor for DeterministicAssessor {
         "deterministic"
     }
 
-    fn assess(&self, input: &AssessmentInput<'_>) -> Assessment {
+    fn assess(&self, input: &AssessmentInput<'_>) -> Result<Assessment, AssessorFailure> {
+        Ok(self.score(input))
+    }
+}
+
+impl DeterministicAssessor {
+    /// The composite risk score and what follows from it; never fails.
+    pub fn score(&self, input: &AssessmentInput<'_>) -> Assessment {
         let w = &self.config.weights;
         let mut score = Score::default();
         let evidence = input.evidence;

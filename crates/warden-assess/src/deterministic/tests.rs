@@ -59,7 +59,7 @@ fn assess_under(
         &tools,
         now,
     ));
-    let assessment = DeterministicAssessor::new(config).assess(&AssessmentInput {
+    let assessment = DeterministicAssessor::new(config).score(&AssessmentInput {
         case: &case,
         use_case,
         alerts: &alerts,

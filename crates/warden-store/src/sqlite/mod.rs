@@ -18,15 +18,16 @@ use sqlx::{Row, SqlSafeStr};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use warden_domain::{
-    Alert, Assessment, Case, CaseId, CaseState, Decision, Evidence, EvidenceGap, Execution,
-    ObservableKind, ProposalHash,
+    Alert, Approval, ApprovalRequest, Assessment, Autonomy, Case, CaseId, CaseState, Decision,
+    Evidence, EvidenceGap, Execution, ObservableKind, ProposalHash, RequestStatus, Review,
 };
 
 use crate::{
     AuditRow, CaseNote, CaseReader, Claim, DeadLetter, GLOBAL_SCOPE, MAX_RELATED_ENTITIES,
-    NewAuditRow, RelatedCase, Store, StoreError,
+    NewAuditRow, Pause, Person, RelatedCase, Store, StoreError, UnfinishedExecution,
 };
 
+mod control;
 #[cfg(test)]
 mod tests;
 
@@ -53,6 +54,13 @@ fn migrator() -> Migrator {
             Cow::Borrowed("case entities"),
             MigrationType::Simple,
             include_str!("../../migrations/sqlite/0003_case_entities.sql").into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            4,
+            Cow::Borrowed("control plane"),
+            MigrationType::Simple,
+            include_str!("../../migrations/sqlite/0004_control_plane.sql").into_sql_str(),
             false,
         ),
     ])
@@ -301,6 +309,74 @@ impl CaseReader for SqliteStore {
         rows.iter()
             .map(|row| decode("decision", &row.try_get::<String, _>("body")?))
             .collect()
+    }
+
+    async fn assessments_of_case(&self, id: CaseId) -> Result<Vec<Assessment>, StoreError> {
+        let rows = sqlx::query("SELECT body FROM assessments WHERE case_id = ? ORDER BY id")
+            .bind(id.to_string())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| decode("assessment", row.get::<&str, _>(0)))
+            .collect()
+    }
+
+    async fn gaps_of_case(&self, id: CaseId) -> Result<Vec<EvidenceGap>, StoreError> {
+        let rows =
+            sqlx::query("SELECT source, reason FROM evidence_gaps WHERE case_id = ? ORDER BY id")
+                .bind(id.to_string())
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows
+            .iter()
+            .map(|row| EvidenceGap {
+                source: row.get(0),
+                reason: row.get(1),
+            })
+            .collect())
+    }
+
+    async fn approval_request(
+        &self,
+        hash: &ProposalHash,
+    ) -> Result<Option<ApprovalRequest>, StoreError> {
+        control::approval_request(&self.pool, hash).await
+    }
+
+    async fn approval_requests(
+        &self,
+        status: Option<RequestStatus>,
+        case: Option<CaseId>,
+    ) -> Result<Vec<ApprovalRequest>, StoreError> {
+        control::approval_requests(&self.pool, status, case).await
+    }
+
+    async fn approvals_of(&self, hash: &ProposalHash) -> Result<Vec<Approval>, StoreError> {
+        control::approvals_of(&self.pool, hash).await
+    }
+
+    async fn unfinished_executions(&self) -> Result<Vec<UnfinishedExecution>, StoreError> {
+        control::unfinished_executions(&self.pool).await
+    }
+
+    async fn autonomy_override(&self, use_case: &str) -> Result<Option<Autonomy>, StoreError> {
+        control::autonomy_override(&self.pool, use_case).await
+    }
+
+    async fn reviews(&self, use_case: &str, limit: u32) -> Result<Vec<Review>, StoreError> {
+        control::reviews(&self.pool, use_case, limit).await
+    }
+
+    async fn person(&self, name: &str) -> Result<Option<Person>, StoreError> {
+        control::person(&self.pool, name).await
+    }
+
+    async fn people(&self) -> Result<Vec<Person>, StoreError> {
+        control::people(&self.pool).await
+    }
+
+    async fn pauses(&self) -> Result<Vec<Pause>, StoreError> {
+        control::pauses(&self.pool).await
     }
 
     async fn audit_rows(&self, case: Option<CaseId>) -> Result<Vec<AuditRow>, StoreError> {
@@ -701,6 +777,43 @@ impl Store for SqliteStore {
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    async fn save_approval_request(&self, request: &ApprovalRequest) -> Result<bool, StoreError> {
+        control::save_approval_request(&self.pool, request).await
+    }
+
+    async fn set_request_status(
+        &self,
+        hash: &ProposalHash,
+        from: RequestStatus,
+        to: RequestStatus,
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        control::set_request_status(&self.pool, hash, from, to, at).await
+    }
+
+    async fn add_approval(&self, approval: &Approval) -> Result<bool, StoreError> {
+        control::add_approval(&self.pool, approval).await
+    }
+
+    async fn set_autonomy(
+        &self,
+        use_case: &str,
+        autonomy: Autonomy,
+        by: &str,
+        reason: &str,
+        at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        control::set_autonomy(&self.pool, use_case, autonomy, by, reason, at).await
+    }
+
+    async fn add_review(&self, review: &Review) -> Result<(), StoreError> {
+        control::add_review(&self.pool, review).await
+    }
+
+    async fn add_person(&self, person: &Person) -> Result<bool, StoreError> {
+        control::add_person(&self.pool, person).await
     }
 
     async fn pause(
