@@ -30,9 +30,28 @@ pub struct CaseFacts {
     pub stale_evidence: usize,
     /// Actions the use case's playbook allows (`context.in_playbook`).
     pub allowed_actions: BTreeSet<ActionName>,
+    /// `user_type` of every identity record in the case's evidence.
+    pub identity_types: BTreeSet<String>,
+    /// Whether any identity in the case's evidence is privileged.
+    pub privileged_identity: bool,
 }
 
 impl CaseFacts {
+    /// The identity types and whether any is privileged, from the case's
+    /// identity evidence.
+    pub fn identities_from_evidence(evidence: &[Evidence]) -> (BTreeSet<String>, bool) {
+        let mut types = BTreeSet::new();
+        let mut privileged = false;
+        for item in evidence.iter().filter(|e| e.kind == EvidenceKind::Identity) {
+            let user_type = item.fact_str("user_type");
+            if !user_type.is_empty() {
+                types.insert(user_type.to_owned());
+            }
+            privileged |= item.fact_bool("privileged");
+        }
+        (types, privileged)
+    }
+
     /// Count stale items among `evidence`.
     pub fn count_stale(evidence: &[Evidence]) -> usize {
         evidence
@@ -50,6 +69,9 @@ pub struct TargetFacts {
     pub asset_tags: BTreeSet<String>,
     pub identity_type: String,
     pub identity_privileged: bool,
+    /// The target is the case itself or one of the case's own structured
+    /// entities (set by the caller, which knows the case).
+    pub in_case: bool,
 }
 
 impl TargetFacts {
@@ -62,6 +84,7 @@ impl TargetFacts {
             asset_tags: BTreeSet::new(),
             identity_type: "unknown".into(),
             identity_privileged: false,
+            in_case: false,
         };
         let Target::Entity { kind, value } = target else {
             return facts;

@@ -14,6 +14,8 @@ fn case_facts() -> CaseFacts {
         evidence_gaps: 0,
         stale_evidence: 0,
         allowed_actions: ActionName::ALL.iter().copied().collect(),
+        identity_types: Default::default(),
+        privileged_identity: false,
     }
 }
 
@@ -24,6 +26,7 @@ fn target_facts() -> TargetFacts {
         asset_tags: Default::default(),
         identity_type: "unknown".into(),
         identity_privileged: false,
+        in_case: true,
     }
 }
 
