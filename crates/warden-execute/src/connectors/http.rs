@@ -377,7 +377,18 @@ impl HttpClient {
 
     /// `base` with `segments` appended, each percent-encoded as one path
     /// segment (a `/` or `?` in a user name cannot change the path).
+    /// An empty, `.` or `..` segment is refused: the URL crate would drop
+    /// it, changing the path.
     pub fn url(&self, base: &Url, segments: &[&str]) -> Result<Url, ConnectorError> {
+        if segments.iter().any(|s| matches!(*s, "" | "." | "..")) {
+            return Err(ConnectorError::new(
+                ConnectorErrorKind::Rejected,
+                format!(
+                    "not a usable {} path: an empty, . or .. segment",
+                    self.product
+                ),
+            ));
+        }
         let mut url = base.clone();
         url.path_segments_mut()
             .map_err(|()| {
