@@ -24,6 +24,7 @@ use warden_store::{Claim, Store};
 
 pub use connectors::case_note::CaseNoteConnector;
 pub use connectors::sandbox::RecordingConnector;
+pub use connectors::ConnectorsConfig;
 
 /// What the executor hands a connector: the exact proposal and the key that
 /// makes a repeat of the same order harmless (connectors pass it to products
