@@ -66,7 +66,8 @@ impl CrowdStrikeConnector {
             ));
         }
         let secret = config.client_secret.load()?;
-        let http = HttpClient::new("CrowdStrike Falcon", settings, error_text)?.protect(&secret);
+        let http =
+            HttpClient::new("CrowdStrike Falcon", settings, error_text, &[&base])?.protect(&secret);
         let mut fields = vec![("client_id", config.client_id.clone())];
         if let Some(cid) = &config.member_cid {
             fields.push(("member_cid", cid.clone()));

@@ -317,15 +317,22 @@ enum AttemptError {
 }
 
 impl HttpClient {
-    /// A client for `product` (used in messages), whose error bodies
-    /// `error_text` understands.
+    /// A client for `product` (used in messages) at `bases`, whose error
+    /// bodies `error_text` understands. Proxies from the environment
+    /// (`HTTPS_PROXY`, `NO_PROXY`) apply, except when every base is a
+    /// loopback address.
     pub fn new(
         product: &'static str,
         settings: HttpSettings,
         error_text: ErrorText,
+        bases: &[&Url],
     ) -> Result<Self, ConnectorError> {
         ensure_crypto_provider();
-        let client = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder();
+        if !bases.is_empty() && bases.iter().all(|b| is_loopback(b)) {
+            builder = builder.no_proxy();
+        }
+        let client = builder
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(settings.timeout)
             .user_agent(concat!("warden/", env!("CARGO_PKG_VERSION")))
@@ -682,15 +689,7 @@ pub fn base_url(field: &str, value: &str) -> Result<Url, ConnectorError> {
             format!("{field} is not a URL: {e}"),
         )
     })?;
-    let loopback = url.host_str().is_some_and(|host| {
-        host == "localhost"
-            || host
-                .trim_start_matches('[')
-                .trim_end_matches(']')
-                .parse::<std::net::IpAddr>()
-                .is_ok_and(|ip| ip.is_loopback())
-    });
-    let allowed = url.scheme() == "https" || (url.scheme() == "http" && loopback);
+    let allowed = url.scheme() == "https" || (url.scheme() == "http" && is_loopback(&url));
     if !allowed || url.cannot_be_a_base() {
         return Err(ConnectorError::new(
             ConnectorErrorKind::Config,
@@ -710,6 +709,18 @@ pub fn base_url(field: &str, value: &str) -> Result<Url, ConnectorError> {
         ));
     }
     Ok(url)
+}
+
+/// Whether `url` points at this machine.
+fn is_loopback(url: &Url) -> bool {
+    url.host_str().is_some_and(|host| {
+        host == "localhost"
+            || host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    })
 }
 
 /// The OAuth 2.0 client-credentials grant, with the token cached until

@@ -120,7 +120,7 @@ impl JiraConnector {
             ));
         }
         let token = config.api_token.load()?;
-        let http = HttpClient::new("Jira", settings, error_text)?.protect(&token);
+        let http = HttpClient::new("Jira", settings, error_text, &[&base])?.protect(&token);
         Ok(Self {
             http,
             base,

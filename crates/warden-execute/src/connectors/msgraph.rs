@@ -85,7 +85,8 @@ impl MsGraphConnector {
             ));
         }
         let secret = config.client_secret.load()?;
-        let http = HttpClient::new("Microsoft Graph", settings, error_text)?.protect(&secret);
+        let http = HttpClient::new("Microsoft Graph", settings, error_text, &[&login, &graph])?
+            .protect(&secret);
         let token_url = http.url(&login, &[tenant, "oauth2", "v2.0", "token"])?;
         let fields = vec![
             ("client_id", config.client_id.clone()),

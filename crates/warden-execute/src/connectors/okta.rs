@@ -93,7 +93,7 @@ impl OktaConnector {
     pub fn new(config: &OktaConfig, settings: HttpSettings) -> Result<Self, ConnectorError> {
         let base = http::base_url("connectors.okta.base_url", &config.base_url)?;
         let token = config.api_token.load()?;
-        let http = HttpClient::new("Okta", settings, error_text)?.protect(&token);
+        let http = HttpClient::new("Okta", settings, error_text, &[&base])?.protect(&token);
         Ok(Self { http, base, token })
     }
 

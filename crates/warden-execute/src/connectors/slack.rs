@@ -89,7 +89,7 @@ impl SlackConnector {
             ));
         }
         let token = config.bot_token.load()?;
-        let http = HttpClient::new("Slack", settings, error_text)?.protect(&token);
+        let http = HttpClient::new("Slack", settings, error_text, &[&base])?.protect(&token);
         let url = http.url(&base, &["api", "chat.postMessage"])?;
         Ok(Self {
             http,
