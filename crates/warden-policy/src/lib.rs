@@ -10,21 +10,57 @@
 //! - [`escalation`]: deterministic triggers that send a case to a person.
 //! - [`disposition`]: where a decided case ends up.
 //!
-//! The shipped schema and default policy set live in `policies/`.
+//! The shipped schema, default policies (`policies/default/`, one file per
+//! action family) and built-in guards (`policies/guards.cedar`) live in
+//! `policies/`, with fixtures for `warden policy test` in
+//! `policies/tests/`.
 
 pub mod disposition;
 pub mod engine;
 pub mod escalation;
+pub mod fixture;
 pub mod request;
 
 pub use disposition::disposition;
-pub use engine::{PolicyEngine, PolicyLoadError};
+pub use engine::{
+    PolicyEngine, PolicyInfo, PolicyLoadError, Principal, TOOLS, TRUST_LADDER_ROLES, ToolDecision,
+};
 pub use escalation::{EscalationConfig, EscalationInput, Trigger, escalation_triggers};
 pub use request::{ApprovalTally, CaseFacts, TargetFacts};
 
 /// The shipped Cedar schema.
 pub const DEFAULT_SCHEMA: &str = include_str!("../policies/schema.cedarschema");
-/// The shipped default policy set (notes only).
-pub const DEFAULT_POLICIES: &str = include_str!("../policies/default.cedar");
+
+/// Declares the shipped policy files once: [`DEFAULT_POLICY_FILES`] lists
+/// them, [`DEFAULT_POLICIES`] is their concatenation.
+macro_rules! shipped_policies {
+    ($($file:literal),* $(,)?) => {
+        /// The shipped default policy files (`policies/default/<name>`),
+        /// as (name, text), in load order.
+        pub const DEFAULT_POLICY_FILES: &[(&str, &str)] = &[
+            $( ($file, include_str!(concat!("../policies/default/", $file))), )*
+        ];
+        /// The shipped default policy set: every file of
+        /// [`DEFAULT_POLICY_FILES`], concatenated.
+        pub const DEFAULT_POLICIES: &str = concat!(
+            $( include_str!(concat!("../policies/default/", $file)), "\n", )*
+        );
+    };
+}
+
+shipped_policies!(
+    "case.cedar",
+    "notify.cedar",
+    "alert.cedar",
+    "isolate-endpoint.cedar",
+    "edr.cedar",
+    "identity.cedar",
+    "email.cedar",
+    "network.cedar",
+    "cloud.cedar",
+    "tools.cedar",
+    "people.cedar",
+);
+
 /// Guards appended to every policy set (`policies/guards.cedar`).
 pub const GUARD_POLICIES: &str = include_str!("../policies/guards.cedar");

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeSet;
 
-use serde_json::{Value, json};
+use cedar_policy::RestrictedExpression;
 use warden_domain::evidence::EvidenceKind;
 use warden_domain::{ActionName, Evidence, Freshness, Severity, Target, Verdict};
 
@@ -30,34 +30,36 @@ pub struct CaseFacts {
     pub stale_evidence: usize,
     /// Actions the use case's playbook allows (`context.in_playbook`).
     pub allowed_actions: BTreeSet<ActionName>,
-    /// `user_type` of every identity record in the case's evidence.
+    /// `user_type` of every identity record in the case's evidence
+    /// (`context.case_identity_types`): `human`, `service_account`, or
+    /// `unknown` for a record that does not say.
     pub identity_types: BTreeSet<String>,
-    /// Whether any identity in the case's evidence is privileged.
+    /// Whether any identity in the case's evidence is privileged
+    /// (`context.case_privileged`).
     pub privileged_identity: bool,
 }
 
 impl CaseFacts {
-    /// The identity types and whether any is privileged, from the case's
-    /// identity evidence.
-    pub fn identities_from_evidence(evidence: &[Evidence]) -> (BTreeSet<String>, bool) {
-        let mut types = BTreeSet::new();
-        let mut privileged = false;
-        for item in evidence.iter().filter(|e| e.kind == EvidenceKind::Identity) {
-            let user_type = item.fact_str("user_type");
-            if !user_type.is_empty() {
-                types.insert(user_type.to_owned());
-            }
-            privileged |= item.fact_bool("privileged");
-        }
-        (types, privileged)
-    }
-
     /// Count stale items among `evidence`.
     pub fn count_stale(evidence: &[Evidence]) -> usize {
         evidence
             .iter()
             .filter(|e| matches!(e.freshness, Freshness::Stale { .. }))
             .count()
+    }
+
+    /// The `user_type` of every identity record among `evidence` ("unknown"
+    /// for a record without one), and whether any of them is privileged:
+    /// the values of [`CaseFacts::identity_types`] and
+    /// [`CaseFacts::privileged_identity`].
+    pub fn identities_from_evidence(evidence: &[Evidence]) -> (BTreeSet<String>, bool) {
+        let mut types = BTreeSet::new();
+        let mut privileged = false;
+        for item in evidence.iter().filter(|e| e.kind == EvidenceKind::Identity) {
+            types.insert(known(item.fact_str("user_type")));
+            privileged |= item.fact_bool("privileged");
+        }
+        (types, privileged)
     }
 }
 
@@ -69,8 +71,12 @@ pub struct TargetFacts {
     pub asset_tags: BTreeSet<String>,
     pub identity_type: String,
     pub identity_privileged: bool,
-    /// The target is the case itself or one of the case's own structured
-    /// entities (set by the caller, which knows the case).
+    /// The target account's tags (`vip`, `break_glass`, ...), lower-cased.
+    pub identity_tags: BTreeSet<String>,
+    /// Whether the target is the case itself or one of the case's own
+    /// structured entities (`context.target_in_case`). Not derivable from
+    /// evidence: [`TargetFacts::from_evidence`] leaves it `false` (the safe
+    /// value) and the caller, which knows the case, sets it.
     pub in_case: bool,
 }
 
@@ -84,6 +90,7 @@ impl TargetFacts {
             asset_tags: BTreeSet::new(),
             identity_type: "unknown".into(),
             identity_privileged: false,
+            identity_tags: BTreeSet::new(),
             in_case: false,
         };
         let Target::Entity { kind, value } = target else {
@@ -106,6 +113,7 @@ impl TargetFacts {
                 EvidenceKind::Identity => {
                     facts.identity_type = known(item.fact_str("user_type"));
                     facts.identity_privileged = item.fact_bool("privileged");
+                    facts.identity_tags = item.tags().into_iter().collect();
                 }
                 _ => {}
             }
@@ -123,28 +131,64 @@ fn known(text: &str) -> String {
     }
 }
 
-/// The Cedar context record (see `DecisionContext` in the schema).
-pub(crate) fn context_json(
+/// The Cedar context record (see `DecisionContext` in the schema), as
+/// name/value pairs; `Request::new` checks them against the schema.
+pub(crate) fn context_pairs(
     action: ActionName,
     case: &CaseFacts,
     target: &TargetFacts,
     approvals: &ApprovalTally,
-) -> Value {
-    json!({
-        "use_case": case.use_case,
-        "autonomy": case.autonomy,
-        "severity": case.severity.rank(),
-        "confidence": (case.confidence.clamp(0.0, 1.0) * 100.0).round() as i64,
-        "verdict": case.verdict.as_str(),
-        "evidence_gaps": case.evidence_gaps as i64,
-        "stale_evidence": case.stale_evidence as i64,
-        "in_playbook": case.allowed_actions.contains(&action),
-        "asset_criticality": target.asset_criticality,
-        "asset_environment": target.asset_environment,
-        "asset_tags": target.asset_tags,
-        "identity_type": target.identity_type,
-        "identity_privileged": target.identity_privileged,
-        "approvals": i64::from(approvals.count),
-        "approver_roles": approvals.roles,
-    })
+) -> Vec<(String, RestrictedExpression)> {
+    let text = |s: &str| RestrictedExpression::new_string(s.to_owned());
+    let set = |items: &BTreeSet<String>| {
+        RestrictedExpression::new_set(
+            items
+                .iter()
+                .map(|s| RestrictedExpression::new_string(s.clone())),
+        )
+    };
+    let long = |n: usize| RestrictedExpression::new_long(i64::try_from(n).unwrap_or(i64::MAX));
+    let confidence = (case.confidence.clamp(0.0, 1.0) * 100.0).round() as i64;
+    vec![
+        ("use_case".into(), text(&case.use_case)),
+        ("autonomy".into(), text(&case.autonomy)),
+        (
+            "severity".into(),
+            RestrictedExpression::new_long(case.severity.rank()),
+        ),
+        (
+            "confidence".into(),
+            RestrictedExpression::new_long(confidence),
+        ),
+        ("verdict".into(), text(case.verdict.as_str())),
+        ("evidence_gaps".into(), long(case.evidence_gaps)),
+        ("stale_evidence".into(), long(case.stale_evidence)),
+        (
+            "in_playbook".into(),
+            RestrictedExpression::new_bool(case.allowed_actions.contains(&action)),
+        ),
+        ("asset_criticality".into(), text(&target.asset_criticality)),
+        ("asset_environment".into(), text(&target.asset_environment)),
+        ("asset_tags".into(), set(&target.asset_tags)),
+        ("identity_type".into(), text(&target.identity_type)),
+        (
+            "identity_privileged".into(),
+            RestrictedExpression::new_bool(target.identity_privileged),
+        ),
+        ("identity_tags".into(), set(&target.identity_tags)),
+        (
+            "target_in_case".into(),
+            RestrictedExpression::new_bool(target.in_case),
+        ),
+        ("case_identity_types".into(), set(&case.identity_types)),
+        (
+            "case_privileged".into(),
+            RestrictedExpression::new_bool(case.privileged_identity),
+        ),
+        (
+            "approvals".into(),
+            RestrictedExpression::new_long(i64::from(approvals.count)),
+        ),
+        ("approver_roles".into(), set(&approvals.roles)),
+    ]
 }

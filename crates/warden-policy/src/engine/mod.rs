@@ -5,20 +5,52 @@
 //! evaluation error reported in the diagnostics turns the answer into a
 //! deny, whatever Cedar decided. A request that does not fit the schema is a
 //! deny too. Only policy sets that pass strict schema validation load.
+//!
+//! INVARIANT (S1, trust ladder): after Cedar, in Rust, so that no policy
+//! file can skip it: an agent of an `assisted` use case never gets a plain
+//! allow for an action with a side effect; such an allow becomes "needs one
+//! responder's approval" (see [`TRUST_LADDER_ROLES`]).
 
-use std::collections::{BTreeSet, HashSet};
+use std::borrow::Cow;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::str::FromStr;
 
 use cedar_policy::{
-    Authorizer, Context, Decision as CedarDecision, Entities, EntityUid, PolicyId, PolicySet,
-    Request, Schema, ValidationMode, Validator,
+    Authorizer, Context, Decision as CedarDecision, Entities, Entity, EntityId, EntityTypeName,
+    EntityUid, Policy, PolicyId, PolicySet, Request, RestrictedExpression, Schema, ValidationMode,
+    Validator,
 };
 use warden_domain::hashing::sha256_fields;
 use warden_domain::{
     ActionName, ActionProposal, Decision, DecisionOutcome, ObservableKind, Target,
 };
 
-use crate::request::{ApprovalTally, CaseFacts, TargetFacts, context_json};
+use crate::request::{ApprovalTally, CaseFacts, TargetFacts, context_pairs};
+
+/// The read-only context tools, each a Cedar action `tool.<name>` on a
+/// `Warden::Case` (see [`PolicyEngine::may_call_tool`]).
+pub const TOOLS: &[&str] = &[
+    "asset_lookup",
+    "identity_lookup",
+    "vulnerability_lookup",
+    "kev_lookup",
+    "intel_lookup",
+    "stix_lookup",
+    "history_lookup",
+    "incident_lookup",
+    "case_history",
+];
+
+/// Who may approve when the trust ladder, not a policy, asks for a person.
+pub const TRUST_LADDER_ROLES: &[&str] = &["analyst", "incident_commander", "soc_lead"];
+
+/// The reason a decision carries when the trust ladder asked for a person.
+pub const TRUST_LADDER_REASON: &str = "assisted use cases have a person approve every action \
+     with a side effect (trust ladder): one analyst, incident commander or SOC lead";
+
+/// The resource of a tool call: tools are decided for a use case's plan,
+/// before any one case.
+pub const TOOL_RESOURCE: &str = "*";
 
 /// Why a policy set could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +73,108 @@ pub enum PolicyLoadError {
     Invalid(String),
 }
 
+/// Who asks: a use case's agent, or a person with roles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Principal<'a> {
+    /// `Warden::Agent::"<use case>"`.
+    Agent(&'a str),
+    /// `Warden::Person::"<user name>"` with `roles`.
+    Person { name: &'a str, roles: &'a [String] },
+}
+
+/// What one loaded policy is, for listings and explanations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyInfo {
+    /// The `@id`.
+    pub id: String,
+    /// `permit` or `forbid`.
+    pub effect: &'static str,
+    /// The `@description`, if any.
+    pub description: Option<String>,
+    /// `@approvals` (0 when none).
+    pub approvals: u32,
+    /// `@approver_roles`, sorted.
+    pub approver_roles: Vec<String>,
+    /// One of the built-in guards (`policies/guards.cedar`).
+    pub built_in: bool,
+    /// The source it came from (a file name, or `guards`).
+    pub source: String,
+}
+
+/// The answer for one tool call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolDecision {
+    pub tool: String,
+    pub allowed: bool,
+    /// Ids of the policies that decided; empty on a default deny.
+    pub policy_ids: Vec<String>,
+    pub reasons: Vec<String>,
+    pub policy_version: String,
+}
+
+/// Approvals a permit asks for: how many, and from which roles.
+type Requirement = (u32, BTreeSet<String>);
+
+/// Cedar names built once per engine, not per request.
+#[derive(Debug, Clone)]
+struct Names {
+    agent: EntityTypeName,
+    person: EntityTypeName,
+    case: EntityTypeName,
+    actions: HashMap<ActionName, EntityUid>,
+    tools: HashMap<&'static str, EntityUid>,
+    resources: HashMap<&'static str, EntityTypeName>,
+}
+
+impl Names {
+    fn new() -> Result<Self, String> {
+        let type_name = |name: &str| {
+            EntityTypeName::from_str(&format!("Warden::{name}")).map_err(|e| e.to_string())
+        };
+        let action_type = type_name("Action")?;
+        let action =
+            |id: &str| EntityUid::from_type_name_and_id(action_type.clone(), EntityId::new(id));
+        let mut resources = HashMap::new();
+        for name in [
+            "Case",
+            "Host",
+            "Account",
+            "Indicator",
+            "File",
+            "Process",
+            "Message",
+            "CloudKey",
+        ] {
+            resources.insert(name, type_name(name)?);
+        }
+        Ok(Self {
+            agent: type_name("Agent")?,
+            person: type_name("Person")?,
+            case: type_name("Case")?,
+            actions: ActionName::ALL
+                .iter()
+                .map(|a| (*a, action(a.as_str())))
+                .collect(),
+            tools: TOOLS
+                .iter()
+                .map(|t| (*t, action(&format!("tool.{t}"))))
+                .collect(),
+            resources,
+        })
+    }
+
+    fn uid(type_name: &EntityTypeName, id: &str) -> EntityUid {
+        EntityUid::from_type_name_and_id(type_name.clone(), EntityId::new(id))
+    }
+
+    fn resource(&self, type_name: &str, id: &str) -> Result<EntityUid, String> {
+        self.resources
+            .get(type_name)
+            .map(|t| Self::uid(t, id))
+            .ok_or_else(|| format!("no resource type {type_name}"))
+    }
+}
+
 /// A validated policy set with its schema.
 #[derive(Debug, Clone)]
 pub struct PolicyEngine {
@@ -48,6 +182,12 @@ pub struct PolicyEngine {
     policies: PolicySet,
     authorizer: Authorizer,
     version: String,
+    /// The schema's action entities: what `action in Warden::Action::"catalogue"`
+    /// needs to see the action groups.
+    actions: Entities,
+    names: Names,
+    requirements: HashMap<String, Requirement>,
+    info: Vec<PolicyInfo>,
 }
 
 impl PolicyEngine {
@@ -57,39 +197,76 @@ impl PolicyEngine {
     }
 
     /// Parse, re-identify by `@id`, and validate (strict) a policy set.
+    /// The built-in guards are added.
     pub fn load(schema_src: &str, policy_src: &str) -> Result<Self, PolicyLoadError> {
+        Self::load_sources(schema_src, &[("policies", policy_src)])
+    }
+
+    /// As [`PolicyEngine::load`], from several named sources (files); parse
+    /// errors name the source. The set is all of them and the guards.
+    pub fn load_sources(
+        schema_src: &str,
+        sources: &[(&str, &str)],
+    ) -> Result<Self, PolicyLoadError> {
         let (schema, _warnings) = Schema::from_cedarschema_str(schema_src)
             .map_err(|e| PolicyLoadError::Schema(e.to_string()))?;
         // The built-in guards come with every set (an operator's file
         // cannot drop them; an @id clash with them is an error).
-        let combined = format!("{policy_src}\n{}", crate::GUARD_POLICIES);
-        let parsed =
-            PolicySet::from_str(&combined).map_err(|e| PolicyLoadError::Parse(e.to_string()))?;
-        if parsed.templates().next().is_some() {
-            return Err(PolicyLoadError::Parse("templates are not supported".into()));
-        }
+        let guards = ("guards", crate::GUARD_POLICIES);
         let mut policies = PolicySet::new();
         let mut seen = HashSet::new();
-        for policy in parsed.policies() {
-            let id = policy
-                .annotation("id")
-                .ok_or_else(|| PolicyLoadError::MissingId(policy.id().to_string()))?
-                .to_owned();
-            if !seen.insert(id.clone()) {
-                return Err(PolicyLoadError::DuplicateId(id));
+        let mut requirements = HashMap::new();
+        let mut info = Vec::new();
+        for (index, (name, text)) in sources.iter().chain([&guards]).enumerate() {
+            let built_in = index == sources.len();
+            let parsed = PolicySet::from_str(text)
+                .map_err(|e| PolicyLoadError::Parse(format!("{name}: {e}")))?;
+            if parsed.templates().next().is_some() {
+                return Err(PolicyLoadError::Parse(format!(
+                    "{name}: templates are not supported"
+                )));
             }
-            approval_requirement(
-                policy.annotation("approvals"),
-                policy.annotation("approver_roles"),
-            )
-            .map_err(|(annotation, reason)| PolicyLoadError::Annotation {
-                policy: id.clone(),
-                annotation,
-                reason,
-            })?;
-            policies
-                .add(policy.new_id(PolicyId::new(&id)))
-                .map_err(|e| PolicyLoadError::Parse(e.to_string()))?;
+            let mut in_order: Vec<&Policy> = parsed.policies().collect();
+            in_order.sort_by_key(|p| source_order(p));
+            for policy in in_order {
+                let id = policy
+                    .annotation("id")
+                    .ok_or_else(|| {
+                        PolicyLoadError::MissingId(format!(
+                            "#{} in {name}",
+                            source_order(policy).saturating_add(1)
+                        ))
+                    })?
+                    .to_owned();
+                if !seen.insert(id.clone()) {
+                    return Err(PolicyLoadError::DuplicateId(id));
+                }
+                let requirement = approval_requirement(
+                    policy.annotation("approvals"),
+                    policy.annotation("approver_roles"),
+                )
+                .map_err(|(annotation, reason)| PolicyLoadError::Annotation {
+                    policy: id.clone(),
+                    annotation,
+                    reason,
+                })?;
+                info.push(PolicyInfo {
+                    id: id.clone(),
+                    effect: match policy.effect() {
+                        cedar_policy::Effect::Permit => "permit",
+                        cedar_policy::Effect::Forbid => "forbid",
+                    },
+                    description: policy.annotation("description").map(str::to_owned),
+                    approvals: requirement.0,
+                    approver_roles: requirement.1.iter().cloned().collect(),
+                    built_in,
+                    source: (*name).to_owned(),
+                });
+                requirements.insert(id.clone(), requirement);
+                policies
+                    .add(policy.new_id(PolicyId::new(&id)))
+                    .map_err(|e| PolicyLoadError::Parse(e.to_string()))?;
+            }
         }
         let validation = Validator::new(schema.clone()).validate(&policies, ValidationMode::Strict);
         if !validation.validation_passed() {
@@ -99,32 +276,103 @@ impl PolicyEngine {
                 .collect();
             return Err(PolicyLoadError::Invalid(errors.join("\n")));
         }
-        let version = sha256_fields([schema_src, policy_src]);
+        let actions = schema
+            .action_entities()
+            .map_err(|e| PolicyLoadError::Schema(e.to_string()))?;
+        let names = Names::new().map_err(PolicyLoadError::Schema)?;
+        let mut fields: Vec<&str> = vec![schema_src];
+        fields.extend(sources.iter().map(|(_, text)| *text));
+        fields.push(crate::GUARD_POLICIES);
+        let version = sha256_fields(fields);
         Ok(Self {
             schema,
             policies,
             authorizer: Authorizer::new(),
             version,
+            actions,
+            names,
+            requirements,
+            info,
         })
     }
 
-    /// Hash of the schema and policy text: recorded with every decision.
+    /// Hash of the schema, policy and guard text: recorded with every
+    /// decision.
     pub fn version(&self) -> &str {
         &self.version
     }
 
-    /// Ids of the loaded policies.
+    /// Ids of the loaded policies, in source order (the guards last).
     pub fn policy_ids(&self) -> Vec<String> {
-        self.policies
-            .policies()
-            .map(|p| p.id().to_string())
-            .collect()
+        self.info.iter().map(|p| p.id.clone()).collect()
     }
 
-    /// Decide one proposal made by `principal` (a use case's agent).
+    /// Every loaded policy, in source order (the guards last).
+    pub fn policies(&self) -> &[PolicyInfo] {
+        &self.info
+    }
+
+    /// One loaded policy by `@id`.
+    pub fn policy(&self, id: &str) -> Option<&PolicyInfo> {
+        self.info.iter().find(|p| p.id == id)
+    }
+
+    /// The validated Cedar policy set (guards included), for tools and
+    /// comparisons with raw Cedar.
+    pub fn cedar_policies(&self) -> &PolicySet {
+        &self.policies
+    }
+
+    /// The entities an agent's request is evaluated against (the schema's
+    /// action entities).
+    pub fn cedar_entities(&self) -> &Entities {
+        &self.actions
+    }
+
+    /// Decide one proposal made by `principal` (a use case's agent). The
+    /// trust ladder applies: see the module documentation.
     pub fn decide(
         &self,
         principal: &str,
+        proposal: &ActionProposal,
+        case: &CaseFacts,
+        target: &TargetFacts,
+        approvals: &ApprovalTally,
+    ) -> Decision {
+        self.decide_for(
+            Principal::Agent(principal),
+            proposal,
+            case,
+            target,
+            approvals,
+        )
+    }
+
+    /// Decide one proposal made by a person acting in `roles`
+    /// (`Warden::Person` with attribute `roles`). Neither the playbook
+    /// guard nor the trust ladder applies: they bound agents.
+    pub fn decide_as_person(
+        &self,
+        name: &str,
+        roles: &[String],
+        proposal: &ActionProposal,
+        case: &CaseFacts,
+        target: &TargetFacts,
+        approvals: &ApprovalTally,
+    ) -> Decision {
+        self.decide_for(
+            Principal::Person { name, roles },
+            proposal,
+            case,
+            target,
+            approvals,
+        )
+    }
+
+    /// Decide one proposal for either kind of principal.
+    pub fn decide_for(
+        &self,
+        principal: Principal<'_>,
         proposal: &ActionProposal,
         case: &CaseFacts,
         target: &TargetFacts,
@@ -147,114 +395,234 @@ impl PolicyEngine {
             ));
             return decision;
         }
-        let request = match self.request(principal, proposal, case, target, approvals) {
+        let (request, entities) =
+            match self.cedar_request(principal, proposal, case, target, approvals) {
+                Ok(parts) => parts,
+                Err(reason) => {
+                    decision.reasons.push(format!("request rejected: {reason}"));
+                    return decision;
+                }
+            };
+        let answer = self.authorize(&request, &entities);
+        decision.policy_ids = answer.policy_ids;
+        if !answer.errors.is_empty() {
+            // Fail closed: an erroring policy might have been a forbid.
+            decision.reasons.extend(answer.errors);
+            return decision;
+        }
+        if !answer.allowed {
+            decision.reasons.push(if decision.policy_ids.is_empty() {
+                format!("no policy permits {} (default deny)", proposal.action)
+            } else {
+                "forbidden by policy".into()
+            });
+            return decision;
+        }
+        let (mut needed, mut roles) = self.requirement(&decision.policy_ids);
+        if needed == 0
+            && matches!(principal, Principal::Agent(_))
+            && case.autonomy == "assisted"
+            && proposal.action.has_side_effect()
+        {
+            needed = 1;
+            roles = TRUST_LADDER_ROLES.iter().map(|r| (*r).to_owned()).collect();
+            decision.reasons.push(TRUST_LADDER_REASON.into());
+        }
+        if needed == 0 {
+            decision.outcome = DecisionOutcome::Allow;
+        } else if approvals.count >= needed
+            && (roles.is_empty() || approvals.roles.iter().any(|r| roles.contains(r)))
+        {
+            decision.outcome = DecisionOutcome::Allow;
+            decision
+                .reasons
+                .push(format!("{} approval(s) recorded", approvals.count));
+        } else {
+            decision.outcome = DecisionOutcome::NeedsApproval {
+                approvals: needed,
+                roles: roles.into_iter().collect(),
+            };
+        }
+        decision
+    }
+
+    /// Whether `use_case`'s agent may call the read-only tool `tool`
+    /// (`Warden::Action::"tool.<tool>"` on the placeholder case
+    /// [`TOOL_RESOURCE`]); `in_playbook`: the playbook's plan lists it.
+    /// Unknown tools and any error are a deny.
+    pub fn may_call_tool(&self, use_case: &str, tool: &str, in_playbook: bool) -> ToolDecision {
+        let mut decision = ToolDecision {
+            tool: tool.to_owned(),
+            allowed: false,
+            policy_ids: Vec::new(),
+            reasons: Vec::new(),
+            policy_version: self.version.clone(),
+        };
+        let Some(action) = self.names.tools.get(tool) else {
+            decision
+                .reasons
+                .push(format!("{tool:?} is not a known tool (see TOOLS)"));
+            return decision;
+        };
+        let context = Context::from_pairs([
+            (
+                "use_case".to_owned(),
+                RestrictedExpression::new_string(use_case.to_owned()),
+            ),
+            (
+                "in_playbook".to_owned(),
+                RestrictedExpression::new_bool(in_playbook),
+            ),
+        ])
+        .map_err(|e| e.to_string())
+        .and_then(|context| {
+            Request::new(
+                Names::uid(&self.names.agent, use_case),
+                action.clone(),
+                Names::uid(&self.names.case, TOOL_RESOURCE),
+                context,
+                Some(&self.schema),
+            )
+            .map_err(|e| e.to_string())
+        });
+        let request = match context {
             Ok(request) => request,
             Err(reason) => {
                 decision.reasons.push(format!("request rejected: {reason}"));
                 return decision;
             }
         };
-        let response = self
-            .authorizer
-            .is_authorized(&request, &self.policies, &Entities::empty());
-        let errors: Vec<String> = response
-            .diagnostics()
-            .errors()
-            .map(|e| format!("policy evaluation error: {e}"))
-            .collect();
-        decision.policy_ids = response
-            .diagnostics()
-            .reason()
-            .map(|id| id.to_string())
-            .collect();
-        decision.policy_ids.sort();
-        if !errors.is_empty() {
-            // Fail closed: an erroring policy might have been a forbid.
-            decision.reasons.extend(errors);
-            return decision;
-        }
-        match response.decision() {
-            CedarDecision::Deny => {
-                decision.reasons.push(if decision.policy_ids.is_empty() {
-                    format!("no policy permits {} (default deny)", proposal.action)
-                } else {
-                    "forbidden by policy".into()
-                });
-            }
-            CedarDecision::Allow => {
-                let (needed, roles) = self.requirement(&decision.policy_ids);
-                if needed == 0 {
-                    decision.outcome = DecisionOutcome::Allow;
-                } else if approvals.count >= needed
-                    && (roles.is_empty() || approvals.roles.iter().any(|r| roles.contains(r)))
-                {
-                    decision.outcome = DecisionOutcome::Allow;
-                    decision
-                        .reasons
-                        .push(format!("{} approval(s) recorded", approvals.count));
-                } else {
-                    decision.outcome = DecisionOutcome::NeedsApproval {
-                        approvals: needed,
-                        roles: roles.into_iter().collect(),
-                    };
-                }
-            }
+        let answer = self.authorize(&request, &self.actions);
+        decision.policy_ids = answer.policy_ids;
+        if !answer.errors.is_empty() {
+            decision.reasons.extend(answer.errors);
+        } else if answer.allowed {
+            decision.allowed = true;
+        } else if decision.policy_ids.is_empty() {
+            decision
+                .reasons
+                .push(format!("no policy permits tool.{tool} (default deny)"));
+        } else {
+            decision.reasons.push("forbidden by policy".into());
         }
         decision
     }
 
-    fn request(
+    /// The Cedar request (and the entities to evaluate it against) for one
+    /// proposal: what [`PolicyEngine::decide_for`] asks Cedar.
+    pub fn cedar_request(
         &self,
-        principal: &str,
+        principal: Principal<'_>,
         proposal: &ActionProposal,
         case: &CaseFacts,
         target: &TargetFacts,
         approvals: &ApprovalTally,
-    ) -> Result<Request, String> {
-        let principal = entity_uid("Agent", principal)?;
-        let action = entity_uid("Action", proposal.action.as_str())?;
-        let resource = match &proposal.target {
-            Target::Case { id } => entity_uid("Case", &id.to_string())?,
-            Target::Entity { kind, value } => {
-                entity_uid(resource_type(proposal.action, *kind), value)?
+    ) -> Result<(Request, Cow<'_, Entities>), String> {
+        let (principal, entities) = match principal {
+            Principal::Agent(name) => (
+                Names::uid(&self.names.agent, name),
+                Cow::Borrowed(&self.actions),
+            ),
+            Principal::Person { name, roles } => {
+                let uid = Names::uid(&self.names.person, name);
+                let person = Entity::new(
+                    uid.clone(),
+                    HashMap::from([(
+                        "roles".to_owned(),
+                        RestrictedExpression::new_set(
+                            roles
+                                .iter()
+                                .map(|r| RestrictedExpression::new_string(r.clone())),
+                        ),
+                    )]),
+                    HashSet::new(),
+                )
+                .map_err(|e| e.to_string())?;
+                let entities = self
+                    .actions
+                    .clone()
+                    .add_entities([person], Some(&self.schema))
+                    .map_err(|e| e.to_string())?;
+                (uid, Cow::Owned(entities))
             }
         };
-        let context = Context::from_json_value(
-            context_json(proposal.action, case, target, approvals),
-            Some((&self.schema, &action)),
-        )
-        .map_err(|e| e.to_string())?;
-        Request::new(principal, action, resource, context, Some(&self.schema))
-            .map_err(|e| e.to_string())
+        let action = self
+            .names
+            .actions
+            .get(&proposal.action)
+            .cloned()
+            .ok_or_else(|| format!("{} is not in the schema", proposal.action))?;
+        let resource = match &proposal.target {
+            Target::Case { id } => self.names.resource("Case", &id.to_string())?,
+            Target::Entity { kind, value } => self
+                .names
+                .resource(resource_type(proposal.action, *kind), value)?,
+        };
+        let context = Context::from_pairs(context_pairs(proposal.action, case, target, approvals))
+            .map_err(|e| e.to_string())?;
+        let request = Request::new(principal, action, resource, context, Some(&self.schema))
+            .map_err(|e| e.to_string())?;
+        Ok((request, entities))
+    }
+
+    /// Ask Cedar; collect the deciding policies and any evaluation error.
+    fn authorize(&self, request: &Request, entities: &Entities) -> Answer {
+        let response = self
+            .authorizer
+            .is_authorized(request, &self.policies, entities);
+        let mut policy_ids: Vec<String> = response
+            .diagnostics()
+            .reason()
+            .map(ToString::to_string)
+            .collect();
+        policy_ids.sort();
+        Answer {
+            allowed: response.decision() == CedarDecision::Allow,
+            policy_ids,
+            errors: response
+                .diagnostics()
+                .errors()
+                .map(|e| format!("policy evaluation error: {e}"))
+                .collect(),
+        }
     }
 
     /// The strictest approval requirement among the deciding permits: the
     /// highest count, and the union of roles.
-    fn requirement(&self, deciding: &[String]) -> (u32, BTreeSet<String>) {
+    fn requirement(&self, deciding: &[String]) -> Requirement {
         let mut needed = 0;
         let mut roles = BTreeSet::new();
-        for id in deciding {
-            let policy_id = PolicyId::new(id);
-            let Some(policy) = self.policies.policy(&policy_id) else {
-                continue;
-            };
-            if let Ok((count, policy_roles)) = approval_requirement(
-                policy.annotation("approvals"),
-                policy.annotation("approver_roles"),
-            ) {
-                needed = needed.max(count);
-                roles.extend(policy_roles);
-            }
+        for (count, policy_roles) in deciding.iter().filter_map(|id| self.requirements.get(id)) {
+            needed = needed.max(*count);
+            roles.extend(policy_roles.iter().cloned());
         }
         (needed, roles)
     }
+}
+
+/// What Cedar said about one request.
+#[derive(Debug)]
+struct Answer {
+    allowed: bool,
+    policy_ids: Vec<String>,
+    errors: Vec<String>,
+}
+
+/// A parsed policy's position in its source (`policy0`, `policy1`, ...).
+fn source_order(policy: &Policy) -> usize {
+    policy
+        .id()
+        .to_string()
+        .strip_prefix("policy")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(usize::MAX)
 }
 
 /// Parse `@approvals("N")` and `@approver_roles("a,b")`.
 fn approval_requirement(
     approvals: Option<&str>,
     roles: Option<&str>,
-) -> Result<(u32, BTreeSet<String>), (&'static str, String)> {
+) -> Result<Requirement, (&'static str, String)> {
     let count = match approvals {
         None => 0,
         Some(text) => text
@@ -289,15 +657,6 @@ fn resource_type(action: ActionName, kind: ObservableKind) -> &'static str {
         (_, ObservableKind::Process) => "Process",
         (_, ObservableKind::CloudResource) => "CloudKey",
     }
-}
-
-fn entity_uid(type_name: &str, id: &str) -> Result<EntityUid, String> {
-    let type_name = cedar_policy::EntityTypeName::from_str(&format!("Warden::{type_name}"))
-        .map_err(|e| e.to_string())?;
-    Ok(EntityUid::from_type_name_and_id(
-        type_name,
-        cedar_policy::EntityId::new(id),
-    ))
 }
 
 #[cfg(test)]
