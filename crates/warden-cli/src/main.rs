@@ -51,6 +51,8 @@ enum Command {
     Actions(commands::actions::Args),
     /// Records ingest could not take: list, show, retry.
     Deadletter(commands::deadletter::Args),
+    /// Policies: validate against the schema, run fixtures, explain a case's decisions.
+    Policy(commands::policy::Args),
 }
 
 fn main() -> ExitCode {
@@ -85,6 +87,9 @@ fn main() -> ExitCode {
             Command::Actions(args) => commands::actions::run(&args),
             Command::Deadletter(args) => {
                 commands::deadletter::run(&cli.data_dir, cli.config.as_deref(), args).await
+            }
+            Command::Policy(args) => {
+                commands::policy::run(&cli.data_dir, cli.config.as_deref(), args).await
             }
         }
     });

@@ -4,4 +4,5 @@ pub mod actions;
 pub mod deadletter;
 pub mod eval;
 pub mod init;
+pub mod policy;
 pub mod triage;
