@@ -9,15 +9,20 @@
 //!   authorised people, none of them the requester, none expired (S1).
 //! - [`tally`]: counts valid approvals, for the policy context and for the
 //!   executor's re-check.
+//! - [`card`]: the approval card people decide on.
 //!
 //! The typestate is the point: `Executable` has private fields and no public
 //! constructor, so the executor's signature (`&Executable`) proves that
 //! these checks ran.
 
+pub mod card;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use time::OffsetDateTime;
 use warden_domain::{ActionProposal, Approval, Decision, DecisionOutcome, ProposalHash};
+
+pub use card::build_card;
 
 /// A proposal cleared for execution.
 #[derive(Debug, Clone, PartialEq)]

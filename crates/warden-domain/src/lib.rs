@@ -57,5 +57,5 @@ pub use ids::{AlertId, CaseId, EvidenceId};
 pub use observable::{Observable, ObservableKind, Provenance};
 pub use severity::{Severity, VendorSeverity};
 pub use untrusted::Untrusted;
-pub use use_case::{Autonomy, UseCase};
+pub use use_case::{Autonomy, TrustLadder, UseCase};
 pub use verdict::{Disposition, Verdict};

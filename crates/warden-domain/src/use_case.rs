@@ -83,6 +83,41 @@ pub struct UseCase {
     pub malicious_risk: Option<f64>,
     /// Likelihood score at or above which it says suspicious.
     pub suspicious_risk: Option<f64>,
+    /// When the use case steps down the ladder by itself.
+    #[serde(default)]
+    pub trust: TrustLadder,
+}
+
+/// Automatic step-down: when analysts override more than
+/// `max_override_rate` of the last `window` reviewed cases (once at least
+/// `min_reviews` exist), autonomy drops one level.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrustLadder {
+    pub max_override_rate: f64,
+    pub window: u32,
+    pub min_reviews: u32,
+}
+
+impl Default for TrustLadder {
+    fn default() -> Self {
+        Self {
+            max_override_rate: 0.2,
+            window: 20,
+            min_reviews: 10,
+        }
+    }
+}
+
+impl Autonomy {
+    /// One level down the ladder (shadow stays shadow).
+    pub fn step_down(self) -> Autonomy {
+        match self {
+            Autonomy::Autonomous => Autonomy::Assisted,
+            Autonomy::Assisted => Autonomy::Draft,
+            Autonomy::Draft | Autonomy::Shadow => Autonomy::Shadow,
+        }
+    }
 }
 
 impl UseCase {
@@ -103,6 +138,7 @@ impl UseCase {
             min_confidence: None,
             malicious_risk: None,
             suspicious_risk: None,
+            trust: TrustLadder::default(),
         }
     }
 }

@@ -3,28 +3,42 @@
 //!
 //! # Layout
 //!
-//! - [`Executor`]: accepts only `warden_approve::Executable` orders and
-//!   re-checks S1 itself at execution time: the release checks again (an
-//!   approval may have expired), the kill switch, and that the decision is on
-//!   the audit record. Then it claims the idempotency key in the store, so an
-//!   action runs at most once even across retries and restarts.
+//! - [`Executor`]: takes orders (approval requests in status `ready`) from
+//!   the store and re-checks S1 itself at execution time: the use case's
+//!   autonomy now, the kill switch, approvals verified and counted again,
+//!   a fresh policy decision with them, the original decision and each
+//!   approval on the audit record, and the `warden_approve::release`
+//!   typestate. Then it claims the idempotency key in the store, so an
+//!   action runs at most once even across retries and restarts, and
+//!   [`Executor::recover`] finishes what a crash interrupted.
+//! - [`facts`]: the policy facts, rebuilt from the stored case.
 //! - [`connectors`]: one module per product; the [`Connector`] trait. The
 //!   embedded default ships the case-note connector, which writes to
 //!   Warden's own case record.
 
 pub mod connectors;
+pub mod facts;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
-use warden_approve::Executable;
+use time::OffsetDateTime;
+use warden_approve::{Executable, release, tally};
 use warden_audit::AuditLog;
-use warden_domain::{ActionName, ActionProposal, AuditEvent, Clock, Execution, ExecutionStatus};
+use warden_domain::{
+    ActionName, ActionProposal, Approval, ApprovalRequest, AuditEvent, Autonomy, Clock,
+    DecisionOutcome, Execution, ExecutionStatus, ProposalHash, RequestStatus, Target, UseCase,
+};
+use warden_policy::{ApprovalTally, PolicyEngine};
 use warden_store::{Claim, Store};
 
+pub use facts::{CaseView, case_entities};
+
+pub use connectors::ConnectorsConfig;
 pub use connectors::case_note::CaseNoteConnector;
 pub use connectors::sandbox::RecordingConnector;
-pub use connectors::ConnectorsConfig;
 
 /// What the executor hands a connector: the exact proposal and the key that
 /// makes a repeat of the same order harmless (connectors pass it to products
@@ -111,7 +125,8 @@ pub trait Connector: Send + Sync {
     ) -> Result<ConnectorOutcome, ConnectorError>;
 }
 
-/// Why the executor did not run an order.
+/// Why the executor could not even record what it did (a refusal is not an
+/// error: it is an execution with status `refused`).
 #[derive(Debug, thiserror::Error)]
 pub enum ExecuteError {
     #[error("store: {0}")]
@@ -120,12 +135,34 @@ pub enum ExecuteError {
     Audit(#[from] warden_audit::AuditError),
 }
 
-/// The executor.
+/// `[executor]` settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ExecutorConfig {
+    /// Longest a connector may take for one action, in milliseconds.
+    pub timeout_ms: u64,
+}
+
+impl Default for ExecutorConfig {
+    fn default() -> Self {
+        Self { timeout_ms: 30_000 }
+    }
+}
+
+/// The audit actor of the executor.
+pub const EXECUTOR: &str = "system:executor";
+
+/// The executor: a separate component that takes orders (approval requests
+/// in status `ready`) from the store, checks S1 again itself, and performs
+/// each through a connector at most once.
 pub struct Executor {
     store: Arc<dyn Store>,
     audit: Arc<dyn AuditLog>,
     clock: Arc<dyn Clock>,
     connectors: Vec<Arc<dyn Connector>>,
+    policy: PolicyEngine,
+    use_cases: BTreeMap<String, UseCase>,
+    config: ExecutorConfig,
 }
 
 impl std::fmt::Debug for Executor {
@@ -133,126 +170,384 @@ impl std::fmt::Debug for Executor {
         let names: Vec<&str> = self.connectors.iter().map(|c| c.name()).collect();
         f.debug_struct("Executor")
             .field("connectors", &names)
+            .field("policy_version", &self.policy.version())
             .finish_non_exhaustive()
     }
 }
 
+/// Where an order stands after the executor looked at it.
+enum Cleared {
+    Go(Box<Executable>),
+    Refuse(String),
+}
+
 impl Executor {
+    /// An executor deciding with `policy` and the use cases' playbook
+    /// settings (the autonomy in force is read from the store each time).
     pub fn new(
         store: Arc<dyn Store>,
         audit: Arc<dyn AuditLog>,
         clock: Arc<dyn Clock>,
-        connectors: Vec<Arc<dyn Connector>>,
+        policy: PolicyEngine,
+        use_cases: impl IntoIterator<Item = UseCase>,
     ) -> Self {
         Self {
             store,
             audit,
             clock,
-            connectors,
+            connectors: Vec::new(),
+            policy,
+            use_cases: use_cases.into_iter().map(|u| (u.name.clone(), u)).collect(),
+            config: ExecutorConfig::default(),
         }
     }
 
-    /// Execute `order` for `use_case`. Refusals are executions too (status
-    /// `refused`, with the reason), recorded in the audit log; an `Err` means
-    /// the executor could not even record.
-    pub async fn execute(
-        &self,
-        order: &Executable,
-        use_case: &str,
-    ) -> Result<Execution, ExecuteError> {
-        let proposal = order.proposal();
-        let hash = proposal.hash();
+    /// Add a connector; the first that handles an action performs it.
+    pub fn with_connector(mut self, connector: Arc<dyn Connector>) -> Self {
+        self.connectors.push(connector);
+        self
+    }
+
+    pub fn with_config(mut self, config: ExecutorConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Every order in status `ready`, oldest first. Call [`Executor::recover`]
+    /// first after a restart.
+    pub async fn run_ready(&self) -> Result<Vec<Execution>, ExecuteError> {
+        let mut done = Vec::new();
+        for request in self
+            .store
+            .approval_requests(Some(RequestStatus::Ready), None)
+            .await?
+        {
+            done.push(self.execute(&request.proposal_hash).await?);
+        }
+        Ok(done)
+    }
+
+    /// Orders whose idempotency key was claimed but whose result was never
+    /// recorded (the executor died in between): each is checked again and
+    /// performed again with the same key, which the connectors make
+    /// harmless, so the action takes effect exactly once.
+    pub async fn recover(&self) -> Result<Vec<Execution>, ExecuteError> {
+        let mut done = Vec::new();
+        for unfinished in self.store.unfinished_executions().await? {
+            let Some(request) = self
+                .store
+                .approval_request(&unfinished.proposal_hash)
+                .await?
+            else {
+                continue;
+            };
+            let execution = match self.clear(&request).await? {
+                Cleared::Refuse(reason) => self.refused(&request.proposal, reason),
+                Cleared::Go(order) => {
+                    tracing::warn!(
+                        key = %unfinished.idempotency_key,
+                        action = %request.proposal.action,
+                        "resuming an execution interrupted before its result was recorded"
+                    );
+                    self.perform(&order, &unfinished.idempotency_key).await
+                }
+            };
+            // The claim is open: close it with whatever happened now.
+            self.store
+                .finish_execution(request.proposal.case_id, &execution)
+                .await?;
+            self.settle(&request, &execution).await?;
+            done.push(execution);
+        }
+        Ok(done)
+    }
+
+    /// Execute the order for `hash`: refused unless it is `ready` and every
+    /// check passes now.
+    pub async fn execute(&self, hash: &ProposalHash) -> Result<Execution, ExecuteError> {
+        let Some(request) = self.store.approval_request(hash).await? else {
+            let execution = Execution {
+                proposal_hash: hash.clone(),
+                idempotency_key: hash.to_string(),
+                action: ActionName::CaseNote,
+                target: Target::Entity {
+                    kind: warden_domain::ObservableKind::Host,
+                    value: "unknown".into(),
+                },
+                connector: "executor".into(),
+                status: ExecutionStatus::Refused,
+                detail: "no order exists for this proposal".into(),
+                rollback: None,
+                at: self.clock.now(),
+            };
+            return Ok(execution);
+        };
+        if request.status != RequestStatus::Ready {
+            let execution = self.refused(
+                &request.proposal,
+                format!("the order is {}, not ready", request.status),
+            );
+            self.record(&request.proposal, &execution).await?;
+            return Ok(execution);
+        }
+        let order = match self.clear(&request).await? {
+            Cleared::Go(order) => order,
+            Cleared::Refuse(reason) => {
+                let execution = self.refused(&request.proposal, reason);
+                self.record(&request.proposal, &execution).await?;
+                self.settle(&request, &execution).await?;
+                return Ok(execution);
+            }
+        };
+
+        // INVARIANT (S3): at most once per proposal hash, across processes
+        // and restarts: the claim is a unique row, committed before acting.
         let key = hash.to_string();
         let now = self.clock.now();
-        let refusal = |detail: String| Execution {
-            proposal_hash: hash.clone(),
-            idempotency_key: key.clone(),
+        if self
+            .store
+            .claim_execution(request.proposal.case_id, &key, hash, now)
+            .await?
+            == Claim::AlreadyClaimed
+        {
+            let execution = self.refused(
+                &request.proposal,
+                "already executed (idempotency key claimed)".into(),
+            );
+            self.record(&request.proposal, &execution).await?;
+            return Ok(execution);
+        }
+        let execution = self.perform(&order, &key).await;
+        self.store
+            .finish_execution(request.proposal.case_id, &execution)
+            .await?;
+        self.settle(&request, &execution).await?;
+        Ok(execution)
+    }
+
+    /// S1, checked here whatever the pipeline checked before: the use case
+    /// may act at its current autonomy, no kill switch covers it, the policy
+    /// still allows it with the approvals verified now, those approvals and
+    /// the original decision are on the audit record.
+    async fn clear(&self, request: &ApprovalRequest) -> Result<Cleared, ExecuteError> {
+        let proposal = &request.proposal;
+        let hash = &request.proposal_hash;
+        let now = self.clock.now();
+        if proposal.hash() != *hash {
+            return Ok(Cleared::Refuse(
+                "the stored proposal does not match its hash".into(),
+            ));
+        }
+        let Some(playbook_use_case) = self.use_cases.get(&request.use_case) else {
+            return Ok(Cleared::Refuse(format!(
+                "use case {} is not configured here",
+                request.use_case
+            )));
+        };
+        let mut use_case = playbook_use_case.clone();
+        if let Some(autonomy) = self.store.autonomy_override(&use_case.name).await? {
+            use_case.autonomy = autonomy;
+        }
+        if use_case.autonomy < Autonomy::Assisted {
+            return Ok(Cleared::Refuse(format!(
+                "use case {} is at {} autonomy: nothing of it runs",
+                use_case.name, use_case.autonomy
+            )));
+        }
+        if self.store.is_paused(&use_case.name).await? {
+            return Ok(Cleared::Refuse(format!(
+                "execution is paused (kill switch) for {}",
+                use_case.name
+            )));
+        }
+        if now >= request.expires_at {
+            return Ok(Cleared::Refuse("the order expired".into()));
+        }
+
+        // The case as it is now.
+        let case_id = proposal.case_id;
+        let Some(assessment) = self.store.assessments_of_case(case_id).await?.pop() else {
+            return Ok(Cleared::Refuse("the case has no assessment".into()));
+        };
+        let evidence = self.store.evidence_of_case(case_id).await?;
+        let gaps = self.store.gaps_of_case(case_id).await?;
+        let alerts = self.store.alerts_of_case(case_id).await?;
+        let view = CaseView {
+            use_case: &use_case,
+            assessment: &assessment,
+            evidence: &evidence,
+            gaps: &gaps,
+            alerts: &alerts,
+        };
+
+        // Approvals verified and counted here, for the roles the original
+        // request asked for.
+        let approvals = self.store.approvals_of(hash).await?;
+        let (count, roles) = tally(
+            hash,
+            &approvals,
+            &request.requester,
+            &request.card.roles,
+            now,
+        );
+        if count < request.card.approvals_required {
+            return Ok(Cleared::Refuse(format!(
+                "{count} valid approval(s); the request needs {}",
+                request.card.approvals_required
+            )));
+        }
+        // Checked before the executor's own decision joins the record.
+        if let Some(missing) = self.missing_from_record(request, &approvals, now).await? {
+            return Ok(Cleared::Refuse(missing));
+        }
+        let decision = self.policy.decide(
+            &use_case.name,
+            proposal,
+            &view.case_facts(),
+            &view.target_facts(&proposal.target, case_id),
+            &ApprovalTally { count, roles },
+        );
+        self.audit
+            .append(EXECUTOR, AuditEvent::policy_decided(case_id, &decision))
+            .await?;
+        if decision.outcome != DecisionOutcome::Allow {
+            return Ok(Cleared::Refuse(format!(
+                "policy no longer allows it: {} ({})",
+                decision.outcome.as_str(),
+                decision.reasons.join("; ")
+            )));
+        }
+        match release(
+            proposal.clone(),
+            decision,
+            &approvals,
+            &request.requester,
+            now,
+        ) {
+            Ok(order) => Ok(Cleared::Go(Box::new(order))),
+            Err(withheld) => Ok(Cleared::Refuse(format!("not cleared: {withheld}"))),
+        }
+    }
+
+    /// The original decision and every counted approval must be on the
+    /// audit record (S5 before S1): an order smuggled into the store
+    /// without them is refused.
+    async fn missing_from_record(
+        &self,
+        request: &ApprovalRequest,
+        approvals: &[Approval],
+        now: OffsetDateTime,
+    ) -> Result<Option<String>, ExecuteError> {
+        let hash = &request.proposal_hash;
+        let records = self.audit.records(Some(request.proposal.case_id)).await?;
+        let decided = records.iter().any(|r| {
+            matches!(&r.entry.event, AuditEvent::PolicyDecided { proposal, outcome, .. }
+                if &proposal.proposal_hash == hash && outcome == &request.decision.outcome)
+        });
+        if !decided {
+            return Ok(Some(
+                "the decision for this proposal is not in the audit log".into(),
+            ));
+        }
+        let counted: Vec<&Approval> = approvals
+            .iter()
+            .filter(|a| a.approved && a.expires_at > now)
+            .collect();
+        for approval in counted {
+            let on_record = records.iter().any(|r| {
+                matches!(&r.entry.event, AuditEvent::ApprovalRecorded { proposal_hash, approver, approved: true, .. }
+                    if proposal_hash == hash && approver.eq_ignore_ascii_case(&approval.approver))
+            });
+            if !on_record {
+                return Ok(Some(format!(
+                    "the approval by {} is not in the audit log",
+                    approval.approver
+                )));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Run a cleared order through its connector, within the time limit.
+    async fn perform(&self, order: &Executable, key: &str) -> Execution {
+        let proposal = order.proposal();
+        let mut execution = self.refused(proposal, String::new());
+        execution.idempotency_key = key.to_owned();
+        let Some(connector) = self.connectors.iter().find(|c| c.handles(proposal.action)) else {
+            execution.status = ExecutionStatus::Failed;
+            execution.detail = format!("no connector is configured for {}", proposal.action);
+            return execution;
+        };
+        execution.connector = connector.name().to_owned();
+        let request = ConnectorRequest {
+            proposal,
+            idempotency_key: key,
+        };
+        let limit = Duration::from_millis(self.config.timeout_ms);
+        let result = tokio::time::timeout(limit, connector.perform(&request)).await;
+        execution.at = self.clock.now();
+        match result {
+            Ok(Ok(outcome)) => {
+                execution.status = ExecutionStatus::Succeeded;
+                execution.detail = outcome.detail;
+                execution.rollback = rollback_of(proposal, outcome.handle.as_deref());
+            }
+            Ok(Err(err)) => {
+                execution.status = ExecutionStatus::Failed;
+                execution.detail = err.to_string();
+            }
+            Err(_) => {
+                execution.status = ExecutionStatus::Failed;
+                execution.detail = format!(
+                    "timeout error: {} did not answer within {} ms",
+                    connector.name(),
+                    self.config.timeout_ms
+                );
+            }
+        }
+        execution
+    }
+
+    /// Record the execution and move the order out of `ready`.
+    async fn settle(
+        &self,
+        request: &ApprovalRequest,
+        execution: &Execution,
+    ) -> Result<(), ExecuteError> {
+        if execution.status != ExecutionStatus::Refused
+            || !execution.detail.starts_with("already executed")
+        {
+            self.record(&request.proposal, execution).await?;
+        }
+        let to = if execution.status == ExecutionStatus::Refused {
+            RequestStatus::Refused
+        } else {
+            RequestStatus::Executed
+        };
+        self.store
+            .set_request_status(
+                &request.proposal_hash,
+                RequestStatus::Ready,
+                to,
+                self.clock.now(),
+            )
+            .await?;
+        Ok(())
+    }
+
+    fn refused(&self, proposal: &ActionProposal, detail: String) -> Execution {
+        let hash = proposal.hash();
+        Execution {
+            idempotency_key: hash.to_string(),
+            proposal_hash: hash,
             action: proposal.action,
             target: proposal.target.clone(),
             connector: "executor".into(),
             status: ExecutionStatus::Refused,
             detail,
             rollback: None,
-            at: now,
-        };
-
-        // INVARIANT (S1): checked here, at execution time, whatever the
-        // pipeline checked before.
-        let refused = if let Err(withheld) = order.recheck(now) {
-            Some(format!("no longer cleared: {withheld}"))
-        } else if self.store.is_paused(use_case).await? {
-            Some(format!("execution is paused (kill switch) for {use_case}"))
-        } else if !self.decision_on_record(order).await? {
-            Some("the decision for this proposal is not in the audit log".into())
-        } else {
-            None
-        };
-        if let Some(reason) = refused {
-            let execution = refusal(reason);
-            self.record(proposal, &execution).await?;
-            return Ok(execution);
-        }
-
-        // INVARIANT (S3): at most once per proposal hash.
-        if self
-            .store
-            .claim_execution(proposal.case_id, &key, &hash, now)
-            .await?
-            == Claim::AlreadyClaimed
-        {
-            let execution = refusal("already executed (idempotency key claimed)".into());
-            self.record(proposal, &execution).await?;
-            return Ok(execution);
-        }
-        let Some(connector) = self.connectors.iter().find(|c| c.handles(proposal.action)) else {
-            let mut execution = refusal(format!(
-                "no connector is configured for {}",
-                proposal.action
-            ));
-            execution.status = ExecutionStatus::Failed;
-            self.store
-                .finish_execution(proposal.case_id, &execution)
-                .await?;
-            self.record(proposal, &execution).await?;
-            return Ok(execution);
-        };
-        let request = ConnectorRequest {
-            proposal,
-            idempotency_key: &key,
-        };
-        let (status, detail, rollback) = match connector.perform(&request).await {
-            Ok(outcome) => (
-                ExecutionStatus::Succeeded,
-                outcome.detail,
-                rollback_of(proposal, outcome.handle.as_deref()),
-            ),
-            Err(err) => (ExecutionStatus::Failed, err.to_string(), None),
-        };
-        let execution = Execution {
-            proposal_hash: hash.clone(),
-            idempotency_key: key.clone(),
-            action: proposal.action,
-            target: proposal.target.clone(),
-            connector: connector.name().to_owned(),
-            status,
-            detail,
-            rollback,
             at: self.clock.now(),
-        };
-        self.store
-            .finish_execution(proposal.case_id, &execution)
-            .await?;
-        self.record(proposal, &execution).await?;
-        Ok(execution)
-    }
-
-    async fn decision_on_record(&self, order: &Executable) -> Result<bool, ExecuteError> {
-        let hash = order.decision().proposal_hash.clone();
-        let records = self.audit.records(Some(order.proposal().case_id)).await?;
-        Ok(records.iter().any(|r| {
-            matches!(&r.entry.event, AuditEvent::PolicyDecided { proposal, outcome, .. }
-                if proposal.proposal_hash == hash && outcome == &order.decision().outcome)
-        }))
+        }
     }
 
     async fn record(
@@ -262,7 +557,7 @@ impl Executor {
     ) -> Result<(), ExecuteError> {
         self.audit
             .append(
-                "system:executor",
+                EXECUTOR,
                 AuditEvent::ActionExecuted {
                     case_id: proposal.case_id,
                     proposal_hash: execution.proposal_hash.clone(),

@@ -2,7 +2,7 @@ use std::collections::BTreeMap;
 
 use time::OffsetDateTime;
 use warden_audit::StoreAuditLog;
-use warden_domain::{Case, Decision, DecisionOutcome, FixedClock, Severity, Target};
+use warden_domain::{ApprovalCard, Case, Decision, FixedClock, Severity, Target, Verdict};
 use warden_store::{CaseReader, SqliteStore};
 
 use super::*;
@@ -12,6 +12,11 @@ struct Fixture {
     audit: Arc<StoreAuditLog<SqliteStore>>,
     executor: Executor,
     case: Case,
+    clock: Arc<dyn Clock>,
+}
+
+fn use_case() -> UseCase {
+    UseCase::allowing("default", [ActionName::CaseNote])
 }
 
 async fn fixture() -> Fixture {
@@ -20,19 +25,42 @@ async fn fixture() -> Fixture {
     let audit = Arc::new(StoreAuditLog::new(store.clone(), clock.clone()));
     let case = Case::open("c".into(), vec![], 1, vec![], Severity::Low, clock.now());
     store.insert_case(&case, &[]).await.expect("case");
+    store
+        .save_assessment(
+            case.id,
+            &Assessment {
+                assessor: "deterministic".into(),
+                verdict: Verdict::Suspicious,
+                severity: Severity::Medium,
+                confidence: 0.9,
+                risk_score: 50.0,
+                rationale: vec![],
+                proposed_actions: vec![],
+            },
+        )
+        .await
+        .expect("assessment");
     let executor = Executor::new(
         store.clone(),
         audit.clone(),
         clock.clone(),
-        vec![Arc::new(CaseNoteConnector::new(store.clone(), clock))],
-    );
+        PolicyEngine::default_set().expect("policy"),
+        [use_case()],
+    )
+    .with_connector(Arc::new(CaseNoteConnector::new(
+        store.clone(),
+        clock.clone(),
+    )));
     Fixture {
         store,
         audit,
         executor,
         case,
+        clock,
     }
 }
+
+use warden_domain::Assessment;
 
 fn note(case: &Case) -> ActionProposal {
     ActionProposal {
@@ -57,38 +85,77 @@ fn allow(p: &ActionProposal) -> Decision {
     }
 }
 
-async fn put_on_record(f: &Fixture, d: &Decision) {
-    f.audit
-        .append("system:test", AuditEvent::policy_decided(f.case.id, d))
-        .await
-        .expect("audit");
+/// An order as the pipeline leaves it: on the record (unless `recorded`
+/// is false) and in the store with `status`, needing `required` approvals.
+async fn order(
+    f: &Fixture,
+    p: &ActionProposal,
+    status: RequestStatus,
+    required: u32,
+    recorded: bool,
+) -> ProposalHash {
+    let decision = allow(p);
+    if recorded {
+        f.audit
+            .append(
+                "system:test",
+                AuditEvent::policy_decided(f.case.id, &decision),
+            )
+            .await
+            .expect("audit");
+    }
+    let now = f.clock.now();
+    let request = ApprovalRequest {
+        proposal: p.clone(),
+        proposal_hash: p.hash(),
+        decision,
+        use_case: "default".into(),
+        requester: "agent:default".into(),
+        card: ApprovalCard {
+            title: "note".into(),
+            use_case: "default".into(),
+            verdict: Verdict::Suspicious,
+            severity: Severity::Medium,
+            confidence: 0.9,
+            rationale: vec![],
+            evidence: vec![],
+            side_effects: "note".into(),
+            parameters: vec![],
+            rollback: "none".into(),
+            approvals_required: required,
+            roles: vec![],
+            policy_ids: vec![],
+        },
+        status,
+        created_at: now,
+        expires_at: now + time::Duration::hours(1),
+        supersedes: None,
+    };
+    assert!(f.store.save_approval_request(&request).await.expect("save"));
+    p.hash()
+}
+
+async fn notes(f: &Fixture) -> usize {
+    f.store.notes_of_case(f.case.id).await.expect("notes").len()
 }
 
 #[tokio::test]
-async fn runs_once_and_records_every_attempt() {
+async fn a_ready_order_runs_once_and_every_attempt_is_recorded() {
     let f = fixture().await;
-    let p = note(&f.case);
-    let d = allow(&p);
-    put_on_record(&f, &d).await;
-    let order = warden_approve::release(p, d, &[], "agent:default", OffsetDateTime::now_utc())
-        .expect("released");
-    let first = f
-        .executor
-        .execute(&order, "default")
-        .await
-        .expect("execute");
-    let second = f
-        .executor
-        .execute(&order, "default")
-        .await
-        .expect("execute");
-    assert_eq!(first.status, ExecutionStatus::Succeeded);
+    let hash = order(&f, &note(&f.case), RequestStatus::Ready, 0, true).await;
+    let first = f.executor.execute(&hash).await.expect("execute");
+    let second = f.executor.execute(&hash).await.expect("execute");
+    assert_eq!(first.status, ExecutionStatus::Succeeded, "{}", first.detail);
     assert_eq!(second.status, ExecutionStatus::Refused);
-    assert!(second.detail.contains("already executed"));
-    assert_eq!(
-        f.store.notes_of_case(f.case.id).await.expect("notes").len(),
-        1
-    );
+    assert!(second.detail.contains("not ready"), "{}", second.detail);
+    assert_eq!(notes(&f).await, 1);
+    let request = f
+        .store
+        .approval_request(&hash)
+        .await
+        .expect("read")
+        .expect("request");
+    assert_eq!(request.status, RequestStatus::Executed);
     let executed = f
         .audit
         .records(Some(f.case.id))
@@ -101,50 +168,106 @@ async fn runs_once_and_records_every_attempt() {
 }
 
 #[tokio::test]
-async fn kill_switch_stops_execution() {
+async fn the_kill_switch_stops_execution() {
     let f = fixture().await;
-    let p = note(&f.case);
-    let d = allow(&p);
-    put_on_record(&f, &d).await;
+    let hash = order(&f, &note(&f.case), RequestStatus::Ready, 0, true).await;
     f.store
-        .pause("*", "lead", "drill", OffsetDateTime::now_utc())
+        .pause("default", "lead", "drill", f.clock.now())
         .await
         .expect("pause");
-    let order = warden_approve::release(p, d, &[], "agent:default", OffsetDateTime::now_utc())
-        .expect("released");
-    let execution = f
-        .executor
-        .execute(&order, "default")
-        .await
-        .expect("execute");
+    let execution = f.executor.execute(&hash).await.expect("execute");
     assert_eq!(execution.status, ExecutionStatus::Refused);
     assert!(execution.detail.contains("kill switch"));
-    assert!(
-        f.store
-            .notes_of_case(f.case.id)
-            .await
-            .expect("notes")
-            .is_empty()
-    );
+    assert_eq!(notes(&f).await, 0);
 }
 
 #[tokio::test]
 async fn a_decision_missing_from_the_audit_log_is_refused() {
     let f = fixture().await;
-    let p = note(&f.case);
-    let order = warden_approve::release(
-        p.clone(),
-        allow(&p),
-        &[],
-        "agent:default",
-        OffsetDateTime::now_utc(),
-    )
-    .expect("released");
-    let execution = f
+    let hash = order(&f, &note(&f.case), RequestStatus::Ready, 0, false).await;
+    let execution = f.executor.execute(&hash).await.expect("execute");
+    assert_eq!(execution.status, ExecutionStatus::Refused);
+    assert!(
+        execution.detail.contains("not in the audit log"),
+        "{}",
+        execution.detail
+    );
+    assert_eq!(notes(&f).await, 0);
+}
+
+#[tokio::test]
+async fn shadow_and_draft_never_run_even_when_ready() {
+    for autonomy in [Autonomy::Shadow, Autonomy::Draft] {
+        let f = fixture().await;
+        let hash = order(&f, &note(&f.case), RequestStatus::Ready, 0, true).await;
+        f.store
+            .set_autonomy("default", autonomy, "lead", "test", f.clock.now())
+            .await
+            .expect("autonomy");
+        let execution = f.executor.execute(&hash).await.expect("execute");
+        assert_eq!(execution.status, ExecutionStatus::Refused, "{autonomy}");
+        assert!(
+            execution.detail.contains("autonomy"),
+            "{}",
+            execution.detail
+        );
+        assert_eq!(notes(&f).await, 0);
+    }
+}
+
+#[tokio::test]
+async fn a_ready_order_without_its_approvals_is_refused() {
+    let f = fixture().await;
+    // Marked ready in the store, but nobody approved it.
+    let hash = order(&f, &note(&f.case), RequestStatus::Ready, 1, true).await;
+    let execution = f.executor.execute(&hash).await.expect("execute");
+    assert_eq!(execution.status, ExecutionStatus::Refused);
+    assert!(
+        execution.detail.contains("0 valid approval"),
+        "{}",
+        execution.detail
+    );
+    assert_eq!(notes(&f).await, 0);
+}
+
+#[tokio::test]
+async fn pending_or_unknown_orders_are_refused() {
+    let f = fixture().await;
+    let hash = order(&f, &note(&f.case), RequestStatus::Pending, 1, true).await;
+    let execution = f.executor.execute(&hash).await.expect("execute");
+    assert_eq!(execution.status, ExecutionStatus::Refused);
+    let unknown = f
         .executor
-        .execute(&order, "default")
+        .execute(&ProposalHash::from_stored("00".repeat(32)))
         .await
         .expect("execute");
-    assert_eq!(execution.status, ExecutionStatus::Refused);
-    assert!(execution.detail.contains("not in the audit log"));
+    assert_eq!(unknown.status, ExecutionStatus::Refused);
+    assert_eq!(notes(&f).await, 0);
+}
+
+#[tokio::test]
+async fn recovery_finishes_an_interrupted_execution_exactly_once() {
+    let f = fixture().await;
+    let p = note(&f.case);
+    let hash = order(&f, &p, RequestStatus::Ready, 0, true).await;
+    // The executor claimed the key and died before acting.
+    f.store
+        .claim_execution(f.case.id, hash.as_str(), &hash, f.clock.now())
+        .await
+        .expect("claim");
+    let again = f.executor.execute(&hash).await.expect("execute");
+    assert_eq!(again.status, ExecutionStatus::Refused, "the claim holds");
+    assert_eq!(notes(&f).await, 0);
+    let recovered = f.executor.recover().await.expect("recover");
+    assert_eq!(recovered.len(), 1);
+    assert_eq!(
+        recovered[0].status,
+        ExecutionStatus::Succeeded,
+        "{}",
+        recovered[0].detail
+    );
+    assert_eq!(notes(&f).await, 1);
+    assert!(f.executor.recover().await.expect("recover").is_empty());
+    assert!(f.executor.run_ready().await.expect("run").is_empty());
+    assert_eq!(notes(&f).await, 1);
 }

@@ -43,7 +43,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use time::OffsetDateTime;
-use warden_assess::{AssessmentInput, Assessor, DeterministicAssessor};
+use warden_assess::{AssessmentInput, DeterministicAssessor};
 use warden_domain::{Alert, AlertId, Case, CaseState, Disposition, Severity, UseCase, Verdict};
 use warden_enrich::redact::redact_alert;
 use warden_enrich::{Context, EnrichRequest, Enrichment, ToolBox, enrich, register_embedded};
@@ -482,7 +482,7 @@ async fn pass(op: Op, case: &BenchCase, assessor: &DeterministicAssessor) {
                 let redacted: Vec<Alert> =
                     black_box(&draft.alerts).iter().map(redact_alert).collect();
                 let evidence = &draft.enrichment;
-                let assessment = assessor.assess(&AssessmentInput {
+                let assessment = assessor.score(&AssessmentInput {
                     case: &draft.case,
                     use_case: &draft.use_case,
                     alerts: &redacted,

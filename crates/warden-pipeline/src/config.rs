@@ -30,6 +30,15 @@ pub struct Config {
     pub escalation: EscalationConfig,
     /// Which policies decide.
     pub policy: PolicyConfig,
+    /// How long approval requests and approvals stay valid.
+    pub approvals: crate::control::ApprovalConfig,
+    /// The executor's limits.
+    pub executor: warden_execute::ExecutorConfig,
+    /// Products the executor acts on (`docs/connectors.md`). None by
+    /// default: only case notes run until a connector is configured.
+    /// Never written back out (it names where secrets live).
+    #[serde(skip_serializing)]
+    pub connectors: warden_execute::ConnectorsConfig,
 }
 
 /// `[playbooks]`

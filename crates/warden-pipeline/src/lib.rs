@@ -7,6 +7,9 @@
 //!   -> decide -> approve -> execute for a batch of alerts, persisting each
 //!   stage's output and appending its audit events before moving on (S5).
 //! - [`config`]: the `warden.toml` settings.
+//! - [`control`]: what people do between triage and execution: answer
+//!   approval requests, pull the kill switch, set autonomy, review cases
+//!   (the trust ladder).
 //! - [`report`]: a triaged case as the CLI and API show it (`--json` lines,
 //!   human cards).
 //!
@@ -14,37 +17,35 @@
 //! order, so the data flow reads top to bottom in [`Pipeline::triage_case`].
 
 pub mod config;
+pub mod control;
 pub mod eval;
 pub mod report;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use warden_approve::{Withheld, release};
+use warden_approve::build_card;
 use warden_assess::{AssessmentInput, Assessor, DeterministicAssessor};
 use warden_audit::{AuditError, AuditLog};
 use warden_domain::audit::ProposalRecord;
 use warden_domain::hashing::sha256_hex;
 use warden_domain::{
-    Alert, AuditEvent, Case, CaseState, Clock, Decision, DecisionOutcome, Execution,
-    ExecutionStatus,
+    Alert, ApprovalRequest, Assessment, AuditEvent, Autonomy, Case, CaseState, Clock, Decision,
+    DecisionOutcome, Execution, ExecutionStatus, RequestStatus, Verdict,
 };
-use warden_domain::{Approval, Assessment, Autonomy, DecisionOutcome as Outcome};
 use warden_enrich::redact::redact_alert;
 use warden_enrich::{Context, EnrichRequest, ToolBox, enrich, register_embedded};
-use warden_execute::{CaseNoteConnector, Connector, Executor};
+use warden_execute::{CaseNoteConnector, CaseView, Connector, Executor, case_entities};
 use warden_ingest::{
     AttackCatalogue, CaseDraft, FormatChoice, Formats, IngestError, Limits, ReadOptions, correlate,
     parse_record, read_paths,
 };
 use warden_playbook::PlaybookSet;
-use warden_policy::{
-    ApprovalTally, CaseFacts, EscalationInput, PolicyEngine, TargetFacts, Trigger,
-    escalation_triggers,
-};
-use warden_store::{DeadLetter, Store, StoreError};
+use warden_policy::{ApprovalTally, EscalationInput, PolicyEngine, Trigger, escalation_triggers};
+use warden_store::{DeadLetter, Person, Store, StoreError};
 
 pub use config::Config;
+pub use control::{Control, ControlError};
 pub use report::CaseOutcome;
 
 /// What stops the pipeline (bad input does not: it is dead-lettered).
@@ -56,6 +57,8 @@ pub enum PipelineError {
     Audit(#[from] AuditError),
     #[error("executor: {0}")]
     Execute(#[from] warden_execute::ExecuteError),
+    #[error("approvals: {0}")]
+    Control(#[from] ControlError),
     #[error("case state: {0}")]
     State(#[from] warden_domain::InvalidTransition),
     #[error("setup: {0}")]
@@ -90,10 +93,12 @@ pub struct Pipeline {
     policy: PolicyEngine,
     assessor: Box<dyn Assessor>,
     /// Further assessors whose views are compared with the first one's
-    /// (an ensemble); disagreement escalates.
+    /// (an ensemble); disagreement escalates. When the primary is not the
+    /// deterministic assessor, the deterministic one is always among them.
     second_opinions: Vec<Box<dyn Assessor>>,
     executor: Executor,
     connectors: Vec<Arc<dyn Connector>>,
+    control: Control,
     tools: ToolBox,
     playbooks: PlaybookSet,
     attack: Option<AttackCatalogue>,
@@ -127,15 +132,21 @@ impl Pipeline {
         policy: PolicyEngine,
         context: Context,
     ) -> Result<Self, PipelineError> {
-        let connectors: Vec<Arc<dyn Connector>> = vec![Arc::new(CaseNoteConnector::new(
+        // The configured products first (the first connector that handles
+        // an action performs it), then Warden's own case notes.
+        let mut connectors = config
+            .connectors
+            .build()
+            .map_err(|e| PipelineError::Setup(format!("connectors: {e}")))?;
+        connectors.push(Arc::new(CaseNoteConnector::new(
             store.clone(),
             clock.clone(),
-        ))];
-        let executor = Executor::new(
+        )));
+        let control = Control::new(
             store.clone(),
             audit.clone(),
             clock.clone(),
-            connectors.clone(),
+            config.approvals,
         );
         let mut tools = ToolBox::new(config.tools);
         let past_cases: Arc<dyn warden_store::CaseReader> = store.clone();
@@ -143,6 +154,15 @@ impl Pipeline {
             .map_err(PipelineError::Setup)?;
         let playbooks = PlaybookSet::shipped().map_err(|e| PipelineError::Setup(e.to_string()))?;
         let assessor = Box::new(DeterministicAssessor::new(config.assessor.clone()));
+        let executor = build_executor(
+            &config,
+            &store,
+            &audit,
+            &clock,
+            &policy,
+            &playbooks,
+            &connectors,
+        );
         let pipeline = Self {
             config,
             store,
@@ -153,6 +173,7 @@ impl Pipeline {
             second_opinions: Vec::new(),
             executor,
             connectors,
+            control,
             tools,
             playbooks,
             attack: None,
@@ -184,7 +205,31 @@ impl Pipeline {
     pub fn with_playbooks(mut self, playbooks: PlaybookSet) -> Result<Self, PipelineError> {
         self.check_playbooks(&playbooks)?;
         self.playbooks = playbooks;
+        self.rebuild_executor();
         Ok(self)
+    }
+
+    /// The executor sees the same policy, playbooks and connectors.
+    fn rebuild_executor(&mut self) {
+        self.executor = build_executor(
+            &self.config,
+            &self.store,
+            &self.audit,
+            &self.clock,
+            &self.policy,
+            &self.playbooks,
+            &self.connectors,
+        );
+    }
+
+    /// The executor this pipeline hands orders to.
+    pub fn executor(&self) -> &Executor {
+        &self.executor
+    }
+
+    /// The control plane (approvals, kill switch, autonomy, reviews).
+    pub fn control(&self) -> &Control {
+        &self.control
     }
 
     /// The playbooks in use.
@@ -192,9 +237,13 @@ impl Pipeline {
         &self.playbooks
     }
 
-    /// Use `assessor` instead of the deterministic one.
+    /// Use `assessor` instead of the deterministic one. The deterministic
+    /// assessor still runs beside it, as the baseline it must agree with.
     pub fn with_assessor(mut self, assessor: Box<dyn Assessor>) -> Self {
-        self.assessor = assessor;
+        let baseline = std::mem::replace(&mut self.assessor, assessor);
+        if baseline.name() == "deterministic" && self.assessor.name() != "deterministic" {
+            self.second_opinions.insert(0, baseline);
+        }
         self
     }
 
@@ -204,15 +253,24 @@ impl Pipeline {
         self
     }
 
-    /// Add a connector to the executor (the recording sandbox in `eval`).
+    /// Add a connector to the executor, after the configured ones.
     pub fn with_connector(mut self, connector: Arc<dyn Connector>) -> Self {
         self.connectors.push(connector);
-        self.executor = Executor::new(
-            self.store.clone(),
-            self.audit.clone(),
-            self.clock.clone(),
-            self.connectors.clone(),
-        );
+        self.rebuild_executor();
+        self
+    }
+
+    /// Act on nothing real: drop every configured product connector and
+    /// perform side effects through `sandbox` only (`warden eval`).
+    pub fn with_sandbox(mut self, sandbox: Arc<dyn Connector>) -> Self {
+        self.connectors = vec![
+            Arc::new(CaseNoteConnector::new(
+                self.store.clone(),
+                self.clock.clone(),
+            )),
+            sandbox,
+        ];
+        self.rebuild_executor();
         self
     }
 
@@ -361,47 +419,88 @@ impl Pipeline {
         Ok(outcomes)
     }
 
-    /// With the simulated approver on, the approvals a decision requires,
-    /// granted and on the record; otherwise none.
-    async fn simulated_approvals(
+    /// With the simulated approver on, grant `request` as many distinct
+    /// simulated people as it needs, through the same checks as real ones.
+    async fn simulate_approvals(&self, request: &ApprovalRequest) -> Result<(), PipelineError> {
+        if !self.simulated_approver || request.status != RequestStatus::Pending {
+            return Ok(());
+        }
+        let role = request
+            .card
+            .roles
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "analyst".into());
+        for n in 1..=request.card.approvals_required {
+            let person = Person {
+                name: format!("simulated-approver-{n}"),
+                roles: vec![role.clone()],
+                password_hash: String::new(),
+                created_at: self.clock.now(),
+            };
+            self.control
+                .approve(&request.proposal_hash, &person, Some(&role))
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Vet the context tool calls the assessor asked for (S2): a call is
+    /// allowed only for a tool in the playbook's plan (any embedded tool
+    /// when the plan is the default one) with every argument one of the
+    /// case's own structured entities. Allowed calls add nothing today: the
+    /// embedded plan already ran every planned tool over every structured
+    /// entity. Refused calls are on the record and escalate; their reasons
+    /// come back.
+    async fn vet_tool_requests(
         &self,
         case_id: warden_domain::CaseId,
-        decision: &Decision,
-    ) -> Result<Vec<Approval>, PipelineError> {
-        let Outcome::NeedsApproval { approvals, roles } = &decision.outcome else {
-            return Ok(Vec::new());
-        };
-        if !self.simulated_approver {
-            return Ok(Vec::new());
-        }
-        let now = self.clock.now();
-        let role = roles.first().cloned().unwrap_or_else(|| "analyst".into());
-        let mut granted = Vec::new();
-        for n in 1..=*approvals {
-            let approval = Approval {
-                proposal_hash: decision.proposal_hash.clone(),
-                approver: format!("simulated-approver-{n}"),
-                role: role.clone(),
-                approved: true,
-                reason: None,
-                decided_at: now,
-                expires_at: now + time::Duration::hours(1),
+        plan: &[String],
+        alerts: &[Alert],
+        input: &AssessmentInput<'_>,
+    ) -> Result<Vec<String>, PipelineError> {
+        let entities: std::collections::BTreeSet<String> = case_entities(alerts)
+            .into_iter()
+            .map(|(_, value)| value)
+            .collect();
+        let mut refused = Vec::new();
+        for request in self.assessor.tool_requests(input).into_iter().take(64) {
+            let tool = request.tool.chars().take(64).collect::<String>();
+            let in_plan = if plan.is_empty() {
+                self.tools.has(&tool)
+            } else {
+                plan.iter().any(|t| t == &tool)
+            };
+            let foreign: Vec<String> = request
+                .arguments
+                .values()
+                .filter(|v| !v.as_str().is_some_and(|text| entities.contains(text)))
+                .map(|v| v.to_string().chars().take(60).collect())
+                .collect();
+            let reason = if !in_plan {
+                format!("{tool} is not in the playbook's plan")
+            } else if !foreign.is_empty() {
+                format!(
+                    "{tool} was asked about {} entities that are not the case's own",
+                    foreign.len()
+                )
+            } else {
+                continue;
             };
             self.audit
                 .append(
-                    &format!("person:{}", approval.approver),
-                    AuditEvent::ApprovalRecorded {
+                    &format!("assessor:{}", self.assessor.name()),
+                    AuditEvent::ToolRequestRejected {
                         case_id,
-                        proposal_hash: approval.proposal_hash.clone(),
-                        approver: approval.approver.clone(),
-                        role: approval.role.clone(),
-                        approved: true,
+                        assessor: self.assessor.name().to_owned(),
+                        tool: tool.clone(),
+                        reason: reason.clone(),
                     },
                 )
                 .await?;
-            granted.push(approval);
+            refused.push(reason);
         }
-        Ok(granted)
+        Ok(refused)
     }
 
     /// Move `case` to `next`, persisting and recording the change.
@@ -460,7 +559,9 @@ impl Pipeline {
 
         // The use case: the first playbook that takes one of the alerts.
         let playbook = self.playbooks.select(&alerts);
-        let use_case = &playbook.use_case;
+        let mut use_case = playbook.use_case.clone();
+        use_case.autonomy = self.control.autonomy(&use_case).await?;
+        let use_case = &use_case;
 
         // Enrich, through the playbook's context tools.
         let enrichment = enrich(
@@ -500,16 +601,32 @@ impl Pipeline {
             evidence: &enrichment.evidence,
             gaps: &enrichment.gaps,
         };
-        let mut assessment = self.assessor.assess(&input);
+        let (mut assessment, failure) = match self.assessor.assess(&input) {
+            Ok(assessment) => (assessment, None),
+            Err(failure) => (unusable(self.assessor.name()), Some(failure.0)),
+        };
         let second_opinions: Vec<Assessment> = self
             .second_opinions
             .iter()
-            .map(|assessor| assessor.assess(&input))
+            .map(|assessor| {
+                assessor
+                    .assess(&input)
+                    .unwrap_or_else(|_| unusable(assessor.name()))
+            })
             .collect();
-        let invalid = assessment.check(&enrichment.ids()).err();
+        let invalid = failure.or_else(|| {
+            assessment
+                .check(&enrichment.ids())
+                .err()
+                .map(|e| e.to_string())
+        });
         if invalid.is_some() {
-            assessment.proposed_actions.clear();
+            // S4: an output that breaks the contract is not an answer.
+            assessment = unusable(self.assessor.name());
         }
+        let rejected_tools = self
+            .vet_tool_requests(case.id, &playbook.tools, &alerts, &input)
+            .await?;
         for view in std::iter::once(&assessment).chain(&second_opinions) {
             self.audit
                 .append(
@@ -534,19 +651,17 @@ impl Pipeline {
         self.advance(&mut case, CaseState::Assessed).await?;
 
         // Decide: policy for every proposal, then the escalation triggers.
-        let case_facts = CaseFacts {
-            use_case: use_case.name.clone(),
-            autonomy: use_case.autonomy.as_str().to_owned(),
-            severity: assessment.severity,
-            confidence: assessment.confidence,
-            verdict: assessment.verdict,
-            evidence_gaps: enrichment.gaps.len(),
-            stale_evidence: CaseFacts::count_stale(&enrichment.evidence),
-            allowed_actions: use_case.allowed_actions.clone(),
+        let view = CaseView {
+            use_case,
+            assessment: &assessment,
+            evidence: &enrichment.evidence,
+            gaps: &enrichment.gaps,
+            alerts: &alerts,
         };
+        let case_facts = view.case_facts();
         let mut decisions: Vec<Decision> = Vec::new();
         for proposal in &assessment.proposed_actions {
-            let target = TargetFacts::from_evidence(&proposal.target, &enrichment.evidence);
+            let target = view.target_facts(&proposal.target, case.id);
             let decision = self.policy.decide(
                 &use_case.name,
                 proposal,
@@ -578,6 +693,15 @@ impl Pipeline {
                 reason: format!("assessor output rejected: {err}"),
             });
         }
+        if !rejected_tools.is_empty() {
+            triggers.push(Trigger {
+                code: "tool_request_rejected",
+                reason: format!(
+                    "the assessor asked for context it may not have: {}",
+                    rejected_tools.join("; ")
+                ),
+            });
+        }
         if !triggers.is_empty() {
             self.audit
                 .append(
@@ -595,53 +719,70 @@ impl Pipeline {
         self.advance(&mut case, CaseState::Decided).await?;
 
         // Approve, then execute what is cleared. Shadow and draft use cases
-        // stop at the decision: nothing of theirs runs.
+        // stop at the decision: nothing of theirs is requested or runs. A
+        // case that escalated runs nothing on its own either (S4): what the
+        // policy would allow outright waits for one person instead.
         let mut executions: Vec<Execution> = Vec::new();
-        let may_execute = use_case.autonomy >= Autonomy::Assisted;
+        let may_request = use_case.autonomy >= Autonomy::Assisted;
         let agent = Self::agent(&use_case.name);
         for (proposal, decision) in assessment.proposed_actions.iter().zip(&decisions) {
-            if decision.outcome == DecisionOutcome::Deny || !may_execute {
+            if !may_request {
                 continue;
             }
-            let approvals = self.simulated_approvals(case.id, decision).await?;
-            let released = release(
-                proposal.clone(),
-                decision.clone(),
-                &approvals,
-                &agent,
-                self.clock.now(),
-            );
-            let (outcome, required, roles) = match (&released, &decision.outcome) {
-                (Ok(_), Outcome::NeedsApproval { approvals, roles }) => {
-                    ("approved", *approvals, roles.clone())
+            let (required, roles) = match &decision.outcome {
+                DecisionOutcome::Deny => continue,
+                DecisionOutcome::NeedsApproval { approvals, roles } => (*approvals, roles.clone()),
+                DecisionOutcome::Allow
+                    if !triggers.is_empty() && proposal.action.has_side_effect() =>
+                {
+                    (1, Vec::new())
                 }
-                (Ok(_), _) => ("not_required", 0, Vec::new()),
-                (Err(Withheld::AwaitingApproval { needed, roles, .. }), _) => {
-                    ("requested", *needed, roles.clone())
-                }
-                (Err(_), _) => ("withheld", 0, Vec::new()),
+                DecisionOutcome::Allow => (0, Vec::new()),
             };
-            self.audit
-                .append(
-                    PIPELINE,
-                    AuditEvent::ApprovalEvaluated {
-                        case_id: case.id,
-                        proposal_hash: decision.proposal_hash.clone(),
-                        outcome: outcome.into(),
-                        approvals_required: required,
-                        roles,
-                    },
-                )
+            let card = build_card(
+                proposal,
+                decision,
+                &assessment,
+                &enrichment.evidence,
+                &use_case.name,
+                required,
+                &roles,
+            );
+            let request = self
+                .control
+                .open_request(ApprovalRequest {
+                    proposal: proposal.clone(),
+                    proposal_hash: decision.proposal_hash.clone(),
+                    decision: decision.clone(),
+                    use_case: use_case.name.clone(),
+                    requester: agent.clone(),
+                    card,
+                    status: RequestStatus::Pending,
+                    created_at: now,
+                    expires_at: now,
+                    supersedes: None,
+                })
                 .await?;
-            if let Ok(order) = released {
-                executions.push(self.executor.execute(&order, &use_case.name).await?);
+            self.simulate_approvals(&request).await?;
+            let ready = self
+                .store
+                .approval_request(&request.proposal_hash)
+                .await?
+                .is_some_and(|r| r.status == RequestStatus::Ready);
+            if ready {
+                executions.push(self.executor.execute(&request.proposal_hash).await?);
             }
         }
 
         let side_effects_ran = executions
             .iter()
             .any(|e| e.status == ExecutionStatus::Succeeded && e.action.has_side_effect());
-        let disposition = warden_policy::disposition(triggers.len(), &decisions, side_effects_ran);
+        let waiting = !self
+            .store
+            .approval_requests(Some(RequestStatus::Pending), Some(case.id))
+            .await?
+            .is_empty();
+        let disposition = warden_policy::disposition(triggers.len(), waiting, side_effects_ran);
         case.verdict = Some(assessment.verdict);
         case.severity = assessment.severity;
         case.disposition = Some(disposition);
@@ -672,6 +813,58 @@ impl Pipeline {
             executions,
         })
     }
+}
+
+/// The assessor `--assessor NAME` names: `None` for the deterministic one
+/// (the default, always running anyway), the adversarial `chaos` model, or
+/// an error naming the ones that exist.
+pub fn assessor_named(name: &str) -> Result<Option<Box<dyn Assessor>>, String> {
+    match name {
+        "deterministic" => Ok(None),
+        "chaos" => Ok(Some(Box::new(warden_assess::ChaosAssessor::new()))),
+        other => Err(format!(
+            "assessor {other:?} is not available: the built-in ones are \"deterministic\" and \"chaos\" (the adversarial test model)"
+        )),
+    }
+}
+
+/// What stands in for an assessment that failed or broke the contract:
+/// no verdict, no confidence, nothing proposed.
+fn unusable(assessor: &str) -> Assessment {
+    Assessment {
+        assessor: assessor.to_owned(),
+        verdict: Verdict::Unknown,
+        severity: warden_domain::Severity::Medium,
+        confidence: 0.0,
+        risk_score: 0.0,
+        rationale: Vec::new(),
+        proposed_actions: Vec::new(),
+    }
+}
+
+/// The executor, wired to the same store, log, policy and connectors, with
+/// the playbooks' use cases.
+fn build_executor(
+    config: &Config,
+    store: &Arc<dyn Store>,
+    audit: &Arc<dyn AuditLog>,
+    clock: &Arc<dyn Clock>,
+    policy: &PolicyEngine,
+    playbooks: &PlaybookSet,
+    connectors: &[Arc<dyn Connector>],
+) -> Executor {
+    let mut executor = Executor::new(
+        store.clone(),
+        audit.clone(),
+        clock.clone(),
+        policy.clone(),
+        playbooks.iter().map(|p| p.use_case.clone()),
+    )
+    .with_config(config.executor);
+    for connector in connectors {
+        executor = executor.with_connector(connector.clone());
+    }
+    executor
 }
 
 #[cfg(test)]

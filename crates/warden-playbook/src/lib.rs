@@ -50,6 +50,9 @@ struct PlaybookFile {
     actions: ActionsFile,
     #[serde(default)]
     thresholds: ThresholdsFile,
+    /// Automatic step-down of autonomy on analyst overrides.
+    #[serde(default)]
+    trust: warden_domain::TrustLadder,
 }
 
 fn default_priority() -> i32 {
@@ -254,6 +257,16 @@ impl Playbook {
             }
             matches.push(rule);
         }
+        let trust = file.trust;
+        if !(0.0..=1.0).contains(&trust.max_override_rate)
+            || trust.window == 0
+            || trust.min_reviews > trust.window
+        {
+            return Err(error(format!(
+                "[trust] needs 0 <= max_override_rate <= 1, window >= 1 and min_reviews <= window (got {}, {}, {})",
+                trust.max_override_rate, trust.window, trust.min_reviews
+            )));
+        }
         Ok(Self {
             description: file.description,
             priority: file.priority,
@@ -266,6 +279,7 @@ impl Playbook {
                 min_confidence: file.thresholds.min_confidence,
                 malicious_risk: file.thresholds.malicious,
                 suspicious_risk: file.thresholds.suspicious,
+                trust: file.trust,
             },
             tools: file.context.tools,
             matches,

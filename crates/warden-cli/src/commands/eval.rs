@@ -34,11 +34,8 @@ pub struct Args {
 }
 
 pub async fn run(data_dir: &Path, config: Option<&Path>, args: Args) -> anyhow::Result<ExitCode> {
-    if args.assessor != "deterministic" {
-        eprintln!(
-            "warden: error: assessor {:?} is not available: only \"deterministic\" is built in so far",
-            args.assessor
-        );
+    if let Err(err) = warden_pipeline::assessor_named(&args.assessor) {
+        eprintln!("warden: error: {err}");
         return Ok(ExitCode::from(2));
     }
     let (mut env, _) = env::open(data_dir, config).await?;
@@ -57,6 +54,7 @@ pub async fn run(data_dir: &Path, config: Option<&Path>, args: Args) -> anyhow::
         formats: env.formats.clone(),
         playbooks: env.playbooks.clone(),
         approve_all: args.approve_all,
+        assessor: args.assessor.clone(),
     };
 
     // The bar draws only on a terminal (indicatif hides it otherwise).

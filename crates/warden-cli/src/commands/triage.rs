@@ -41,12 +41,10 @@ pub struct Args {
 }
 
 pub async fn run(data_dir: &Path, config: Option<&Path>, args: Args) -> anyhow::Result<ExitCode> {
-    if args.assessor != "deterministic" {
-        bail!(
-            "assessor {:?} is not available: only \"deterministic\" is built in so far",
-            args.assessor
-        );
-    }
+    let assessor = match warden_pipeline::assessor_named(&args.assessor) {
+        Ok(assessor) => assessor,
+        Err(err) => bail!(err),
+    };
     let (mut env, _) = env::open(data_dir, config).await?;
     env.add_mappings(&args.mappings)?;
     // An unknown --format is a usage error, like clap's own (exit 2).
@@ -65,7 +63,10 @@ pub async fn run(data_dir: &Path, config: Option<&Path>, args: Args) -> anyhow::
     for problem in context.problems() {
         eprintln!("warden: warning: {problem} (recorded as an evidence gap)");
     }
-    let pipeline = env.pipeline(context)?;
+    let mut pipeline = env.pipeline(context)?;
+    if let Some(assessor) = assessor {
+        pipeline = pipeline.with_assessor(assessor);
+    }
     let run = pipeline.triage_paths(&args.paths, format).await?;
 
     for outcome in &run.outcomes {

@@ -308,6 +308,8 @@ pub struct EvalOptions {
     pub formats: Formats,
     pub playbooks: Option<PlaybookSet>,
     pub approve_all: bool,
+    /// `--assessor NAME` (see [`crate::assessor_named`]).
+    pub assessor: String,
 }
 
 /// Run every case of `set`; `progress` is called after each one.
@@ -329,7 +331,7 @@ pub async fn run_set(
     }
     Ok(score(
         &set.name,
-        "deterministic",
+        &options.assessor,
         options.approve_all,
         per_case,
     ))
@@ -376,21 +378,22 @@ async fn run_case(
     };
     let audit = Arc::new(StoreAuditLog::new(store.clone(), clock.clone()));
     let sandbox = Arc::new(RecordingConnector::new());
-    let mut pipeline = Pipeline::new(
-        options.config.clone(),
-        store,
-        audit,
-        clock,
-        options.policy.clone(),
-        context,
-    )?
-    .with_formats(options.formats.clone())
-    .with_connector(sandbox.clone());
+    // A validation run never reaches a real product.
+    let mut config = options.config.clone();
+    config.connectors = Default::default();
+    let mut pipeline = Pipeline::new(config, store, audit, clock, options.policy.clone(), context)?
+        .with_formats(options.formats.clone())
+        .with_sandbox(sandbox.clone());
     if let Some(playbooks) = &options.playbooks {
         pipeline = pipeline.with_playbooks(playbooks.clone())?;
     }
     if options.approve_all {
         pipeline = pipeline.with_simulated_approver();
+    }
+    if let Some(assessor) =
+        crate::assessor_named(&options.assessor).map_err(PipelineError::Setup)?
+    {
+        pipeline = pipeline.with_assessor(assessor);
     }
     let run = pipeline
         .triage_paths(&case.alert_files, case.format.clone())

@@ -53,6 +53,7 @@ fn options() -> EvalOptions {
         formats: Formats::default(),
         playbooks: None,
         approve_all: false,
+        assessor: "deterministic".into(),
     }
 }
 

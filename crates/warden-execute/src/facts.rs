@@ -1,0 +1,67 @@
+//! The facts a policy decision sees, rebuilt from what is stored about a
+//! case. The pipeline uses them when it first decides; the executor uses
+//! them again at execution time, so a re-check sees the case as it is now
+//! (an autonomy that stepped down, evidence that changed).
+//!
+//! INVARIANT (S2): built from structured evidence, the assessment's typed
+//! fields and the alerts' structured entities; never from alert text.
+
+use std::collections::BTreeSet;
+
+use warden_domain::{Alert, Assessment, Evidence, EvidenceGap, ObservableKind, Target, UseCase};
+use warden_policy::{CaseFacts, TargetFacts};
+
+/// What is known about a case, borrowed from wherever it lives.
+#[derive(Debug, Clone, Copy)]
+pub struct CaseView<'a> {
+    /// With the autonomy in force now.
+    pub use_case: &'a UseCase,
+    pub assessment: &'a Assessment,
+    pub evidence: &'a [Evidence],
+    pub gaps: &'a [EvidenceGap],
+    pub alerts: &'a [Alert],
+}
+
+impl CaseView<'_> {
+    /// Facts about the case as a whole.
+    pub fn case_facts(&self) -> CaseFacts {
+        let (identity_types, privileged_identity) =
+            CaseFacts::identities_from_evidence(self.evidence);
+        CaseFacts {
+            use_case: self.use_case.name.clone(),
+            autonomy: self.use_case.autonomy.as_str().to_owned(),
+            severity: self.assessment.severity,
+            confidence: self.assessment.confidence,
+            verdict: self.assessment.verdict,
+            evidence_gaps: self.gaps.len(),
+            stale_evidence: CaseFacts::count_stale(self.evidence),
+            allowed_actions: self.use_case.allowed_actions.clone(),
+            identity_types,
+            privileged_identity,
+        }
+    }
+
+    /// Facts about one target: what the evidence says about it, and
+    /// whether it is the case itself or one of its own structured entities.
+    pub fn target_facts(&self, target: &Target, case_id: warden_domain::CaseId) -> TargetFacts {
+        let mut facts = TargetFacts::from_evidence(target, self.evidence);
+        facts.in_case = match target {
+            Target::Case { id } => *id == case_id,
+            Target::Entity { kind, value } => {
+                case_entities(self.alerts).contains(&(*kind, value.clone()))
+            }
+        };
+        facts
+    }
+}
+
+/// The entities a case's alerts carry in structured fields: the only
+/// things its actions may target.
+pub fn case_entities(alerts: &[Alert]) -> BTreeSet<(ObservableKind, String)> {
+    alerts
+        .iter()
+        .flat_map(|a| a.observables.iter())
+        .filter(|o| o.is_structured())
+        .map(|o| (o.kind, o.value.clone()))
+        .collect()
+}

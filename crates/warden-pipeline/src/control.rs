@@ -1,0 +1,629 @@
+//! The control plane people use: answering approval requests, the kill
+//! switch, run-time autonomy and the trust ladder's automatic step-down.
+//!
+//! Every change is appended to the audit log before it is stored (S5), and
+//! every rule that matters for S1 and S3 is also held by the store (one
+//! answer per person, compare-and-set on request status) and checked again
+//! by the executor, so a bug here cannot open a way around them.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use warden_approve::tally;
+use warden_audit::{AuditError, AuditLog};
+use warden_domain::audit::ProposalRecord;
+use warden_domain::{
+    Approval, ApprovalRequest, AuditEvent, Autonomy, CaseId, Clock, DecisionOutcome, ProposalHash,
+    RejectionReason, RequestStatus, Review, UseCase, Verdict,
+};
+use warden_store::{GLOBAL_SCOPE, Person, Store, StoreError};
+
+/// Roles that may approve an action when a policy names none.
+pub const APPROVER_ROLES: &[&str] = &["analyst", "soc_lead", "incident_commander"];
+/// Every role there is (see `docs/operations.md`).
+pub const ROLES: &[&str] = &[
+    "viewer",
+    "analyst",
+    "soc_lead",
+    "incident_commander",
+    "admin",
+];
+
+/// `[approvals]` settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApprovalConfig {
+    /// How long a request waits for people before it expires, in minutes.
+    pub request_ttl_minutes: u32,
+    /// How long one approval stays valid (until the action runs), in minutes.
+    pub approval_ttl_minutes: u32,
+}
+
+impl Default for ApprovalConfig {
+    fn default() -> Self {
+        Self {
+            request_ttl_minutes: 24 * 60,
+            approval_ttl_minutes: 4 * 60,
+        }
+    }
+}
+
+/// Why a control action was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    #[error("audit log: {0}")]
+    Audit(#[from] AuditError),
+    #[error("no approval request for proposal {0}")]
+    NoSuchRequest(ProposalHash),
+    #[error("the request is {0}; only pending requests can be answered")]
+    NotPending(RequestStatus),
+    #[error("the request expired at {0}")]
+    Expired(String),
+    #[error("{person} does not hold the role {role}")]
+    RoleNotHeld { person: String, role: String },
+    #[error("the role {role} cannot approve this request (it needs one of: {wanted})")]
+    RoleNotAccepted { role: String, wanted: String },
+    #[error("{0} asked for this action and cannot approve it")]
+    SelfApproval(String),
+    #[error("{0} already answered this request")]
+    AlreadyAnswered(String),
+    #[error("a rejection needs a note saying why")]
+    EmptyNote,
+    #[error("unknown use case {0}")]
+    UnknownUseCase(String),
+}
+
+/// What an approval achieved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApprovalProgress {
+    /// Valid approvals now, and how many are needed.
+    pub valid: u32,
+    pub needed: u32,
+    /// The request is now an order for the executor.
+    pub ready: bool,
+}
+
+/// The control plane over one store and audit log.
+#[derive(Clone)]
+pub struct Control {
+    store: Arc<dyn Store>,
+    audit: Arc<dyn AuditLog>,
+    clock: Arc<dyn Clock>,
+    config: ApprovalConfig,
+}
+
+impl std::fmt::Debug for Control {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Control")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Control {
+    pub fn new(
+        store: Arc<dyn Store>,
+        audit: Arc<dyn AuditLog>,
+        clock: Arc<dyn Clock>,
+        config: ApprovalConfig,
+    ) -> Self {
+        Self {
+            store,
+            audit,
+            clock,
+            config,
+        }
+    }
+
+    /// Open a request for `request.proposal` (status `ready` when it needs
+    /// no approval, else `pending`), on the record first.
+    pub async fn open_request(
+        &self,
+        mut request: ApprovalRequest,
+    ) -> Result<ApprovalRequest, ControlError> {
+        let now = self.clock.now();
+        request.created_at = now;
+        request.expires_at =
+            now + time::Duration::minutes(i64::from(self.config.request_ttl_minutes));
+        request.status = if request.card.approvals_required == 0 {
+            RequestStatus::Ready
+        } else {
+            RequestStatus::Pending
+        };
+        self.audit
+            .append(
+                &request.requester,
+                AuditEvent::ApprovalEvaluated {
+                    case_id: request.proposal.case_id,
+                    proposal_hash: request.proposal_hash.clone(),
+                    outcome: if request.status == RequestStatus::Ready {
+                        "not_required".into()
+                    } else {
+                        "requested".into()
+                    },
+                    approvals_required: request.card.approvals_required,
+                    roles: request.card.roles.clone(),
+                },
+            )
+            .await?;
+        if !self.store.save_approval_request(&request).await? {
+            // Proposed again (the same case triaged twice): the first
+            // request stands.
+            if let Some(existing) = self.store.approval_request(&request.proposal_hash).await? {
+                return Ok(existing);
+            }
+        }
+        Ok(request)
+    }
+
+    /// `person` approves the proposal with `hash`, acting in `role` (or the
+    /// first of their roles the request accepts).
+    pub async fn approve(
+        &self,
+        hash: &ProposalHash,
+        person: &Person,
+        role: Option<&str>,
+    ) -> Result<ApprovalProgress, ControlError> {
+        let request = self.pending(hash).await?;
+        let role = self.acting_role(&request, person, role)?;
+        let now = self.clock.now();
+        let approval = Approval {
+            proposal_hash: hash.clone(),
+            approver: person.name.clone(),
+            role: role.clone(),
+            approved: true,
+            reason: None,
+            decided_at: now,
+            expires_at: (now
+                + time::Duration::minutes(i64::from(self.config.approval_ttl_minutes)))
+            .min(request.expires_at),
+        };
+        self.answer(&request, &approval).await?;
+
+        let approvals = self.store.approvals_of(hash).await?;
+        let (valid, _) = tally(
+            hash,
+            &approvals,
+            &request.requester,
+            &request.card.roles,
+            now,
+        );
+        let needed = request.card.approvals_required;
+        let ready = valid >= needed
+            && self
+                .store
+                .set_request_status(hash, RequestStatus::Pending, RequestStatus::Ready, now)
+                .await?;
+        if ready {
+            self.audit
+                .append(
+                    &format!("person:{}", person.name),
+                    AuditEvent::ApprovalEvaluated {
+                        case_id: request.proposal.case_id,
+                        proposal_hash: hash.clone(),
+                        outcome: "approved".into(),
+                        approvals_required: needed,
+                        roles: request.card.roles.clone(),
+                    },
+                )
+                .await?;
+        }
+        Ok(ApprovalProgress {
+            valid,
+            needed,
+            ready,
+        })
+    }
+
+    /// `person` rejects the proposal, with a structured reason and a note.
+    pub async fn reject(
+        &self,
+        hash: &ProposalHash,
+        person: &Person,
+        reason: RejectionReason,
+        note: &str,
+    ) -> Result<(), ControlError> {
+        if note.trim().is_empty() {
+            return Err(ControlError::EmptyNote);
+        }
+        let request = self.pending(hash).await?;
+        let role = person
+            .roles
+            .iter()
+            .find(|r| r.as_str() != "viewer")
+            .cloned()
+            .ok_or_else(|| ControlError::RoleNotHeld {
+                person: person.name.clone(),
+                role: "analyst".into(),
+            })?;
+        let now = self.clock.now();
+        let reason_text = format!("{reason}: {}", note.trim());
+        let approval = Approval {
+            proposal_hash: hash.clone(),
+            approver: person.name.clone(),
+            role,
+            approved: false,
+            reason: Some(reason_text.clone()),
+            decided_at: now,
+            expires_at: request.expires_at,
+        };
+        self.answer(&request, &approval).await?;
+        self.close(&request, RequestStatus::Rejected, &reason_text)
+            .await
+    }
+
+    /// `person` changes the proposal's parameters. The change is a new
+    /// proposal, requested by `person` (who therefore cannot approve it),
+    /// with the same approval requirement; the old request is superseded.
+    /// The new proposal still goes through the executor's policy re-check.
+    pub async fn modify(
+        &self,
+        hash: &ProposalHash,
+        person: &Person,
+        parameters: std::collections::BTreeMap<String, String>,
+    ) -> Result<ApprovalRequest, ControlError> {
+        let old = self.pending(hash).await?;
+        // A modification must come from someone who could approve.
+        self.acting_role(&old, person, None)?;
+        let mut proposal = old.proposal.clone();
+        proposal.parameters = parameters;
+        proposal.proposed_by = format!("person:{}", person.name);
+        let new_hash = proposal.hash();
+        let mut decision = old.decision.clone();
+        decision.proposal_hash = new_hash.clone();
+        if matches!(decision.outcome, DecisionOutcome::Allow) {
+            decision.outcome = DecisionOutcome::NeedsApproval {
+                approvals: old.card.approvals_required.max(1),
+                roles: old.card.roles.clone(),
+            };
+        }
+        decision
+            .reasons
+            .push(format!("modified by {} from proposal {hash}", person.name));
+        let mut card = old.card.clone();
+        card.approvals_required = card.approvals_required.max(1);
+        card.parameters = proposal
+            .parameters
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        self.audit
+            .append(
+                &format!("person:{}", person.name),
+                AuditEvent::ProposalModified {
+                    case_id: proposal.case_id,
+                    from: hash.clone(),
+                    to: ProposalRecord::of(&proposal),
+                    by: person.name.clone(),
+                },
+            )
+            .await?;
+        // The executor requires the request's decision on the record.
+        self.audit
+            .append(
+                &format!("person:{}", person.name),
+                AuditEvent::policy_decided(proposal.case_id, &decision),
+            )
+            .await?;
+        self.close(
+            &old,
+            RequestStatus::Superseded,
+            &format!("modified into {new_hash}"),
+        )
+        .await?;
+        let request = ApprovalRequest {
+            proposal,
+            proposal_hash: new_hash,
+            decision,
+            use_case: old.use_case.clone(),
+            requester: person.name.clone(),
+            card,
+            status: RequestStatus::Pending,
+            created_at: old.created_at,
+            expires_at: old.expires_at,
+            supersedes: Some(hash.clone()),
+        };
+        self.open_request(request).await
+    }
+
+    /// Expire pending requests past their time; returns how many.
+    pub async fn expire_due(&self) -> Result<usize, ControlError> {
+        let now = self.clock.now();
+        let mut expired = 0;
+        for request in self
+            .store
+            .approval_requests(Some(RequestStatus::Pending), None)
+            .await?
+        {
+            if request.expires_at <= now {
+                self.close(&request, RequestStatus::Expired, "nobody decided in time")
+                    .await?;
+                expired += 1;
+            }
+        }
+        Ok(expired)
+    }
+
+    /// Pull the kill switch for `use_case` (all of them when `None`).
+    pub async fn pause(
+        &self,
+        use_case: Option<&str>,
+        by: &str,
+        reason: &str,
+    ) -> Result<(), ControlError> {
+        let scope = use_case.unwrap_or(GLOBAL_SCOPE);
+        self.audit
+            .append(
+                by,
+                AuditEvent::KillSwitchChanged {
+                    scope: scope.to_owned(),
+                    paused: true,
+                    by: by.to_owned(),
+                    reason: reason.to_owned(),
+                },
+            )
+            .await?;
+        self.store
+            .pause(scope, by, reason, self.clock.now())
+            .await?;
+        Ok(())
+    }
+
+    /// Release the kill switch for `use_case` (the global one when `None`).
+    pub async fn resume(
+        &self,
+        use_case: Option<&str>,
+        by: &str,
+        reason: &str,
+    ) -> Result<(), ControlError> {
+        let scope = use_case.unwrap_or(GLOBAL_SCOPE);
+        self.audit
+            .append(
+                by,
+                AuditEvent::KillSwitchChanged {
+                    scope: scope.to_owned(),
+                    paused: false,
+                    by: by.to_owned(),
+                    reason: reason.to_owned(),
+                },
+            )
+            .await?;
+        self.store.resume(scope).await?;
+        Ok(())
+    }
+
+    /// The autonomy in force for `use_case`: set at run time, or its
+    /// playbook's.
+    pub async fn autonomy(&self, use_case: &UseCase) -> Result<Autonomy, ControlError> {
+        Ok(self
+            .store
+            .autonomy_override(&use_case.name)
+            .await?
+            .unwrap_or(use_case.autonomy))
+    }
+
+    /// Set `use_case`'s autonomy (a lead's decision, or the ladder's).
+    pub async fn set_autonomy(
+        &self,
+        use_case: &UseCase,
+        to: Autonomy,
+        by: &str,
+        reason: &str,
+    ) -> Result<(), ControlError> {
+        let from = self.autonomy(use_case).await?;
+        self.audit
+            .append(
+                by,
+                AuditEvent::AutonomyChanged {
+                    use_case: use_case.name.clone(),
+                    from,
+                    to,
+                    by: by.to_owned(),
+                    reason: reason.to_owned(),
+                },
+            )
+            .await?;
+        self.store
+            .set_autonomy(&use_case.name, to, by, reason, self.clock.now())
+            .await?;
+        Ok(())
+    }
+
+    /// An analyst's own verdict on a triaged case. When analysts have
+    /// overridden the agent too often lately, the use case steps down one
+    /// level; returns the new level when it did.
+    pub async fn review(
+        &self,
+        case_id: CaseId,
+        use_case: &UseCase,
+        analyst: &Person,
+        analyst_verdict: Verdict,
+    ) -> Result<Option<Autonomy>, ControlError> {
+        let agent_verdict = self
+            .store
+            .case(case_id)
+            .await?
+            .and_then(|c| c.verdict)
+            .unwrap_or(Verdict::Unknown);
+        let review = Review {
+            case_id,
+            use_case: use_case.name.clone(),
+            analyst: analyst.name.clone(),
+            agent_verdict,
+            analyst_verdict,
+            reviewed_at: self.clock.now(),
+        };
+        self.audit
+            .append(
+                &format!("person:{}", analyst.name),
+                AuditEvent::CaseReviewed {
+                    case_id,
+                    use_case: use_case.name.clone(),
+                    analyst: analyst.name.clone(),
+                    agent_verdict,
+                    analyst_verdict,
+                    overridden: review.is_override(),
+                },
+            )
+            .await?;
+        self.store.add_review(&review).await?;
+
+        let ladder = use_case.trust;
+        let recent = self.store.reviews(&use_case.name, ladder.window).await?;
+        if recent.len() < ladder.min_reviews as usize || recent.is_empty() {
+            return Ok(None);
+        }
+        let overrides = recent.iter().filter(|r| r.is_override()).count();
+        let rate = overrides as f64 / recent.len() as f64;
+        let current = self.autonomy(use_case).await?;
+        if rate <= ladder.max_override_rate || current == Autonomy::Shadow {
+            return Ok(None);
+        }
+        let lower = current.step_down();
+        self.set_autonomy(
+            use_case,
+            lower,
+            "system:trust-ladder",
+            &format!(
+                "analysts overrode {overrides} of the last {} reviewed cases ({:.0}% > {:.0}%)",
+                recent.len(),
+                rate * 100.0,
+                ladder.max_override_rate * 100.0
+            ),
+        )
+        .await?;
+        Ok(Some(lower))
+    }
+
+    async fn pending(&self, hash: &ProposalHash) -> Result<ApprovalRequest, ControlError> {
+        let request = self
+            .store
+            .approval_request(hash)
+            .await?
+            .ok_or_else(|| ControlError::NoSuchRequest(hash.clone()))?;
+        if request.status != RequestStatus::Pending {
+            return Err(ControlError::NotPending(request.status));
+        }
+        if self.clock.now() >= request.expires_at {
+            self.close(&request, RequestStatus::Expired, "nobody decided in time")
+                .await?;
+            return Err(ControlError::Expired(request.expires_at.to_string()));
+        }
+        Ok(request)
+    }
+
+    /// The role `person` acts in for `request`, checked: held by them,
+    /// accepted by the request, and not the requester.
+    fn acting_role(
+        &self,
+        request: &ApprovalRequest,
+        person: &Person,
+        role: Option<&str>,
+    ) -> Result<String, ControlError> {
+        if person.name.eq_ignore_ascii_case(&request.requester) {
+            return Err(ControlError::SelfApproval(person.name.clone()));
+        }
+        let accepted: BTreeSet<&str> = if request.card.roles.is_empty() {
+            APPROVER_ROLES.iter().copied().collect()
+        } else {
+            request.card.roles.iter().map(String::as_str).collect()
+        };
+        let wanted = || accepted.iter().copied().collect::<Vec<_>>().join(", ");
+        match role {
+            Some(role) => {
+                if !person.roles.iter().any(|r| r == role) {
+                    return Err(ControlError::RoleNotHeld {
+                        person: person.name.clone(),
+                        role: role.to_owned(),
+                    });
+                }
+                if !accepted.contains(role) {
+                    return Err(ControlError::RoleNotAccepted {
+                        role: role.to_owned(),
+                        wanted: wanted(),
+                    });
+                }
+                Ok(role.to_owned())
+            }
+            None => person
+                .roles
+                .iter()
+                .find(|r| accepted.contains(r.as_str()))
+                .cloned()
+                .ok_or_else(|| ControlError::RoleNotAccepted {
+                    role: person.roles.join(", "),
+                    wanted: wanted(),
+                }),
+        }
+    }
+
+    /// Record one answer: on the audit record first, then stored (the
+    /// store's unique key keeps one answer per person even under a race).
+    async fn answer(
+        &self,
+        request: &ApprovalRequest,
+        approval: &Approval,
+    ) -> Result<(), ControlError> {
+        let hash = &request.proposal_hash;
+        let answered = self
+            .store
+            .approvals_of(hash)
+            .await?
+            .iter()
+            .any(|a| a.approver.eq_ignore_ascii_case(&approval.approver));
+        if answered {
+            return Err(ControlError::AlreadyAnswered(approval.approver.clone()));
+        }
+        self.audit
+            .append(
+                &format!("person:{}", approval.approver),
+                AuditEvent::ApprovalRecorded {
+                    case_id: request.proposal.case_id,
+                    proposal_hash: hash.clone(),
+                    approver: approval.approver.clone(),
+                    role: approval.role.clone(),
+                    approved: approval.approved,
+                    reason: approval.reason.clone(),
+                },
+            )
+            .await?;
+        if !self.store.add_approval(approval).await? {
+            return Err(ControlError::AlreadyAnswered(approval.approver.clone()));
+        }
+        Ok(())
+    }
+
+    async fn close(
+        &self,
+        request: &ApprovalRequest,
+        status: RequestStatus,
+        reason: &str,
+    ) -> Result<(), ControlError> {
+        self.audit
+            .append(
+                "system:approvals",
+                AuditEvent::RequestClosed {
+                    case_id: request.proposal.case_id,
+                    proposal_hash: request.proposal_hash.clone(),
+                    status,
+                    reason: reason.to_owned(),
+                },
+            )
+            .await?;
+        self.store
+            .set_request_status(
+                &request.proposal_hash,
+                RequestStatus::Pending,
+                status,
+                self.clock.now(),
+            )
+            .await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;
