@@ -10,6 +10,7 @@
 //!
 //! Exit codes: 0 success, 1 failure, 2 unreadable input (the contract).
 
+mod auth;
 mod commands;
 mod env;
 
@@ -53,6 +54,26 @@ enum Command {
     Deadletter(commands::deadletter::Args),
     /// Policies: validate against the schema, run fixtures, explain a case's decisions.
     Policy(commands::policy::Args),
+    /// List approval requests, or show one's approval card (--show HASH).
+    Approvals(commands::approvals::ListArgs),
+    /// Approve a proposal (password on standard input).
+    Approve(commands::approvals::ApproveArgs),
+    /// Reject a proposal with a reason (password on standard input).
+    Reject(commands::approvals::RejectArgs),
+    /// Change a proposal's parameters: a new proposal others must approve.
+    Modify(commands::approvals::ModifyArgs),
+    /// The executor: finish interrupted orders, then run every ready one.
+    Execute(commands::approvals::ExecuteArgs),
+    /// The kill switch: stop all execution, or one use case's.
+    Pause(commands::control::SwitchArgs),
+    /// Release the kill switch.
+    Resume(commands::control::SwitchArgs),
+    /// List use cases with their autonomy, or set one's.
+    Autonomy(commands::control::AutonomyArgs),
+    /// Record an analyst's verdict on a case (the trust ladder counts overrides).
+    Review(commands::control::ReviewArgs),
+    /// Local accounts: add (password on standard input), list.
+    User(commands::user::Args),
 }
 
 fn main() -> ExitCode {
@@ -87,6 +108,36 @@ fn main() -> ExitCode {
             Command::Actions(args) => commands::actions::run(&args),
             Command::Deadletter(args) => {
                 commands::deadletter::run(&cli.data_dir, cli.config.as_deref(), args).await
+            }
+            Command::Approvals(args) => {
+                commands::approvals::list(&cli.data_dir, cli.config.as_deref(), args).await
+            }
+            Command::Approve(args) => {
+                commands::approvals::approve(&cli.data_dir, cli.config.as_deref(), args).await
+            }
+            Command::Reject(args) => {
+                commands::approvals::reject(&cli.data_dir, cli.config.as_deref(), args).await
+            }
+            Command::Modify(args) => {
+                commands::approvals::modify(&cli.data_dir, cli.config.as_deref(), args).await
+            }
+            Command::Execute(args) => {
+                commands::approvals::execute(&cli.data_dir, cli.config.as_deref(), args).await
+            }
+            Command::Pause(args) => {
+                commands::control::switch(&cli.data_dir, cli.config.as_deref(), args, true).await
+            }
+            Command::Resume(args) => {
+                commands::control::switch(&cli.data_dir, cli.config.as_deref(), args, false).await
+            }
+            Command::Autonomy(args) => {
+                commands::control::autonomy(&cli.data_dir, cli.config.as_deref(), args).await
+            }
+            Command::Review(args) => {
+                commands::control::review(&cli.data_dir, cli.config.as_deref(), args).await
+            }
+            Command::User(args) => {
+                commands::user::run(&cli.data_dir, cli.config.as_deref(), args).await
             }
             Command::Policy(args) => {
                 commands::policy::run(&cli.data_dir, cli.config.as_deref(), args).await

@@ -6,6 +6,7 @@
 //! - [`Pipeline`] (this file): runs ingest -> correlate -> enrich -> assess
 //!   -> decide -> approve -> execute for a batch of alerts, persisting each
 //!   stage's output and appending its audit events before moving on (S5).
+//! - [`accounts`]: local accounts and their Argon2id passwords.
 //! - [`config`]: the `warden.toml` settings.
 //! - [`control`]: what people do between triage and execution: answer
 //!   approval requests, pull the kill switch, set autonomy, review cases
@@ -16,6 +17,7 @@
 //! Each stage's logic lives in its own crate; this crate only wires them in
 //! order, so the data flow reads top to bottom in [`Pipeline::triage_case`].
 
+pub mod accounts;
 pub mod config;
 pub mod control;
 pub mod eval;

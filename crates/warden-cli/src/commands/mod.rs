@@ -1,8 +1,11 @@
 //! One module per subcommand.
 
 pub mod actions;
+pub mod approvals;
+pub mod control;
 pub mod deadletter;
 pub mod eval;
 pub mod init;
 pub mod policy;
 pub mod triage;
+pub mod user;
