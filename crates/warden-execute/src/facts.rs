@@ -8,7 +8,9 @@
 
 use std::collections::BTreeSet;
 
-use warden_domain::{Alert, Assessment, Evidence, EvidenceGap, ObservableKind, Target, UseCase};
+use warden_domain::{
+    Alert, Assessment, Evidence, EvidenceGap, ObservableKind, Target, UseCase, Verdict,
+};
 use warden_policy::{CaseFacts, TargetFacts};
 
 /// What is known about a case, borrowed from wherever it lives.
@@ -20,6 +22,9 @@ pub struct CaseView<'a> {
     pub evidence: &'a [Evidence],
     pub gaps: &'a [EvidenceGap],
     pub alerts: &'a [Alert],
+    /// The other assessors' views of the case (the deterministic baseline
+    /// when another assessor leads).
+    pub second_opinions: &'a [Assessment],
 }
 
 impl CaseView<'_> {
@@ -38,6 +43,7 @@ impl CaseView<'_> {
             allowed_actions: self.use_case.allowed_actions.clone(),
             identity_types,
             privileged_identity,
+            assessors_agree: assessors_agree(self.assessment, self.second_opinions),
         }
     }
 
@@ -53,6 +59,17 @@ impl CaseView<'_> {
         };
         facts
     }
+}
+
+/// Whether every view lands on the same side: threat (malicious,
+/// suspicious), no threat (benign, false positive), or unknown.
+pub fn assessors_agree(primary: &Assessment, others: &[Assessment]) -> bool {
+    let side = |a: &Assessment| match a.verdict {
+        Verdict::Malicious | Verdict::Suspicious => Some(true),
+        Verdict::Benign | Verdict::FalsePositive => Some(false),
+        Verdict::Unknown => None,
+    };
+    others.iter().all(|other| side(other) == side(primary))
 }
 
 /// The entities a case's alerts carry in structured fields: the only

@@ -366,7 +366,9 @@ impl Executor {
 
         // The case as it is now.
         let case_id = proposal.case_id;
-        let Some(assessment) = self.store.assessments_of_case(case_id).await?.pop() else {
+        // Stored second opinions first, the leading assessment last.
+        let mut assessments = self.store.assessments_of_case(case_id).await?;
+        let Some(assessment) = assessments.pop() else {
             return Ok(Cleared::Refuse("the case has no assessment".into()));
         };
         let evidence = self.store.evidence_of_case(case_id).await?;
@@ -378,6 +380,7 @@ impl Executor {
             evidence: &evidence,
             gaps: &gaps,
             alerts: &alerts,
+            second_opinions: &assessments,
         };
 
         // Approvals verified and counted here, for the roles the original

@@ -649,6 +649,11 @@ impl Pipeline {
                 )
                 .await?;
         }
+        // Second opinions first: the executor reads the last one stored as
+        // the leading assessment and the others for agreement.
+        for view in &second_opinions {
+            self.store.save_assessment(case.id, view).await?;
+        }
         self.store.save_assessment(case.id, &assessment).await?;
         self.advance(&mut case, CaseState::Assessed).await?;
 
@@ -659,6 +664,7 @@ impl Pipeline {
             evidence: &enrichment.evidence,
             gaps: &enrichment.gaps,
             alerts: &alerts,
+            second_opinions: &second_opinions,
         };
         let case_facts = view.case_facts();
         let mut decisions: Vec<Decision> = Vec::new();

@@ -110,13 +110,14 @@ async fn examples_reach_the_expected_outcomes() {
 
     let dc = by_title("LSASS Memory Access by Unusual Process");
     assert_eq!(dc.assessment.verdict, Verdict::Malicious);
-    assert_eq!(dc.case.disposition, Some(Disposition::Escalated));
+    // Escalated, with its permitted responses (ticket, owner notice,
+    // session revocation) waiting in the approval queue.
+    assert_eq!(dc.case.disposition, Some(Disposition::AwaitingApproval));
     let codes: Vec<&str> = dc.triggers.iter().map(|t| t.code).collect();
     for code in [
         "critical_asset",
         "privileged_identity",
         "threat_verdict",
-        "action_denied",
         "suspected_injection",
     ] {
         assert!(codes.contains(&code), "{codes:?}");
@@ -157,7 +158,7 @@ async fn examples_reach_the_expected_outcomes() {
             .iter()
             .any(|r| r.contains("ws-fin-042"))
     );
-    // Nothing but the note ran anywhere.
+    // Nothing but the note ran anywhere: every side effect waits for people.
     for outcome in &run.outcomes {
         for execution in &outcome.executions {
             assert_eq!(execution.action, warden_domain::ActionName::CaseNote);

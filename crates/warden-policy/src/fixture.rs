@@ -72,6 +72,8 @@ pub struct Entry {
     pub case_identity_types: Option<Vec<String>>,
     /// Default false.
     pub case_privileged: Option<bool>,
+    /// Default true.
+    pub assessors_agree: Option<bool>,
     /// Valid approvals recorded (default 0).
     pub approvals: Option<u32>,
     pub approver_roles: Option<Vec<String>>,
@@ -119,6 +121,7 @@ impl Entry {
             target_in_case,
             case_identity_types,
             case_privileged,
+            assessors_agree,
             approvals,
             approver_roles,
             expect,
@@ -272,6 +275,7 @@ pub fn run(engine: &PolicyEngine, test: &Entry) -> Result<(Decision, Vec<String>
         },
         identity_types: set(test.case_identity_types.as_ref()),
         privileged_identity: test.case_privileged.unwrap_or(false),
+        assessors_agree: test.assessors_agree.unwrap_or(true),
     };
     let unknown = || "unknown".to_owned();
     let target = TargetFacts {

@@ -37,6 +37,10 @@ pub struct CaseFacts {
     /// Whether any identity in the case's evidence is privileged
     /// (`context.case_privileged`).
     pub privileged_identity: bool,
+    /// Whether every assessor that looked at the case (the deterministic
+    /// baseline always among them when another assessor leads) lands on the
+    /// same side, threat or not (`context.assessors_agree`).
+    pub assessors_agree: bool,
 }
 
 impl CaseFacts {
@@ -184,6 +188,10 @@ pub(crate) fn context_pairs(
         (
             "case_privileged".into(),
             RestrictedExpression::new_bool(case.privileged_identity),
+        ),
+        (
+            "assessors_agree".into(),
+            RestrictedExpression::new_bool(case.assessors_agree),
         ),
         (
             "approvals".into(),

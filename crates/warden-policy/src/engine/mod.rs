@@ -16,9 +16,9 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::str::FromStr;
 
 use cedar_policy::{
-    Authorizer, Context, Decision as CedarDecision, Entities, Entity, EntityId, EntityTypeName,
-    EntityUid, Policy, PolicyId, PolicySet, Request, RestrictedExpression, Schema, ValidationMode,
-    Validator,
+    ActionConstraint, Authorizer, Context, Decision as CedarDecision, Entities, Entity, EntityId,
+    EntityTypeName, EntityUid, Policy, PolicyId, PolicySet, PrincipalConstraint, Request,
+    RestrictedExpression, Schema, ValidationMode, Validator,
 };
 use warden_domain::hashing::sha256_fields;
 use warden_domain::{
@@ -81,6 +81,24 @@ pub enum Principal<'a> {
     /// `Warden::Person::"<user name>"` with `roles`.
     Person { name: &'a str, roles: &'a [String] },
 }
+
+impl Principal<'_> {
+    fn kind(&self) -> Kind {
+        match self {
+            Principal::Agent(_) => Kind::Agent,
+            Principal::Person { .. } => Kind::Person,
+        }
+    }
+}
+
+/// The principal types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Kind {
+    Agent,
+    Person,
+}
+
+const KINDS: [Kind; 2] = [Kind::Agent, Kind::Person];
 
 /// What one loaded policy is, for listings and explanations.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -163,6 +181,18 @@ impl Names {
         })
     }
 
+    fn principal_type(&self, kind: Kind) -> &EntityTypeName {
+        match kind {
+            Kind::Agent => &self.agent,
+            Kind::Person => &self.person,
+        }
+    }
+
+    /// Every action uid: the catalogue's and the tools'.
+    fn all_actions(&self) -> impl Iterator<Item = &EntityUid> {
+        self.actions.values().chain(self.tools.values())
+    }
+
     fn uid(type_name: &EntityTypeName, id: &str) -> EntityUid {
         EntityUid::from_type_name_and_id(type_name.clone(), EntityId::new(id))
     }
@@ -188,6 +218,12 @@ pub struct PolicyEngine {
     names: Names,
     requirements: HashMap<String, Requirement>,
     info: Vec<PolicyInfo>,
+    /// For each (principal type, action): the policies whose scope can
+    /// match it, so Cedar evaluates only those (see [`Slices`]).
+    slices: Slices,
+    /// Requests that do not fit the schema, found at load time; every
+    /// other request is built without re-checking it (see [`Shapes`]).
+    shapes: Shapes,
 }
 
 impl PolicyEngine {
@@ -280,6 +316,8 @@ impl PolicyEngine {
             .action_entities()
             .map_err(|e| PolicyLoadError::Schema(e.to_string()))?;
         let names = Names::new().map_err(PolicyLoadError::Schema)?;
+        let slices = Slices::new(&policies, &actions, &names)?;
+        let shapes = Shapes::new(&schema, &names);
         let mut fields: Vec<&str> = vec![schema_src];
         fields.extend(sources.iter().map(|(_, text)| *text));
         fields.push(crate::GUARD_POLICIES);
@@ -293,6 +331,8 @@ impl PolicyEngine {
             names,
             requirements,
             info,
+            slices,
+            shapes,
         })
     }
 
@@ -396,14 +436,14 @@ impl PolicyEngine {
             return decision;
         }
         let (request, entities) =
-            match self.cedar_request(principal, proposal, case, target, approvals) {
+            match self.request(principal, proposal, case, target, approvals, true) {
                 Ok(parts) => parts,
                 Err(reason) => {
                     decision.reasons.push(format!("request rejected: {reason}"));
                     return decision;
                 }
             };
-        let answer = self.authorize(&request, &entities);
+        let answer = self.authorize(principal.kind(), &request, &entities);
         decision.policy_ids = answer.policy_ids;
         if !answer.errors.is_empty() {
             // Fail closed: an erroring policy might have been a forbid.
@@ -464,35 +504,31 @@ impl PolicyEngine {
                 .push(format!("{tool:?} is not a known tool (see TOOLS)"));
             return decision;
         };
-        let context = Context::from_pairs([
-            (
-                "use_case".to_owned(),
-                RestrictedExpression::new_string(use_case.to_owned()),
-            ),
-            (
-                "in_playbook".to_owned(),
-                RestrictedExpression::new_bool(in_playbook),
-            ),
-        ])
-        .map_err(|e| e.to_string())
-        .and_then(|context| {
-            Request::new(
-                Names::uid(&self.names.agent, use_case),
-                action.clone(),
-                Names::uid(&self.names.case, TOOL_RESOURCE),
-                context,
-                Some(&self.schema),
-            )
-            .map_err(|e| e.to_string())
-        });
-        let request = match context {
+        let request = self
+            .shapes
+            .check(Kind::Agent, action, "Case")
+            .and_then(|()| {
+                Context::from_pairs(tool_context(use_case, in_playbook)).map_err(|e| e.to_string())
+            })
+            .and_then(|context| {
+                // The shape was checked against the schema at load.
+                Request::new(
+                    Names::uid(&self.names.agent, use_case),
+                    action.clone(),
+                    Names::uid(&self.names.case, TOOL_RESOURCE),
+                    context,
+                    None,
+                )
+                .map_err(|e| e.to_string())
+            });
+        let request = match request {
             Ok(request) => request,
             Err(reason) => {
                 decision.reasons.push(format!("request rejected: {reason}"));
                 return decision;
             }
         };
-        let answer = self.authorize(&request, &self.actions);
+        let answer = self.authorize(Kind::Agent, &request, &self.actions);
         decision.policy_ids = answer.policy_ids;
         if !answer.errors.is_empty() {
             decision.reasons.extend(answer.errors);
@@ -508,8 +544,11 @@ impl PolicyEngine {
         decision
     }
 
-    /// The Cedar request (and the entities to evaluate it against) for one
-    /// proposal: what [`PolicyEngine::decide_for`] asks Cedar.
+    /// The complete Cedar request (every context attribute) and the
+    /// entities to evaluate it against, for one proposal: what asking Cedar
+    /// with the whole policy set ([`PolicyEngine::cedar_policies`]) takes.
+    /// [`PolicyEngine::decide_for`] asks the same question of the policies
+    /// that can apply, with the attributes they read.
     pub fn cedar_request(
         &self,
         principal: Principal<'_>,
@@ -518,6 +557,21 @@ impl PolicyEngine {
         target: &TargetFacts,
         approvals: &ApprovalTally,
     ) -> Result<(Request, Cow<'_, Entities>), String> {
+        self.request(principal, proposal, case, target, approvals, false)
+    }
+
+    /// The request for one proposal; `trimmed`: with only the context
+    /// attributes the policies of its slice read.
+    fn request(
+        &self,
+        principal: Principal<'_>,
+        proposal: &ActionProposal,
+        case: &CaseFacts,
+        target: &TargetFacts,
+        approvals: &ApprovalTally,
+        trimmed: bool,
+    ) -> Result<(Request, Cow<'_, Entities>), String> {
+        let kind = principal.kind();
         let (principal, entities) = match principal {
             Principal::Agent(name) => (
                 Names::uid(&self.names.agent, name),
@@ -550,26 +604,37 @@ impl PolicyEngine {
             .names
             .actions
             .get(&proposal.action)
-            .cloned()
             .ok_or_else(|| format!("{} is not in the schema", proposal.action))?;
-        let resource = match &proposal.target {
-            Target::Case { id } => self.names.resource("Case", &id.to_string())?,
-            Target::Entity { kind, value } => self
-                .names
-                .resource(resource_type(proposal.action, *kind), value)?,
+        let resource_type = match &proposal.target {
+            Target::Case { .. } => "Case",
+            Target::Entity { kind, .. } => resource_type(proposal.action, *kind),
         };
-        let context = Context::from_pairs(context_pairs(proposal.action, case, target, approvals))
-            .map_err(|e| e.to_string())?;
-        let request = Request::new(principal, action, resource, context, Some(&self.schema))
+        self.shapes.check(kind, action, resource_type)?;
+        let resource = match &proposal.target {
+            Target::Case { id } => self.names.resource(resource_type, &id.to_string())?,
+            Target::Entity { value, .. } => self.names.resource(resource_type, value)?,
+        };
+        let mut pairs = context_pairs(proposal.action, case, target, approvals);
+        if trimmed && let Some(read) = self.slices.attributes(kind, action) {
+            pairs.retain(|(name, _)| read.contains(name));
+        }
+        let context = Context::from_pairs(pairs).map_err(|e| e.to_string())?;
+        // The shape was checked against the schema at load (`Shapes`); the
+        // context's types are fixed by `context_pairs`.
+        let request = Request::new(principal, action.clone(), resource, context, None)
             .map_err(|e| e.to_string())?;
         Ok((request, entities))
     }
 
-    /// Ask Cedar; collect the deciding policies and any evaluation error.
-    fn authorize(&self, request: &Request, entities: &Entities) -> Answer {
-        let response = self
-            .authorizer
-            .is_authorized(request, &self.policies, entities);
+    /// Ask Cedar, with the policies that can apply to the request's
+    /// principal type and action; collect the deciding policies and any
+    /// evaluation error.
+    fn authorize(&self, kind: Kind, request: &Request, entities: &Entities) -> Answer {
+        let policies = request
+            .action()
+            .and_then(|action| self.slices.get(kind, action))
+            .unwrap_or(&self.policies);
+        let response = self.authorizer.is_authorized(request, policies, entities);
         let mut policy_ids: Vec<String> = response
             .diagnostics()
             .reason()
@@ -598,6 +663,224 @@ impl PolicyEngine {
         }
         (needed, roles)
     }
+}
+
+/// For each principal type and action, the policies whose scope can match
+/// it. A policy left out has a scope that cannot match (an `action ==` or
+/// `action in` naming neither the action nor a group it belongs to, or a
+/// principal of another type), so Cedar would find it not satisfied
+/// without evaluating its conditions: leaving it out changes neither the
+/// decision, the deciding ids nor the errors (no condition of it could
+/// have erred). Scopes it cannot rule out (`principal in ...`, resource
+/// constraints) keep the policy in.
+///
+/// Each slice also knows the context attributes its policies read (`None`:
+/// a policy uses the context otherwise than by attribute, so all of them).
+/// Requests carry only those: an attribute no policy of the slice reads
+/// cannot change its answer, and one it reads is always there (`has`
+/// tests count as reads), so no evaluation error is added or lost.
+#[derive(Debug, Clone)]
+struct Slices(HashMap<(Kind, EntityUid), Slice>);
+
+#[derive(Debug, Clone)]
+struct Slice {
+    policies: PolicySet,
+    attributes: Option<BTreeSet<String>>,
+}
+
+impl Slices {
+    fn new(
+        policies: &PolicySet,
+        actions: &Entities,
+        names: &Names,
+    ) -> Result<Self, PolicyLoadError> {
+        let mut slices = HashMap::new();
+        for kind in KINDS {
+            let principal_type = names.principal_type(kind);
+            for action in names.all_actions() {
+                let groups: Vec<&EntityUid> = actions
+                    .ancestors(action)
+                    .map(Iterator::collect)
+                    .unwrap_or_default();
+                let mut slice = PolicySet::new();
+                for policy in policies.policies() {
+                    let principal_fits = match policy.principal_constraint() {
+                        PrincipalConstraint::Any | PrincipalConstraint::In(_) => true,
+                        PrincipalConstraint::Eq(uid) => uid.type_name() == principal_type,
+                        PrincipalConstraint::Is(type_name)
+                        | PrincipalConstraint::IsIn(type_name, _) => &type_name == principal_type,
+                    };
+                    let action_fits = match policy.action_constraint() {
+                        ActionConstraint::Any => true,
+                        ActionConstraint::Eq(uid) => &uid == action,
+                        ActionConstraint::In(uids) => uids
+                            .iter()
+                            .any(|uid| uid == action || groups.contains(&uid)),
+                    };
+                    if principal_fits && action_fits {
+                        slice
+                            .add(policy.clone())
+                            .map_err(|e| PolicyLoadError::Parse(e.to_string()))?;
+                    }
+                }
+                let attributes = context_attributes(&slice);
+                slices.insert(
+                    (kind, action.clone()),
+                    Slice {
+                        policies: slice,
+                        attributes,
+                    },
+                );
+            }
+        }
+        Ok(Self(slices))
+    }
+
+    fn get(&self, kind: Kind, action: &EntityUid) -> Option<&PolicySet> {
+        self.0.get(&(kind, action.clone())).map(|s| &s.policies)
+    }
+
+    fn attributes(&self, kind: Kind, action: &EntityUid) -> Option<&BTreeSet<String>> {
+        self.0
+            .get(&(kind, action.clone()))
+            .and_then(|s| s.attributes.as_ref())
+    }
+}
+
+/// The context attributes the policies read (`context.x`, `context has
+/// x`); `None` when one uses the context as a whole or cannot be read.
+fn context_attributes(policies: &PolicySet) -> Option<BTreeSet<String>> {
+    let mut read = BTreeSet::new();
+    for policy in policies.policies() {
+        let json = policy.to_json().ok()?;
+        if !reads(&json, &mut read) {
+            return None;
+        }
+    }
+    Some(read)
+}
+
+/// Collect the context attributes `node` (a policy's JSON form) reads into
+/// `read`; false when it uses `context` otherwise.
+fn reads(node: &serde_json::Value, read: &mut BTreeSet<String>) -> bool {
+    use serde_json::Value;
+    match node {
+        Value::Array(items) => items.iter().all(|item| reads(item, read)),
+        Value::Object(map) => {
+            if map.get("Var").and_then(Value::as_str) == Some("context") {
+                return false;
+            }
+            if map.contains_key("Value") {
+                return true;
+            }
+            for access in [".", "has"] {
+                if let Some(Value::Object(inner)) = map.get(access)
+                    && let (Some(left), Some(Value::String(attr))) =
+                        (inner.get("left"), inner.get("attr"))
+                    && left.get("Var").and_then(Value::as_str) == Some("context")
+                {
+                    read.insert(attr.clone());
+                    return map
+                        .iter()
+                        .filter(|(key, _)| *key != access)
+                        .all(|(_, value)| reads(value, read));
+                }
+            }
+            map.values().all(|value| reads(value, read))
+        }
+        _ => true,
+    }
+}
+
+/// The requests Warden builds that do not fit the schema, by principal
+/// type, action and resource type, with the schema's reason. The context's
+/// attribute types are fixed by [`context_pairs`] and [`tool_context`]
+/// (text, numbers, booleans, sets of text), so checking one request of
+/// each shape at load is checking them all; requests are then built
+/// without the per-request check, and a shape that failed is a deny.
+#[derive(Debug, Clone, Default)]
+struct Shapes(HashMap<(Kind, EntityUid, &'static str), String>);
+
+impl Shapes {
+    fn new(schema: &Schema, names: &Names) -> Self {
+        let case = CaseFacts {
+            use_case: "shape".into(),
+            autonomy: "assisted".into(),
+            severity: warden_domain::Severity::Medium,
+            confidence: 0.5,
+            verdict: warden_domain::Verdict::Unknown,
+            evidence_gaps: 0,
+            stale_evidence: 0,
+            allowed_actions: BTreeSet::new(),
+            identity_types: ["human".to_owned()].into(),
+            privileged_identity: false,
+            assessors_agree: true,
+        };
+        let target = TargetFacts::from_evidence(&Target::case(warden_domain::CaseId::new()), &[]);
+        let mut failed = HashMap::new();
+        let mut check = |kind: Kind, action: &EntityUid, resource: &'static str, context| {
+            let outcome = Context::from_pairs(context)
+                .map_err(|e| e.to_string())
+                .and_then(|context| {
+                    let resource_uid = names.resource(resource, "shape")?;
+                    Request::new(
+                        Names::uid(names.principal_type(kind), "shape"),
+                        action.clone(),
+                        resource_uid,
+                        context,
+                        Some(schema),
+                    )
+                    .map_err(|e| e.to_string())
+                });
+            if let Err(reason) = outcome {
+                failed.insert((kind, action.clone(), resource), reason);
+            }
+        };
+        for kind in KINDS {
+            for (name, action) in &names.actions {
+                let mut resources: Vec<&'static str> = name
+                    .target_kinds()
+                    .iter()
+                    .map(|k| resource_type(*name, *k))
+                    .collect();
+                if resources.is_empty() {
+                    resources.push("Case");
+                }
+                resources.dedup();
+                for resource in resources {
+                    let context = context_pairs(*name, &case, &target, &ApprovalTally::default());
+                    check(kind, action, resource, context);
+                }
+            }
+        }
+        for action in names.tools.values() {
+            check(Kind::Agent, action, "Case", tool_context("shape", true));
+        }
+        Self(failed)
+    }
+
+    /// `Err` with the schema's reason when requests of this shape do not
+    /// fit the schema.
+    fn check(&self, kind: Kind, action: &EntityUid, resource: &'static str) -> Result<(), String> {
+        match self.0.get(&(kind, action.clone(), resource)) {
+            Some(reason) => Err(reason.clone()),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The Cedar context of a tool call (`ToolContext` in the schema).
+fn tool_context(use_case: &str, in_playbook: bool) -> Vec<(String, RestrictedExpression)> {
+    vec![
+        (
+            "use_case".to_owned(),
+            RestrictedExpression::new_string(use_case.to_owned()),
+        ),
+        (
+            "in_playbook".to_owned(),
+            RestrictedExpression::new_bool(in_playbook),
+        ),
+    ]
 }
 
 /// What Cedar said about one request.
