@@ -363,6 +363,11 @@ impl PolicyEngine {
         &self.policies
     }
 
+    /// The schema the set was validated against.
+    pub fn cedar_schema(&self) -> &Schema {
+        &self.schema
+    }
+
     /// The entities an agent's request is evaluated against (the schema's
     /// action entities).
     pub fn cedar_entities(&self) -> &Entities {
@@ -579,23 +584,13 @@ impl PolicyEngine {
             ),
             Principal::Person { name, roles } => {
                 let uid = Names::uid(&self.names.person, name);
-                let person = Entity::new(
-                    uid.clone(),
-                    HashMap::from([(
-                        "roles".to_owned(),
-                        RestrictedExpression::new_set(
-                            roles
-                                .iter()
-                                .map(|r| RestrictedExpression::new_string(r.clone())),
-                        ),
-                    )]),
-                    HashSet::new(),
-                )
-                .map_err(|e| e.to_string())?;
+                let person = person_entity(uid.clone(), roles)?;
+                // The person's shape was checked against the schema at
+                // load (`Shapes`): `roles` is always a set of text.
                 let entities = self
                     .actions
                     .clone()
-                    .add_entities([person], Some(&self.schema))
+                    .add_entities([person], None)
                     .map_err(|e| e.to_string())?;
                 (uid, Cow::Owned(entities))
             }
@@ -799,7 +794,12 @@ fn reads(node: &serde_json::Value, read: &mut BTreeSet<String>) -> bool {
 /// each shape at load is checking them all; requests are then built
 /// without the per-request check, and a shape that failed is a deny.
 #[derive(Debug, Clone, Default)]
-struct Shapes(HashMap<(Kind, EntityUid, &'static str), String>);
+struct Shapes {
+    failed: HashMap<(Kind, EntityUid, &'static str), String>,
+    /// Why a person's entity (`roles: Set<String>`) does not fit the
+    /// schema, if it does not.
+    person: Option<String>,
+}
 
 impl Shapes {
     fn new(schema: &Schema, names: &Names) -> Self {
@@ -856,17 +856,44 @@ impl Shapes {
         for action in names.tools.values() {
             check(Kind::Agent, action, "Case", tool_context("shape", true));
         }
-        Self(failed)
+        let person = person_entity(Names::uid(&names.person, "shape"), &["analyst".to_owned()])
+            .and_then(|entity| {
+                Entities::from_entities([entity], Some(schema)).map_err(|e| e.to_string())
+            })
+            .err();
+        Self { failed, person }
     }
 
     /// `Err` with the schema's reason when requests of this shape do not
     /// fit the schema.
     fn check(&self, kind: Kind, action: &EntityUid, resource: &'static str) -> Result<(), String> {
-        match self.0.get(&(kind, action.clone(), resource)) {
+        if kind == Kind::Person
+            && let Some(reason) = &self.person
+        {
+            return Err(reason.clone());
+        }
+        match self.failed.get(&(kind, action.clone(), resource)) {
             Some(reason) => Err(reason.clone()),
             None => Ok(()),
         }
     }
+}
+
+/// A person as a Cedar entity: `Warden::Person` with its roles.
+fn person_entity(uid: EntityUid, roles: &[String]) -> Result<Entity, String> {
+    Entity::new(
+        uid,
+        HashMap::from([(
+            "roles".to_owned(),
+            RestrictedExpression::new_set(
+                roles
+                    .iter()
+                    .map(|r| RestrictedExpression::new_string(r.clone())),
+            ),
+        )]),
+        HashSet::new(),
+    )
+    .map_err(|e| e.to_string())
 }
 
 /// The Cedar context of a tool call (`ToolContext` in the schema).

@@ -1227,3 +1227,34 @@ fn slices_decide_exactly_as_the_whole_set() {
         "{largest}"
     );
 }
+
+#[test]
+fn a_person_that_does_not_fit_the_schema_is_denied() {
+    // A schema whose people have no roles: Warden's person entity does not
+    // fit it, so people's requests are denied; agents' still decide.
+    let schema = crate::DEFAULT_SCHEMA.replace(
+        "entity Person = {\n    roles: Set<String>,\n  };",
+        "entity Person;",
+    );
+    assert_ne!(schema, crate::DEFAULT_SCHEMA);
+    let policies =
+        r#"@id("all") permit (principal, action == Warden::Action::"ticket.create", resource);"#;
+    let engine = PolicyEngine::load(&schema, policies).expect("validates");
+    let ticket = proposal(ActionName::TicketCreate, None);
+    let person = engine.decide_as_person(
+        "alice",
+        &roles(&["analyst"]),
+        &ticket,
+        &case_facts(),
+        &target_facts(),
+        &ApprovalTally::default(),
+    );
+    assert_eq!(person.outcome, DecisionOutcome::Deny);
+    assert!(
+        person.reasons[0].starts_with("request rejected"),
+        "{:?}",
+        person.reasons
+    );
+    let agent = decide(&engine, &ticket, &ApprovalTally::default());
+    assert_eq!(agent.outcome, needs(1, RESPONDERS), "{agent:?}");
+}
