@@ -306,10 +306,17 @@ impl PolicyEngine {
         }
         let validation = Validator::new(schema.clone()).validate(&policies, ValidationMode::Strict);
         if !validation.validation_passed() {
-            let errors: Vec<String> = validation
+            let mut errors: Vec<String> = validation
                 .validation_errors()
                 .map(|e| format!("- {e}"))
                 .collect();
+            if errors.iter().any(|e| e.contains("Warden::Action::\"tool.")) {
+                errors.push(
+                    "(tool calls have their own context: a policy that reads decision \
+                     fields should say `action in Warden::Action::\"catalogue\"`)"
+                        .into(),
+                );
+            }
             return Err(PolicyLoadError::Invalid(errors.join("\n")));
         }
         let actions = schema
