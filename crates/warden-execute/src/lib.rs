@@ -241,7 +241,7 @@ impl Executor {
             else {
                 continue;
             };
-            let execution = match self.clear(&request).await? {
+            let mut execution = match self.clear(&request).await? {
                 Cleared::Refuse(reason) => self.refused(&request.proposal, reason),
                 Cleared::Go(order) => {
                     tracing::warn!(
@@ -252,7 +252,9 @@ impl Executor {
                     self.perform(&order, &unfinished.idempotency_key).await
                 }
             };
-            // The claim is open: close it with whatever happened now.
+            // The claim is open: close it, under its own key, with whatever
+            // happened now (a tampered proposal no longer hashes to it).
+            execution.idempotency_key = unfinished.idempotency_key.clone();
             self.store
                 .finish_execution(request.proposal.case_id, &execution)
                 .await?;
@@ -393,10 +395,24 @@ impl Executor {
             &request.card.roles,
             now,
         );
-        if count < request.card.approvals_required {
+        // S4, held here too and not only by the stored card: in a case that
+        // escalated, nothing with a side effect runs without a person.
+        let escalated = self
+            .audit
+            .records(Some(case_id))
+            .await?
+            .iter()
+            .any(|r| matches!(r.entry.event, AuditEvent::Escalated { .. }));
+        let floor = u32::from(escalated && proposal.action.has_side_effect());
+        let needed = request.card.approvals_required.max(floor);
+        if count < needed {
             return Ok(Cleared::Refuse(format!(
-                "{count} valid approval(s); the request needs {}",
-                request.card.approvals_required
+                "{count} valid approval(s); the request needs {needed}{}",
+                if escalated {
+                    " (the case escalated: a person decides)"
+                } else {
+                    ""
+                }
             )));
         }
         // Checked before the executor's own decision joins the record.
