@@ -16,7 +16,8 @@
 //! misbehave on every pending request (self-approval, viewers, the same
 //! person twice, approvals after expiry, edits after approval, rejections,
 //! tampering with the stored request in SQLite), pulls kill switches and
-//! changes autonomy, simulates an executor crash, and runs the executor.
+//! changes autonomy, simulates an executor crash, and runs two executors
+//! racing over the same orders, then recovery.
 //!
 //! The checks read only what the product recorded (audit log, store,
 //! sandbox) and what the test itself did (the people it used, the requests
@@ -1096,7 +1097,9 @@ async fn behave(h: &Harness, ledger: &mut Ledger, behaviour: Behaviour, request:
                 assert!(
                     matches!(
                         result,
-                        Err(ControlError::SelfApproval(_) | ControlError::Expired(_))
+                        Err(ControlError::SelfApproval(_)
+                            | ControlError::Expired(_)
+                            | ControlError::NotPending(RequestStatus::Expired))
                     ),
                     "{name} approved its own request: {result:?}"
                 );
@@ -1180,7 +1183,7 @@ async fn behave(h: &Harness, ledger: &mut Ledger, behaviour: Behaviour, request:
                 ledger.forbid(hash, "nobody eligible");
                 return;
             };
-            let _ = control
+            let rejected = control
                 .reject(
                     hash,
                     &who,
@@ -1189,8 +1192,13 @@ async fn behave(h: &Harness, ledger: &mut Ledger, behaviour: Behaviour, request:
                 )
                 .await;
             let later = approve_with(h, request, std::slice::from_ref(&who.name), u32::MAX).await;
-            assert_eq!(later, 0, "approvals were accepted after a rejection");
-            ledger.forbid(hash, "rejected");
+            if rejected.is_ok() {
+                // A rejection that reported success closed the request.
+                assert_eq!(later, 0, "approvals were accepted after a rejection");
+                ledger.forbid(hash, "rejected");
+            } else {
+                assert_eq!(later, 0, "approvals were accepted on a closed request");
+            }
         }
     }
 }
@@ -1214,6 +1222,7 @@ async fn after_modification(
             own,
             Err(ControlError::SelfApproval(_)
                 | ControlError::Expired(_)
+                | ControlError::NotPending(RequestStatus::Expired)
                 | ControlError::RoleNotAccepted { .. })
         ),
         "the modifier approved their own edit: {own:?}"
@@ -1454,8 +1463,11 @@ async fn run_scenario(s: &Scenario) -> (Harness, Ledger, Vec<CaseOutcome>) {
         }
     }
 
+    // Two executors (replicas) race over the same orders.
     let executor = h.pipeline.executor();
-    executor.run_ready().await.expect("run ready");
+    let (first, second) = tokio::join!(executor.run_ready(), executor.run_ready());
+    first.expect("run ready");
+    second.expect("run ready (second replica)");
     executor.recover().await.expect("recover");
     executor.run_ready().await.expect("run ready again");
     executor.recover().await.expect("recover again");
@@ -2343,4 +2355,71 @@ async fn an_escalated_order_whose_stored_card_was_lowered_is_refused() {
         h.sandbox.performed()
     );
     check_invariants(&h, &ledger, &run.outcomes, "lowered card").await;
+}
+
+/// Alice rejects while Bob approves the same request at the same moment.
+/// Either the rejection fails (the request was no longer pending), or it
+/// closed the request and the order never runs: a rejection that reports
+/// success, and is on the record as closing the request, must hold.
+#[tokio::test]
+async fn a_rejection_racing_an_approval_either_fails_or_stops_the_order() {
+    let case = validation_case("phish-002");
+    for approval_first in [false, true] {
+        let h = harness(None, case_context(case)).await;
+        let run = h
+            .pipeline
+            .triage_paths(&case.alert_files, case.format.clone())
+            .await
+            .expect("triage");
+        let mut ledger = snapshot(&h).await;
+        let request = h
+            .store
+            .approval_requests(Some(RequestStatus::Pending), None)
+            .await
+            .expect("pending")
+            .into_iter()
+            .find(|r| r.proposal.action == ActionName::EmailQuarantine)
+            .expect("a quarantine waiting for approval");
+        let hash = &request.proposal_hash;
+        let control = h.pipeline.control();
+        let alice = person("alice", &["analyst"]);
+        let bob = person("bob", &["analyst"]);
+        let reject = control.reject(hash, &alice, RejectionReason::WrongTarget, "wrong mailbox");
+        let approve = control.approve(hash, &bob, None);
+        let (rejected, approved) = if approval_first {
+            let (approved, rejected) = tokio::join!(approve, reject);
+            (rejected, approved)
+        } else {
+            tokio::join!(reject, approve)
+        };
+        h.pipeline.executor().run_ready().await.expect("run");
+        let label = format!(
+            "approval polled first: {approval_first}; reject: {rejected:?}; approve: {approved:?}"
+        );
+        if rejected.is_ok() {
+            ledger.forbid(hash, "rejected");
+            assert_eq!(
+                status(&h.store, hash).await,
+                RequestStatus::Rejected,
+                "{label}"
+            );
+        }
+        let closed_as_rejected = h
+            .audit
+            .records(Some(request.proposal.case_id))
+            .await
+            .expect("records")
+            .iter()
+            .any(|r| {
+                matches!(&r.entry.event, AuditEvent::RequestClosed { proposal_hash, status, .. }
+                    if proposal_hash == hash && *status == RequestStatus::Rejected)
+            });
+        if closed_as_rejected {
+            assert!(
+                h.sandbox.performed().is_empty(),
+                "{label}: the record says rejected, yet it ran"
+            );
+        }
+        check_invariants(&h, &ledger, &run.outcomes, &label).await;
+    }
 }
