@@ -210,6 +210,13 @@ impl Control {
                     },
                 )
                 .await?;
+        } else {
+            // Rejected, expired or made ready by someone else meanwhile:
+            // say so rather than report progress on a closed request.
+            let status = self.current_status(hash).await?;
+            if status != RequestStatus::Pending {
+                return Err(ControlError::NotPending(status));
+            }
         }
         Ok(ApprovalProgress {
             valid,
@@ -250,8 +257,21 @@ impl Control {
             decided_at: now,
             expires_at: request.expires_at,
         };
+        let answered = self
+            .store
+            .approvals_of(hash)
+            .await?
+            .iter()
+            .any(|a| a.approver.eq_ignore_ascii_case(&person.name));
+        if answered {
+            return Err(ControlError::AlreadyAnswered(person.name.clone()));
+        }
+        // The request closes first: a rejection that reports success has
+        // stopped the order, even against an approval racing it (which then
+        // finds the request no longer pending).
+        self.transition(&request, RequestStatus::Rejected).await?;
         self.answer(&request, &approval).await?;
-        self.close(&request, RequestStatus::Rejected, &reason_text)
+        self.record_closed(&request, RequestStatus::Rejected, &reason_text)
             .await
     }
 
@@ -596,7 +616,46 @@ impl Control {
         Ok(())
     }
 
+    /// Close a pending request: the status change first (compare-and-set,
+    /// so a request that became ready or closed meanwhile is reported, not
+    /// silently left as it was), then its record. Closing only ever takes
+    /// authority away, so a record lost after the change fails safe.
     async fn close(
+        &self,
+        request: &ApprovalRequest,
+        status: RequestStatus,
+        reason: &str,
+    ) -> Result<(), ControlError> {
+        self.transition(request, status).await?;
+        self.record_closed(request, status, reason).await
+    }
+
+    /// Pending -> `status`, or the status it has instead.
+    async fn transition(
+        &self,
+        request: &ApprovalRequest,
+        status: RequestStatus,
+    ) -> Result<(), ControlError> {
+        let hash = &request.proposal_hash;
+        let moved = self
+            .store
+            .set_request_status(hash, RequestStatus::Pending, status, self.clock.now())
+            .await?;
+        if moved {
+            return Ok(());
+        }
+        Err(ControlError::NotPending(self.current_status(hash).await?))
+    }
+
+    async fn current_status(&self, hash: &ProposalHash) -> Result<RequestStatus, ControlError> {
+        Ok(self
+            .store
+            .approval_request(hash)
+            .await?
+            .map_or(RequestStatus::Refused, |r| r.status))
+    }
+
+    async fn record_closed(
         &self,
         request: &ApprovalRequest,
         status: RequestStatus,
@@ -611,14 +670,6 @@ impl Control {
                     status,
                     reason: reason.to_owned(),
                 },
-            )
-            .await?;
-        self.store
-            .set_request_status(
-                &request.proposal_hash,
-                RequestStatus::Pending,
-                status,
-                self.clock.now(),
             )
             .await?;
         Ok(())
