@@ -18,9 +18,10 @@
 use async_trait::async_trait;
 use reqwest::{Method, Url};
 use serde::Deserialize;
-use warden_domain::{ActionName, ObservableKind, Target};
+use warden_domain::ActionName;
 
 use super::http::{self, Answer, ClientCredentials, HttpClient, HttpSettings, Retry, SecretRef};
+use super::text;
 use crate::{Connector, ConnectorError, ConnectorErrorKind, ConnectorOutcome, ConnectorRequest};
 
 /// `[connectors.msgraph]`.
@@ -194,23 +195,7 @@ impl Connector for MsGraphConnector {
         request: &ConnectorRequest<'_>,
     ) -> Result<ConnectorOutcome, ConnectorError> {
         let proposal = request.proposal;
-        let user = match &proposal.target {
-            Target::Entity {
-                kind: ObservableKind::User | ObservableKind::Email,
-                value,
-            } if !value.trim().is_empty()
-                && value.len() <= 256
-                && !value.chars().any(char::is_control) =>
-            {
-                value.trim()
-            }
-            _ => {
-                return Err(ConnectorError::new(
-                    ConnectorErrorKind::Rejected,
-                    format!("{} needs a user target (object id or UPN)", proposal.action),
-                ));
-            }
-        };
+        let user = text::account_target(proposal, "object id or UPN")?;
         let segment = user_segment(user);
         match proposal.action {
             ActionName::IdpRevokeSessions => {

@@ -21,9 +21,10 @@ use async_trait::async_trait;
 use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderValue};
 use reqwest::{Method, Url};
 use serde::Deserialize;
-use warden_domain::{ActionName, ObservableKind, Target};
+use warden_domain::ActionName;
 
 use super::http::{self, Answer, HttpClient, HttpSettings, Retry, Secret, SecretRef};
+use super::text;
 use crate::{Connector, ConnectorError, ConnectorErrorKind, ConnectorOutcome, ConnectorRequest};
 
 /// `[connectors.okta]`.
@@ -210,23 +211,7 @@ impl Connector for OktaConnector {
         request: &ConnectorRequest<'_>,
     ) -> Result<ConnectorOutcome, ConnectorError> {
         let proposal = request.proposal;
-        let login = match &proposal.target {
-            Target::Entity {
-                kind: ObservableKind::User | ObservableKind::Email,
-                value,
-            } if !value.trim().is_empty()
-                && value.len() <= 256
-                && !value.chars().any(char::is_control) =>
-            {
-                value.trim()
-            }
-            _ => {
-                return Err(ConnectorError::new(
-                    ConnectorErrorKind::Rejected,
-                    format!("{} needs a user target (login or id)", proposal.action),
-                ));
-            }
-        };
+        let login = text::account_target(proposal, "login or id")?;
         if !matches!(
             proposal.action,
             ActionName::IdpRevokeSessions | ActionName::IdpDisableUser | ActionName::IdpEnableUser

@@ -135,6 +135,31 @@ impl Brief {
     }
 }
 
+/// The account an identity action targets: a user or e-mail entity whose
+/// value is non-empty, at most 256 bytes and free of control characters,
+/// trimmed. `what` names what the product expects ("object id or UPN").
+pub(crate) fn account_target<'a>(
+    proposal: &'a warden_domain::ActionProposal,
+    what: &str,
+) -> Result<&'a str, crate::ConnectorError> {
+    use warden_domain::{ObservableKind, Target};
+    match &proposal.target {
+        Target::Entity {
+            kind: ObservableKind::User | ObservableKind::Email,
+            value,
+        } if !value.trim().is_empty()
+            && value.len() <= 256
+            && !value.chars().any(char::is_control) =>
+        {
+            Ok(value.trim())
+        }
+        _ => Err(crate::ConnectorError::new(
+            crate::ConnectorErrorKind::Rejected,
+            format!("{} needs a user target ({what})", proposal.action),
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
