@@ -261,13 +261,7 @@ fn injected_text(input: &AssessmentInput<'_>) -> String {
 }
 
 fn structured_entities(input: &AssessmentInput<'_>) -> BTreeSet<(ObservableKind, String)> {
-    input
-        .alerts
-        .iter()
-        .flat_map(|a| a.observables.iter())
-        .filter(|o| o.is_structured())
-        .map(|o| (o.kind, o.value.clone()))
-        .collect()
+    warden_domain::alert::structured_entities(input.alerts)
 }
 
 fn text_entities(input: &AssessmentInput<'_>) -> BTreeSet<(ObservableKind, String)> {

@@ -1,5 +1,6 @@
 //! The normalised alert, aligned with OCSF Detection Finding (class 2004).
 
+use std::collections::BTreeSet;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -229,6 +230,20 @@ impl Alert {
                 .chain(entities.iter().map(String::as_str)),
         )
     }
+}
+
+/// The entities `alerts` carry in structured fields, by kind and value:
+/// what a case's actions may target and what relates cases (S2: an entity
+/// seen only in alert text is not among them).
+pub fn structured_entities<'a>(
+    alerts: impl IntoIterator<Item = &'a Alert>,
+) -> BTreeSet<(ObservableKind, String)> {
+    alerts
+        .into_iter()
+        .flat_map(|a| a.observables.iter())
+        .filter(|o| o.is_structured())
+        .map(|o| (o.kind, o.value.clone()))
+        .collect()
 }
 
 #[cfg(test)]

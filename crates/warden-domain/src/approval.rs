@@ -238,11 +238,6 @@ impl Review {
     /// false positive; `unknown` from the agent is always overridden by a
     /// definite answer).
     pub fn is_override(&self) -> bool {
-        let side = |v: Verdict| match v {
-            Verdict::Malicious | Verdict::Suspicious => Some(true),
-            Verdict::Benign | Verdict::FalsePositive => Some(false),
-            Verdict::Unknown => None,
-        };
-        side(self.agent_verdict) != side(self.analyst_verdict)
+        self.agent_verdict.side() != self.analyst_verdict.side()
     }
 }

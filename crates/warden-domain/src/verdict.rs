@@ -41,6 +41,18 @@ impl Verdict {
     pub fn is_threat(self) -> bool {
         matches!(self, Verdict::Malicious | Verdict::Suspicious)
     }
+
+    /// Which side of the line it falls on: `Some(true)` threat (malicious,
+    /// suspicious), `Some(false)` no threat (benign, false positive), `None`
+    /// for unknown. Agreement between assessors, and analyst overrides, are
+    /// judged by side.
+    pub fn side(self) -> Option<bool> {
+        match self {
+            Verdict::Malicious | Verdict::Suspicious => Some(true),
+            Verdict::Benign | Verdict::FalsePositive => Some(false),
+            Verdict::Unknown => None,
+        }
+    }
 }
 
 impl fmt::Display for Verdict {

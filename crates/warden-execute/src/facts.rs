@@ -6,11 +6,8 @@
 //! INVARIANT (S2): built from structured evidence, the assessment's typed
 //! fields and the alerts' structured entities; never from alert text.
 
-use std::collections::BTreeSet;
-
-use warden_domain::{
-    Alert, Assessment, Evidence, EvidenceGap, ObservableKind, Target, UseCase, Verdict,
-};
+use warden_domain::alert::structured_entities;
+use warden_domain::{Alert, Assessment, Evidence, EvidenceGap, Target, UseCase};
 use warden_policy::{CaseFacts, TargetFacts};
 
 /// What is known about a case, borrowed from wherever it lives.
@@ -54,7 +51,7 @@ impl CaseView<'_> {
         facts.in_case = match target {
             Target::Case { id } => *id == case_id,
             Target::Entity { kind, value } => {
-                case_entities(self.alerts).contains(&(*kind, value.clone()))
+                structured_entities(self.alerts).contains(&(*kind, value.clone()))
             }
         };
         facts
@@ -64,21 +61,7 @@ impl CaseView<'_> {
 /// Whether every view lands on the same side: threat (malicious,
 /// suspicious), no threat (benign, false positive), or unknown.
 pub fn assessors_agree(primary: &Assessment, others: &[Assessment]) -> bool {
-    let side = |a: &Assessment| match a.verdict {
-        Verdict::Malicious | Verdict::Suspicious => Some(true),
-        Verdict::Benign | Verdict::FalsePositive => Some(false),
-        Verdict::Unknown => None,
-    };
-    others.iter().all(|other| side(other) == side(primary))
-}
-
-/// The entities a case's alerts carry in structured fields: the only
-/// things its actions may target.
-pub fn case_entities(alerts: &[Alert]) -> BTreeSet<(ObservableKind, String)> {
-    alerts
+    others
         .iter()
-        .flat_map(|a| a.observables.iter())
-        .filter(|o| o.is_structured())
-        .map(|o| (o.kind, o.value.clone()))
-        .collect()
+        .all(|other| other.verdict.side() == primary.verdict.side())
 }

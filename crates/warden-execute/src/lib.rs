@@ -34,7 +34,7 @@ use warden_domain::{
 use warden_policy::{ApprovalTally, PolicyEngine};
 use warden_store::{Claim, Store};
 
-pub use facts::{CaseView, case_entities};
+pub use facts::CaseView;
 
 pub use connectors::ConnectorsConfig;
 pub use connectors::case_note::CaseNoteConnector;

@@ -29,6 +29,7 @@ use std::sync::Arc;
 use warden_approve::build_card;
 use warden_assess::{AssessmentInput, Assessor, DeterministicAssessor};
 use warden_audit::{AuditError, AuditLog};
+use warden_domain::alert::structured_entities;
 use warden_domain::audit::ProposalRecord;
 use warden_domain::hashing::sha256_hex;
 use warden_domain::{
@@ -37,7 +38,7 @@ use warden_domain::{
 };
 use warden_enrich::redact::redact_alert;
 use warden_enrich::{Context, EnrichRequest, ToolBox, enrich, register_embedded};
-use warden_execute::{CaseNoteConnector, CaseView, Connector, Executor, case_entities};
+use warden_execute::{CaseNoteConnector, CaseView, Connector, Executor};
 use warden_ingest::{
     AttackCatalogue, CaseDraft, FormatChoice, Formats, IngestError, Limits, ReadOptions, correlate,
     parse_record, read_paths,
@@ -461,7 +462,7 @@ impl Pipeline {
         alerts: &[Alert],
         input: &AssessmentInput<'_>,
     ) -> Result<Vec<String>, PipelineError> {
-        let entities: std::collections::BTreeSet<String> = case_entities(alerts)
+        let entities: std::collections::BTreeSet<String> = structured_entities(alerts)
             .into_iter()
             .map(|(_, value)| value)
             .collect();
