@@ -120,14 +120,27 @@ fn side_effects(proposal: &ActionProposal) -> String {
 
 /// How to undo it, or why it cannot be.
 fn rollback(proposal: &ActionProposal) -> String {
-    match proposal.action.reverse() {
-        Some(reverse) => format!("{reverse} on {}", proposal.target.label()),
+    match reverse_of(proposal, None) {
+        Some(reverse) => reverse,
         None if !proposal.action.has_side_effect() => "nothing to undo outside Warden".into(),
         None => format!(
             "{} cannot be undone by Warden; its effect ends on its own or by hand",
             proposal.action
         ),
     }
+}
+
+/// The catalogue reverse of `proposal` on the same target, with the
+/// product's handle when one is known (`edr.release_host on host:ws-1
+/// (handle 7f3a)`); `None` when the action has no reverse. The card shows
+/// it before approval, the executor records it after acting.
+pub fn reverse_of(proposal: &ActionProposal, handle: Option<&str>) -> Option<String> {
+    let reverse = proposal.action.reverse()?;
+    let target = proposal.target.label();
+    Some(match handle {
+        Some(handle) => format!("{reverse} on {target} (handle {handle})"),
+        None => format!("{reverse} on {target}"),
+    })
 }
 
 fn clip(text: &str) -> String {

@@ -22,7 +22,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use time::OffsetDateTime;
 use warden_domain::{ActionProposal, Approval, Decision, DecisionOutcome, ProposalHash};
 
-pub use card::build_card;
+pub use card::{build_card, reverse_of};
 
 /// A proposal cleared for execution.
 #[derive(Debug, Clone, PartialEq)]

@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
-use warden_approve::{Executable, release, tally};
+use warden_approve::{Executable, release, reverse_of, tally};
 use warden_audit::AuditLog;
 use warden_domain::{
     ActionName, ActionProposal, Approval, ApprovalRequest, AuditEvent, Autonomy, Clock,
@@ -509,7 +509,7 @@ impl Executor {
             Ok(Ok(outcome)) => {
                 execution.status = ExecutionStatus::Succeeded;
                 execution.detail = outcome.detail;
-                execution.rollback = rollback_of(proposal, outcome.handle.as_deref());
+                execution.rollback = reverse_of(proposal, outcome.handle.as_deref());
             }
             Ok(Err(err)) => {
                 execution.status = ExecutionStatus::Failed;
@@ -591,17 +591,6 @@ impl Executor {
             .await?;
         Ok(())
     }
-}
-
-/// How to undo `proposal`: its catalogue reverse on the same target, with
-/// the product's handle when the connector gave one.
-fn rollback_of(proposal: &ActionProposal, handle: Option<&str>) -> Option<String> {
-    let reverse = proposal.action.reverse()?;
-    let target = proposal.target.label();
-    Some(match handle {
-        Some(handle) => format!("{reverse} {target} (handle {handle})"),
-        None => format!("{reverse} {target}"),
-    })
 }
 
 #[cfg(test)]

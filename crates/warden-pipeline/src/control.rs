@@ -257,15 +257,7 @@ impl Control {
             decided_at: now,
             expires_at: request.expires_at,
         };
-        let answered = self
-            .store
-            .approvals_of(hash)
-            .await?
-            .iter()
-            .any(|a| a.approver.eq_ignore_ascii_case(&person.name));
-        if answered {
-            return Err(ControlError::AlreadyAnswered(person.name.clone()));
-        }
+        self.not_answered_yet(hash, &person.name).await?;
         // The request closes first: a rejection that reports success has
         // stopped the order, even against an approval racing it (which then
         // finds the request no longer pending).
@@ -588,15 +580,7 @@ impl Control {
         approval: &Approval,
     ) -> Result<(), ControlError> {
         let hash = &request.proposal_hash;
-        let answered = self
-            .store
-            .approvals_of(hash)
-            .await?
-            .iter()
-            .any(|a| a.approver.eq_ignore_ascii_case(&approval.approver));
-        if answered {
-            return Err(ControlError::AlreadyAnswered(approval.approver.clone()));
-        }
+        self.not_answered_yet(hash, &approval.approver).await?;
         self.audit
             .append(
                 &format!("person:{}", approval.approver),
@@ -620,6 +604,21 @@ impl Control {
     /// so a request that became ready or closed meanwhile is reported, not
     /// silently left as it was), then its record. Closing only ever takes
     /// authority away, so a record lost after the change fails safe.
+    /// One answer per person per proposal (names compare case-insensitively;
+    /// the store's unique key holds it under a race too).
+    async fn not_answered_yet(&self, hash: &ProposalHash, name: &str) -> Result<(), ControlError> {
+        let answered = self
+            .store
+            .approvals_of(hash)
+            .await?
+            .iter()
+            .any(|a| a.approver.eq_ignore_ascii_case(name));
+        if answered {
+            return Err(ControlError::AlreadyAnswered(name.to_owned()));
+        }
+        Ok(())
+    }
+
     async fn close(
         &self,
         request: &ApprovalRequest,
