@@ -417,32 +417,121 @@ async fn execution_claims_are_exclusive(store: &dyn Store) -> Result<(), Conform
 
 async fn audit_appends_are_ordered(store: &dyn Store) -> Result<(), ConformanceFailure> {
     let now = OffsetDateTime::now_utc();
-    let start = store.audit_rows(None).await?.len();
+    let start = store.audit_size().await?;
+    let row = |n: u64| NewAuditRow {
+        at: now,
+        actor: "test".into(),
+        stage: "ingest".into(),
+        kind: "alert_ingested".into(),
+        case_id: None,
+        entry: format!("{{\"n\":{n}}}"),
+        leaf_hash: format!("{n:064x}"),
+    };
     let mut seqs = Vec::new();
+    let mut last = None;
     for n in 0..3 {
-        let row = NewAuditRow {
-            at: now,
-            actor: "test".into(),
-            stage: "ingest".into(),
-            kind: "alert_ingested".into(),
-            case_id: None,
-            entry: format!("{{\"n\":{n}}}"),
-            leaf_hash: format!("{n:064}"),
-        };
-        seqs.push(store.append_audit(&row).await?);
+        let append = store.append_audit(&[row(n)]).await?;
+        seqs.push(append.first_seq);
+        last = Some(append);
     }
+    let batch = store.append_audit(&[row(3), row(4)]).await?;
+    seqs.push(batch.first_seq);
     ensure!(
         seqs.windows(2).all(|w| w.first() < w.last()),
         "audit order",
         "seqs {seqs:?}"
     );
-    let rows = store.audit_rows(None).await?;
-    ensure!(rows.len() == start + 3, "audit count", "got {}", rows.len());
     ensure!(
-        rows.iter().rev().take(3).map(|r| r.seq).collect::<Vec<_>>()
-            == seqs.iter().rev().copied().collect::<Vec<_>>(),
+        last.map(|a| a.size) == Some(start + 3) && batch.size == start + 5,
+        "audit size after append",
+        "batch {batch:?}"
+    );
+    ensure!(
+        store.audit_size().await? == start + 5,
+        "audit size",
+        "got {}",
+        store.audit_size().await?
+    );
+    let rows = store.audit_rows(None).await?;
+    ensure!(
+        rows.len() as u64 == start + 5,
+        "audit count",
+        "got {}",
+        rows.len()
+    );
+    ensure!(
+        rows.iter().rev().take(2).map(|r| r.seq).collect::<Vec<_>>()
+            == vec![batch.first_seq + 1, batch.first_seq],
         "audit read order",
         "rows out of order"
+    );
+
+    // The tree the store keeps is the one an independent rebuild gives.
+    let leaves: Vec<crate::merkle::Hash> = rows
+        .iter()
+        .map(|r| {
+            let mut bytes = [0_u8; 32];
+            for (byte, pair) in bytes.iter_mut().zip(r.leaf_hash.as_bytes().chunks(2)) {
+                *byte = std::str::from_utf8(pair)
+                    .ok()
+                    .and_then(|p| u8::from_str_radix(p, 16).ok())
+                    .unwrap_or_default();
+            }
+            crate::merkle::Hash(bytes)
+        })
+        .collect();
+    let rebuilt = crate::merkle::extend(0, &[], &leaves).map_err(|e| ConformanceFailure::Check {
+        check: "audit tree rebuild",
+        detail: e,
+    })?;
+    ensure!(
+        rebuilt.root == batch.root,
+        "audit tree root",
+        "store {:?}, rebuilt {:?}",
+        batch.root,
+        rebuilt.root
+    );
+    let stored = store.audit_tree().await?;
+    ensure!(
+        stored == rebuilt.hashes,
+        "audit tree hashes",
+        "{} stored, {} rebuilt",
+        stored.len(),
+        rebuilt.hashes.len()
+    );
+    let edge = crate::merkle::frontier(batch.size);
+    ensure!(
+        store.audit_tree_hashes(&edge).await?.len() == edge.len(),
+        "audit tree hashes by index",
+        "edge {edge:?}"
+    );
+    ensure!(
+        store.audit_tree_hashes(&[u64::MAX >> 2]).await.is_err(),
+        "missing tree hash",
+        "a hash never stored was returned"
+    );
+
+    let checkpoint = crate::StoredCheckpoint {
+        size: batch.size,
+        root: "root".into(),
+        note: "note".into(),
+        at: now,
+    };
+    ensure!(
+        store.add_checkpoint(&checkpoint).await?,
+        "checkpoint kept",
+        "first checkpoint refused"
+    );
+    ensure!(
+        !store.add_checkpoint(&checkpoint).await?,
+        "checkpoint once per size",
+        "second checkpoint for the same size accepted"
+    );
+    ensure!(
+        store.checkpoints().await?.last() == Some(&checkpoint),
+        "checkpoints read back",
+        "{:?}",
+        store.checkpoints().await?
     );
     Ok(())
 }

@@ -24,6 +24,7 @@ use warden_domain::{
 };
 
 pub mod conformance;
+pub mod merkle;
 pub mod sqlite;
 
 pub use sqlite::SqliteStore;
@@ -84,6 +85,47 @@ pub struct AuditRow {
     pub case_id: Option<CaseId>,
     pub entry: String,
     pub leaf_hash: String,
+}
+
+/// What an append did to the audit log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditAppend {
+    /// Sequence number of the first appended entry (the rest follow it).
+    pub first_seq: u64,
+    /// Entries in the log (and leaves in its Merkle tree) after the append.
+    pub size: u64,
+    /// RFC 6962 root of the tree after the append.
+    pub root: merkle::Hash,
+}
+
+/// A signed tree head as the store keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCheckpoint {
+    /// Leaves the checkpoint covers.
+    pub size: u64,
+    /// Base64 root hash, as the note carries it.
+    pub root: String,
+    /// The whole C2SP signed note.
+    pub note: String,
+    pub at: OffsetDateTime,
+}
+
+/// Filters for reading the audit log; every one set must match.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditQuery {
+    pub case: Option<CaseId>,
+    /// Exact actor (`person:alice`, `agent:phishing`, ...).
+    pub actor: Option<String>,
+    /// Event kinds (`policy_decided`, ...); empty: any.
+    pub kinds: Vec<String>,
+    /// Entries at or after this instant.
+    pub since: Option<OffsetDateTime>,
+    /// Entries at or before this instant.
+    pub until: Option<OffsetDateTime>,
+    /// Entries with a sequence number above this one.
+    pub after_seq: Option<u64>,
+    /// At most this many, oldest first.
+    pub limit: Option<u32>,
 }
 
 /// A note on a case.
@@ -243,6 +285,17 @@ pub trait CaseReader: Send + Sync {
     async fn pauses(&self) -> Result<Vec<Pause>, StoreError>;
     /// Audit entries in sequence order; `case` narrows to one case.
     async fn audit_rows(&self, case: Option<CaseId>) -> Result<Vec<AuditRow>, StoreError>;
+    /// Audit entries matching `query`, in sequence order.
+    async fn audit_search(&self, query: &AuditQuery) -> Result<Vec<AuditRow>, StoreError>;
+    /// Entries in the audit log (leaves in its tree).
+    async fn audit_size(&self) -> Result<u64, StoreError>;
+    /// Stored Merkle hashes by stored-hash index (see [`merkle`]), in the
+    /// order asked; an index that is not stored is an error.
+    async fn audit_tree_hashes(&self, indexes: &[u64]) -> Result<Vec<merkle::Hash>, StoreError>;
+    /// Every stored Merkle hash, by index (verification compares them all).
+    async fn audit_tree(&self) -> Result<Vec<(u64, merkle::Hash)>, StoreError>;
+    /// Signed checkpoints, smallest tree first.
+    async fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>, StoreError>;
     /// Every dead letter, oldest first, resolved ones included.
     async fn dead_letters(&self) -> Result<Vec<DeadLetter>, StoreError>;
     async fn dead_letter(&self, id: &str) -> Result<Option<DeadLetter>, StoreError>;
@@ -301,8 +354,11 @@ pub trait Store: CaseReader {
     async fn finish_execution(&self, case: CaseId, execution: &Execution)
     -> Result<(), StoreError>;
     async fn add_note(&self, case: CaseId, note: &CaseNote) -> Result<(), StoreError>;
-    /// Append to the audit log; returns the entry's sequence number.
-    async fn append_audit(&self, row: &NewAuditRow) -> Result<u64, StoreError>;
+    /// Append entries to the audit log in one durable transaction that
+    /// also extends its Merkle tree (see [`merkle::extend`]).
+    async fn append_audit(&self, rows: &[NewAuditRow]) -> Result<AuditAppend, StoreError>;
+    /// Keep a signed checkpoint; false when one for that size exists.
+    async fn add_checkpoint(&self, checkpoint: &StoredCheckpoint) -> Result<bool, StoreError>;
     async fn add_dead_letter(&self, letter: &DeadLetter) -> Result<(), StoreError>;
     /// Mark a dead letter resolved; false when it was already resolved or
     /// does not exist.

@@ -23,10 +23,11 @@ use warden_domain::{
 };
 
 use crate::{
-    AuditRow, CaseNote, CaseReader, Claim, DeadLetter, GLOBAL_SCOPE, MAX_RELATED_ENTITIES,
+    AuditAppend, AuditQuery, AuditRow, StoredCheckpoint, merkle, CaseNote, CaseReader, Claim, DeadLetter, GLOBAL_SCOPE, MAX_RELATED_ENTITIES,
     NewAuditRow, Pause, Person, RelatedCase, Store, StoreError, UnfinishedExecution,
 };
 
+mod audit;
 mod control;
 #[cfg(test)]
 mod tests;
@@ -63,6 +64,13 @@ fn migrator() -> Migrator {
             include_str!("../../migrations/sqlite/0004_control_plane.sql").into_sql_str(),
             false,
         ),
+        Migration::new(
+            5,
+            Cow::Borrowed("audit tree"),
+            MigrationType::Simple,
+            include_str!("../../migrations/sqlite/0005_audit_tree.sql").into_sql_str(),
+            false,
+        ),
     ])
 }
 
@@ -92,6 +100,7 @@ impl SqliteStore {
                 source,
             })?;
         migrator().run(&pool).await?;
+        audit::backfill_tree(&pool).await?;
         Ok(Self { pool })
     }
 
@@ -113,6 +122,7 @@ impl SqliteStore {
                 source,
             })?;
         migrator().run(&pool).await?;
+        audit::backfill_tree(&pool).await?;
         Ok(Self { pool })
     }
 
@@ -380,46 +390,34 @@ impl CaseReader for SqliteStore {
     }
 
     async fn audit_rows(&self, case: Option<CaseId>) -> Result<Vec<AuditRow>, StoreError> {
-        let rows = match case {
-            Some(id) => {
-                sqlx::query(
-                    "SELECT seq, at, actor, stage, kind, case_id, entry, leaf_hash \
-                     FROM audit_log WHERE case_id = ? ORDER BY seq",
-                )
-                .bind(id.to_string())
-                .fetch_all(&self.pool)
-                .await?
-            }
-            None => {
-                sqlx::query(
-                    "SELECT seq, at, actor, stage, kind, case_id, entry, leaf_hash \
-                     FROM audit_log ORDER BY seq",
-                )
-                .fetch_all(&self.pool)
-                .await?
-            }
-        };
-        rows.iter()
-            .map(|row| {
-                let seq: i64 = row.get(0);
-                Ok(AuditRow {
-                    seq: u64::try_from(seq).map_err(|_| StoreError::Corrupt {
-                        what: "audit sequence number".into(),
-                        reason: format!("negative: {seq}"),
-                    })?,
-                    at: parse_ts(row.get::<&str, _>(1))?,
-                    actor: row.get(2),
-                    stage: row.get(3),
-                    kind: row.get(4),
-                    case_id: row
-                        .get::<Option<&str>, _>(5)
-                        .map(parse_case_id)
-                        .transpose()?,
-                    entry: row.get(6),
-                    leaf_hash: row.get(7),
-                })
-            })
-            .collect()
+        audit::search(
+            &self.pool,
+            &AuditQuery {
+                case,
+                ..AuditQuery::default()
+            },
+        )
+        .await
+    }
+
+    async fn audit_search(&self, query: &AuditQuery) -> Result<Vec<AuditRow>, StoreError> {
+        audit::search(&self.pool, query).await
+    }
+
+    async fn audit_size(&self) -> Result<u64, StoreError> {
+        audit::size(&self.pool).await
+    }
+
+    async fn audit_tree_hashes(&self, indexes: &[u64]) -> Result<Vec<merkle::Hash>, StoreError> {
+        audit::tree_hashes(&self.pool, indexes).await
+    }
+
+    async fn audit_tree(&self) -> Result<Vec<(u64, merkle::Hash)>, StoreError> {
+        audit::tree(&self.pool).await
+    }
+
+    async fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>, StoreError> {
+        audit::checkpoints(&self.pool).await
     }
 
     async fn dead_letters(&self) -> Result<Vec<DeadLetter>, StoreError> {
@@ -725,24 +723,12 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn append_audit(&self, row: &NewAuditRow) -> Result<u64, StoreError> {
-        let result = sqlx::query(
-            "INSERT INTO audit_log (at, actor, stage, kind, case_id, entry, leaf_hash) \
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(ts(row.at)?)
-        .bind(&row.actor)
-        .bind(&row.stage)
-        .bind(&row.kind)
-        .bind(row.case_id.map(|id| id.to_string()))
-        .bind(&row.entry)
-        .bind(&row.leaf_hash)
-        .execute(&self.pool)
-        .await?;
-        u64::try_from(result.last_insert_rowid()).map_err(|_| StoreError::Corrupt {
-            what: "audit sequence number".into(),
-            reason: "negative rowid".into(),
-        })
+    async fn append_audit(&self, rows: &[NewAuditRow]) -> Result<AuditAppend, StoreError> {
+        audit::append(&self.pool, rows).await
+    }
+
+    async fn add_checkpoint(&self, checkpoint: &StoredCheckpoint) -> Result<bool, StoreError> {
+        audit::add_checkpoint(&self.pool, checkpoint).await
     }
 
     async fn resolve_dead_letter(

@@ -23,7 +23,7 @@ async fn conformance_on_disk_and_reopen_keeps_data() {
 }
 
 #[tokio::test]
-async fn audit_rows_cannot_be_updated_or_deleted() {
+async fn audit_rows_tree_and_checkpoints_cannot_be_updated_or_deleted() {
     let store = SqliteStore::in_memory().await.expect("open");
     let row = NewAuditRow {
         at: OffsetDateTime::now_utc(),
@@ -32,16 +32,30 @@ async fn audit_rows_cannot_be_updated_or_deleted() {
         kind: "k".into(),
         case_id: None,
         entry: "{}".into(),
-        leaf_hash: "00".into(),
+        leaf_hash: "00".repeat(32),
     };
-    store.append_audit(&row).await.expect("append");
-    let update = sqlx::query("UPDATE audit_log SET entry = '{\"x\":1}'")
-        .execute(store.pool())
-        .await;
-    let delete = sqlx::query("DELETE FROM audit_log")
-        .execute(store.pool())
-        .await;
-    for result in [update, delete] {
+    store.append_audit(&[row]).await.expect("append");
+    store
+        .add_checkpoint(&crate::StoredCheckpoint {
+            size: 1,
+            root: "r".into(),
+            note: "n".into(),
+            at: OffsetDateTime::now_utc(),
+        })
+        .await
+        .expect("checkpoint");
+    let mut attempts = Vec::new();
+    for sql in [
+        "UPDATE audit_log SET entry = '{\"x\":1}'",
+        "DELETE FROM audit_log",
+        "UPDATE audit_tree SET hash = x'00'",
+        "DELETE FROM audit_tree",
+        "UPDATE audit_checkpoints SET note = 'forged'",
+        "DELETE FROM audit_checkpoints",
+    ] {
+        attempts.push(sqlx::query(sql).execute(store.pool()).await);
+    }
+    for result in attempts {
         let err = result.expect_err("must be refused").to_string();
         assert!(err.contains("append-only"), "{err}");
     }
@@ -123,10 +137,33 @@ async fn store_from_before_case_entities_upgrades() {
         .execute(&pool)
         .await
         .expect("old alert");
+        // Audit entries written before the store kept a Merkle tree.
+        migrator().run_to(4, &pool).await.expect("migrate to 0004");
+        for n in 1..=3_u8 {
+            sqlx::query(
+                "INSERT INTO audit_log (at, actor, stage, kind, case_id, entry, leaf_hash) \
+                 VALUES (?, 't', 'ingest', 'k', NULL, '{}', ?)",
+            )
+            .bind(ts(at).expect("ts"))
+            .bind(format!("{n:064x}"))
+            .execute(&pool)
+            .await
+            .expect("old audit entry");
+        }
         pool.close().await;
     }
 
     let store = SqliteStore::open(&path).await.expect("upgrade");
+    // The upgrade built the tree over the old entries, and appends extend it.
+    let leaves: Vec<crate::merkle::Hash> = (1..=3_u8)
+        .map(|n| {
+            let mut bytes = [0_u8; 32];
+            bytes[31] = n;
+            crate::merkle::Hash(bytes)
+        })
+        .collect();
+    let rebuilt = crate::merkle::extend(0, &[], &leaves).expect("rebuild");
+    assert_eq!(store.audit_tree().await.expect("tree"), rebuilt.hashes);
     let applied: Vec<i64> = sqlx::query("SELECT version FROM _sqlx_migrations ORDER BY version")
         .fetch_all(store.pool())
         .await
@@ -134,7 +171,7 @@ async fn store_from_before_case_entities_upgrades() {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert_eq!(applied, vec![1, 2, 3, 4]);
+    assert_eq!(applied, vec![1, 2, 3, 4, 5]);
     assert_eq!(store.case(old_case.id).await.expect("read"), Some(old_case));
     let host = vec![(ObservableKind::Host, "legacy-host".to_owned())];
     assert!(
