@@ -54,6 +54,12 @@ pub trait Assessor: Send + Sync {
     /// A short, stable name recorded with every assessment.
     fn name(&self) -> &str;
 
+    /// The model (or rule engine) and version behind the assessor, for the
+    /// audit record.
+    fn model(&self) -> String {
+        format!("warden-{}/{}", self.name(), env!("CARGO_PKG_VERSION"))
+    }
+
     /// Assess one case. The output is checked against the evidence before
     /// anything uses it (`Assessment::check`); a failure escalates.
     fn assess(&self, input: &AssessmentInput<'_>) -> Result<Assessment, AssessorFailure>;

@@ -1,40 +1,69 @@
 //! The audit log: every stage's typed events, appended before their effect
-//! is visible (S5).
+//! is visible, in a Merkle tree with signed checkpoints (S5).
 //!
 //! # Layout
 //!
-//! - [`AuditLog`]: the interface every stage writes through. The
-//!   tamper-evident implementation (a Merkle tree over the same leaves, with
-//!   signed checkpoints) implements this same trait.
-//! - [`StoreAuditLog`]: entries as canonical JSON in the store's append-only
-//!   `audit_log` table, each with its RFC 6962 leaf hash
-//!   (`SHA-256(0x00 || entry)`), so the Merkle tree can be built over the
-//!   rows already written.
-//! - [`canonical`]: the canonical JSON form entries are hashed in.
-//! - [`stages_of`]: which stages a set of entries covers (tests check that
-//!   every stage a case went through left its record).
+//! - [`AuditLog`]: the interface every stage writes through.
+//! - [`StoreAuditLog`]: the log over a [`Store`]. Entries are canonical JSON
+//!   rows; the store extends the RFC 6962 tree (`warden_store::merkle`) in
+//!   the same transaction. Concurrent appends are group-committed: whoever
+//!   holds the commit lock writes every entry queued so far in one
+//!   transaction, so a burst costs one fsync, not one each.
+//! - [`signing`]: the Ed25519 log key and C2SP signed checkpoints. With a
+//!   [`Checkpointer`], the log signs a checkpoint every N entries and on
+//!   demand, keeps it in the store and writes it to a file to ship.
+//! - [`verify`]: `warden audit verify`: recompute everything from the
+//!   entries, name the first bad sequence number and what is wrong.
+//! - [`proof`]: inclusion and consistency proofs against checkpoints, and
+//!   their standalone verification (public key and proof only).
+//! - [`export`]: JSON lines and RFC 5424 syslog, to a file, UDP or TCP.
+//! - [`search`]: by case, actor, action, tool, kind and time.
+//! - [`canonical`]: RFC 8785 canonical JSON, the bytes that are hashed.
+//! - [`expect`]: what each stage must have recorded (a test helper).
 
 pub mod canonical;
+pub mod expect;
+pub mod export;
+pub mod proof;
+pub mod search;
+pub mod signing;
+pub mod verify;
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
+use tokio::sync::oneshot;
 use warden_domain::{AuditEvent, CaseId, Clock, Stage};
-use warden_store::{NewAuditRow, Store, StoreError};
+use warden_store::{NewAuditRow, Store, StoreError, StoredCheckpoint, merkle::Hash};
+
+pub use signing::{LogKey, PublicKey, SigningError, TreeHead};
 
 /// What can go wrong with the audit log.
 #[derive(Debug, thiserror::Error)]
 pub enum AuditError {
     #[error("audit store: {0}")]
     Store(#[from] StoreError),
+    /// A group commit that carried this entry failed.
+    #[error("audit append failed: {0}")]
+    Append(String),
     #[error("audit entry {seq} cannot be read: {reason}")]
     Corrupt { seq: u64, reason: String },
     #[error("cannot encode audit entry: {0}")]
     Encode(#[from] serde_json::Error),
+    #[error("audit checkpoint: {0}")]
+    Signing(#[from] SigningError),
+    #[error("audit checkpoint file {path}: {reason}")]
+    CheckpointFile { path: String, reason: String },
+    #[error("audit tree: {0}")]
+    Tree(String),
+    #[error("audit export: {0}")]
+    Export(String),
 }
 
 /// One audit entry: who, when, what.
@@ -45,6 +74,13 @@ pub struct AuditEntry {
     /// `system:pipeline`, `agent:<use case>`, `person:<name>`, ...
     pub actor: String,
     pub event: AuditEvent,
+}
+
+impl AuditEntry {
+    /// The canonical JSON bytes that are hashed into the tree.
+    pub fn canonical(&self) -> Result<String, AuditError> {
+        Ok(canonical::to_string(&serde_json::to_value(self)?))
+    }
 }
 
 /// A stored entry with its place in the log.
@@ -71,54 +107,263 @@ pub trait AuditLog: Send + Sync {
 
     /// Entries in sequence order, all or for one case.
     async fn records(&self, case: Option<CaseId>) -> Result<Vec<AuditRecord>, AuditError>;
-
-    /// The first entry whose stored leaf hash does not match its content,
-    /// or `None` when every entry matches. (Leaf level only: the Merkle tree
-    /// and signed checkpoints add order and completeness.)
-    async fn verify_leaves(&self) -> Result<Option<u64>, AuditError>;
 }
 
-/// The RFC 6962 leaf hash of `entry`.
+/// The RFC 6962 leaf hash of `entry`, in hex.
 pub fn leaf_hash(entry: &[u8]) -> String {
+    hex::encode(leaf_digest(entry).0)
+}
+
+/// The RFC 6962 leaf hash of `entry`: SHA-256(0x00 || entry).
+pub fn leaf_digest(entry: &[u8]) -> Hash {
     let mut hasher = Sha256::new();
     hasher.update([0x00]);
     hasher.update(entry);
-    hex::encode(hasher.finalize())
+    Hash(hasher.finalize().into())
 }
 
-/// [`AuditLog`] over a [`Store`].
-#[derive(Debug, Clone)]
+/// Parse a stored row back into a record.
+pub fn record_of(row: warden_store::AuditRow) -> Result<AuditRecord, AuditError> {
+    let entry: AuditEntry = serde_json::from_str(&row.entry).map_err(|e| AuditError::Corrupt {
+        seq: row.seq,
+        reason: e.to_string(),
+    })?;
+    Ok(AuditRecord {
+        seq: row.seq,
+        entry,
+        leaf_hash: row.leaf_hash,
+    })
+}
+
+/// Signs checkpoints for a log: every `every` entries, and on demand.
+#[derive(Debug)]
+pub struct Checkpointer {
+    key: LogKey,
+    every: u64,
+    /// Where the latest checkpoint is also written, to be shipped elsewhere.
+    file: Option<PathBuf>,
+    /// Size of the newest checkpoint signed (0: none yet, or not read yet).
+    last: AtomicU64,
+}
+
+impl Checkpointer {
+    /// Sign a checkpoint every `every` entries (at least 1).
+    pub fn new(key: LogKey, every: u64) -> Self {
+        Self {
+            key,
+            every: every.max(1),
+            file: None,
+            last: AtomicU64::new(0),
+        }
+    }
+
+    /// Also write each new checkpoint to `file` (replaced atomically).
+    pub fn with_file(mut self, file: PathBuf) -> Self {
+        self.file = Some(file);
+        self
+    }
+
+    pub fn public_key(&self) -> &PublicKey {
+        self.key.public()
+    }
+}
+
+struct Pending {
+    row: NewAuditRow,
+    done: oneshot::Sender<Result<u64, String>>,
+}
+
+/// [`AuditLog`] over a [`Store`], group-committed, optionally signing
+/// checkpoints.
 pub struct StoreAuditLog<S: ?Sized> {
     store: Arc<S>,
     clock: Arc<dyn Clock>,
+    queue: Mutex<Vec<Pending>>,
+    commit: tokio::sync::Mutex<()>,
+    checkpointer: Option<Checkpointer>,
+}
+
+impl<S: ?Sized> std::fmt::Debug for StoreAuditLog<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreAuditLog")
+            .field("checkpointer", &self.checkpointer)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<S: Store + ?Sized> StoreAuditLog<S> {
     pub fn new(store: Arc<S>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, clock }
+        Self {
+            store,
+            clock,
+            queue: Mutex::new(Vec::new()),
+            commit: tokio::sync::Mutex::new(()),
+            checkpointer: None,
+        }
     }
-}
 
-#[async_trait]
-impl<S: Store + ?Sized> AuditLog for StoreAuditLog<S> {
-    async fn append(&self, actor: &str, event: AuditEvent) -> Result<AuditReceipt, AuditError> {
+    /// Sign checkpoints with `checkpointer`.
+    pub fn with_checkpointer(mut self, checkpointer: Checkpointer) -> Self {
+        self.checkpointer = Some(checkpointer);
+        self
+    }
+
+    pub fn store(&self) -> &Arc<S> {
+        &self.store
+    }
+
+    /// The row an entry is stored as.
+    fn row_of(&self, actor: &str, event: AuditEvent) -> Result<NewAuditRow, AuditError> {
         let entry = AuditEntry {
             at: self.clock.now(),
             actor: actor.to_owned(),
             event,
         };
-        let canonical = canonical::to_string(&serde_json::to_value(&entry)?);
-        let leaf = leaf_hash(canonical.as_bytes());
-        let row = NewAuditRow {
+        let canonical = entry.canonical()?;
+        Ok(NewAuditRow {
             at: entry.at,
-            actor: entry.actor.clone(),
+            actor: entry.actor,
             stage: entry.event.stage().as_str().to_owned(),
             kind: entry.event.kind().to_owned(),
             case_id: entry.event.case_id(),
+            leaf_hash: leaf_hash(canonical.as_bytes()),
             entry: canonical,
-            leaf_hash: leaf.clone(),
+        })
+    }
+
+    /// Write every queued entry in one transaction and answer each waiter.
+    /// Called with the commit lock held.
+    async fn commit_queued(&self) {
+        let batch = std::mem::take(&mut *self.queue.lock().unwrap_or_else(PoisonError::into_inner));
+        if batch.is_empty() {
+            return;
+        }
+        let rows: Vec<NewAuditRow> = batch.iter().map(|p| p.row.clone()).collect();
+        match self.store.append_audit(&rows).await {
+            Ok(appended) => {
+                for (seq, pending) in (appended.first_seq..).zip(batch) {
+                    // A waiter that gave up needs no answer.
+                    let _ = pending.done.send(Ok(seq));
+                }
+                if let Some(checkpointer) = &self.checkpointer {
+                    // The entries are durable whatever happens here; a
+                    // missed checkpoint is made at the next one or on demand.
+                    let due = match self.last_checkpoint(checkpointer).await {
+                        Ok(last) => appended.size >= last + checkpointer.every,
+                        Err(error) => {
+                            tracing::warn!(%error, "cannot read the newest audit checkpoint");
+                            false
+                        }
+                    };
+                    if due
+                        && let Err(error) =
+                            self.sign(checkpointer, appended.size, appended.root).await
+                    {
+                        tracing::warn!(%error, "cannot sign an audit checkpoint");
+                    }
+                }
+            }
+            Err(error) => {
+                let message = error.to_string();
+                for pending in batch {
+                    let _ = pending.done.send(Err(message.clone()));
+                }
+            }
+        }
+    }
+
+    async fn last_checkpoint(&self, checkpointer: &Checkpointer) -> Result<u64, AuditError> {
+        let known = checkpointer.last.load(Ordering::Acquire);
+        if known > 0 {
+            return Ok(known);
+        }
+        let last = self.store.checkpoints().await?.last().map_or(0, |c| c.size);
+        checkpointer.last.fetch_max(last, Ordering::AcqRel);
+        Ok(last)
+    }
+
+    async fn sign(
+        &self,
+        checkpointer: &Checkpointer,
+        size: u64,
+        root: Hash,
+    ) -> Result<StoredCheckpoint, AuditError> {
+        let note = checkpointer.key.sign_checkpoint(size, root)?;
+        let checkpoint = StoredCheckpoint {
+            size,
+            root: root.to_string(),
+            note,
+            at: self.clock.now(),
         };
-        let seq = self.store.append_audit(&row).await?;
+        self.store.add_checkpoint(&checkpoint).await?;
+        checkpointer.last.fetch_max(size, Ordering::AcqRel);
+        if let Some(file) = &checkpointer.file {
+            write_atomically(file, &checkpoint.note)?;
+        }
+        Ok(checkpoint)
+    }
+
+    /// Sign a checkpoint for the log as it is now (unless the newest one
+    /// already covers every entry); returns the newest checkpoint, or
+    /// `None` when the log is empty or has no key.
+    pub async fn checkpoint(&self) -> Result<Option<StoredCheckpoint>, AuditError> {
+        let Some(checkpointer) = &self.checkpointer else {
+            return Ok(None);
+        };
+        let _guard = self.commit.lock().await;
+        let size = self.store.audit_size().await?;
+        let newest = self.store.checkpoints().await?.pop();
+        if size == 0 || newest.as_ref().is_some_and(|c| c.size >= size) {
+            if let (Some(newest), Some(file)) = (&newest, &checkpointer.file)
+                && !file.exists()
+            {
+                write_atomically(file, &newest.note)?;
+            }
+            return Ok(newest);
+        }
+        let root = proof::root_at(self.store.as_ref(), size).await?;
+        Ok(Some(self.sign(checkpointer, size, root).await?))
+    }
+}
+
+/// Replace `path` with `text` so a reader never sees half a checkpoint.
+fn write_atomically(path: &std::path::Path, text: &str) -> Result<(), AuditError> {
+    let failed = |e: std::io::Error| AuditError::CheckpointFile {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(failed)?;
+    }
+    let temporary = path.with_extension("tmp");
+    std::fs::write(&temporary, text).map_err(failed)?;
+    std::fs::rename(&temporary, path).map_err(failed)
+}
+
+#[async_trait]
+impl<S: Store + ?Sized> AuditLog for StoreAuditLog<S> {
+    async fn append(&self, actor: &str, event: AuditEvent) -> Result<AuditReceipt, AuditError> {
+        let row = self.row_of(actor, event)?;
+        let leaf = row.leaf_hash.clone();
+        let (done, mut answer) = oneshot::channel();
+        self.queue
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(Pending { row, done });
+        let committed = {
+            let _guard = self.commit.lock().await;
+            // Whoever held the lock before may have written ours already.
+            match answer.try_recv() {
+                Ok(result) => result,
+                Err(_) => {
+                    self.commit_queued().await;
+                    answer
+                        .await
+                        .map_err(|_| AuditError::Append("the commit was abandoned".into()))?
+                }
+            }
+        };
+        let seq = committed.map_err(AuditError::Append)?;
         Ok(AuditReceipt {
             seq,
             leaf_hash: leaf,
@@ -130,28 +375,8 @@ impl<S: Store + ?Sized> AuditLog for StoreAuditLog<S> {
             .audit_rows(case)
             .await?
             .into_iter()
-            .map(|row| {
-                let entry: AuditEntry =
-                    serde_json::from_str(&row.entry).map_err(|e| AuditError::Corrupt {
-                        seq: row.seq,
-                        reason: e.to_string(),
-                    })?;
-                Ok(AuditRecord {
-                    seq: row.seq,
-                    entry,
-                    leaf_hash: row.leaf_hash,
-                })
-            })
+            .map(record_of)
             .collect()
-    }
-
-    async fn verify_leaves(&self) -> Result<Option<u64>, AuditError> {
-        for row in self.store.audit_rows(None).await? {
-            if leaf_hash(row.entry.as_bytes()) != row.leaf_hash {
-                return Ok(Some(row.seq));
-            }
-        }
-        Ok(None)
     }
 }
 

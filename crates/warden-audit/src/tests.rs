@@ -1,5 +1,5 @@
 use warden_domain::{FixedClock, Stage};
-use warden_store::SqliteStore;
+use warden_store::{CaseReader, SqliteStore};
 
 use super::*;
 
@@ -9,9 +9,16 @@ async fn log() -> (Arc<SqliteStore>, StoreAuditLog<SqliteStore>) {
     (store.clone(), StoreAuditLog::new(store, clock))
 }
 
+fn escalated(n: u64) -> AuditEvent {
+    AuditEvent::Escalated {
+        case_id: CaseId::new(),
+        reasons: vec![n.to_string()],
+    }
+}
+
 #[tokio::test]
 async fn appends_are_ordered_typed_and_hashed() {
-    let (_store, log) = log().await;
+    let (store, log) = log().await;
     let case_id = CaseId::new();
     let first = log
         .append(
@@ -24,21 +31,15 @@ async fn appends_are_ordered_typed_and_hashed() {
         .await
         .expect("append");
     let second = log
-        .append(
-            "system:test",
-            AuditEvent::Escalated {
-                case_id: CaseId::new(),
-                reasons: vec![],
-            },
-        )
+        .append("system:test", escalated(1))
         .await
         .expect("append");
-    assert!(second.seq > first.seq);
+    assert_eq!((first.seq, second.seq), (1, 2));
     let records = log.records(Some(case_id)).await.expect("records");
     assert_eq!(records.len(), 1);
     assert_eq!(records[0].leaf_hash, first.leaf_hash);
     assert_eq!(stages_of(&records), [Stage::Decide].into());
-    assert_eq!(log.verify_leaves().await.expect("verify"), None);
+    assert_eq!(store.audit_size().await.expect("size"), 2);
 }
 
 #[test]
@@ -50,29 +51,123 @@ fn leaf_hash_is_rfc6962() {
     );
 }
 
-#[tokio::test]
-async fn a_changed_entry_is_found_by_its_sequence_number() {
-    let (store, log) = log().await;
-    for n in 0..3 {
-        log.append(
-            "system:test",
-            AuditEvent::Escalated {
-                case_id: CaseId::new(),
-                reasons: vec![n.to_string()],
-            },
-        )
-        .await
-        .expect("append");
+/// Concurrent appenders share transactions; every one gets its own
+/// sequence number and the tree covers them all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_appends_are_group_committed_without_loss() {
+    let dir = tempfile::tempdir().expect("dir");
+    let store = Arc::new(
+        SqliteStore::open(&dir.path().join("w.db"))
+            .await
+            .expect("store"),
+    );
+    let log = Arc::new(StoreAuditLog::new(
+        store.clone(),
+        Arc::new(warden_domain::SystemClock),
+    ));
+    let mut tasks = Vec::new();
+    for n in 0..200 {
+        let log = log.clone();
+        tasks.push(tokio::spawn(async move {
+            log.append("system:test", escalated(n)).await
+        }));
     }
-    // The table refuses UPDATE; drop the trigger as an attacker with file
-    // access would, then change entry 2.
-    sqlx::query("DROP TRIGGER audit_log_no_update")
-        .execute(store.pool())
+    let mut seqs = Vec::new();
+    for task in tasks {
+        seqs.push(task.await.expect("join").expect("append").seq);
+    }
+    seqs.sort_unstable();
+    assert_eq!(seqs, (1..=200).collect::<Vec<u64>>());
+    let key = LogKey::generate("warden.test/audit").expect("key").0;
+    let report = verify::verify(store.as_ref(), key.public())
         .await
-        .expect("drop");
-    sqlx::query("UPDATE audit_log SET entry = replace(entry, '\"1\"', '\"9\"') WHERE seq = 2")
-        .execute(store.pool())
+        .expect("verify");
+    assert_eq!(report.problem, None);
+    assert_eq!(report.entries, 200);
+}
+
+#[tokio::test]
+async fn checkpoints_are_signed_every_n_entries_and_on_demand() {
+    let (store, log) = log().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("checkpoint");
+    let key = LogKey::generate("warden.test/audit").expect("key").0;
+    let public = key.public().clone();
+    let log = log.with_checkpointer(Checkpointer::new(key, 3).with_file(file.clone()));
+    assert_eq!(log.checkpoint().await.expect("empty"), None);
+    for n in 0..7 {
+        log.append("system:test", escalated(n))
+            .await
+            .expect("append");
+    }
+    let sizes: Vec<u64> = store
+        .checkpoints()
         .await
-        .expect("tamper");
-    assert_eq!(log.verify_leaves().await.expect("verify"), Some(2));
+        .expect("checkpoints")
+        .iter()
+        .map(|c| c.size)
+        .collect();
+    assert_eq!(sizes, vec![3, 6]);
+    let newest = log.checkpoint().await.expect("sign").expect("checkpoint");
+    assert_eq!(newest.size, 7);
+    // Nothing new: the same checkpoint comes back.
+    assert_eq!(log.checkpoint().await.expect("again"), Some(newest.clone()));
+    let shipped = std::fs::read_to_string(&file).expect("file");
+    assert_eq!(shipped, newest.note);
+    let head = public.open_checkpoint(&shipped).expect("verifies");
+    assert_eq!(head.size, 7);
+    assert_eq!(head.root.to_string(), newest.root);
+    let report = verify::verify(store.as_ref(), &public)
+        .await
+        .expect("verify");
+    assert!(report.ok(), "{report:?}");
+    assert_eq!((report.checkpoints, report.signed_entries), (3, 7));
+}
+
+#[tokio::test]
+async fn proofs_from_the_store_verify_with_the_public_key_alone() {
+    let (store, log) = log().await;
+    let key = LogKey::generate("warden.test/audit").expect("key").0;
+    let public = key.public().clone();
+    let log = log.with_checkpointer(Checkpointer::new(key, 1000));
+    for n in 0..5 {
+        log.append("system:test", escalated(n))
+            .await
+            .expect("append");
+    }
+    let old = log.checkpoint().await.expect("sign").expect("checkpoint");
+    for n in 5..13 {
+        log.append("system:test", escalated(n))
+            .await
+            .expect("append");
+    }
+    let new = log.checkpoint().await.expect("sign").expect("checkpoint");
+    for seq in 1..=13 {
+        let proof = proof::prove_inclusion(store.as_ref(), seq, &new)
+            .await
+            .expect("prove");
+        let text = serde_json::to_string(&proof).expect("json");
+        let proven = proof::AnyProof::parse(&text)
+            .expect("parse")
+            .verify(&public)
+            .expect("verifies");
+        assert_eq!(proven.seq, Some(seq));
+        // The same proof with another entry's text does not hold.
+        let mut forged = proof.clone();
+        forged.entry = forged.entry.replacen("\"reasons\"", "\"reasonz\"", 1);
+        assert!(proof::verify_inclusion(&forged, &public).is_err());
+    }
+    let consistency = proof::prove_consistency(store.as_ref(), &old, &new)
+        .await
+        .expect("prove");
+    assert!(proof::verify_consistency(&consistency, &public).is_ok());
+    let mut forged = consistency.clone();
+    forged.path.pop();
+    assert!(proof::verify_consistency(&forged, &public).is_err());
+    // A proof needs the entry inside the checkpoint.
+    assert!(
+        proof::prove_inclusion(store.as_ref(), 6, &old)
+            .await
+            .is_err()
+    );
 }

@@ -71,6 +71,37 @@ impl ProposalRecord {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum AuditEvent {
+    /// A command or server started working on this store: what it ran
+    /// with, so every later entry can be traced to a configuration, policy
+    /// set and agent version.
+    RunStarted {
+        /// `triage`, `eval`, `execute`, `serve`, ...
+        command: String,
+        warden_version: String,
+        /// SHA-256 of the effective configuration (as loaded, in canonical
+        /// TOML), connectors' secrets excluded.
+        config_sha256: String,
+        policy_version: String,
+        /// SHA-256 over the playbooks in force.
+        playbooks_sha256: String,
+        assessor: String,
+        model: String,
+    },
+    /// A context tool was called during enrichment.
+    ToolCalled {
+        case_id: CaseId,
+        tool: String,
+        /// The arguments, as validated against the tool's schema.
+        parameters: serde_json::Value,
+        /// `2 findings`, `failed`, ...
+        outcome: String,
+    },
+    /// A local account was created (a configuration change).
+    UserAdded {
+        name: String,
+        roles: Vec<String>,
+        by: String,
+    },
     /// An alert was parsed and stored.
     AlertIngested {
         alert_id: AlertId,
@@ -103,6 +134,9 @@ pub enum AuditEvent {
     Assessed {
         case_id: CaseId,
         assessor: String,
+        /// The model (or rule engine) and its version behind the assessor.
+        #[serde(default)]
+        model: String,
         verdict: Verdict,
         severity: Severity,
         confidence: f64,
@@ -242,6 +276,8 @@ impl AuditEvent {
     pub fn stage(&self) -> Stage {
         match self {
             AuditEvent::AlertIngested { .. } | AuditEvent::IngestRejected { .. } => Stage::Ingest,
+            AuditEvent::ToolCalled { .. } => Stage::Enrich,
+            AuditEvent::RunStarted { .. } | AuditEvent::UserAdded { .. } => Stage::Control,
             AuditEvent::CaseOpened { .. } => Stage::Correlate,
             AuditEvent::EvidenceCollected { .. } => Stage::Enrich,
             AuditEvent::Assessed { .. } => Stage::Assess,
@@ -266,9 +302,12 @@ impl AuditEvent {
         match self {
             AuditEvent::AlertIngested { .. }
             | AuditEvent::IngestRejected { .. }
+            | AuditEvent::RunStarted { .. }
+            | AuditEvent::UserAdded { .. }
             | AuditEvent::AutonomyChanged { .. }
             | AuditEvent::KillSwitchChanged { .. } => None,
             AuditEvent::ProposalModified { case_id, .. }
+            | AuditEvent::ToolCalled { case_id, .. }
             | AuditEvent::RequestClosed { case_id, .. }
             | AuditEvent::ToolRequestRejected { case_id, .. }
             | AuditEvent::CaseReviewed { case_id, .. }
@@ -296,6 +335,9 @@ impl AuditEvent {
     /// The event's `type` tag.
     pub fn kind(&self) -> &'static str {
         match self {
+            AuditEvent::RunStarted { .. } => "run_started",
+            AuditEvent::ToolCalled { .. } => "tool_called",
+            AuditEvent::UserAdded { .. } => "user_added",
             AuditEvent::AlertIngested { .. } => "alert_ingested",
             AuditEvent::IngestRejected { .. } => "ingest_rejected",
             AuditEvent::CaseOpened { .. } => "case_opened",

@@ -40,6 +40,15 @@ pub use tools::{ToolBox, ToolConfig, ToolResult, register_embedded};
 
 use tools::Finding;
 
+/// One context tool call, as the audit log records it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolCall {
+    pub tool: String,
+    pub parameters: serde_json::Value,
+    /// `2 findings`, `1 finding after 2 attempts`, `failed`.
+    pub outcome: String,
+}
+
 /// What enrichment produced for one case.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Enrichment {
@@ -47,6 +56,8 @@ pub struct Enrichment {
     pub gaps: Vec<EvidenceGap>,
     /// One line per tool call (`asset_lookup: 2 findings`), for the record.
     pub calls: Vec<String>,
+    /// Every tool call with its arguments, for the audit log.
+    pub tool_calls: Vec<ToolCall>,
     /// Kinds of secrets redacted from evidence, one per secret.
     pub redacted: Vec<&'static str>,
 }
@@ -368,13 +379,14 @@ impl Enrichment {
         params: serde_json::Value,
         now: OffsetDateTime,
     ) -> Option<ToolResult> {
-        match tools.call(name, params, now).await {
+        let parameters = params.clone();
+        let (outcome, result) = match tools.call(name, params, now).await {
             Ok(result) => {
                 for gap in &result.gaps {
                     self.add_gap(gap.clone());
                 }
-                self.calls.push(format!(
-                    "{name}: {} finding{}{}",
+                let outcome = format!(
+                    "{} finding{}{}",
                     result.findings.len(),
                     if result.findings.len() == 1 { "" } else { "s" },
                     if result.attempts > 1 {
@@ -382,15 +394,21 @@ impl Enrichment {
                     } else {
                         String::new()
                     }
-                ));
-                Some(result)
+                );
+                (outcome, Some(result))
             }
             Err(gap) => {
-                self.calls.push(format!("{name}: failed"));
                 self.add_gap(gap);
-                None
+                ("failed".to_owned(), None)
             }
-        }
+        };
+        self.calls.push(format!("{name}: {outcome}"));
+        self.tool_calls.push(ToolCall {
+            tool: name.to_owned(),
+            parameters,
+            outcome,
+        });
+        result
     }
 
     /// Every finding of `result` as evidence.

@@ -306,6 +306,30 @@ impl Pipeline {
         format!("agent:{use_case}")
     }
 
+    /// Record what this run works with (S5): the configuration, policy set,
+    /// playbooks and agent behind every entry that follows.
+    pub async fn record_run(&self, command: &str) -> Result<(), PipelineError> {
+        use sha2::Digest as _;
+        let config = serde_json::to_value(&self.config)
+            .map(|v| warden_audit::canonical::to_string(&v))
+            .unwrap_or_default();
+        self.audit
+            .append(
+                PIPELINE,
+                AuditEvent::RunStarted {
+                    command: command.to_owned(),
+                    warden_version: env!("CARGO_PKG_VERSION").to_owned(),
+                    config_sha256: hex::encode(sha2::Sha256::digest(config.as_bytes())),
+                    policy_version: self.policy.version().to_owned(),
+                    playbooks_sha256: self.playbooks.digest(),
+                    assessor: self.assessor.name().to_owned(),
+                    model: self.assessor.model(),
+                },
+            )
+            .await?;
+        Ok(())
+    }
+
     /// Read, ingest and triage files and folders.
     pub async fn triage_paths(
         &self,
@@ -577,6 +601,19 @@ impl Pipeline {
             self.clock.now(),
         )
         .await;
+        for call in &enrichment.tool_calls {
+            self.audit
+                .append(
+                    PIPELINE,
+                    AuditEvent::ToolCalled {
+                        case_id: case.id,
+                        tool: call.tool.clone(),
+                        parameters: call.parameters.clone(),
+                        outcome: call.outcome.clone(),
+                    },
+                )
+                .await?;
+        }
         self.audit
             .append(
                 PIPELINE,
@@ -630,13 +667,19 @@ impl Pipeline {
         let rejected_tools = self
             .vet_tool_requests(case.id, &playbook.tools, &alerts, &input)
             .await?;
-        for view in std::iter::once(&assessment).chain(&second_opinions) {
+        let models = std::iter::once(self.assessor.model())
+            .chain(self.second_opinions.iter().map(|a| a.model()));
+        for (view, model) in std::iter::once(&assessment)
+            .chain(&second_opinions)
+            .zip(models)
+        {
             self.audit
                 .append(
                     &format!("assessor:{}", view.assessor),
                     AuditEvent::Assessed {
                         case_id: case.id,
                         assessor: view.assessor.clone(),
+                        model,
                         verdict: view.verdict,
                         severity: view.severity,
                         confidence: view.confidence,

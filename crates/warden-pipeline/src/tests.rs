@@ -36,6 +36,7 @@ async fn every_case_leaves_a_record_of_every_stage_it_went_through() {
     let context =
         Context::load(&repo().join("examples/context"), &ContextConfig::default()).expect("ctx");
     let (pipeline, audit) = pipeline(store.clone(), context).await;
+    pipeline.record_run("test").await.expect("run");
     let run = pipeline
         .triage_paths(&[repo().join("examples/alerts")], None)
         .await
@@ -93,7 +94,63 @@ async fn every_case_leaves_a_record_of_every_stage_it_went_through() {
         .filter(|r| r.entry.event.stage() == Stage::Ingest)
         .count();
     assert_eq!(ingested, 8);
-    assert_eq!(audit.verify_leaves().await.expect("verify"), None);
+    // Each stage recorded what S5 asks of it, before its effect.
+    assert_eq!(warden_audit::expect::missing(&all), Vec::<String>::new());
+    let tool_calls = all
+        .iter()
+        .filter(|r| matches!(&r.entry.event, AuditEvent::ToolCalled { parameters, .. } if !parameters.is_null()))
+        .count();
+    assert!(tool_calls >= 5, "{tool_calls} tool calls recorded");
+    let Some(AuditEvent::RunStarted {
+        config_sha256,
+        policy_version,
+        model,
+        ..
+    }) = all.first().map(|r| &r.entry.event)
+    else {
+        panic!("the log does not start with the run's configuration");
+    };
+    assert_eq!(config_sha256.len(), 64);
+    assert_eq!(policy_version, pipeline.policy.version());
+    assert!(model.starts_with("warden-deterministic/"), "{model}");
+    let key = warden_audit::LogKey::generate("warden.test/audit")
+        .expect("key")
+        .0;
+    let report = warden_audit::verify::verify(store.as_ref(), key.public())
+        .await
+        .expect("verify");
+    assert!(report.ok(), "{report:?}");
+}
+
+/// The stage check itself: a log with an entry removed fails it.
+#[tokio::test]
+async fn the_stage_check_notices_what_a_stage_failed_to_record() {
+    let store = Arc::new(SqliteStore::in_memory().await.expect("store"));
+    let context =
+        Context::load(&repo().join("examples/context"), &ContextConfig::default()).expect("ctx");
+    let (pipeline, audit) = pipeline(store.clone(), context).await;
+    pipeline.record_run("test").await.expect("run");
+    pipeline
+        .triage_paths(&[repo().join("examples/alerts")], None)
+        .await
+        .expect("triage");
+    let all = audit.records(None).await.expect("records");
+    for kind in [
+        "policy_decided",
+        "evidence_collected",
+        "alert_ingested",
+        "run_started",
+    ] {
+        let without: Vec<_> = all
+            .iter()
+            .filter(|r| r.entry.event.kind() != kind)
+            .cloned()
+            .collect();
+        assert!(
+            !warden_audit::expect::missing(&without).is_empty(),
+            "removing every {kind} entry went unnoticed"
+        );
+    }
 }
 
 #[tokio::test]

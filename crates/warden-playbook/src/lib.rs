@@ -20,6 +20,7 @@ use std::path::Path;
 
 use regex::Regex;
 use serde::Deserialize;
+use sha2::Digest as _;
 use warden_domain::{ActionName, Alert, Autonomy, SourceFormat, UseCase};
 
 /// A playbook file that cannot be used.
@@ -158,6 +159,8 @@ pub struct Playbook {
     pub use_case: UseCase,
     /// Context tools to run, in order (empty: the default plan).
     pub tools: Vec<String>,
+    /// SHA-256 of the file's text (hex), for the audit record.
+    pub text_sha256: String,
     matches: Vec<MatchRule>,
 }
 
@@ -282,6 +285,7 @@ impl Playbook {
                 trust: file.trust,
             },
             tools: file.context.tools,
+            text_sha256: hex::encode(sha2::Sha256::digest(text.as_bytes())),
             matches,
         })
     }
@@ -406,6 +410,19 @@ impl PlaybookSet {
             specific,
             catch_all: last,
         })
+    }
+
+    /// SHA-256 (hex) over every playbook's name and text hash, in the
+    /// order they are tried: changes whenever any playbook does.
+    pub fn digest(&self) -> String {
+        let mut hasher = sha2::Sha256::new();
+        for playbook in self.iter() {
+            hasher.update(playbook.name().as_bytes());
+            hasher.update(b"\0");
+            hasher.update(playbook.text_sha256.as_bytes());
+            hasher.update(b"\n");
+        }
+        hex::encode(hasher.finalize())
     }
 
     /// In the order they are tried, the catch-all last.

@@ -480,10 +480,11 @@ async fn audit_appends_are_ordered(store: &dyn Store) -> Result<(), ConformanceF
             crate::merkle::Hash(bytes)
         })
         .collect();
-    let rebuilt = crate::merkle::extend(0, &[], &leaves).map_err(|e| ConformanceFailure::Check {
-        check: "audit tree rebuild",
-        detail: e,
-    })?;
+    let rebuilt =
+        crate::merkle::extend(0, &[], &leaves).map_err(|e| ConformanceFailure::Check {
+            check: "audit tree rebuild",
+            detail: e,
+        })?;
     ensure!(
         rebuilt.root == batch.root,
         "audit tree root",

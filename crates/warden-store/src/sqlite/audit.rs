@@ -199,8 +199,8 @@ pub(super) async fn tree_hashes(
                 .bind(to_i64(index, "audit tree index")?)
                 .fetch_optional(pool)
                 .await?;
-        let bytes =
-            bytes.ok_or_else(|| corrupt("audit tree", format!("stored hash {index} is missing")))?;
+        let bytes = bytes
+            .ok_or_else(|| corrupt("audit tree", format!("stored hash {index} is missing")))?;
         out.push(hash_of(&bytes, "audit tree hash")?);
     }
     Ok(out)

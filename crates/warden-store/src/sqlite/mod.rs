@@ -23,8 +23,9 @@ use warden_domain::{
 };
 
 use crate::{
-    AuditAppend, AuditQuery, AuditRow, StoredCheckpoint, merkle, CaseNote, CaseReader, Claim, DeadLetter, GLOBAL_SCOPE, MAX_RELATED_ENTITIES,
-    NewAuditRow, Pause, Person, RelatedCase, Store, StoreError, UnfinishedExecution,
+    AuditAppend, AuditQuery, AuditRow, CaseNote, CaseReader, Claim, DeadLetter, GLOBAL_SCOPE,
+    MAX_RELATED_ENTITIES, NewAuditRow, Pause, Person, RelatedCase, Store, StoreError,
+    StoredCheckpoint, UnfinishedExecution, merkle,
 };
 
 mod audit;

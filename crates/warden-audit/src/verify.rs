@@ -1,0 +1,321 @@
+//! `warden audit verify`: recompute the whole log from its entries and
+//! compare with what was recorded: each entry's leaf hash, the Merkle
+//! tree's stored hashes, and every signed checkpoint.
+//!
+//! Nothing stored is trusted: leaf hashes are recomputed from the entry
+//! text, the tree is rebuilt from those, and checkpoints are checked with
+//! the public key. The first problem is named by sequence number and kind:
+//!
+//! - **changed**: the entry's content no longer hashes to the leaf recorded
+//!   at its place;
+//! - **missing**: an entry the tree (or a checkpoint) records is gone, or
+//!   later entries were renumbered to close the gap;
+//! - **inserted**: an entry the tree never recorded;
+//! - **reordered**: an entry recorded at another place;
+//! - **tree**: a stored subtree hash does not match the entries;
+//! - **checkpoint**: a signed checkpoint does not verify or does not match
+//!   the entries. When entries, leaf hashes and tree were all rewritten
+//!   consistently (the attacker cannot sign), this is what catches it, and
+//!   the bad entry lies between the last matching checkpoint and this one.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+use tlog_tiles::{Hash, split_stored_hash_index, stored_hash_index};
+use warden_store::{CaseReader, merkle};
+
+use crate::{AuditError, PublicKey, leaf_digest};
+
+/// What is wrong with an entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProblemKind {
+    Changed,
+    Missing,
+    Inserted,
+    Reordered,
+    Tree,
+    Checkpoint,
+}
+
+impl ProblemKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProblemKind::Changed => "changed",
+            ProblemKind::Missing => "missing",
+            ProblemKind::Inserted => "inserted",
+            ProblemKind::Reordered => "reordered",
+            ProblemKind::Tree => "tree",
+            ProblemKind::Checkpoint => "checkpoint",
+        }
+    }
+}
+
+/// The first problem found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    /// Sequence number of the first bad entry.
+    pub seq: u64,
+    pub kind: ProblemKind,
+    pub detail: String,
+}
+
+/// The outcome of a verification.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Verification {
+    /// Entries in the log.
+    pub entries: u64,
+    /// Base64 root of the tree rebuilt from the entries.
+    pub root: String,
+    /// Checkpoints checked (signature, and root against the entries).
+    pub checkpoints: usize,
+    /// Size of the newest checkpoint (entries after it are not yet signed).
+    pub signed_entries: u64,
+    /// `None`: everything verifies.
+    pub problem: Option<Problem>,
+}
+
+impl Verification {
+    pub fn ok(&self) -> bool {
+        self.problem.is_none()
+    }
+}
+
+/// Verify the log in `store`; checkpoints are checked with `key`.
+pub async fn verify<S: CaseReader + ?Sized>(
+    store: &S,
+    key: &PublicKey,
+) -> Result<Verification, AuditError> {
+    let rows = store.audit_rows(None).await?;
+    let stored: HashMap<u64, Hash> = store.audit_tree().await?.into_iter().collect();
+    let checkpoints = store.checkpoints().await?;
+
+    let seqs: Vec<u64> = rows.iter().map(|r| r.seq).collect();
+    let leaves: Vec<Hash> = rows
+        .iter()
+        .map(|r| leaf_digest(r.entry.as_bytes()))
+        .collect();
+    let columns: Vec<&str> = rows.iter().map(|r| r.leaf_hash.as_str()).collect();
+    let entries = rows.len() as u64;
+
+    let mut report = Verification {
+        entries,
+        root: String::new(),
+        checkpoints: 0,
+        signed_entries: checkpoints.last().map_or(0, |c| c.size),
+        problem: None,
+    };
+
+    if let Some(problem) = check_entries(&seqs, &leaves, &columns, &stored) {
+        report.problem = Some(problem);
+        return Ok(report);
+    }
+
+    // The entries are the tree's leaves in order: rebuild every stored hash.
+    let rebuilt = merkle::extend(0, &[], &leaves).map_err(|e| AuditError::Tree(e.to_string()))?;
+    report.root = rebuilt.root.to_string();
+    if let Some(problem) = check_tree(&rebuilt.hashes, &stored, entries) {
+        report.problem = Some(problem);
+        return Ok(report);
+    }
+
+    let all: HashMap<u64, Hash> = rebuilt.hashes.into_iter().collect();
+    let mut matched = 0_u64;
+    for checkpoint in &checkpoints {
+        report.checkpoints += 1;
+        let first_unproven = matched + 1;
+        let fail = |detail: String| Problem {
+            seq: first_unproven,
+            kind: ProblemKind::Checkpoint,
+            detail,
+        };
+        let head = match key.open_checkpoint(&checkpoint.note) {
+            Ok(head) => head,
+            Err(error) => {
+                report.problem = Some(fail(format!(
+                    "checkpoint of {} entries: {error}",
+                    checkpoint.size
+                )));
+                return Ok(report);
+            }
+        };
+        if head.size != checkpoint.size {
+            report.problem = Some(fail(format!(
+                "checkpoint stored for {} entries signs {}",
+                checkpoint.size, head.size
+            )));
+            return Ok(report);
+        }
+        if head.size > entries {
+            report.problem = Some(Problem {
+                seq: entries + 1,
+                kind: ProblemKind::Missing,
+                detail: format!(
+                    "a signed checkpoint covers {} entries but the log ends at {entries}",
+                    head.size
+                ),
+            });
+            return Ok(report);
+        }
+        let root = tlog_tiles::tree_hash(head.size, &merkle::MapReader(&all))
+            .map_err(|e| AuditError::Tree(e.to_string()))?;
+        if root != head.root {
+            report.problem = Some(fail(format!(
+                "the entries do not match the checkpoint signed for {} entries: \
+                 an entry from {first_unproven} to {} was rewritten together with its hashes",
+                head.size, head.size
+            )));
+            return Ok(report);
+        }
+        matched = head.size;
+    }
+    Ok(report)
+}
+
+/// Walk the entries against the tree's recorded leaves.
+fn check_entries(
+    seqs: &[u64],
+    leaves: &[Hash],
+    columns: &[&str],
+    stored: &HashMap<u64, Hash>,
+) -> Option<Problem> {
+    let tree_leaf = |i: u64| stored.get(&stored_hash_index(0, i)).copied();
+    let tree_size = (0..).find(|i| tree_leaf(*i).is_none()).unwrap_or(0);
+    // Hash has no `Hash` impl: key the lookups by its bytes.
+    let mut recorded_at: HashMap<[u8; 32], u64> = HashMap::new();
+    for i in (0..tree_size).rev() {
+        if let Some(hash) = tree_leaf(i) {
+            recorded_at.insert(hash.0, i);
+        }
+    }
+    let present_at: HashMap<[u8; 32], u64> = (0_u64..)
+        .zip(leaves.iter())
+        .map(|(i, h)| (h.0, i))
+        .collect();
+
+    let positions = (seqs.len() as u64).max(tree_size);
+    for p in 0..positions {
+        let seq = p + 1;
+        let index = usize::try_from(p).unwrap_or(usize::MAX);
+        let Some(&row_seq) = seqs.get(index) else {
+            return Some(Problem {
+                seq,
+                kind: ProblemKind::Missing,
+                detail: format!(
+                    "the tree records {tree_size} entries but the log ends at {}",
+                    seqs.len()
+                ),
+            });
+        };
+        if row_seq != seq {
+            return Some(Problem {
+                seq,
+                kind: ProblemKind::Missing,
+                detail: format!("there is no entry {seq}; the next one is {row_seq}"),
+            });
+        }
+        let leaf = leaves.get(index).copied().unwrap_or_default();
+        let Some(expected) = tree_leaf(p) else {
+            return Some(Problem {
+                seq,
+                kind: ProblemKind::Inserted,
+                detail: format!(
+                    "entry {seq} is not in the Merkle tree (which ends at {tree_size}): \
+                     it was written outside the log"
+                ),
+            });
+        };
+        if leaf == expected {
+            if columns.get(index).copied() != Some(hex::encode(leaf.0).as_str()) {
+                return Some(Problem {
+                    seq,
+                    kind: ProblemKind::Changed,
+                    detail: format!("entry {seq}'s recorded leaf hash was altered"),
+                });
+            }
+            continue;
+        }
+        // The entry at this place is not the one recorded here: say why.
+        let next_matches = leaves.get(index + 1).copied().is_some()
+            && leaves.get(index + 1).copied() == Some(expected);
+        let problem = match recorded_at.get(&leaf.0) {
+            Some(&j) if j < p => Problem {
+                seq,
+                kind: ProblemKind::Inserted,
+                detail: format!("entry {seq} is a copy of entry {}", j + 1),
+            },
+            Some(&j) => match present_at.get(&expected.0) {
+                Some(&q) if q > p => Problem {
+                    seq,
+                    kind: ProblemKind::Reordered,
+                    detail: format!(
+                        "entry {seq} holds what was recorded as entry {}; \
+                         entry {seq}'s content is now at {}",
+                        j + 1,
+                        q + 1
+                    ),
+                },
+                _ => Problem {
+                    seq,
+                    kind: ProblemKind::Missing,
+                    detail: format!(
+                        "the entry recorded as {seq} is gone; \
+                         later entries were renumbered (entry {seq} holds what was {})",
+                        j + 1
+                    ),
+                },
+            },
+            None if next_matches => Problem {
+                seq,
+                kind: ProblemKind::Inserted,
+                detail: format!(
+                    "entry {seq} is not in the tree; the entry recorded as {seq} follows it"
+                ),
+            },
+            None => Problem {
+                seq,
+                kind: ProblemKind::Changed,
+                detail: format!(
+                    "entry {seq}'s content does not match the leaf hash recorded for it"
+                ),
+            },
+        };
+        return Some(problem);
+    }
+    None
+}
+
+/// Compare the stored subtree hashes with the rebuilt ones.
+fn check_tree(
+    rebuilt: &[(u64, Hash)],
+    stored: &HashMap<u64, Hash>,
+    entries: u64,
+) -> Option<Problem> {
+    for (index, hash) in rebuilt {
+        if stored.get(index) != Some(hash) {
+            let (level, n) = split_stored_hash_index(*index);
+            let first = (n << level) + 1;
+            return Some(Problem {
+                seq: first,
+                kind: ProblemKind::Tree,
+                detail: format!(
+                    "the stored hash of entries {first} to {} does not match them",
+                    ((n + 1) << level).min(entries)
+                ),
+            });
+        }
+    }
+    if stored.len() > rebuilt.len() {
+        return Some(Problem {
+            seq: entries + 1,
+            kind: ProblemKind::Inserted,
+            detail: format!(
+                "the tree has {} stored hashes, {} entries need {}",
+                stored.len(),
+                entries,
+                rebuilt.len()
+            ),
+        });
+    }
+    None
+}
