@@ -1,0 +1,2 @@
+//! Audit log benchmarks (filled in by the benchmark work of issue 6).
+fn main() {}
