@@ -157,6 +157,13 @@ pub async fn verify<S: CaseReader + ?Sized>(
             });
             return Ok(report);
         }
+        if head.root.to_string() != checkpoint.root {
+            report.problem = Some(fail(format!(
+                "checkpoint of {} entries is stored with root {} but signs {}",
+                head.size, checkpoint.root, head.root
+            )));
+            return Ok(report);
+        }
         let root = tlog_tiles::tree_hash(head.size, &merkle::MapReader(&all))
             .map_err(|e| AuditError::Tree(e.to_string()))?;
         if root != head.root {
@@ -236,13 +243,23 @@ fn check_entries(
             continue;
         }
         // The entry at this place is not the one recorded here: say why.
-        let next_matches = leaves.get(index + 1).copied().is_some()
-            && leaves.get(index + 1).copied() == Some(expected);
+        // Everything from the next entry on sits one place later than the
+        // tree records it: this entry was slipped in.
+        let tree_next = tree_leaf(p + 1);
+        let shifted = leaves.get(index + 1).copied() == Some(expected)
+            && match leaves.get(index + 2) {
+                // The last row: only an insertion if the log outgrew the tree.
+                None => tree_next.is_none(),
+                Some(after) => tree_next.is_none() || tree_next == Some(*after),
+            };
         let problem = match recorded_at.get(&leaf.0) {
-            Some(&j) if j < p => Problem {
+            Some(&j) if j < p || shifted => Problem {
                 seq,
                 kind: ProblemKind::Inserted,
-                detail: format!("entry {seq} is a copy of entry {}", j + 1),
+                detail: format!(
+                    "entry {seq} is a copy of entry {}, slipped in; later entries moved up",
+                    j + 1
+                ),
             },
             Some(&j) => match present_at.get(&expected.0) {
                 Some(&q) if q > p => Problem {
@@ -265,7 +282,7 @@ fn check_entries(
                     ),
                 },
             },
-            None if next_matches => Problem {
+            None if shifted => Problem {
                 seq,
                 kind: ProblemKind::Inserted,
                 detail: format!(

@@ -12,6 +12,13 @@ use warden_store::SqliteStore;
 pub const DATABASE: &str = "warden.db";
 /// The configuration file inside the data directory.
 pub const CONFIG: &str = "warden.toml";
+/// The audit log's key pair (`audit.key`, owner-only, and `audit.pub`).
+pub const KEYS: &str = "keys";
+/// The newest signed checkpoint, to ship to another system.
+pub const CHECKPOINT: &str = "audit-checkpoint.txt";
+
+/// The audit log as commands use it.
+pub type Audit = warden_audit::StoreAuditLog<SqliteStore>;
 
 /// An opened data directory.
 #[derive(Debug)]
@@ -25,6 +32,8 @@ pub struct Env {
     pub formats: warden_ingest::Formats,
     /// The operator's playbooks (`[playbooks] dir`); `None`: the shipped set.
     pub playbooks: Option<warden_playbook::PlaybookSet>,
+    /// The audit log, signing checkpoints with the data directory's key.
+    pub audit: Arc<Audit>,
 }
 
 impl Env {
@@ -35,14 +44,10 @@ impl Env {
     ) -> anyhow::Result<warden_pipeline::Pipeline> {
         use warden_domain::{Clock, SystemClock};
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let audit = Arc::new(warden_audit::StoreAuditLog::new(
-            self.store.clone(),
-            clock.clone(),
-        ));
         let pipeline = warden_pipeline::Pipeline::new(
             self.config.clone(),
             self.store.clone(),
-            audit,
+            self.audit.clone(),
             clock,
             self.policy.clone(),
             context,
@@ -60,6 +65,16 @@ impl Env {
 }
 
 impl Env {
+    /// End of a command that wrote to the log: sign a checkpoint over
+    /// everything it wrote (and ship it to the checkpoint file).
+    pub async fn finish(&self) -> anyhow::Result<()> {
+        self.audit
+            .checkpoint()
+            .await
+            .context("cannot sign the audit checkpoint")?;
+        Ok(())
+    }
+
     /// Also read the sources described by these mapping files (`--mapping`).
     pub fn add_mappings(&mut self, files: &[PathBuf]) -> anyhow::Result<()> {
         for file in files {
@@ -115,6 +130,28 @@ pub async fn open(data_dir: &Path, config_path: Option<&Path>) -> anyhow::Result
         .await
         .with_context(|| format!("cannot open the store in {}", data_dir.display()))?;
 
+    let store = Arc::new(store);
+    let (key, made_key) = audit_key(data_dir)?;
+    if made_key {
+        created.paths.push(
+            data_dir
+                .join(KEYS)
+                .join(warden_audit::signing::PRIVATE_KEY_FILE),
+        );
+        created.paths.push(
+            data_dir
+                .join(KEYS)
+                .join(warden_audit::signing::PUBLIC_KEY_FILE),
+        );
+    }
+    let audit = Arc::new(
+        warden_audit::StoreAuditLog::new(store.clone(), Arc::new(warden_domain::SystemClock))
+            .with_checkpointer(
+                warden_audit::Checkpointer::new(key, config.audit.checkpoint_every)
+                    .with_file(data_dir.join(CHECKPOINT)),
+            ),
+    );
+
     let policy = match &config.policy.policies {
         None => PolicyEngine::default_set().context("the shipped policy set does not load")?,
         Some(file) => {
@@ -150,12 +187,37 @@ pub async fn open(data_dir: &Path, config_path: Option<&Path>) -> anyhow::Result
         Env {
             data_dir: data_dir.to_path_buf(),
             config,
-            store: Arc::new(store),
+            store,
             policy,
             attack,
             formats,
             playbooks,
+            audit,
         },
         created,
     ))
+}
+
+/// The data directory's audit key, made on first use (`warden init`). The
+/// log's name is unique per data directory, so checkpoints of two
+/// installations can never be confused.
+fn audit_key(data_dir: &Path) -> anyhow::Result<(warden_audit::LogKey, bool)> {
+    let dir = data_dir.join(KEYS);
+    let private = dir.join(warden_audit::signing::PRIVATE_KEY_FILE);
+    if private.exists() {
+        let key = warden_audit::LogKey::load(&private)?;
+        return Ok((key, false));
+    }
+    let origin = format!("warden.audit/{}", uuid::Uuid::now_v7().simple());
+    let key = warden_audit::LogKey::create_files(&dir, &origin)
+        .with_context(|| format!("cannot create the audit key in {}", dir.display()))?;
+    Ok((key, true))
+}
+
+/// The public key that checks this data directory's checkpoints.
+pub fn public_key(data_dir: &Path) -> anyhow::Result<warden_audit::PublicKey> {
+    let path = data_dir
+        .join(KEYS)
+        .join(warden_audit::signing::PUBLIC_KEY_FILE);
+    Ok(warden_audit::PublicKey::load(&path)?)
 }

@@ -74,6 +74,8 @@ enum Command {
     Review(commands::control::ReviewArgs),
     /// Local accounts: add (password on standard input), list.
     User(commands::user::Args),
+    /// The tamper-evident audit log: verify, prove, checkpoint, export, search.
+    Audit(commands::audit::Args),
 }
 
 fn main() -> ExitCode {
@@ -135,6 +137,9 @@ fn main() -> ExitCode {
             }
             Command::Review(args) => {
                 commands::control::review(&cli.data_dir, cli.config.as_deref(), args).await
+            }
+            Command::Audit(args) => {
+                commands::audit::run(&cli.data_dir, cli.config.as_deref(), args).await
             }
             Command::User(args) => {
                 commands::user::run(&cli.data_dir, cli.config.as_deref(), args).await

@@ -53,6 +53,21 @@ pub async fn add_person(
     password: &str,
     now: OffsetDateTime,
 ) -> Result<Person, AccountError> {
+    let person = new_person(name, roles, password, now)?;
+    if !store.add_person(&person).await? {
+        return Err(AccountError::Exists(person.name));
+    }
+    Ok(person)
+}
+
+/// A checked account with its password hashed, not yet stored (so the
+/// audit log can record it before it exists).
+pub fn new_person(
+    name: &str,
+    roles: &[String],
+    password: &str,
+    now: OffsetDateTime,
+) -> Result<Person, AccountError> {
     let valid_name = !name.is_empty()
         && name.len() <= 64
         && name
@@ -67,16 +82,12 @@ pub async fn add_person(
     if password.chars().count() < 12 {
         return Err(AccountError::WeakPassword);
     }
-    let person = Person {
+    Ok(Person {
         name: name.to_lowercase(),
         roles: roles.to_vec(),
         password_hash: hash_password(password)?,
         created_at: now,
-    };
-    if !store.add_person(&person).await? {
-        return Err(AccountError::Exists(person.name));
-    }
-    Ok(person)
+    })
 }
 
 /// The account `name` if `password` is right (the same error either way).

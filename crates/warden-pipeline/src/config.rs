@@ -34,11 +34,30 @@ pub struct Config {
     pub approvals: crate::control::ApprovalConfig,
     /// The executor's limits.
     pub executor: warden_execute::ExecutorConfig,
+    /// The audit log's checkpoints.
+    pub audit: AuditConfig,
     /// Products the executor acts on (`docs/connectors.md`). None by
     /// default: only case notes run until a connector is configured.
     /// Never written back out (it names where secrets live).
     #[serde(skip_serializing)]
     pub connectors: warden_execute::ConnectorsConfig,
+}
+
+/// `[audit]`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    /// Sign a checkpoint every this many entries (commands also sign one
+    /// when they finish, and `warden audit checkpoint` on demand).
+    pub checkpoint_every: u64,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self {
+            checkpoint_every: 1000,
+        }
+    }
 }
 
 /// `[playbooks]`

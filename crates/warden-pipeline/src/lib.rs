@@ -47,7 +47,7 @@ use warden_playbook::PlaybookSet;
 use warden_policy::{ApprovalTally, EscalationInput, PolicyEngine, Trigger, escalation_triggers};
 use warden_store::{DeadLetter, Person, Store, StoreError};
 
-pub use config::Config;
+pub use config::{AuditConfig, Config};
 pub use control::{Control, ControlError};
 pub use report::CaseOutcome;
 

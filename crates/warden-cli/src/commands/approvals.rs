@@ -156,6 +156,7 @@ pub async fn approve(
     if progress.ready {
         println!("ready: `warden execute` runs it, after its own checks");
     }
+    env.finish().await?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -174,6 +175,7 @@ pub async fn reject(
         .reject(&request.proposal_hash, &person, reason, &args.note)
         .await?;
     println!("{} rejected {} ({reason})", person.name, request.card.title);
+    env.finish().await?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -205,6 +207,7 @@ pub async fn modify(
         new.card.approvals_required,
         person.name
     );
+    env.finish().await?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -243,6 +246,7 @@ pub async fn execute(
         );
     }
     let failed = done.iter().any(|e| e.status == ExecutionStatus::Failed);
+    env.finish().await?;
     Ok(if failed {
         ExitCode::FAILURE
     } else {

@@ -97,6 +97,7 @@ pub async fn switch(
             );
         }
     }
+    env.finish().await?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -146,6 +147,7 @@ pub async fn autonomy(
         )
         .await?;
     println!("{name} is now {level}");
+    env.finish().await?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -187,5 +189,6 @@ pub async fn review(
             use_case.name
         );
     }
+    env.finish().await?;
     Ok(ExitCode::SUCCESS)
 }

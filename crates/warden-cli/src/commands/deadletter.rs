@@ -163,6 +163,7 @@ pub async fn run(data_dir: &Path, config: Option<&Path>, args: Args) -> anyhow::
                 None => Context::none(),
             };
             let pipeline = env.pipeline(context)?;
+            pipeline.record_run("deadletter retry").await?;
             let mut failed = 0;
             for id in &ids {
                 match pipeline.retry_dead_letter(id, format.clone()).await? {
@@ -185,6 +186,7 @@ pub async fn run(data_dir: &Path, config: Option<&Path>, args: Args) -> anyhow::
                     }
                 }
             }
+            env.finish().await?;
             Ok(if failed == 0 {
                 ExitCode::SUCCESS
             } else {

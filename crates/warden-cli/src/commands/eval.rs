@@ -55,6 +55,9 @@ pub async fn run(data_dir: &Path, config: Option<&Path>, args: Args) -> anyhow::
         playbooks: env.playbooks.clone(),
         approve_all: args.approve_all,
         assessor: args.assessor.clone(),
+        // Every case's entries go to the data directory's log: the run
+        // can be verified, proven and exported afterwards.
+        audit: Some(warden_pipeline::eval::SharedAudit(env.audit.clone())),
     };
 
     // The bar draws only on a terminal (indicatif hides it otherwise).
@@ -69,6 +72,7 @@ pub async fn run(data_dir: &Path, config: Option<&Path>, args: Args) -> anyhow::
     })
     .await?;
     bar.finish_and_clear();
+    env.finish().await?;
 
     if args.json {
         println!("{}", serde_json::to_string(&report)?);

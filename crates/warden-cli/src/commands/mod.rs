@@ -2,6 +2,7 @@
 
 pub mod actions;
 pub mod approvals;
+pub mod audit;
 pub mod control;
 pub mod deadletter;
 pub mod eval;

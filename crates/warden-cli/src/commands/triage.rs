@@ -67,7 +67,9 @@ pub async fn run(data_dir: &Path, config: Option<&Path>, args: Args) -> anyhow::
     if let Some(assessor) = assessor {
         pipeline = pipeline.with_assessor(assessor);
     }
+    pipeline.record_run("triage").await?;
     let run = pipeline.triage_paths(&args.paths, format).await?;
+    env.finish().await?;
 
     for outcome in &run.outcomes {
         if args.json {

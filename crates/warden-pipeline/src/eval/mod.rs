@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use warden_audit::StoreAuditLog;
+use warden_audit::{AuditLog, StoreAuditLog};
 use warden_domain::{
     ActionName, Clock, DecisionOutcome, ExecutionStatus, FixedClock, Severity, SystemClock, Verdict,
 };
@@ -310,6 +310,19 @@ pub struct EvalOptions {
     pub approve_all: bool,
     /// `--assessor NAME` (see [`crate::assessor_named`]).
     pub assessor: String,
+    /// The log every case's entries go to (the data directory's, so the
+    /// run can be verified and proven). `None`: a private log per case.
+    pub audit: Option<SharedAudit>,
+}
+
+/// An audit log shared by the cases of a run.
+#[derive(Clone)]
+pub struct SharedAudit(pub Arc<dyn AuditLog>);
+
+impl std::fmt::Debug for SharedAudit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SharedAudit")
+    }
 }
 
 /// Run every case of `set`; `progress` is called after each one.
@@ -323,6 +336,14 @@ pub async fn run_set(
         Some(dir) => Some(load_context(dir, &options.config.context, now)?),
         None => None,
     };
+    if let Some(shared) = &options.audit {
+        // What the whole run works with, once, before its first case.
+        let store = Arc::new(SqliteStore::in_memory().await?);
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        wire(options, store, shared.0.clone(), clock, Context::none())?
+            .record_run(&format!("eval {}", set.name))
+            .await?;
+    }
     let mut per_case = Vec::with_capacity(set.cases.len());
     for case in &set.cases {
         let result = run_case(case, set_context.as_ref(), options, set.as_of).await?;
@@ -356,6 +377,33 @@ fn verdict_rank(verdict: Verdict) -> u8 {
     }
 }
 
+/// A pipeline as `options` asks for, over `store` and `audit`.
+fn wire(
+    options: &EvalOptions,
+    store: Arc<SqliteStore>,
+    audit: Arc<dyn AuditLog>,
+    clock: Arc<dyn Clock>,
+    context: Context,
+) -> Result<Pipeline, PipelineError> {
+    // A validation run never reaches a real product.
+    let mut config = options.config.clone();
+    config.connectors = Default::default();
+    let mut pipeline = Pipeline::new(config, store, audit, clock, options.policy.clone(), context)?
+        .with_formats(options.formats.clone());
+    if let Some(playbooks) = &options.playbooks {
+        pipeline = pipeline.with_playbooks(playbooks.clone())?;
+    }
+    if options.approve_all {
+        pipeline = pipeline.with_simulated_approver();
+    }
+    if let Some(assessor) =
+        crate::assessor_named(&options.assessor).map_err(PipelineError::Setup)?
+    {
+        pipeline = pipeline.with_assessor(assessor);
+    }
+    Ok(pipeline)
+}
+
 async fn run_case(
     case: &LabelledCase,
     set_context: Option<&Context>,
@@ -376,25 +424,12 @@ async fn run_case(
         Some(at) => Arc::new(FixedClock::new(at)),
         None => Arc::new(SystemClock),
     };
-    let audit = Arc::new(StoreAuditLog::new(store.clone(), clock.clone()));
+    let audit: Arc<dyn AuditLog> = match &options.audit {
+        Some(shared) => shared.0.clone(),
+        None => Arc::new(StoreAuditLog::new(store.clone(), clock.clone())),
+    };
     let sandbox = Arc::new(RecordingConnector::new());
-    // A validation run never reaches a real product.
-    let mut config = options.config.clone();
-    config.connectors = Default::default();
-    let mut pipeline = Pipeline::new(config, store, audit, clock, options.policy.clone(), context)?
-        .with_formats(options.formats.clone())
-        .with_sandbox(sandbox.clone());
-    if let Some(playbooks) = &options.playbooks {
-        pipeline = pipeline.with_playbooks(playbooks.clone())?;
-    }
-    if options.approve_all {
-        pipeline = pipeline.with_simulated_approver();
-    }
-    if let Some(assessor) =
-        crate::assessor_named(&options.assessor).map_err(PipelineError::Setup)?
-    {
-        pipeline = pipeline.with_assessor(assessor);
-    }
+    let pipeline = wire(options, store, audit, clock, context)?.with_sandbox(sandbox.clone());
     let run = pipeline
         .triage_paths(&case.alert_files, case.format.clone())
         .await?;

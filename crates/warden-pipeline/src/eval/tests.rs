@@ -54,6 +54,7 @@ fn options() -> EvalOptions {
         playbooks: None,
         approve_all: false,
         assessor: "deterministic".into(),
+        audit: None,
     }
 }
 
