@@ -48,6 +48,8 @@ pub struct Exported {
 pub const SD_ID: &str = "warden@32473";
 /// Syslog facility 13, "log audit" (RFC 5424 table 1).
 const FACILITY_LOG_AUDIT: u8 = 13;
+/// Datagrams sent back to back before a short pause.
+const UDP_BURST: usize = 16;
 /// The largest UDP payload IPv4 can carry.
 const MAX_DATAGRAM: usize = 65_507;
 
@@ -180,7 +182,13 @@ pub async fn export<S: CaseReader + ?Sized>(
             let socket = tokio::net::UdpSocket::bind(bind)
                 .await
                 .map_err(|e| io_error(sink, e))?;
-            for row in &rows {
+            for (n, row) in rows.iter().enumerate() {
+                // UDP has no congestion control (RFC 5426 section 3.4):
+                // pause briefly between bursts so a receiver's socket
+                // buffer is not overrun.
+                if n > 0 && n % UDP_BURST == 0 {
+                    tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+                }
                 let message = render(row);
                 if message.len() > MAX_DATAGRAM {
                     return Err(AuditError::Export(format!(
