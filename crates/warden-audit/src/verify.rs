@@ -21,8 +21,8 @@
 use std::collections::HashMap;
 
 use serde::Serialize;
-use tlog_tiles::{Hash, split_stored_hash_index, stored_hash_index};
-use warden_store::{AuditQuery, CaseReader, merkle};
+use tlog_tiles::{Hash, split_stored_hash_index};
+use warden_store::{AuditLeafRow, CaseReader};
 
 /// Entries read per query.
 const PAGE: u32 = 10_000;
@@ -89,7 +89,7 @@ pub async fn verify<S: CaseReader + ?Sized>(
     store: &S,
     key: &PublicKey,
 ) -> Result<Verification, AuditError> {
-    let stored: HashMap<u64, Hash> = store.audit_tree().await?.into_iter().collect();
+    let stored = store.audit_tree().await?;
     let checkpoints = store.checkpoints().await?;
 
     // Page through the entries, keeping 41 bytes per entry rather than its
@@ -99,20 +99,13 @@ pub async fn verify<S: CaseReader + ?Sized>(
     let mut columns_match: Vec<bool> = Vec::new();
     let mut after = 0;
     loop {
-        let page = store
-            .audit_search(&AuditQuery {
-                after_seq: Some(after),
-                limit: Some(PAGE),
-                ..AuditQuery::default()
-            })
-            .await?;
+        let page = store.audit_entries(after, PAGE).await?;
         let Some(last) = page.last() else { break };
         after = last.seq;
-        for row in &page {
-            let leaf = leaf_digest(row.entry.as_bytes());
-            seqs.push(row.seq);
-            columns_match.push(row.leaf_hash == hex::encode(leaf.0));
+        for (seq, (leaf, column_matches)) in page.iter().map(|r| r.seq).zip(hash_page(&page)) {
+            seqs.push(seq);
             leaves.push(leaf);
+            columns_match.push(column_matches);
         }
     }
     let entries = seqs.len() as u64;
@@ -125,20 +118,36 @@ pub async fn verify<S: CaseReader + ?Sized>(
         problem: None,
     };
 
-    if let Some(problem) = check_entries(&seqs, &leaves, &columns_match, &stored) {
+    // The tree's recorded leaves, by position.
+    let mut tree_leaves: Vec<Option<Hash>> = Vec::new();
+    for (index, hash) in &stored {
+        let (level, n) = split_stored_hash_index(*index);
+        if level == 0 {
+            let n = usize::try_from(n).unwrap_or(usize::MAX);
+            if n >= tree_leaves.len() {
+                tree_leaves.resize(n.saturating_add(1), None);
+            }
+            if let Some(slot) = tree_leaves.get_mut(n) {
+                *slot = Some(*hash);
+            }
+        }
+    }
+    if let Some(problem) = check_entries(&seqs, &leaves, &columns_match, &tree_leaves) {
         report.problem = Some(problem);
         return Ok(report);
     }
 
-    // The entries are the tree's leaves in order: rebuild every stored hash.
-    let rebuilt = merkle::extend(0, &[], &leaves).map_err(|e| AuditError::Tree(e.to_string()))?;
+    // The entries are the tree's leaves in order: rebuild every stored hash
+    // and compare, and take the roots the checkpoints must sign.
+    let sizes: Vec<u64> = checkpoints.iter().map(|c| c.size).collect();
+    let rebuilt = rebuild(&leaves, &stored, &sizes);
     report.root = rebuilt.root.to_string();
-    if let Some(problem) = check_tree(&rebuilt.hashes, &stored, entries) {
+    if let Some(problem) = rebuilt.problem {
         report.problem = Some(problem);
         return Ok(report);
     }
+    let roots = rebuilt.roots;
 
-    let all: HashMap<u64, Hash> = rebuilt.hashes.into_iter().collect();
     let mut matched = 0_u64;
     for checkpoint in &checkpoints {
         report.checkpoints += 1;
@@ -183,9 +192,7 @@ pub async fn verify<S: CaseReader + ?Sized>(
             )));
             return Ok(report);
         }
-        let root = tlog_tiles::tree_hash(head.size, &merkle::MapReader(&all))
-            .map_err(|e| AuditError::Tree(e.to_string()))?;
-        if root != head.root {
+        if roots.get(&head.size) != Some(&head.root.0) {
             report.problem = Some(fail(format!(
                 "the entries do not match the checkpoint signed for {} entries: \
                  an entry from {first_unproven} to {} was rewritten together with its hashes",
@@ -203,22 +210,14 @@ fn check_entries(
     seqs: &[u64],
     leaves: &[Hash],
     columns_match: &[bool],
-    stored: &HashMap<u64, Hash>,
+    tree_leaves: &[Option<Hash>],
 ) -> Option<Problem> {
-    let tree_leaf = |i: u64| stored.get(&stored_hash_index(0, i)).copied();
-    let tree_size = (0..).find(|i| tree_leaf(*i).is_none()).unwrap_or(0);
-    // Hash has no `Hash` impl: key the lookups by its bytes.
-    let mut recorded_at: HashMap<[u8; 32], u64> = HashMap::new();
-    for i in (0..tree_size).rev() {
-        if let Some(hash) = tree_leaf(i) {
-            recorded_at.insert(hash.0, i);
-        }
-    }
-    let present_at: HashMap<[u8; 32], u64> = (0_u64..)
-        .zip(leaves.iter())
-        .map(|(i, h)| (h.0, i))
-        .collect();
-
+    let tree_leaf = |i: u64| {
+        usize::try_from(i)
+            .ok()
+            .and_then(|i| tree_leaves.get(i).copied().flatten())
+    };
+    let tree_size = tree_leaves.iter().take_while(|l| l.is_some()).count() as u64;
     let positions = (seqs.len() as u64).max(tree_size);
     for p in 0..positions {
         let seq = p + 1;
@@ -262,6 +261,18 @@ fn check_entries(
             continue;
         }
         // The entry at this place is not the one recorded here: say why.
+        // Hash has no `Hash` impl: key the lookups by its bytes.
+        let mut recorded_at: HashMap<[u8; 32], u64> = HashMap::new();
+        for i in (0..tree_size).rev() {
+            if let Some(hash) = tree_leaf(i) {
+                recorded_at.insert(hash.0, i);
+            }
+        }
+        let present_at: HashMap<[u8; 32], u64> = (0_u64..)
+            .zip(leaves.iter())
+            .map(|(i, h)| (h.0, i))
+            .collect();
+
         // Everything from the next entry on sits one place later than the
         // tree records it: this entry was slipped in.
         let tree_next = tree_leaf(p + 1);
@@ -321,17 +332,37 @@ fn check_entries(
     None
 }
 
-/// Compare the stored subtree hashes with the rebuilt ones.
-fn check_tree(
-    rebuilt: &[(u64, Hash)],
-    stored: &HashMap<u64, Hash>,
-    entries: u64,
-) -> Option<Problem> {
-    for (index, hash) in rebuilt {
-        if stored.get(index) != Some(hash) {
-            let (level, n) = split_stored_hash_index(*index);
+/// What rebuilding the tree from the entries found.
+struct Rebuilt {
+    root: Hash,
+    /// Roots at the asked sizes.
+    roots: HashMap<u64, [u8; 32]>,
+    problem: Option<Problem>,
+}
+
+/// Rebuild the tree from `leaves` in one pass (the stored-hash layout is
+/// the order in which a right-edge stack completes subtrees), comparing
+/// each hash with the stored one at its index, and note the root at each
+/// of `sizes`.
+fn rebuild(leaves: &[Hash], stored: &[(u64, Hash)], sizes: &[u64]) -> Rebuilt {
+    let entries = leaves.len() as u64;
+    let mut stack: Vec<(u8, Hash)> = Vec::new();
+    let mut roots = HashMap::new();
+    let mut sorted = sizes.to_vec();
+    sorted.sort_unstable();
+    let mut wanted = sorted.iter().peekable();
+    let mut stored_at = stored.iter();
+    let mut next_index = 0_u64;
+    let mut problem = None;
+    let mut compare = |hash: &Hash, level: u8, n: u64, problem: &mut Option<Problem>| {
+        let index = next_index;
+        next_index += 1;
+        if problem.is_some() {
+            return;
+        }
+        if stored_at.next() != Some(&(index, *hash)) {
             let first = (n << level) + 1;
-            return Some(Problem {
+            *problem = Some(Problem {
                 seq: first,
                 kind: ProblemKind::Tree,
                 detail: format!(
@@ -340,18 +371,75 @@ fn check_tree(
                 ),
             });
         }
+    };
+    let fold = |stack: &[(u8, Hash)]| {
+        stack
+            .iter()
+            .rev()
+            .map(|(_, h)| *h)
+            .reduce(|right, left| tlog_tiles::node_hash(left, right))
+            .unwrap_or(tlog_tiles::EMPTY_HASH)
+    };
+    for (n, leaf) in (0_u64..).zip(leaves) {
+        compare(leaf, 0, n, &mut problem);
+        stack.push((0, *leaf));
+        while let [.., (left_level, left), (right_level, right)] = stack[..] {
+            if left_level != right_level {
+                break;
+            }
+            stack.truncate(stack.len() - 2);
+            let parent = tlog_tiles::node_hash(left, right);
+            let level = left_level + 1;
+            compare(&parent, level, n >> level, &mut problem);
+            stack.push((level, parent));
+        }
+        while let Some(&&size) = wanted.peek()
+            && size <= n + 1
+        {
+            if size == n + 1 {
+                roots.insert(size, fold(&stack).0);
+            }
+            wanted.next();
+        }
     }
-    if stored.len() > rebuilt.len() {
-        return Some(Problem {
+    if problem.is_none() && stored_at.next().is_some() {
+        problem = Some(Problem {
             seq: entries + 1,
             kind: ProblemKind::Inserted,
             detail: format!(
-                "the tree has {} stored hashes, {} entries need {}",
-                stored.len(),
-                entries,
-                rebuilt.len()
+                "the tree has {} stored hashes, {entries} entries need {next_index}",
+                stored.len()
             ),
         });
     }
-    None
+    Rebuilt {
+        root: fold(&stack),
+        roots,
+        problem,
+    }
+}
+
+/// Leaf hashes of a page, and whether each matches its recorded column,
+/// on two threads (the hashing is most of verification's work).
+fn hash_page(page: &[AuditLeafRow]) -> Vec<(Hash, bool)> {
+    let one = |row: &AuditLeafRow| {
+        let leaf = leaf_digest(row.entry.as_bytes());
+        let mut recorded = [0_u8; 32];
+        let matches =
+            hex::decode_to_slice(&row.leaf_hash, &mut recorded).is_ok() && recorded == leaf.0;
+        (leaf, matches)
+    };
+    if page.len() < 256 {
+        return page.iter().map(one).collect();
+    }
+    let (first, second) = page.split_at(page.len() / 2);
+    std::thread::scope(|scope| {
+        let other = scope.spawn(|| second.iter().map(one).collect::<Vec<_>>());
+        let mut out: Vec<(Hash, bool)> = first.iter().map(one).collect();
+        match other.join() {
+            Ok(rest) => out.extend(rest),
+            Err(_) => out.extend(second.iter().map(one)),
+        }
+        out
+    })
 }

@@ -466,6 +466,26 @@ async fn audit_appends_are_ordered(store: &dyn Store) -> Result<(), ConformanceF
         "rows out of order"
     );
 
+    let bulk = store.audit_entries(start, 1000).await?;
+    ensure!(
+        bulk.iter()
+            .map(|r| (r.seq, r.leaf_hash.clone(), r.entry.clone()))
+            .collect::<Vec<_>>()
+            == rows
+                .iter()
+                .skip(start as usize)
+                .map(|r| (r.seq, r.leaf_hash.clone(), r.entry.clone()))
+                .collect::<Vec<_>>(),
+        "audit entries in bulk",
+        "{bulk:?}"
+    );
+    ensure!(
+        store.audit_entries(batch.size, 10).await?.is_empty()
+            && store.audit_entries(start + 1, 2).await?.len() == 2,
+        "audit entries paging",
+        "after the end or limited"
+    );
+
     // The tree the store keeps is the one an independent rebuild gives.
     let leaves: Vec<crate::merkle::Hash> = rows
         .iter()

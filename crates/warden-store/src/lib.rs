@@ -98,6 +98,15 @@ pub struct AuditAppend {
     pub root: merkle::Hash,
 }
 
+/// An entry as verification reads it: its text and recorded leaf hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditLeafRow {
+    pub seq: u64,
+    /// The recorded hex leaf hash (as stored, unchecked).
+    pub leaf_hash: String,
+    pub entry: String,
+}
+
 /// A signed tree head as the store keeps it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredCheckpoint {
@@ -287,6 +296,9 @@ pub trait CaseReader: Send + Sync {
     async fn audit_rows(&self, case: Option<CaseId>) -> Result<Vec<AuditRow>, StoreError>;
     /// Audit entries matching `query`, in sequence order.
     async fn audit_search(&self, query: &AuditQuery) -> Result<Vec<AuditRow>, StoreError>;
+    /// Up to `limit` entries after sequence number `after`, in order, with
+    /// only what verification needs (fast to read in bulk).
+    async fn audit_entries(&self, after: u64, limit: u32) -> Result<Vec<AuditLeafRow>, StoreError>;
     /// Entries in the audit log (leaves in its tree).
     async fn audit_size(&self) -> Result<u64, StoreError>;
     /// Stored Merkle hashes by stored-hash index (see [`merkle`]), in the

@@ -6,7 +6,9 @@ use sqlx::{Row, Sqlite, Transaction};
 
 use super::{parse_case_id, parse_ts, ts};
 use crate::merkle::{self, Hash};
-use crate::{AuditAppend, AuditQuery, AuditRow, NewAuditRow, StoreError, StoredCheckpoint};
+use crate::{
+    AuditAppend, AuditLeafRow, AuditQuery, AuditRow, NewAuditRow, StoreError, StoredCheckpoint,
+};
 
 const ROW_COLUMNS: &str = "seq, at, actor, stage, kind, case_id, entry, leaf_hash";
 
@@ -79,21 +81,84 @@ async fn hashes_in(
     tx: &mut Transaction<'_, Sqlite>,
     indexes: &[u64],
 ) -> Result<Vec<(u64, Hash)>, StoreError> {
-    let mut out = Vec::with_capacity(indexes.len());
-    for &index in indexes {
-        let row: Option<Vec<u8>> = sqlx::query_scalar("SELECT hash FROM audit_tree WHERE idx = ?")
-            .bind(to_i64(index, "audit tree index")?)
-            .fetch_optional(&mut **tx)
-            .await?;
-        let bytes = row.ok_or_else(|| {
-            corrupt(
-                "audit tree",
-                format!("stored hash {index} is missing: the tree is behind its entries"),
-            )
-        })?;
-        out.push((index, hash_of(&bytes, "audit tree hash")?));
+    if indexes.is_empty() {
+        return Ok(Vec::new());
     }
-    Ok(out)
+    let marks = vec!["?"; indexes.len()].join(", ");
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT idx, hash FROM audit_tree WHERE idx IN ({marks})"
+    )));
+    for &index in indexes {
+        query = query.bind(to_i64(index, "audit tree index")?);
+    }
+    let mut found = std::collections::HashMap::new();
+    for row in query.fetch_all(&mut **tx).await? {
+        let index = to_u64(row.get(0), "audit tree index")?;
+        found.insert(index, hash_of(row.get::<&[u8], _>(1), "audit tree hash")?);
+    }
+    indexes
+        .iter()
+        .map(|index| {
+            found.get(index).map(|hash| (*index, *hash)).ok_or_else(|| {
+                corrupt(
+                    "audit tree",
+                    format!("stored hash {index} is missing: the tree is behind its entries"),
+                )
+            })
+        })
+        .collect()
+}
+
+/// Rows per multi-row INSERT (8 parameters each, under SQLite's 32,766).
+const ROWS_PER_INSERT: usize = 500;
+/// Tree hashes per multi-row INSERT (2 parameters each).
+const HASHES_PER_INSERT: usize = 2_000;
+
+async fn insert_rows(
+    tx: &mut Transaction<'_, Sqlite>,
+    first_seq: u64,
+    rows: &[NewAuditRow],
+) -> Result<(), StoreError> {
+    for (chunk_number, chunk) in rows.chunks(ROWS_PER_INSERT).enumerate() {
+        let tuples = vec!["(?, ?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO audit_log (seq, at, actor, stage, kind, case_id, entry, leaf_hash) \
+             VALUES {tuples}"
+        )));
+        let base = first_seq + (chunk_number * ROWS_PER_INSERT) as u64;
+        for (offset, row) in (0_u64..).zip(chunk) {
+            query = query
+                .bind(to_i64(base + offset, "audit sequence number")?)
+                .bind(ts(row.at)?)
+                .bind(row.actor.clone())
+                .bind(row.stage.clone())
+                .bind(row.kind.clone())
+                .bind(row.case_id.map(|id| id.to_string()))
+                .bind(row.entry.clone())
+                .bind(row.leaf_hash.clone());
+        }
+        query.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+async fn insert_hashes(
+    tx: &mut Transaction<'_, Sqlite>,
+    hashes: &[(u64, Hash)],
+) -> Result<(), StoreError> {
+    for chunk in hashes.chunks(HASHES_PER_INSERT) {
+        let tuples = vec!["(?, ?)"; chunk.len()].join(", ");
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO audit_tree (idx, hash) VALUES {tuples}"
+        )));
+        for (index, hash) in chunk {
+            query = query
+                .bind(to_i64(*index, "audit tree index")?)
+                .bind(hash.0.to_vec());
+        }
+        query.execute(&mut **tx).await?;
+    }
+    Ok(())
 }
 
 /// Append `rows` and extend the tree, in one immediate (write-locked)
@@ -108,29 +173,9 @@ pub(super) async fn append(
     let size = size_in(&mut tx).await?;
     let edge = hashes_in(&mut tx, &merkle::frontier(size)).await?;
     let extension = merkle::extend(size, &edge, &leaves).map_err(|e| corrupt("audit tree", e))?;
-    for (offset, row) in (1_u64..).zip(rows) {
-        sqlx::query(
-            "INSERT INTO audit_log (seq, at, actor, stage, kind, case_id, entry, leaf_hash) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(to_i64(size + offset, "audit sequence number")?)
-        .bind(ts(row.at)?)
-        .bind(&row.actor)
-        .bind(&row.stage)
-        .bind(&row.kind)
-        .bind(row.case_id.map(|id| id.to_string()))
-        .bind(&row.entry)
-        .bind(&row.leaf_hash)
-        .execute(&mut *tx)
-        .await?;
-    }
-    for (index, hash) in &extension.hashes {
-        sqlx::query("INSERT INTO audit_tree (idx, hash) VALUES (?, ?)")
-            .bind(to_i64(*index, "audit tree index")?)
-            .bind(hash.0.as_slice())
-            .execute(&mut *tx)
-            .await?;
-    }
+    // Few statements per batch: each one is a hand-off to SQLite's thread.
+    insert_rows(&mut tx, size + 1, rows).await?;
+    insert_hashes(&mut tx, &extension.hashes).await?;
     tx.commit().await?;
     Ok(AuditAppend {
         first_seq: size + 1,
@@ -170,13 +215,7 @@ pub(super) async fn backfill_tree(pool: &SqlitePool) -> Result<(), StoreError> {
         return Ok(());
     }
     let extension = merkle::extend(0, &[], &leaves).map_err(|e| corrupt("audit tree", e))?;
-    for (index, hash) in &extension.hashes {
-        sqlx::query("INSERT INTO audit_tree (idx, hash) VALUES (?, ?)")
-            .bind(to_i64(*index, "audit tree index")?)
-            .bind(hash.0.as_slice())
-            .execute(&mut *tx)
-            .await?;
-    }
+    insert_hashes(&mut tx, &extension.hashes).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -192,31 +231,113 @@ pub(super) async fn tree_hashes(
     pool: &SqlitePool,
     indexes: &[u64],
 ) -> Result<Vec<Hash>, StoreError> {
-    let mut out = Vec::with_capacity(indexes.len());
-    for &index in indexes {
-        let bytes: Option<Vec<u8>> =
-            sqlx::query_scalar("SELECT hash FROM audit_tree WHERE idx = ?")
-                .bind(to_i64(index, "audit tree index")?)
-                .fetch_optional(pool)
-                .await?;
-        let bytes = bytes
-            .ok_or_else(|| corrupt("audit tree", format!("stored hash {index} is missing")))?;
-        out.push(hash_of(&bytes, "audit tree hash")?);
+    let mut tx = pool.begin().await?;
+    let found = hashes_in(&mut tx, indexes).await;
+    tx.rollback().await?;
+    Ok(found?.into_iter().map(|(_, hash)| hash).collect())
+}
+
+/// Rows folded into one string per query when reading the whole log: one
+/// row through sqlx per page instead of one per entry (the per-row hand-off
+/// costs more than SQLite's own work).
+const PAGE: i64 = 20_000;
+
+pub(super) async fn tree(pool: &SqlitePool) -> Result<Vec<(u64, Hash)>, StoreError> {
+    let mut out = Vec::new();
+    let mut from = 0_i64;
+    loop {
+        let text: Option<String> = sqlx::query_scalar(
+            "SELECT group_concat(idx || ':' || hex(hash), ',' ORDER BY idx) \
+             FROM (SELECT idx, hash FROM audit_tree WHERE idx >= ? ORDER BY idx LIMIT ?)",
+        )
+        .bind(from)
+        .bind(PAGE)
+        .fetch_one(pool)
+        .await?;
+        let Some(text) = text else { break };
+        for item in text.split(',') {
+            let (index, hex) = item
+                .split_once(':')
+                .ok_or_else(|| corrupt("audit tree", format!("unreadable item {item:?}")))?;
+            let index: u64 = index
+                .parse()
+                .map_err(|_| corrupt("audit tree index", index.to_owned()))?;
+            let mut bytes = [0_u8; 32];
+            hex_decode(&hex.to_ascii_lowercase(), &mut bytes).ok_or_else(|| {
+                corrupt(
+                    "audit tree hash",
+                    format!("stored hash {index} is {} bytes, not 32", hex.len() / 2),
+                )
+            })?;
+            out.push((index, Hash(bytes)));
+            from = to_i64(index, "audit tree index")? + 1;
+        }
     }
     Ok(out)
 }
 
-pub(super) async fn tree(pool: &SqlitePool) -> Result<Vec<(u64, Hash)>, StoreError> {
-    let rows = sqlx::query("SELECT idx, hash FROM audit_tree ORDER BY idx")
-        .fetch_all(pool)
-        .await?;
-    rows.iter()
-        .map(|row| {
-            let index = to_u64(row.get(0), "audit tree index")?;
-            let bytes: &[u8] = row.get(1);
-            Ok((index, hash_of(bytes, "audit tree hash")?))
+/// Up to `limit` entries after `after` as (seq, leaf hash column, entry),
+/// read as one length-prefixed string (`seq:hashlen:entrylen:` then both
+/// texts), so no content can confuse the split. A page that does not parse
+/// is read again row by row.
+pub(super) async fn entries(
+    pool: &SqlitePool,
+    after: u64,
+    limit: u32,
+) -> Result<Vec<AuditLeafRow>, StoreError> {
+    let text: Option<String> = sqlx::query_scalar(
+        "SELECT group_concat(seq || ':' || length(CAST(leaf_hash AS BLOB)) || ':' || \
+         length(CAST(entry AS BLOB)) || ':' || leaf_hash || entry, '' ORDER BY seq) \
+         FROM (SELECT seq, leaf_hash, entry FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?)",
+    )
+    .bind(to_i64(after, "audit sequence number")?)
+    .bind(i64::from(limit))
+    .fetch_one(pool)
+    .await?;
+    let Some(text) = text else {
+        return Ok(Vec::new());
+    };
+    if let Some(rows) = parse_entries(&text) {
+        return Ok(rows);
+    }
+    let rows = search(
+        pool,
+        &AuditQuery {
+            after_seq: Some(after),
+            limit: Some(limit),
+            ..AuditQuery::default()
+        },
+    )
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| AuditLeafRow {
+            seq: row.seq,
+            leaf_hash: row.leaf_hash,
+            entry: row.entry,
         })
-        .collect()
+        .collect())
+}
+
+fn parse_entries(text: &str) -> Option<Vec<AuditLeafRow>> {
+    let mut rows = Vec::new();
+    let mut rest = text;
+    while !rest.is_empty() {
+        let (seq, after_seq) = rest.split_once(':')?;
+        let (hash_len, after_hash_len) = after_seq.split_once(':')?;
+        let (entry_len, body) = after_hash_len.split_once(':')?;
+        let hash_len: usize = hash_len.parse().ok()?;
+        let entry_len: usize = entry_len.parse().ok()?;
+        let leaf_hash = body.get(..hash_len)?;
+        let entry = body.get(hash_len..hash_len + entry_len)?;
+        rows.push(AuditLeafRow {
+            seq: seq.parse().ok()?,
+            leaf_hash: leaf_hash.to_owned(),
+            entry: entry.to_owned(),
+        });
+        rest = body.get(hash_len + entry_len..)?;
+    }
+    Some(rows)
 }
 
 pub(super) async fn checkpoints(pool: &SqlitePool) -> Result<Vec<StoredCheckpoint>, StoreError> {

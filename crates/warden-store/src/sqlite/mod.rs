@@ -405,6 +405,14 @@ impl CaseReader for SqliteStore {
         audit::search(&self.pool, query).await
     }
 
+    async fn audit_entries(
+        &self,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<crate::AuditLeafRow>, StoreError> {
+        audit::entries(&self.pool, after, limit).await
+    }
+
     async fn audit_size(&self) -> Result<u64, StoreError> {
         audit::size(&self.pool).await
     }
