@@ -22,7 +22,7 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 use tlog_tiles::{Hash, split_stored_hash_index};
-use warden_store::{AuditLeafRow, CaseReader};
+use warden_store::{AuditLeafRow, CaseReader, StoredCheckpoint};
 
 /// Entries read per query.
 const PAGE: u32 = 10_000;
@@ -91,118 +91,142 @@ pub async fn verify<S: CaseReader + ?Sized>(
 ) -> Result<Verification, AuditError> {
     let stored = store.audit_tree().await?;
     let checkpoints = store.checkpoints().await?;
-
     // Page through the entries, keeping 41 bytes per entry rather than its
     // text: a log of millions verifies in bounded memory.
-    let mut seqs: Vec<u64> = Vec::new();
-    let mut leaves: Vec<Hash> = Vec::new();
-    let mut columns_match: Vec<bool> = Vec::new();
+    let mut verifier = Verifier::default();
     let mut after = 0;
     loop {
         let page = store.audit_entries(after, PAGE).await?;
         let Some(last) = page.last() else { break };
         after = last.seq;
-        for (seq, (leaf, column_matches)) in page.iter().map(|r| r.seq).zip(hash_page(&page)) {
-            seqs.push(seq);
-            leaves.push(leaf);
-            columns_match.push(column_matches);
+        verifier.add_page(&page);
+    }
+    Ok(verifier.finish(&stored, &checkpoints, key))
+}
+
+/// Verification over entries already read (what [`verify`] does after the
+/// reads): feed every page in order, then [`Verifier::finish`].
+#[derive(Debug, Default)]
+pub struct Verifier {
+    seqs: Vec<u64>,
+    leaves: Vec<Hash>,
+    columns_match: Vec<bool>,
+}
+
+impl Verifier {
+    /// The next entries, in sequence order.
+    pub fn add_page(&mut self, page: &[AuditLeafRow]) {
+        for (seq, (leaf, column_matches)) in page.iter().map(|r| r.seq).zip(hash_page(page)) {
+            self.seqs.push(seq);
+            self.leaves.push(leaf);
+            self.columns_match.push(column_matches);
         }
     }
-    let entries = seqs.len() as u64;
 
-    let mut report = Verification {
-        entries,
-        root: String::new(),
-        checkpoints: 0,
-        signed_entries: checkpoints.last().map_or(0, |c| c.size),
-        problem: None,
-    };
+    /// Compare with the stored tree hashes and the checkpoints.
+    pub fn finish(
+        &self,
+        stored: &[(u64, Hash)],
+        checkpoints: &[StoredCheckpoint],
+        key: &PublicKey,
+    ) -> Verification {
+        let entries = self.seqs.len() as u64;
+        let (seqs, leaves, columns_match) = (&self.seqs, &self.leaves, &self.columns_match);
 
-    // The tree's recorded leaves, by position.
-    let mut tree_leaves: Vec<Option<Hash>> = Vec::new();
-    for (index, hash) in &stored {
-        let (level, n) = split_stored_hash_index(*index);
-        if level == 0 {
-            let n = usize::try_from(n).unwrap_or(usize::MAX);
-            if n >= tree_leaves.len() {
-                tree_leaves.resize(n.saturating_add(1), None);
-            }
-            if let Some(slot) = tree_leaves.get_mut(n) {
-                *slot = Some(*hash);
-            }
-        }
-    }
-    if let Some(problem) = check_entries(&seqs, &leaves, &columns_match, &tree_leaves) {
-        report.problem = Some(problem);
-        return Ok(report);
-    }
-
-    // The entries are the tree's leaves in order: rebuild every stored hash
-    // and compare, and take the roots the checkpoints must sign.
-    let sizes: Vec<u64> = checkpoints.iter().map(|c| c.size).collect();
-    let rebuilt = rebuild(&leaves, &stored, &sizes);
-    report.root = rebuilt.root.to_string();
-    if let Some(problem) = rebuilt.problem {
-        report.problem = Some(problem);
-        return Ok(report);
-    }
-    let roots = rebuilt.roots;
-
-    let mut matched = 0_u64;
-    for checkpoint in &checkpoints {
-        report.checkpoints += 1;
-        let first_unproven = matched + 1;
-        let fail = |detail: String| Problem {
-            seq: first_unproven,
-            kind: ProblemKind::Checkpoint,
-            detail,
+        let mut report = Verification {
+            entries,
+            root: String::new(),
+            checkpoints: 0,
+            signed_entries: checkpoints.last().map_or(0, |c| c.size),
+            problem: None,
         };
-        let head = match key.open_checkpoint(&checkpoint.note) {
-            Ok(head) => head,
-            Err(error) => {
+
+        // The tree's recorded leaves, by position.
+        let mut tree_leaves: Vec<Option<Hash>> = Vec::new();
+        for (index, hash) in stored {
+            let (level, n) = split_stored_hash_index(*index);
+            if level == 0 {
+                let n = usize::try_from(n).unwrap_or(usize::MAX);
+                if n >= tree_leaves.len() {
+                    tree_leaves.resize(n.saturating_add(1), None);
+                }
+                if let Some(slot) = tree_leaves.get_mut(n) {
+                    *slot = Some(*hash);
+                }
+            }
+        }
+        if let Some(problem) = check_entries(seqs, leaves, columns_match, &tree_leaves) {
+            report.problem = Some(problem);
+            return report;
+        }
+
+        // The entries are the tree's leaves in order: rebuild every stored hash
+        // and compare, and take the roots the checkpoints must sign.
+        let sizes: Vec<u64> = checkpoints.iter().map(|c| c.size).collect();
+        let rebuilt = rebuild(leaves, stored, &sizes);
+        report.root = rebuilt.root.to_string();
+        if let Some(problem) = rebuilt.problem {
+            report.problem = Some(problem);
+            return report;
+        }
+        let roots = rebuilt.roots;
+
+        let mut matched = 0_u64;
+        for checkpoint in checkpoints {
+            report.checkpoints += 1;
+            let first_unproven = matched + 1;
+            let fail = |detail: String| Problem {
+                seq: first_unproven,
+                kind: ProblemKind::Checkpoint,
+                detail,
+            };
+            let head = match key.open_checkpoint(&checkpoint.note) {
+                Ok(head) => head,
+                Err(error) => {
+                    report.problem = Some(fail(format!(
+                        "checkpoint of {} entries: {error}",
+                        checkpoint.size
+                    )));
+                    return report;
+                }
+            };
+            if head.size != checkpoint.size {
                 report.problem = Some(fail(format!(
-                    "checkpoint of {} entries: {error}",
-                    checkpoint.size
+                    "checkpoint stored for {} entries signs {}",
+                    checkpoint.size, head.size
                 )));
-                return Ok(report);
+                return report;
             }
-        };
-        if head.size != checkpoint.size {
-            report.problem = Some(fail(format!(
-                "checkpoint stored for {} entries signs {}",
-                checkpoint.size, head.size
-            )));
-            return Ok(report);
-        }
-        if head.size > entries {
-            report.problem = Some(Problem {
-                seq: entries + 1,
-                kind: ProblemKind::Missing,
-                detail: format!(
-                    "a signed checkpoint covers {} entries but the log ends at {entries}",
-                    head.size
-                ),
-            });
-            return Ok(report);
-        }
-        if head.root.to_string() != checkpoint.root {
-            report.problem = Some(fail(format!(
-                "checkpoint of {} entries is stored with root {} but signs {}",
-                head.size, checkpoint.root, head.root
-            )));
-            return Ok(report);
-        }
-        if roots.get(&head.size) != Some(&head.root.0) {
-            report.problem = Some(fail(format!(
-                "the entries do not match the checkpoint signed for {} entries: \
+            if head.size > entries {
+                report.problem = Some(Problem {
+                    seq: entries + 1,
+                    kind: ProblemKind::Missing,
+                    detail: format!(
+                        "a signed checkpoint covers {} entries but the log ends at {entries}",
+                        head.size
+                    ),
+                });
+                return report;
+            }
+            if head.root.to_string() != checkpoint.root {
+                report.problem = Some(fail(format!(
+                    "checkpoint of {} entries is stored with root {} but signs {}",
+                    head.size, checkpoint.root, head.root
+                )));
+                return report;
+            }
+            if roots.get(&head.size) != Some(&head.root.0) {
+                report.problem = Some(fail(format!(
+                    "the entries do not match the checkpoint signed for {} entries: \
                  an entry from {first_unproven} to {} was rewritten together with its hashes",
-                head.size, head.size
-            )));
-            return Ok(report);
+                    head.size, head.size
+                )));
+                return report;
+            }
+            matched = head.size;
         }
-        matched = head.size;
+        report
     }
-    Ok(report)
 }
 
 /// Walk the entries against the tree's recorded leaves.

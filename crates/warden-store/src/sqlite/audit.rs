@@ -246,32 +246,47 @@ pub(super) async fn tree(pool: &SqlitePool) -> Result<Vec<(u64, Hash)>, StoreErr
     let mut out = Vec::new();
     let mut from = 0_i64;
     loop {
-        let text: Option<String> = sqlx::query_scalar(
-            "SELECT group_concat(idx || ':' || hex(hash), ',' ORDER BY idx) \
+        // A page of consecutive indexes comes back as one blob of 32-byte
+        // hashes; anything irregular is read row by row.
+        let row = sqlx::query(
+            "SELECT MIN(idx), MAX(idx), COUNT(*), MIN(length(hash)), MAX(length(hash)), \
+             CAST(group_concat(hash, '') AS BLOB) \
              FROM (SELECT idx, hash FROM audit_tree WHERE idx >= ? ORDER BY idx LIMIT ?)",
         )
         .bind(from)
         .bind(PAGE)
         .fetch_one(pool)
         .await?;
-        let Some(text) = text else { break };
-        for item in text.split(',') {
-            let (index, hex) = item
-                .split_once(':')
-                .ok_or_else(|| corrupt("audit tree", format!("unreadable item {item:?}")))?;
-            let index: u64 = index
-                .parse()
-                .map_err(|_| corrupt("audit tree index", index.to_owned()))?;
-            let mut bytes = [0_u8; 32];
-            hex_decode(&hex.to_ascii_lowercase(), &mut bytes).ok_or_else(|| {
-                corrupt(
-                    "audit tree hash",
-                    format!("stored hash {index} is {} bytes, not 32", hex.len() / 2),
-                )
-            })?;
-            out.push((index, Hash(bytes)));
-            from = to_i64(index, "audit tree index")? + 1;
+        let count: i64 = row.get(2);
+        if count == 0 {
+            break;
         }
+        let (first, last): (i64, i64) = (row.get(0), row.get(1));
+        let (shortest, longest): (i64, i64) = (row.get(3), row.get(4));
+        let blob: Option<Vec<u8>> = row.get(5);
+        let regular = last - first + 1 == count && shortest == 32 && longest == 32;
+        match blob.filter(|b| regular && b.len() as i64 == count * 32) {
+            Some(blob) => {
+                let start = to_u64(first, "audit tree index")?;
+                for (index, chunk) in (start..).zip(blob.chunks_exact(32)) {
+                    out.push((index, hash_of(chunk, "audit tree hash")?));
+                }
+            }
+            None => {
+                let rows = sqlx::query(
+                    "SELECT idx, hash FROM audit_tree WHERE idx >= ? ORDER BY idx LIMIT ?",
+                )
+                .bind(from)
+                .bind(PAGE)
+                .fetch_all(pool)
+                .await?;
+                for row in &rows {
+                    let index = to_u64(row.get(0), "audit tree index")?;
+                    out.push((index, hash_of(row.get::<&[u8], _>(1), "audit tree hash")?));
+                }
+            }
+        }
+        from = last + 1;
     }
     Ok(out)
 }
@@ -286,8 +301,8 @@ pub(super) async fn entries(
     limit: u32,
 ) -> Result<Vec<AuditLeafRow>, StoreError> {
     let text: Option<String> = sqlx::query_scalar(
-        "SELECT group_concat(seq || ':' || length(CAST(leaf_hash AS BLOB)) || ':' || \
-         length(CAST(entry AS BLOB)) || ':' || leaf_hash || entry, '' ORDER BY seq) \
+        "SELECT group_concat(seq || ':' || octet_length(leaf_hash) || ':' || \
+         octet_length(entry) || ':' || leaf_hash || entry, '') \
          FROM (SELECT seq, leaf_hash, entry FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?)",
     )
     .bind(to_i64(after, "audit sequence number")?)
@@ -319,8 +334,10 @@ pub(super) async fn entries(
         .collect())
 }
 
+/// `None` unless every item parses and the sequence numbers increase (the
+/// aggregate's order is not promised by SQL, so it is checked).
 fn parse_entries(text: &str) -> Option<Vec<AuditLeafRow>> {
-    let mut rows = Vec::new();
+    let mut rows: Vec<AuditLeafRow> = Vec::new();
     let mut rest = text;
     while !rest.is_empty() {
         let (seq, after_seq) = rest.split_once(':')?;
@@ -330,8 +347,12 @@ fn parse_entries(text: &str) -> Option<Vec<AuditLeafRow>> {
         let entry_len: usize = entry_len.parse().ok()?;
         let leaf_hash = body.get(..hash_len)?;
         let entry = body.get(hash_len..hash_len + entry_len)?;
+        let seq: u64 = seq.parse().ok()?;
+        if rows.last().is_some_and(|last| last.seq >= seq) {
+            return None;
+        }
         rows.push(AuditLeafRow {
-            seq: seq.parse().ok()?,
+            seq,
             leaf_hash: leaf_hash.to_owned(),
             entry: entry.to_owned(),
         });
