@@ -171,3 +171,53 @@ async fn proofs_from_the_store_verify_with_the_public_key_alone() {
             .is_err()
     );
 }
+
+/// A truncation that also removes the stored checkpoints passes a check of
+/// the store alone; a checkpoint kept elsewhere catches it.
+#[tokio::test]
+async fn a_checkpoint_kept_elsewhere_catches_a_truncated_log() {
+    let (store, log) = log().await;
+    let key = LogKey::generate("warden.test/audit").expect("key").0;
+    let public = key.public().clone();
+    let log = log.with_checkpointer(Checkpointer::new(key, 1000));
+    for n in 0..10 {
+        log.append("system:test", escalated(n))
+            .await
+            .expect("append");
+    }
+    let shipped = log
+        .checkpoint()
+        .await
+        .expect("sign")
+        .expect("checkpoint")
+        .note;
+    for statement in [
+        "DROP TRIGGER audit_log_no_delete",
+        "DROP TRIGGER audit_tree_no_delete",
+        "DROP TRIGGER audit_checkpoints_no_delete",
+        "DELETE FROM audit_log WHERE seq > 7",
+        "DELETE FROM audit_checkpoints",
+    ] {
+        sqlx::query(statement)
+            .execute(store.pool())
+            .await
+            .expect(statement);
+    }
+    sqlx::query("DELETE FROM audit_tree WHERE idx >= ?")
+        .bind(i64::try_from(warden_store::merkle::stored_hash_count(7)).expect("count"))
+        .execute(store.pool())
+        .await
+        .expect("truncate tree");
+    let alone = verify::verify(store.as_ref(), &public)
+        .await
+        .expect("verify");
+    assert!(alone.ok(), "the store alone cannot tell: {alone:?}");
+    let report = verify::verify_with(store.as_ref(), &public, &[shipped])
+        .await
+        .expect("verify");
+    let problem = report.problem.expect("caught");
+    assert_eq!(
+        (problem.seq, problem.kind),
+        (8, verify::ProblemKind::Missing)
+    );
+}

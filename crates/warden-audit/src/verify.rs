@@ -89,8 +89,37 @@ pub async fn verify<S: CaseReader + ?Sized>(
     store: &S,
     key: &PublicKey,
 ) -> Result<Verification, AuditError> {
+    verify_with(store, key, &[]).await
+}
+
+/// [`verify`], also against checkpoints kept outside the store (signed
+/// notes shipped elsewhere). Someone who can write the database can delete
+/// its checkpoints and rewrite or truncate every entry and hash together;
+/// a checkpoint kept elsewhere still pins what the log held.
+pub async fn verify_with<S: CaseReader + ?Sized>(
+    store: &S,
+    key: &PublicKey,
+    external: &[String],
+) -> Result<Verification, AuditError> {
     let stored = store.audit_tree().await?;
-    let checkpoints = store.checkpoints().await?;
+    let mut checkpoints = store.checkpoints().await?;
+    for note in external {
+        if checkpoints.iter().any(|c| &c.note == note) {
+            continue;
+        }
+        // Take the size and root from the note; `finish` checks its
+        // signature like any other checkpoint.
+        let mut lines = note.lines().skip(1);
+        let size = lines.next().and_then(|l| l.parse().ok()).unwrap_or(0);
+        let root = lines.next().unwrap_or_default().to_owned();
+        checkpoints.push(StoredCheckpoint {
+            size,
+            root,
+            note: note.clone(),
+            at: time::OffsetDateTime::UNIX_EPOCH,
+        });
+    }
+    checkpoints.sort_by_key(|c| c.size);
     // Page through the entries, keeping 41 bytes per entry rather than its
     // text: a log of millions verifies in bounded memory.
     let mut verifier = Verifier::default();

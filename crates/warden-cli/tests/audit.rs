@@ -164,6 +164,23 @@ fn verify_passes_after_a_full_eval_and_names_the_entry_after_any_single_edit() {
             "inserted",
         ),
         (
+            // Entries, tree and the store's checkpoints all cut back
+            // consistently: the shipped checkpoint file still pins the log.
+            "truncate the log and delete its checkpoints".into(),
+            vec![
+                "DROP TRIGGER audit_tree_no_delete".into(),
+                "DROP TRIGGER audit_checkpoints_no_delete".into(),
+                "DELETE FROM audit_checkpoints".into(),
+                format!("DELETE FROM audit_log WHERE seq > {middle}"),
+                format!(
+                    "DELETE FROM audit_tree WHERE idx >= {}",
+                    warden_store::merkle::stored_hash_count(middle)
+                ),
+            ],
+            middle + 1,
+            "missing",
+        ),
+        (
             "swap two entries".into(),
             vec![
                 format!("UPDATE audit_log SET seq = -1 WHERE seq = {middle}"),

@@ -32,6 +32,11 @@ pub enum AuditCommand {
         /// Public key to check checkpoints with [default: DATA_DIR/keys/audit.pub].
         #[arg(long)]
         public_key: Option<PathBuf>,
+        /// A checkpoint kept outside the store (a copy of
+        /// audit-checkpoint.txt shipped elsewhere); repeatable. The data
+        /// directory's own audit-checkpoint.txt is always checked too.
+        #[arg(long = "checkpoint")]
+        checkpoints: Vec<PathBuf>,
         #[arg(long)]
         json: bool,
     },
@@ -170,12 +175,27 @@ pub async fn run(data_dir: &Path, config: Option<&Path>, args: Args) -> anyhow::
     }
     let (env, _) = env::open(data_dir, config).await?;
     match args.command {
-        AuditCommand::Verify { public_key, json } => {
+        AuditCommand::Verify {
+            public_key,
+            checkpoints,
+            json,
+        } => {
             let key = match public_key {
                 Some(path) => warden_audit::PublicKey::load(&path)?,
                 None => env::public_key(data_dir)?,
             };
-            let report = verify::verify(env.store.as_ref(), &key).await?;
+            let mut external = Vec::new();
+            let shipped = data_dir.join(env::CHECKPOINT);
+            for path in checkpoints
+                .iter()
+                .chain(shipped.exists().then_some(&shipped))
+            {
+                external.push(
+                    std::fs::read_to_string(path)
+                        .with_context(|| format!("cannot read checkpoint {}", path.display()))?,
+                );
+            }
+            let report = verify::verify_with(env.store.as_ref(), &key, &external).await?;
             if json {
                 println!("{}", serde_json::to_string(&report)?);
             } else {
