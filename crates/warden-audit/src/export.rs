@@ -55,11 +55,24 @@ const MAX_DATAGRAM: usize = 65_507;
 
 /// One entry as a JSON line (without the newline).
 pub fn json_line(row: &AuditRow) -> String {
-    // The entry is canonical JSON already: embed it verbatim.
-    format!(
-        "{{\"seq\":{},\"leaf_hash\":\"{}\",\"entry\":{}}}",
-        row.seq, row.leaf_hash, row.entry
-    )
+    let leaf = serde_json::Value::String(row.leaf_hash.clone());
+    // The entry is canonical JSON already: embed it verbatim, unless the
+    // stored text is not one line of JSON (a tampered row), which is then
+    // carried as a string so it cannot forge lines or fields downstream.
+    let one_line = !row.entry.contains(['\n', '\r'])
+        && serde_json::from_str::<serde::de::IgnoredAny>(&row.entry).is_ok();
+    if one_line {
+        format!(
+            "{{\"seq\":{},\"leaf_hash\":{leaf},\"entry\":{}}}",
+            row.seq, row.entry
+        )
+    } else {
+        format!(
+            "{{\"seq\":{},\"leaf_hash\":{leaf},\"entry_text\":{}}}",
+            row.seq,
+            serde_json::Value::String(row.entry.clone())
+        )
+    }
 }
 
 /// RFC 5424 severity: notice for operators steering the agent and for
@@ -235,6 +248,30 @@ impl Exported {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tampered_entry_cannot_forge_json_lines() {
+        let row = |entry: &str| AuditRow {
+            seq: 3,
+            at: OffsetDateTime::UNIX_EPOCH,
+            actor: "a".into(),
+            stage: "ingest".into(),
+            kind: "k".into(),
+            case_id: None,
+            entry: entry.into(),
+            leaf_hash: "ab\",\"x\":\"".into(),
+        };
+        let line = json_line(&row("{\"a\":1}"));
+        let value: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+        assert_eq!(value["entry"]["a"], 1);
+        assert_eq!(value["leaf_hash"], "ab\",\"x\":\"");
+        for forged in ["{\"a\":1}\n{\"seq\":1}", "not json", "{\"a\":\n1}"] {
+            let line = json_line(&row(forged));
+            assert!(!line.contains('\n'), "{line}");
+            let value: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+            assert_eq!(value["entry_text"], forged);
+        }
+    }
 
     #[test]
     fn structured_data_values_are_escaped() {

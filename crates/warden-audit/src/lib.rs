@@ -288,6 +288,7 @@ impl<S: Store + ?Sized> StoreAuditLog<S> {
         size: u64,
         root: Hash,
     ) -> Result<StoredCheckpoint, AuditError> {
+        self.extends_previous(checkpointer, size, root).await?;
         let note = checkpointer.key.sign_checkpoint(size, root)?;
         let checkpoint = StoredCheckpoint {
             size,
@@ -301,6 +302,48 @@ impl<S: Store + ?Sized> StoreAuditLog<S> {
             write_atomically(file, &checkpoint.note)?;
         }
         Ok(checkpoint)
+    }
+
+    /// The key never signs a tree that does not extend what it signed
+    /// before: the newest stored checkpoint and the shipped file must both
+    /// be prefixes of the tree of `size` leaves with `root` (a consistency
+    /// proof from the stored hashes), or someone rewrote the log under us.
+    async fn extends_previous(
+        &self,
+        checkpointer: &Checkpointer,
+        size: u64,
+        root: Hash,
+    ) -> Result<(), AuditError> {
+        let public = checkpointer.key.public();
+        let mut previous = Vec::new();
+        if let Some(newest) = self.store.checkpoints().await?.pop() {
+            previous.push(public.open_checkpoint(&newest.note)?);
+        }
+        if let Some(file) = &checkpointer.file
+            && let Ok(note) = std::fs::read_to_string(file)
+        {
+            previous.push(public.open_checkpoint(&note)?);
+        }
+        for head in previous {
+            let consistent = if head.size > size {
+                false
+            } else if head.size == size {
+                head.root == root
+            } else if head.size == 0 {
+                true
+            } else {
+                let path = proof::tree_proof(self.store.as_ref(), size, head.size).await?;
+                tlog_tiles::check_tree(&path, size, root, head.size, head.root).is_ok()
+            };
+            if !consistent {
+                return Err(AuditError::Tree(format!(
+                    "refusing to sign {size} entries: the log does not extend the checkpoint \
+                     of {} entries signed before; run `warden audit verify`",
+                    head.size
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// Sign a checkpoint for the log as it is now (unless the newest one
@@ -355,11 +398,20 @@ impl<S: Store + ?Sized> AuditLog for StoreAuditLog<S> {
             // Whoever held the lock before may have written ours already.
             match answer.try_recv() {
                 Ok(result) => result,
-                Err(_) => {
+                Err(oneshot::error::TryRecvError::Empty) => {
                     self.commit_queued().await;
                     answer
                         .await
                         .map_err(|_| AuditError::Append("the commit was abandoned".into()))?
+                }
+                // The writer that took this entry was cancelled mid-commit:
+                // whether it landed is unknown, so say so, never wait again.
+                Err(oneshot::error::TryRecvError::Closed) => {
+                    return Err(AuditError::Append(
+                        "the commit that carried this entry was abandoned; \
+                         run `warden audit search` before appending it again"
+                            .into(),
+                    ));
                 }
             }
         };

@@ -134,10 +134,28 @@ fn encode(path: &[Hash]) -> Vec<String> {
 }
 
 fn decode(path: &[String]) -> Result<Vec<Hash>, ProofError> {
+    if path.len() > MAX_PATH {
+        return Err(ProofError::Malformed(format!(
+            "a path of {} hashes (at most {MAX_PATH})",
+            path.len()
+        )));
+    }
     path.iter()
         .map(|h| Hash::parse_hash(h).map_err(|_| ProofError::Malformed(format!("bad hash {h:?}"))))
         .collect()
 }
+
+/// The consistency path from the tree of `old` leaves to the tree of `new`.
+pub async fn tree_proof<S: CaseReader + ?Sized>(
+    store: &S,
+    new: u64,
+    old: u64,
+) -> Result<Vec<Hash>, AuditError> {
+    with_hashes(store, |r| tlog_tiles::prove_tree(new, old, &Dyn(r))).await
+}
+
+/// Longest path a proof may carry (a tree of 2^64 leaves needs 64).
+const MAX_PATH: usize = 64;
 
 /// Prove that entry `seq` is in the tree `checkpoint` signs. The proof is
 /// checked against the checkpoint's root before it is returned.

@@ -179,7 +179,9 @@ async fn a_checkpoint_kept_elsewhere_catches_a_truncated_log() {
     let (store, log) = log().await;
     let key = LogKey::generate("warden.test/audit").expect("key").0;
     let public = key.public().clone();
-    let log = log.with_checkpointer(Checkpointer::new(key, 1000));
+    let dir = tempfile::tempdir().expect("dir");
+    let log = log
+        .with_checkpointer(Checkpointer::new(key, 1000).with_file(dir.path().join("checkpoint")));
     for n in 0..10 {
         log.append("system:test", escalated(n))
             .await
@@ -212,7 +214,7 @@ async fn a_checkpoint_kept_elsewhere_catches_a_truncated_log() {
         .await
         .expect("verify");
     assert!(alone.ok(), "the store alone cannot tell: {alone:?}");
-    let report = verify::verify_with(store.as_ref(), &public, &[shipped])
+    let report = verify::verify_with(store.as_ref(), &public, std::slice::from_ref(&shipped))
         .await
         .expect("verify");
     let problem = report.problem.expect("caught");
@@ -220,4 +222,59 @@ async fn a_checkpoint_kept_elsewhere_catches_a_truncated_log() {
         (problem.seq, problem.kind),
         (8, verify::ProblemKind::Missing)
     );
+
+    // And the log's own key will not sign the cut-back log over it.
+    log.append("system:test", escalated(99))
+        .await
+        .expect("append");
+    let refused = log.checkpoint().await.expect_err("must refuse").to_string();
+    assert!(refused.contains("refusing to sign"), "{refused}");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("checkpoint")).expect("file"),
+        shipped
+    );
+}
+
+/// A caller cancelled while its batch is being written must not make the
+/// others panic or lose their answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelled_appenders_do_not_break_the_others() {
+    let dir = tempfile::tempdir().expect("dir");
+    let store = Arc::new(
+        SqliteStore::open(&dir.path().join("w.db"))
+            .await
+            .expect("store"),
+    );
+    let log = Arc::new(StoreAuditLog::new(
+        store.clone(),
+        Arc::new(warden_domain::SystemClock),
+    ));
+    for round in 0..40_u64 {
+        let mut tasks = Vec::new();
+        for n in 0..8_u64 {
+            let log = log.clone();
+            tasks.push(tokio::spawn(async move {
+                let append = log.append("system:test", escalated(round * 8 + n));
+                if n < 2 {
+                    // Some callers give up almost at once.
+                    let _ =
+                        tokio::time::timeout(std::time::Duration::from_micros(300), append).await;
+                    None
+                } else {
+                    Some(append.await)
+                }
+            }));
+        }
+        for task in tasks {
+            // A panic inside `append` would surface here.
+            if let Some(Err(error)) = task.await.expect("no appender panics") {
+                assert!(error.to_string().contains("abandoned"), "{error}");
+            }
+        }
+    }
+    let key = LogKey::generate("warden.test/audit").expect("key").0;
+    let report = verify::verify(store.as_ref(), key.public())
+        .await
+        .expect("verify");
+    assert!(report.ok(), "{report:?}");
 }

@@ -174,7 +174,9 @@ impl Verifier {
         let mut tree_leaves: Vec<Option<Hash>> = Vec::new();
         for (index, hash) in stored {
             let (level, n) = split_stored_hash_index(*index);
-            if level == 0 {
+            // A leaf index beyond what the stored hashes could hold is
+            // bogus: the rebuild reports it as a hash that should not exist.
+            if level == 0 && n < stored.len() as u64 {
                 let n = usize::try_from(n).unwrap_or(usize::MAX);
                 if n >= tree_leaves.len() {
                     tree_leaves.resize(n.saturating_add(1), None);

@@ -55,18 +55,21 @@ fn hex_decode(text: &str, out: &mut [u8; 32]) -> Option<()> {
 }
 
 pub(super) fn audit_row(row: &SqliteRow) -> Result<AuditRow, StoreError> {
+    // `try_get`: a tampered row may hold a value of another type.
+    let column = |e: sqlx::Error| corrupt("audit entry", e.to_string());
     Ok(AuditRow {
-        seq: to_u64(row.get(0), "audit sequence number")?,
-        at: parse_ts(row.get::<&str, _>(1))?,
-        actor: row.get(2),
-        stage: row.get(3),
-        kind: row.get(4),
+        seq: to_u64(row.try_get(0).map_err(column)?, "audit sequence number")?,
+        at: parse_ts(row.try_get::<&str, _>(1).map_err(column)?)?,
+        actor: row.try_get(2).map_err(column)?,
+        stage: row.try_get(3).map_err(column)?,
+        kind: row.try_get(4).map_err(column)?,
         case_id: row
-            .get::<Option<&str>, _>(5)
+            .try_get::<Option<&str>, _>(5)
+            .map_err(column)?
             .map(parse_case_id)
             .transpose()?,
-        entry: row.get(6),
-        leaf_hash: row.get(7),
+        entry: row.try_get(6).map_err(column)?,
+        leaf_hash: row.try_get(7).map_err(column)?,
     })
 }
 
@@ -94,7 +97,10 @@ async fn hashes_in(
     let mut found = std::collections::HashMap::new();
     for row in query.fetch_all(&mut **tx).await? {
         let index = to_u64(row.get(0), "audit tree index")?;
-        found.insert(index, hash_of(row.get::<&[u8], _>(1), "audit tree hash")?);
+        let hash: &[u8] = row
+            .try_get(1)
+            .map_err(|e| corrupt("audit tree hash", format!("at {index}: {e}")))?;
+        found.insert(index, hash_of(hash, "audit tree hash")?);
     }
     indexes
         .iter()
@@ -250,7 +256,7 @@ pub(super) async fn tree(pool: &SqlitePool) -> Result<Vec<(u64, Hash)>, StoreErr
         // hashes; anything irregular is read row by row.
         let row = sqlx::query(
             "SELECT MIN(idx), MAX(idx), COUNT(*), MIN(length(hash)), MAX(length(hash)), \
-             CAST(group_concat(hash, '') AS BLOB) \
+             CAST(group_concat(hash, '' ORDER BY idx) AS BLOB) \
              FROM (SELECT idx, hash FROM audit_tree WHERE idx >= ? ORDER BY idx LIMIT ?)",
         )
         .bind(from)
@@ -282,7 +288,10 @@ pub(super) async fn tree(pool: &SqlitePool) -> Result<Vec<(u64, Hash)>, StoreErr
                 .await?;
                 for row in &rows {
                     let index = to_u64(row.get(0), "audit tree index")?;
-                    out.push((index, hash_of(row.get::<&[u8], _>(1), "audit tree hash")?));
+                    let hash: &[u8] = row
+                        .try_get(1)
+                        .map_err(|e| corrupt("audit tree hash", format!("at {index}: {e}")))?;
+                    out.push((index, hash_of(hash, "audit tree hash")?));
                 }
             }
         }
