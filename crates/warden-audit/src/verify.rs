@@ -22,6 +22,7 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 use tlog_tiles::{Hash, split_stored_hash_index};
+use warden_store::merkle::RightEdge;
 use warden_store::{AuditLeafRow, CaseReader, StoredCheckpoint};
 
 /// Entries read per query.
@@ -401,58 +402,33 @@ struct Rebuilt {
 /// of `sizes`.
 fn rebuild(leaves: &[Hash], stored: &[(u64, Hash)], sizes: &[u64]) -> Rebuilt {
     let entries = leaves.len() as u64;
-    let mut stack: Vec<(u8, Hash)> = Vec::new();
+    let mut right = RightEdge::default();
     let mut roots = HashMap::new();
     let mut sorted = sizes.to_vec();
     sorted.sort_unstable();
     let mut wanted = sorted.iter().peekable();
     let mut stored_at = stored.iter();
-    let mut next_index = 0_u64;
     let mut problem = None;
-    let mut compare = |hash: &Hash, level: u8, n: u64, problem: &mut Option<Problem>| {
-        let index = next_index;
-        next_index += 1;
-        if problem.is_some() {
-            return;
-        }
-        if stored_at.next() != Some(&(index, *hash)) {
-            let first = (n << level) + 1;
-            *problem = Some(Problem {
-                seq: first,
-                kind: ProblemKind::Tree,
-                detail: format!(
-                    "the stored hash of entries {first} to {} does not match them",
-                    ((n + 1) << level).min(entries)
-                ),
-            });
-        }
-    };
-    let fold = |stack: &[(u8, Hash)]| {
-        stack
-            .iter()
-            .rev()
-            .map(|(_, h)| *h)
-            .reduce(|right, left| tlog_tiles::node_hash(left, right))
-            .unwrap_or(tlog_tiles::EMPTY_HASH)
-    };
-    for (n, leaf) in (0_u64..).zip(leaves) {
-        compare(leaf, 0, n, &mut problem);
-        stack.push((0, *leaf));
-        while let [.., (left_level, left), (right_level, right)] = stack[..] {
-            if left_level != right_level {
-                break;
+    for leaf in leaves {
+        right.push(*leaf, |index, hash| {
+            if problem.is_none() && stored_at.next() != Some(&(index, hash)) {
+                let (level, n) = split_stored_hash_index(index);
+                let first = (n << level) + 1;
+                problem = Some(Problem {
+                    seq: first,
+                    kind: ProblemKind::Tree,
+                    detail: format!(
+                        "the stored hash of entries {first} to {} does not match them",
+                        ((n + 1) << level).min(entries)
+                    ),
+                });
             }
-            stack.truncate(stack.len() - 2);
-            let parent = tlog_tiles::node_hash(left, right);
-            let level = left_level + 1;
-            compare(&parent, level, n >> level, &mut problem);
-            stack.push((level, parent));
-        }
+        });
         while let Some(&&size) = wanted.peek()
-            && size <= n + 1
+            && size <= right.size()
         {
-            if size == n + 1 {
-                roots.insert(size, fold(&stack).0);
+            if size == right.size() {
+                roots.insert(size, right.root().0);
             }
             wanted.next();
         }
@@ -462,13 +438,14 @@ fn rebuild(leaves: &[Hash], stored: &[(u64, Hash)], sizes: &[u64]) -> Rebuilt {
             seq: entries + 1,
             kind: ProblemKind::Inserted,
             detail: format!(
-                "the tree has {} stored hashes, {entries} entries need {next_index}",
-                stored.len()
+                "the tree has {} stored hashes, {entries} entries need {}",
+                stored.len(),
+                warden_store::merkle::stored_hash_count(entries)
             ),
         });
     }
     Rebuilt {
-        root: fold(&stack),
+        root: right.root(),
         roots,
         problem,
     }

@@ -33,22 +33,83 @@ pub fn frontier(size: u64) -> Vec<u64> {
 /// Append `leaves` (RFC 6962 leaf hashes) to a tree of `size` leaves whose
 /// [`frontier`] hashes are `edge`.
 pub fn extend(size: u64, edge: &[(u64, Hash)], leaves: &[Hash]) -> Result<Extension, String> {
-    let mut known: HashMap<u64, Hash> = edge.iter().copied().collect();
+    let mut right = RightEdge::resume(size, edge)?;
     let mut hashes = Vec::with_capacity(leaves.len() * 2);
-    for (offset, leaf) in (0_u64..).zip(leaves) {
-        let n = size + offset;
-        let new = tlog_tiles::stored_hashes_for_record_hash(n, *leaf, &MapReader(&known))
-            .map_err(|e| format!("leaf {n}: {e}"))?;
-        let first = stored_hash_index(0, n);
-        for (index, hash) in (first..).zip(new) {
-            known.insert(index, hash);
-            hashes.push((index, hash));
-        }
+    for leaf in leaves {
+        right.push(*leaf, |index, hash| hashes.push((index, hash)));
     }
-    let total = size + leaves.len() as u64;
-    let root = tlog_tiles::tree_hash(total, &MapReader(&known))
-        .map_err(|e| format!("root of {total} leaves: {e}"))?;
-    Ok(Extension { hashes, root })
+    Ok(Extension {
+        hashes,
+        root: right.root(),
+    })
+}
+
+/// A tree's right edge: its complete subtrees not yet combined, left to
+/// right, as (level, hash). Pushing a leaf completes subtrees in exactly
+/// the order of their stored-hash indexes, so one pass over the leaves
+/// yields every stored hash in index order (appends and verification both
+/// build the tree through it).
+#[derive(Debug, Clone, Default)]
+pub struct RightEdge {
+    size: u64,
+    next_index: u64,
+    stack: Vec<(u8, Hash)>,
+}
+
+impl RightEdge {
+    /// The edge of a tree of `size` leaves, from its [`frontier`] hashes.
+    pub fn resume(size: u64, edge: &[(u64, Hash)]) -> Result<Self, String> {
+        let expected = frontier(size);
+        let indexes: Vec<u64> = edge.iter().map(|(index, _)| *index).collect();
+        if indexes != expected {
+            return Err(format!(
+                "the right edge of {size} leaves is {expected:?}, got {indexes:?}"
+            ));
+        }
+        let stack = edge
+            .iter()
+            .map(|(index, hash)| (tlog_tiles::split_stored_hash_index(*index).0, *hash))
+            .collect();
+        Ok(Self {
+            size,
+            next_index: stored_hash_index(0, size),
+            stack,
+        })
+    }
+
+    /// Leaves so far.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Append a leaf; `stored` gets each new stored hash with its index:
+    /// the leaf, then each subtree it completes.
+    pub fn push(&mut self, leaf: Hash, mut stored: impl FnMut(u64, Hash)) {
+        stored(self.next_index, leaf);
+        self.next_index += 1;
+        self.stack.push((0, leaf));
+        while let [.., (left_level, left), (right_level, right)] = self.stack[..] {
+            if left_level != right_level {
+                break;
+            }
+            self.stack.truncate(self.stack.len() - 2);
+            let parent = tlog_tiles::node_hash(left, right);
+            stored(self.next_index, parent);
+            self.next_index += 1;
+            self.stack.push((left_level + 1, parent));
+        }
+        self.size += 1;
+    }
+
+    /// The RFC 6962 root of the tree so far.
+    pub fn root(&self) -> Hash {
+        self.stack
+            .iter()
+            .rev()
+            .map(|(_, hash)| *hash)
+            .reduce(|right, left| tlog_tiles::node_hash(left, right))
+            .unwrap_or(tlog_tiles::EMPTY_HASH)
+    }
 }
 
 /// Hashes held in memory, answering `tlog_tiles` reads.
@@ -99,5 +160,30 @@ mod tests {
         assert_eq!(roots.last(), Some(&one_by_one.root));
         let tree = tlog_tiles::tree_hash(37, &MapReader(&all)).expect("tree hash");
         assert_eq!(tree, one_by_one.root);
+    }
+
+    /// The right edge emits what `tlog_tiles` says record n must store.
+    #[test]
+    fn the_right_edge_stores_what_tlog_stores() {
+        let mut all: HashMap<u64, Hash> = HashMap::new();
+        let mut right = RightEdge::default();
+        for n in 0..70_u64 {
+            let leaf = tlog_tiles::record_hash(&n.to_be_bytes());
+            let expected =
+                tlog_tiles::stored_hashes_for_record_hash(n, leaf, &MapReader(&all)).expect("tlog");
+            let mut emitted = Vec::new();
+            right.push(leaf, |index, hash| emitted.push((index, hash)));
+            let first = stored_hash_index(0, n);
+            assert_eq!(
+                emitted,
+                (first..).zip(expected).collect::<Vec<_>>(),
+                "record {n}"
+            );
+            all.extend(emitted);
+            assert_eq!(
+                right.root(),
+                tlog_tiles::tree_hash(n + 1, &MapReader(&all)).expect("root")
+            );
+        }
     }
 }
