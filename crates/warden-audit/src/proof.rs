@@ -74,14 +74,24 @@ pub struct Proven {
     pub entry: Option<AuditEntry>,
 }
 
-/// Records the stored hashes a `tlog_tiles` computation asks for.
-#[derive(Debug, Default)]
-struct Recorder(RefCell<Vec<u64>>);
+/// The stored hashes a `tlog_tiles` computation reads: first it only
+/// records what is asked for (and fails), then it answers from what was
+/// fetched.
+#[derive(Debug)]
+enum TwoPass<'a> {
+    Asking(&'a RefCell<Vec<u64>>),
+    Fetched(HashMap<u64, Hash>),
+}
 
-impl HashReader for Recorder {
+impl HashReader for TwoPass<'_> {
     fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, tlog_tiles::Error> {
-        self.0.borrow_mut().extend_from_slice(indexes);
-        Err(tlog_tiles::Error::IndexesNotInTree)
+        match self {
+            TwoPass::Asking(asked) => {
+                asked.borrow_mut().extend_from_slice(indexes);
+                Err(tlog_tiles::Error::IndexesNotInTree)
+            }
+            TwoPass::Fetched(known) => MapReader(known).read_hashes(indexes),
+        }
     }
 }
 
@@ -90,43 +100,24 @@ impl HashReader for Recorder {
 /// code is not).
 async fn with_hashes<S, T>(
     store: &S,
-    compute: impl Fn(&dyn HashReaderDyn) -> Result<T, tlog_tiles::Error>,
+    compute: impl Fn(&TwoPass<'_>) -> Result<T, tlog_tiles::Error>,
 ) -> Result<T, AuditError>
 where
     S: CaseReader + ?Sized,
 {
-    let recorder = Recorder::default();
-    if let Ok(value) = compute(&recorder) {
+    let asked = RefCell::default();
+    if let Ok(value) = compute(&TwoPass::Asking(&asked)) {
         return Ok(value);
     }
-    let indexes = recorder.0.into_inner();
+    let indexes = asked.into_inner();
     let hashes = store.audit_tree_hashes(&indexes).await?;
-    let known: HashMap<u64, Hash> = indexes.into_iter().zip(hashes).collect();
-    compute(&MapReader(&known)).map_err(|e| AuditError::Tree(e.to_string()))
-}
-
-/// Object-safe view of [`HashReader`], so one closure serves both passes.
-pub trait HashReaderDyn {
-    fn read(&self, indexes: &[u64]) -> Result<Vec<Hash>, tlog_tiles::Error>;
-}
-
-impl<R: HashReader> HashReaderDyn for R {
-    fn read(&self, indexes: &[u64]) -> Result<Vec<Hash>, tlog_tiles::Error> {
-        self.read_hashes(indexes)
-    }
-}
-
-struct Dyn<'a>(&'a dyn HashReaderDyn);
-
-impl HashReader for Dyn<'_> {
-    fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, tlog_tiles::Error> {
-        self.0.read(indexes)
-    }
+    let fetched = TwoPass::Fetched(indexes.into_iter().zip(hashes).collect());
+    compute(&fetched).map_err(|e| AuditError::Tree(e.to_string()))
 }
 
 /// The root of the log's tree when it had `size` entries.
 pub async fn root_at<S: CaseReader + ?Sized>(store: &S, size: u64) -> Result<Hash, AuditError> {
-    with_hashes(store, |r| tlog_tiles::tree_hash(size, &Dyn(r))).await
+    with_hashes(store, |r| tlog_tiles::tree_hash(size, r)).await
 }
 
 fn encode(path: &[Hash]) -> Vec<String> {
@@ -151,7 +142,7 @@ pub async fn tree_proof<S: CaseReader + ?Sized>(
     new: u64,
     old: u64,
 ) -> Result<Vec<Hash>, AuditError> {
-    with_hashes(store, |r| tlog_tiles::prove_tree(new, old, &Dyn(r))).await
+    with_hashes(store, |r| tlog_tiles::prove_tree(new, old, r)).await
 }
 
 /// Longest path a proof may carry (a tree of 2^64 leaves needs 64).
@@ -181,7 +172,7 @@ pub async fn prove_inclusion<S: CaseReader + ?Sized>(
         .next()
         .filter(|row| row.seq == seq)
         .ok_or_else(|| AuditError::Tree(format!("entry {seq} does not exist")))?;
-    let path = with_hashes(store, |r| tlog_tiles::prove_record(size, seq - 1, &Dyn(r))).await?;
+    let path = with_hashes(store, |r| tlog_tiles::prove_record(size, seq - 1, r)).await?;
     let root = Hash::parse_hash(&checkpoint.root)
         .map_err(|_| AuditError::Tree(format!("checkpoint {size} has a malformed root")))?;
     tlog_tiles::check_record(
@@ -221,10 +212,7 @@ pub async fn prove_consistency<S: CaseReader + ?Sized>(
     let path = if old.size == new.size {
         Vec::new()
     } else {
-        with_hashes(store, |r| {
-            tlog_tiles::prove_tree(new.size, old.size, &Dyn(r))
-        })
-        .await?
+        with_hashes(store, |r| tlog_tiles::prove_tree(new.size, old.size, r)).await?
     };
     Ok(ConsistencyProof {
         format: CONSISTENCY_FORMAT.into(),

@@ -4,8 +4,6 @@
 //! tool request's tool).
 
 use serde_json::Value;
-use time::OffsetDateTime;
-use warden_domain::CaseId;
 use warden_store::{AuditQuery, CaseReader};
 
 use crate::{AuditError, AuditRecord, record_of};
@@ -13,17 +11,12 @@ use crate::{AuditError, AuditRecord, record_of};
 /// What to look for; every filter set must match.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Search {
-    pub case: Option<CaseId>,
-    pub actor: Option<String>,
+    /// Case, actor, kinds, time range and limit, applied by the store.
+    pub query: AuditQuery,
     /// Catalogue action name (`edr.isolate_host`).
     pub action: Option<String>,
     /// Context tool name.
     pub tool: Option<String>,
-    /// Event kinds (`approval_recorded`); empty: any.
-    pub kinds: Vec<String>,
-    pub since: Option<OffsetDateTime>,
-    pub until: Option<OffsetDateTime>,
-    pub limit: Option<u32>,
 }
 
 /// Entries matching `search`, oldest first.
@@ -32,17 +25,12 @@ pub async fn search<S: CaseReader + ?Sized>(
     search: &Search,
 ) -> Result<Vec<AuditRecord>, AuditError> {
     let by_content = search.action.is_some() || search.tool.is_some();
-    let query = AuditQuery {
-        case: search.case,
-        actor: search.actor.clone(),
-        kinds: search.kinds.clone(),
-        since: search.since,
-        until: search.until,
-        after_seq: None,
+    let limit = search.query.limit.map_or(usize::MAX, |l| l as usize);
+    let mut query = search.query.clone();
+    if by_content {
         // Content filters run here, so the store cannot stop early.
-        limit: if by_content { None } else { search.limit },
-    };
-    let limit = search.limit.map_or(usize::MAX, |l| l as usize);
+        query.limit = None;
+    }
     let mut out = Vec::new();
     for row in store.audit_search(&query).await? {
         let record = record_of(row)?;

@@ -307,16 +307,13 @@ pub async fn run(data_dir: &Path, config: Option<&Path>, args: Args) -> anyhow::
             limit,
             json,
         } => {
-            let query = filter.query()?;
             let wanted = search::Search {
-                case: query.case,
-                actor: query.actor,
+                query: AuditQuery {
+                    limit,
+                    ..filter.query()?
+                },
                 action,
                 tool,
-                kinds: query.kinds,
-                since: query.since,
-                until: query.until,
-                limit,
             };
             let records = search::search(env.store.as_ref(), &wanted).await?;
             use std::io::Write as _;

@@ -35,23 +35,11 @@ fn hash_of(bytes: &[u8], what: &str) -> Result<Hash, StoreError> {
 
 fn leaf_of(row: &NewAuditRow) -> Result<Hash, StoreError> {
     let mut bytes = [0_u8; 32];
-    hex_decode(&row.leaf_hash, &mut bytes).ok_or_else(|| StoreError::Corrupt {
+    hex::decode_to_slice(&row.leaf_hash, &mut bytes).map_err(|_| StoreError::Corrupt {
         what: "new audit entry".into(),
         reason: format!("leaf hash {:?} is not 64 hex digits", row.leaf_hash),
     })?;
     Ok(Hash(bytes))
-}
-
-fn hex_decode(text: &str, out: &mut [u8; 32]) -> Option<()> {
-    let digits = text.as_bytes();
-    if digits.len() != 64 {
-        return None;
-    }
-    for (byte, pair) in out.iter_mut().zip(digits.chunks(2)) {
-        let pair = std::str::from_utf8(pair).ok()?;
-        *byte = u8::from_str_radix(pair, 16).ok()?;
-    }
-    Some(())
 }
 
 pub(super) fn audit_row(row: &SqliteRow) -> Result<AuditRow, StoreError> {
@@ -212,7 +200,7 @@ pub(super) async fn backfill_tree(pool: &SqlitePool) -> Result<(), StoreError> {
         }
         let leaf_hash: String = row.get(1);
         let mut bytes = [0_u8; 32];
-        if hex_decode(&leaf_hash, &mut bytes).is_none() {
+        if hex::decode_to_slice(&leaf_hash, &mut bytes).is_err() {
             return Ok(());
         }
         leaves.push(Hash(bytes));
