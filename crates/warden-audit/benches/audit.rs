@@ -70,9 +70,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use warden_audit::proof::{prove_inclusion, verify_inclusion};
 use warden_audit::verify::{Verifier, verify};
-use warden_audit::{
-    AuditEntry, AuditLog, Checkpointer, LogKey, PublicKey, StoreAuditLog, leaf_hash,
-};
+use warden_audit::{AuditEntry, AuditLog, Checkpointer, LogKey, PublicKey, StoreAuditLog};
 use warden_domain::audit::ProposalRecord;
 use warden_domain::{
     ActionName, ActionProposal, AuditEvent, CaseId, DecisionOutcome, EvidenceId, Severity,
@@ -342,21 +340,13 @@ fn event(rng: &mut Seeded) -> AuditEvent {
 
 /// A row as `StoreAuditLog` stores it.
 fn new_row(actor: &str, at: OffsetDateTime, event: AuditEvent) -> Result<NewAuditRow, String> {
-    let entry = AuditEntry {
+    AuditEntry {
         at,
         actor: actor.to_owned(),
         event,
-    };
-    let canonical = entry.canonical().ctx("canonical entry")?;
-    Ok(NewAuditRow {
-        at,
-        actor: entry.actor,
-        stage: entry.event.stage().as_str().to_owned(),
-        kind: entry.event.kind().to_owned(),
-        case_id: entry.event.case_id(),
-        leaf_hash: leaf_hash(canonical.as_bytes()),
-        entry: canonical,
-    })
+    }
+    .into_row()
+    .ctx("audit row")
 }
 
 /// `n` rows from seed `seed`, the first at `first` (one every 250 ms).

@@ -81,6 +81,21 @@ impl AuditEntry {
     pub fn canonical(&self) -> Result<String, AuditError> {
         Ok(canonical::to_string(&serde_json::to_value(self)?))
     }
+
+    /// The row the store keeps: canonical text, leaf hash, and the columns
+    /// search filters on.
+    pub fn into_row(self) -> Result<NewAuditRow, AuditError> {
+        let canonical = self.canonical()?;
+        Ok(NewAuditRow {
+            at: self.at,
+            stage: self.event.stage().as_str().to_owned(),
+            kind: self.event.kind().to_owned(),
+            case_id: self.event.case_id(),
+            actor: self.actor,
+            leaf_hash: leaf_hash(canonical.as_bytes()),
+            entry: canonical,
+        })
+    }
 }
 
 /// A stored entry with its place in the log.
@@ -214,21 +229,12 @@ impl<S: Store + ?Sized> StoreAuditLog<S> {
 
     /// The row an entry is stored as.
     fn row_of(&self, actor: &str, event: AuditEvent) -> Result<NewAuditRow, AuditError> {
-        let entry = AuditEntry {
+        AuditEntry {
             at: self.clock.now(),
             actor: actor.to_owned(),
             event,
-        };
-        let canonical = entry.canonical()?;
-        Ok(NewAuditRow {
-            at: entry.at,
-            actor: entry.actor,
-            stage: entry.event.stage().as_str().to_owned(),
-            kind: entry.event.kind().to_owned(),
-            case_id: entry.event.case_id(),
-            leaf_hash: leaf_hash(canonical.as_bytes()),
-            entry: canonical,
-        })
+        }
+        .into_row()
     }
 
     /// Write every queued entry in one transaction and answer each waiter.
