@@ -10,27 +10,14 @@
     reason = "integration tests fail by panicking"
 )]
 
+mod common;
+use common::{stdout, warden};
+
 use std::io::Read as _;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use serde_json::Value;
-use warden_testkit::repo;
-
-fn warden(data_dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_warden"))
-        .arg("--data-dir")
-        .arg(data_dir)
-        .args(args)
-        .current_dir(repo())
-        .env_remove("WARDEN_CONFIG")
-        .output()
-        .expect("warden runs")
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
 
 fn triage(data_dir: &Path) {
     let out = warden(
@@ -358,6 +345,21 @@ fn export_reaches_syslog_listeners_on_loopback_and_a_jsonl_file() {
     }
 }
 
+/// `warden audit verify-proof` as an auditor runs it: from a data directory
+/// that does not exist, with only the proof and the public key.
+fn verify_proof(nowhere: &Path, proof: &Path, key: &str) -> Output {
+    warden(
+        nowhere,
+        &[
+            "audit",
+            "verify-proof",
+            proof.to_str().expect("path"),
+            "--public-key",
+            key,
+        ],
+    )
+}
+
 #[test]
 fn proofs_verify_with_the_public_key_alone_and_forgeries_do_not() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -386,16 +388,7 @@ fn proofs_verify_with_the_public_key_alone_and_forgeries_do_not() {
     );
     // The verifier has no data directory at all.
     let nowhere = dir.path().join("no-such-dir");
-    let out = warden(
-        &nowhere,
-        &[
-            "audit",
-            "verify-proof",
-            proof.to_str().expect("path"),
-            "--public-key",
-            key,
-        ],
-    );
+    let out = verify_proof(&nowhere, &proof, key);
     assert!(out.status.success(), "{}", stdout(&out));
     assert!(stdout(&out).starts_with("ok: entry 5 "), "{}", stdout(&out));
     assert!(
@@ -412,16 +405,7 @@ fn proofs_verify_with_the_public_key_alone_and_forgeries_do_not() {
         .replacen("system", "person", 1);
     forged["entry"] = Value::String(entry);
     std::fs::write(&proof, forged.to_string()).expect("write");
-    let out = warden(
-        &nowhere,
-        &[
-            "audit",
-            "verify-proof",
-            proof.to_str().expect("path"),
-            "--public-key",
-            key,
-        ],
-    );
+    let out = verify_proof(&nowhere, &proof, key);
     assert_eq!(out.status.code(), Some(1));
     assert!(stdout(&out).starts_with("FAILED"), "{}", stdout(&out));
 
@@ -442,16 +426,7 @@ fn proofs_verify_with_the_public_key_alone_and_forgeries_do_not() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let out = warden(
-        &nowhere,
-        &[
-            "audit",
-            "verify-proof",
-            consistency.to_str().expect("path"),
-            "--public-key",
-            key,
-        ],
-    );
+    let out = verify_proof(&nowhere, &consistency, key);
     assert!(out.status.success(), "{}", stdout(&out));
     assert!(
         stdout(&out).contains("grew consistently"),

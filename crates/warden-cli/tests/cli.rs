@@ -9,9 +9,12 @@
     reason = "integration tests fail by panicking"
 )]
 
+mod common;
+use common::{stderr, stdout, warden};
+
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -20,25 +23,6 @@ use warden_domain::{CaseId, Stage, SystemClock};
 use warden_store::SqliteStore;
 
 use warden_testkit::repo;
-
-fn warden(data_dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_warden"))
-        .arg("--data-dir")
-        .arg(data_dir)
-        .args(args)
-        .current_dir(repo())
-        .env_remove("WARDEN_CONFIG")
-        .output()
-        .expect("warden runs")
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
 
 fn triage_json(data_dir: &Path, extra: &[&str]) -> (Output, Vec<Value>) {
     let mut args = vec![

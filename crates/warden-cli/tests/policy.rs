@@ -8,31 +8,14 @@
     reason = "tests"
 )]
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
+use common::{stderr, stdout, warden};
+
+use std::path::PathBuf;
 
 use serde_json::Value;
 use warden_domain::ActionName;
 use warden_testkit::repo;
-
-fn warden(data_dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_warden"))
-        .arg("--data-dir")
-        .arg(data_dir)
-        .args(args)
-        .current_dir(repo())
-        .env_remove("WARDEN_CONFIG")
-        .output()
-        .expect("warden runs")
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
 
 fn shipped_fixtures() -> Vec<PathBuf> {
     let dir = repo().join("crates/warden-policy/policies/tests");
