@@ -9,6 +9,17 @@ async fn log() -> (Arc<SqliteStore>, StoreAuditLog<SqliteStore>) {
     (store.clone(), StoreAuditLog::new(store, clock))
 }
 
+/// A log on a database file (durable appends, a pool of connections), as
+/// concurrency tests need.
+async fn file_log(dir: &std::path::Path) -> (Arc<SqliteStore>, Arc<StoreAuditLog<SqliteStore>>) {
+    let store = Arc::new(SqliteStore::open(&dir.join("w.db")).await.expect("store"));
+    let log = Arc::new(StoreAuditLog::new(
+        store.clone(),
+        Arc::new(warden_domain::SystemClock),
+    ));
+    (store, log)
+}
+
 fn escalated(n: u64) -> AuditEvent {
     AuditEvent::Escalated {
         case_id: CaseId::new(),
@@ -56,15 +67,7 @@ fn leaf_hash_is_rfc6962() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_appends_are_group_committed_without_loss() {
     let dir = tempfile::tempdir().expect("dir");
-    let store = Arc::new(
-        SqliteStore::open(&dir.path().join("w.db"))
-            .await
-            .expect("store"),
-    );
-    let log = Arc::new(StoreAuditLog::new(
-        store.clone(),
-        Arc::new(warden_domain::SystemClock),
-    ));
+    let (store, log) = file_log(dir.path()).await;
     let mut tasks = Vec::new();
     for n in 0..200 {
         let log = log.clone();
@@ -240,15 +243,7 @@ async fn a_checkpoint_kept_elsewhere_catches_a_truncated_log() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancelled_appenders_do_not_break_the_others() {
     let dir = tempfile::tempdir().expect("dir");
-    let store = Arc::new(
-        SqliteStore::open(&dir.path().join("w.db"))
-            .await
-            .expect("store"),
-    );
-    let log = Arc::new(StoreAuditLog::new(
-        store.clone(),
-        Arc::new(warden_domain::SystemClock),
-    ));
+    let (store, log) = file_log(dir.path()).await;
     for round in 0..40_u64 {
         let mut tasks = Vec::new();
         for n in 0..8_u64 {
