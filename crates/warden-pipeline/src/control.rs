@@ -74,6 +74,8 @@ pub enum ControlError {
     EmptyNote,
     #[error("unknown use case {0}")]
     UnknownUseCase(String),
+    #[error(transparent)]
+    Account(#[from] crate::accounts::AccountError),
 }
 
 /// What an approval achieved.
@@ -357,6 +359,36 @@ impl Control {
             }
         }
         Ok(expired)
+    }
+
+    /// Create a local account, on the record before it exists (a
+    /// configuration change). `by` is who asked (`local:cli`, a person).
+    pub async fn add_person(
+        &self,
+        name: &str,
+        roles: &[String],
+        password: &str,
+        by: &str,
+    ) -> Result<Person, ControlError> {
+        let person = crate::accounts::new_person(name, roles, password, self.clock.now())?;
+        let exists = || crate::accounts::AccountError::Exists(person.name.clone());
+        if self.store.person(&person.name).await?.is_some() {
+            return Err(exists().into());
+        }
+        self.audit
+            .append(
+                by,
+                AuditEvent::UserAdded {
+                    name: person.name.clone(),
+                    roles: person.roles.clone(),
+                    by: by.to_owned(),
+                },
+            )
+            .await?;
+        if !self.store.add_person(&person).await? {
+            return Err(exists().into());
+        }
+        Ok(person)
     }
 
     /// Pull the kill switch for `use_case` (all of them when `None`).

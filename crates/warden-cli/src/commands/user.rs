@@ -31,32 +31,12 @@ pub async fn run(data_dir: &Path, config: Option<&Path>, args: Args) -> anyhow::
     let (env, _) = env::open(data_dir, config).await?;
     match args.command {
         UserCommand::Add { name, roles } => {
-            use warden_audit::AuditLog as _;
-            use warden_store::{CaseReader as _, Store as _};
             let password = crate::auth::read_password()?;
-            let person = warden_pipeline::accounts::new_person(
-                &name,
-                &roles,
-                &password,
-                time::OffsetDateTime::now_utc(),
-            )?;
-            if env.store.person(&person.name).await?.is_some() {
-                anyhow::bail!("an account named {} already exists", person.name);
-            }
-            // A new account is a configuration change: on the record first.
-            env.audit
-                .append(
-                    "system:cli",
-                    warden_domain::AuditEvent::UserAdded {
-                        name: person.name.clone(),
-                        roles: person.roles.clone(),
-                        by: "local:cli".into(),
-                    },
-                )
+            let pipeline = env.pipeline(warden_enrich::Context::none())?;
+            let person = pipeline
+                .control()
+                .add_person(&name, &roles, &password, "local:cli")
                 .await?;
-            if !env.store.add_person(&person).await? {
-                anyhow::bail!("an account named {} already exists", person.name);
-            }
             env.finish().await?;
             println!("added {} ({})", person.name, person.roles.join(", "));
         }

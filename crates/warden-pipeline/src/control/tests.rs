@@ -360,3 +360,33 @@ async fn the_kill_switch_is_on_the_record() {
         .count();
     assert_eq!(switches, 3);
 }
+
+/// A new account is on the record before it exists; a second one of the
+/// same name is refused and recorded nowhere.
+#[tokio::test]
+async fn an_added_account_is_recorded_once_before_it_exists() {
+    let f = fixture().await;
+    let roles = vec!["analyst".to_owned()];
+    let added = f
+        .control
+        .add_person("Alice", &roles, "correct horse battery", "local:cli")
+        .await
+        .expect("added");
+    assert_eq!(added.name, "alice");
+    assert!(f.store.person("alice").await.expect("read").is_some());
+    let again = f
+        .control
+        .add_person("alice", &roles, "another long password", "local:cli")
+        .await;
+    assert!(matches!(again, Err(ControlError::Account(_))), "{again:?}");
+    let recorded: Vec<_> = f
+        .audit
+        .records(None)
+        .await
+        .expect("records")
+        .into_iter()
+        .filter(|r| matches!(&r.entry.event, AuditEvent::UserAdded { name, .. } if name == "alice"))
+        .collect();
+    assert_eq!(recorded.len(), 1);
+    assert_eq!(recorded[0].entry.actor, "local:cli");
+}
