@@ -1,7 +1,7 @@
 //! The audit log's tables: entries, the Merkle tree's stored hashes and the
 //! signed checkpoints, all append-only (triggers refuse updates and deletes).
 
-use sqlx::sqlite::{SqlitePool, SqliteRow};
+use sqlx::sqlite::{SqliteConnection, SqlitePool, SqliteRow};
 use sqlx::{Row, Sqlite, Transaction};
 
 use super::{parse_case_id, parse_ts, ts};
@@ -69,7 +69,7 @@ async fn size_in(tx: &mut Transaction<'_, Sqlite>) -> Result<u64, StoreError> {
 }
 
 async fn hashes_in(
-    tx: &mut Transaction<'_, Sqlite>,
+    conn: &mut SqliteConnection,
     indexes: &[u64],
 ) -> Result<Vec<(u64, Hash)>, StoreError> {
     if indexes.is_empty() {
@@ -83,7 +83,7 @@ async fn hashes_in(
         query = query.bind(to_i64(index, "audit tree index")?);
     }
     let mut found = std::collections::HashMap::new();
-    for row in query.fetch_all(&mut **tx).await? {
+    for row in query.fetch_all(&mut *conn).await? {
         let index = to_u64(row.get(0), "audit tree index")?;
         let hash: &[u8] = row
             .try_get(1)
@@ -225,10 +225,9 @@ pub(super) async fn tree_hashes(
     pool: &SqlitePool,
     indexes: &[u64],
 ) -> Result<Vec<Hash>, StoreError> {
-    let mut tx = pool.begin().await?;
-    let found = hashes_in(&mut tx, indexes).await;
-    tx.rollback().await?;
-    Ok(found?.into_iter().map(|(_, hash)| hash).collect())
+    let mut conn = pool.acquire().await?;
+    let found = hashes_in(&mut conn, indexes).await?;
+    Ok(found.into_iter().map(|(_, hash)| hash).collect())
 }
 
 /// Rows folded into one string per query when reading the whole log: one
