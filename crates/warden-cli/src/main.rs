@@ -76,6 +76,10 @@ enum Command {
     User(commands::user::Args),
     /// The tamper-evident audit log: verify, prove, checkpoint, export, search.
     Audit(commands::audit::Args),
+    /// Run the API, the web UI and the workers (triage, executor, checkpoints).
+    Serve(commands::serve::Args),
+    /// API tokens for integrations: add (secret printed once), list, revoke.
+    Token(commands::token::Args),
 }
 
 fn main() -> ExitCode {
@@ -146,6 +150,12 @@ fn main() -> ExitCode {
             }
             Command::Policy(args) => {
                 commands::policy::run(&cli.data_dir, cli.config.as_deref(), args).await
+            }
+            Command::Serve(args) => {
+                commands::serve::run(&cli.data_dir, cli.config.as_deref(), args).await
+            }
+            Command::Token(args) => {
+                commands::token::run(&cli.data_dir, cli.config.as_deref(), args).await
             }
         }
     });

@@ -213,6 +213,12 @@ pub enum AuditEvent {
         analyst_verdict: Verdict,
         overridden: bool,
     },
+    /// A person wrote a note on a case (closing notes included).
+    CaseNoteAdded {
+        case_id: CaseId,
+        author: String,
+        text: String,
+    },
     /// A use case's autonomy changed (by a person, or stepped down by the
     /// trust ladder).
     AutonomyChanged {
@@ -290,7 +296,8 @@ impl AuditEvent {
             AuditEvent::ActionExecuted { .. } => Stage::Execute,
             AuditEvent::CaseStateChanged { .. }
             | AuditEvent::TriageCompleted { .. }
-            | AuditEvent::CaseReviewed { .. } => Stage::Case,
+            | AuditEvent::CaseReviewed { .. }
+            | AuditEvent::CaseNoteAdded { .. } => Stage::Case,
             AuditEvent::AutonomyChanged { .. } | AuditEvent::KillSwitchChanged { .. } => {
                 Stage::Control
             }
@@ -311,6 +318,7 @@ impl AuditEvent {
             | AuditEvent::RequestClosed { case_id, .. }
             | AuditEvent::ToolRequestRejected { case_id, .. }
             | AuditEvent::CaseReviewed { case_id, .. }
+            | AuditEvent::CaseNoteAdded { case_id, .. }
             | AuditEvent::CaseOpened { case_id, .. }
             | AuditEvent::EvidenceCollected { case_id, .. }
             | AuditEvent::Assessed { case_id, .. }
@@ -354,6 +362,7 @@ impl AuditEvent {
             AuditEvent::RequestClosed { .. } => "request_closed",
             AuditEvent::ToolRequestRejected { .. } => "tool_request_rejected",
             AuditEvent::CaseReviewed { .. } => "case_reviewed",
+            AuditEvent::CaseNoteAdded { .. } => "case_note_added",
             AuditEvent::AutonomyChanged { .. } => "autonomy_changed",
             AuditEvent::KillSwitchChanged { .. } => "kill_switch_changed",
         }

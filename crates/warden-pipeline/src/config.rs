@@ -36,6 +36,8 @@ pub struct Config {
     pub executor: warden_execute::ExecutorConfig,
     /// The audit log's checkpoints.
     pub audit: AuditConfig,
+    /// `warden serve`: sessions, sign-in throttling, background workers.
+    pub server: ServerConfig,
     /// Products the executor acts on (`docs/connectors.md`). None by
     /// default: only case notes run until a connector is configured.
     /// Never written back out (it names where secrets live).
@@ -56,6 +58,43 @@ impl Default for AuditConfig {
     fn default() -> Self {
         Self {
             checkpoint_every: 1000,
+        }
+    }
+}
+
+/// `[server]`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// How long a browser session lasts after sign-in, in minutes.
+    pub session_minutes: u32,
+    /// Mark cookies `Secure` (set when a TLS proxy fronts the server; the
+    /// session cookie is then named `__Host-warden_session`).
+    pub secure_cookies: bool,
+    /// Failed sign-ins for one account (or from one address, times four)
+    /// before it is locked out for a while.
+    pub login_max_failures: u32,
+    /// The first lock-out, in seconds; it doubles with each further failure,
+    /// up to 15 minutes.
+    pub login_lockout_seconds: u32,
+    /// Largest request body accepted, in bytes (alert batches included).
+    pub max_body_bytes: usize,
+    /// How often the executor worker runs ready orders, in seconds.
+    pub executor_interval_seconds: u32,
+    /// How often a checkpoint is signed over new audit entries, in seconds.
+    pub checkpoint_interval_seconds: u32,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            session_minutes: 8 * 60,
+            secure_cookies: false,
+            login_max_failures: 5,
+            login_lockout_seconds: 30,
+            max_body_bytes: 8 * 1024 * 1024,
+            executor_interval_seconds: 5,
+            checkpoint_interval_seconds: 60,
         }
     }
 }

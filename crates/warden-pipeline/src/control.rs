@@ -14,10 +14,10 @@ use warden_approve::tally;
 use warden_audit::{AuditError, AuditLog};
 use warden_domain::audit::ProposalRecord;
 use warden_domain::{
-    Approval, ApprovalRequest, AuditEvent, Autonomy, CaseId, Clock, DecisionOutcome, ProposalHash,
-    RejectionReason, RequestStatus, Review, UseCase, Verdict,
+    Approval, ApprovalRequest, AuditEvent, Autonomy, CaseId, CaseState, Clock, DecisionOutcome,
+    ProposalHash, RejectionReason, RequestStatus, Review, UseCase, Verdict,
 };
-use warden_store::{GLOBAL_SCOPE, Person, Store, StoreError};
+use warden_store::{CaseNote, GLOBAL_SCOPE, Person, Store, StoreError};
 
 /// Roles that may approve an action when a policy names none.
 pub const APPROVER_ROLES: &[&str] = &["analyst", "soc_lead", "incident_commander"];
@@ -70,8 +70,10 @@ pub enum ControlError {
     SelfApproval(String),
     #[error("{0} already answered this request")]
     AlreadyAnswered(String),
-    #[error("a rejection needs a note saying why")]
+    #[error("a note saying why is needed")]
     EmptyNote,
+    #[error(transparent)]
+    Transition(warden_domain::InvalidTransition),
     #[error("unknown use case {0}")]
     UnknownUseCase(String),
     #[error(transparent)]
@@ -540,6 +542,87 @@ impl Control {
         )
         .await?;
         Ok(Some(lower))
+    }
+
+    /// A person's note on a case, on the record first.
+    pub async fn add_note(
+        &self,
+        case_id: CaseId,
+        author: &Person,
+        text: &str,
+    ) -> Result<(), ControlError> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(ControlError::EmptyNote);
+        }
+        if self.store.case(case_id).await?.is_none() {
+            return Err(ControlError::Store(StoreError::NoSuchCase(case_id)));
+        }
+        self.audit
+            .append(
+                &format!("person:{}", author.name),
+                AuditEvent::CaseNoteAdded {
+                    case_id,
+                    author: author.name.clone(),
+                    text: text.to_owned(),
+                },
+            )
+            .await?;
+        self.store
+            .add_note(
+                case_id,
+                &CaseNote {
+                    author: author.name.clone(),
+                    text: text.to_owned(),
+                    created_at: self.clock.now(),
+                },
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// A person closes a case with their own verdict and a note saying why.
+    /// The verdict is recorded as a review (the trust ladder counts it);
+    /// returns the use case's new autonomy when that stepped it down.
+    pub async fn close_case(
+        &self,
+        case_id: CaseId,
+        use_case: &UseCase,
+        person: &Person,
+        verdict: Verdict,
+        note: &str,
+    ) -> Result<Option<Autonomy>, ControlError> {
+        if note.trim().is_empty() {
+            return Err(ControlError::EmptyNote);
+        }
+        let mut case = self
+            .store
+            .case(case_id)
+            .await?
+            .ok_or(ControlError::Store(StoreError::NoSuchCase(case_id)))?;
+        let now = self.clock.now();
+        let from = case
+            .transition(CaseState::Closed, now)
+            .map_err(ControlError::Transition)?;
+        let stepped = self.review(case_id, use_case, person, verdict).await?;
+        self.add_note(
+            case_id,
+            person,
+            &format!("closed as {}: {}", verdict.as_str(), note.trim()),
+        )
+        .await?;
+        self.audit
+            .append(
+                &format!("person:{}", person.name),
+                AuditEvent::CaseStateChanged {
+                    case_id,
+                    from,
+                    to: CaseState::Closed,
+                },
+            )
+            .await?;
+        self.store.update_case(&case, from).await?;
+        Ok(stepped)
     }
 
     async fn pending(&self, hash: &ProposalHash) -> Result<ApprovalRequest, ControlError> {

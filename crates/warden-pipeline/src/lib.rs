@@ -47,7 +47,7 @@ use warden_playbook::PlaybookSet;
 use warden_policy::{ApprovalTally, EscalationInput, PolicyEngine, Trigger, escalation_triggers};
 use warden_store::{DeadLetter, Person, Store, StoreError};
 
-pub use config::{AuditConfig, Config};
+pub use config::{AuditConfig, Config, ServerConfig};
 pub use control::{Control, ControlError};
 pub use report::CaseOutcome;
 
@@ -66,6 +66,15 @@ pub enum PipelineError {
     State(#[from] warden_domain::InvalidTransition),
     #[error("setup: {0}")]
     Setup(String),
+}
+
+/// A record the pipeline could not ingest, kept as a dead letter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejected {
+    pub origin: String,
+    pub reason: String,
+    /// The dead letter's id (`warden deadletter show ID`).
+    pub dead_letter: String,
 }
 
 /// The result of one triage run.
@@ -236,6 +245,20 @@ impl Pipeline {
     }
 
     /// The playbooks in use.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The policy set deciding this pipeline's proposals.
+    pub fn policy(&self) -> &PolicyEngine {
+        &self.policy
+    }
+
+    /// The store this pipeline writes to.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
     pub fn playbooks(&self) -> &PlaybookSet {
         &self.playbooks
     }
@@ -391,8 +414,37 @@ impl Pipeline {
         }
     }
 
-    /// Keep a rejected record with its reason, on the record.
-    async fn dead_letter(&self, error: &IngestError) -> Result<(), PipelineError> {
+    /// Parse records received over the network (one alert each), keeping
+    /// every one that fails in the dead-letter store with its reason. Each
+    /// result is the parsed alert, or the rejection with its dead letter's
+    /// id. Parsed alerts are not yet triaged: pass them to
+    /// [`Pipeline::triage_alerts`].
+    pub async fn accept_records(
+        &self,
+        records: Vec<(String, Vec<u8>)>,
+        format: Option<FormatChoice>,
+    ) -> Result<Vec<Result<Alert, Rejected>>, PipelineError> {
+        let options = self.read_options(format);
+        let mut results = Vec::with_capacity(records.len());
+        for (origin, bytes) in records {
+            match parse_record(&origin, &bytes, &options) {
+                Ok(alert) => results.push(Ok(alert)),
+                Err(error) => {
+                    let dead_letter = self.dead_letter(&error).await?;
+                    results.push(Err(Rejected {
+                        origin: error.origin,
+                        reason: error.reason,
+                        dead_letter,
+                    }));
+                }
+            }
+        }
+        Ok(results)
+    }
+
+    /// Keep a rejected record with its reason, on the record; returns the
+    /// dead letter's id.
+    async fn dead_letter(&self, error: &IngestError) -> Result<String, PipelineError> {
         let sha256 = sha256_hex(&error.payload);
         self.audit
             .append(
@@ -404,9 +456,10 @@ impl Pipeline {
                 },
             )
             .await?;
+        let id = format!("dl-{}", uuid::Uuid::now_v7());
         self.store
             .add_dead_letter(&DeadLetter {
-                id: format!("dl-{}", uuid::Uuid::now_v7()),
+                id: id.clone(),
                 origin: error.origin.clone(),
                 reason: error.reason.clone(),
                 payload: error.payload.clone(),
@@ -416,7 +469,7 @@ impl Pipeline {
                 resolution: None,
             })
             .await?;
-        Ok(())
+        Ok(id)
     }
 
     /// Triage parsed alerts: record their ingestion, group them, and run

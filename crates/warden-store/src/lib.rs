@@ -418,3 +418,50 @@ pub trait Store: CaseReader {
 
 /// The scope name of the global kill switch.
 pub const GLOBAL_SCOPE: &str = "*";
+
+/// A signed-in browser session. The cookie carries a random secret; the
+/// store keeps only its SHA-256 (`token_hash`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub token_hash: String,
+    /// The account's lower-case name.
+    pub person: String,
+    /// The secret every form and state-changing API call must echo.
+    pub csrf_token: String,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+}
+
+/// An API token for an integration (an alert source, a metrics scraper).
+/// The store keeps only the SHA-256 of the secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiToken {
+    pub id: String,
+    /// Unique name, usually the source it is for (`splunk-prod`).
+    pub name: String,
+    pub token_hash: String,
+    /// What it may do (`alerts:write`, `read`, `metrics:read`).
+    pub scopes: Vec<String>,
+    pub created_by: String,
+    pub created_at: OffsetDateTime,
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
+/// Sign-in state for the server: sessions and API tokens.
+#[async_trait]
+pub trait AuthStore: Send + Sync {
+    async fn add_session(&self, session: &Session) -> Result<(), StoreError>;
+    /// The session with this hash, if it exists (expired ones included:
+    /// the caller checks `expires_at`).
+    async fn session(&self, token_hash: &str) -> Result<Option<Session>, StoreError>;
+    async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError>;
+    /// Remove sessions that expired before `now`; returns how many.
+    async fn delete_expired_sessions(&self, now: OffsetDateTime) -> Result<u64, StoreError>;
+    /// Store a new token; false when its name is taken.
+    async fn add_api_token(&self, token: &ApiToken) -> Result<bool, StoreError>;
+    async fn api_token_by_hash(&self, token_hash: &str) -> Result<Option<ApiToken>, StoreError>;
+    /// Every token, revoked ones included, by name.
+    async fn api_tokens(&self) -> Result<Vec<ApiToken>, StoreError>;
+    /// Revoke a token by name; false when there is none or it was revoked.
+    async fn revoke_api_token(&self, name: &str, at: OffsetDateTime) -> Result<bool, StoreError>;
+}

@@ -23,12 +23,13 @@ use warden_domain::{
 };
 
 use crate::{
-    AuditAppend, AuditQuery, AuditRow, CaseNote, CaseReader, Claim, DeadLetter, GLOBAL_SCOPE,
-    MAX_RELATED_ENTITIES, NewAuditRow, Pause, Person, RelatedCase, Store, StoreError,
-    StoredCheckpoint, UnfinishedExecution, merkle,
+    ApiToken, AuditAppend, AuditQuery, AuditRow, AuthStore, CaseNote, CaseReader, Claim,
+    DeadLetter, GLOBAL_SCOPE, MAX_RELATED_ENTITIES, NewAuditRow, Pause, Person, RelatedCase,
+    Session, Store, StoreError, StoredCheckpoint, UnfinishedExecution, merkle,
 };
 
 mod audit;
+mod auth;
 mod control;
 #[cfg(test)]
 mod tests;
@@ -70,6 +71,13 @@ fn migrator() -> Migrator {
             Cow::Borrowed("audit tree"),
             MigrationType::Simple,
             include_str!("../../migrations/sqlite/0005_audit_tree.sql").into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            6,
+            Cow::Borrowed("server auth"),
+            MigrationType::Simple,
+            include_str!("../../migrations/sqlite/0006_server_auth.sql").into_sql_str(),
             false,
         ),
     ])
@@ -838,5 +846,40 @@ impl Store for SqliteStore {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+}
+
+#[async_trait]
+impl AuthStore for SqliteStore {
+    async fn add_session(&self, session: &Session) -> Result<(), StoreError> {
+        auth::add_session(&self.pool, session).await
+    }
+
+    async fn session(&self, token_hash: &str) -> Result<Option<Session>, StoreError> {
+        auth::session(&self.pool, token_hash).await
+    }
+
+    async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError> {
+        auth::delete_session(&self.pool, token_hash).await
+    }
+
+    async fn delete_expired_sessions(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
+        auth::delete_expired_sessions(&self.pool, now).await
+    }
+
+    async fn add_api_token(&self, token: &ApiToken) -> Result<bool, StoreError> {
+        auth::add_api_token(&self.pool, token).await
+    }
+
+    async fn api_token_by_hash(&self, token_hash: &str) -> Result<Option<ApiToken>, StoreError> {
+        auth::api_token_by_hash(&self.pool, token_hash).await
+    }
+
+    async fn api_tokens(&self) -> Result<Vec<ApiToken>, StoreError> {
+        auth::api_tokens(&self.pool).await
+    }
+
+    async fn revoke_api_token(&self, name: &str, at: OffsetDateTime) -> Result<bool, StoreError> {
+        auth::revoke_api_token(&self.pool, name, at).await
     }
 }

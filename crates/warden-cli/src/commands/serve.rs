@@ -1,0 +1,84 @@
+//! `warden serve`: the API, the web UI and the workers, until Ctrl-C or
+//! SIGTERM; then requests in flight finish, queued alerts are triaged and
+//! a last checkpoint is signed.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::Parser;
+use warden_enrich::Context;
+
+use crate::env;
+
+#[derive(Debug, Parser)]
+pub struct Args {
+    /// Address to listen on.
+    #[arg(long, env = "WARDEN_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    /// Context folder for enrichment (assets.csv, identities.csv, ...), as
+    /// for `warden triage --context`.
+    #[arg(long, value_name = "DIR")]
+    pub context: Option<PathBuf>,
+}
+
+pub async fn run(data_dir: &Path, config: Option<&Path>, args: Args) -> anyhow::Result<ExitCode> {
+    let (env, _) = env::open(data_dir, config).await?;
+    let context = match &args.context {
+        Some(dir) => Context::load(dir, &env.config.context)
+            .with_context(|| format!("cannot use context folder {}", dir.display()))?,
+        None => Context::none(),
+    };
+    for problem in context.problems() {
+        eprintln!("warden: warning: {problem} (recorded as an evidence gap)");
+    }
+    let pipeline = Arc::new(env.pipeline(context)?);
+    pipeline.record_run("serve").await?;
+    let (state, queue) = warden_server::AppState::new(
+        env.store.clone(),
+        pipeline,
+        env.audit.clone(),
+        env::public_key(data_dir)?,
+        Arc::new(warden_domain::SystemClock),
+    );
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let address = listener.local_addr()?;
+    let workers = warden_server::workers::spawn(&state, queue);
+    // The address goes to standard output so scripts can wait for it.
+    println!(
+        "warden: serving on http://{address} (data directory {})",
+        data_dir.display()
+    );
+    warden_server::serve(listener, state, shutdown_signal())
+        .await
+        .context("the server stopped with an error")?;
+    eprintln!("warden: stopping: finishing queued alerts and signing a checkpoint");
+    workers.shutdown().await;
+    env.finish().await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Ctrl-C, or SIGTERM on Unix (what service managers send).
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+}

@@ -1,0 +1,168 @@
+//! `warden serve`: the HTTP API, the analyst web UI, sign-in, metrics and
+//! the workers that triage pushed alerts and run approved orders, in one
+//! process over the embedded store.
+//!
+//! # Layout
+//!
+//! - [`routes`]: the route table. Every route is listed once with its
+//!   method, path and the [`auth::Permission`] it needs; the router, the
+//!   OpenAPI document and the route-walk test are all built from it, so a
+//!   route cannot exist without an access rule.
+//! - [`guard`]: the middleware every route passes: authentication (session
+//!   cookie or bearer token), the permission check, CSRF and origin checks
+//!   for state changes, and the security headers (strict CSP).
+//! - [`auth`]: principals, roles and scopes, sessions, API tokens, sign-in
+//!   throttling.
+//! - [`api`]: the JSON API under `/api/v1`, and `/api/openapi.json`.
+//! - [`ui`]: the server-rendered web UI (askama templates in `templates/`,
+//!   escaped by default; no JavaScript).
+//! - [`metrics`]: Prometheus metrics.
+//! - [`workers`]: triage of pushed alerts, the executor, periodic audit
+//!   checkpoints, expired-session clean-up; stopped gracefully on shutdown.
+//!
+//! Data flow: an integration `POST`s alerts; ingest parses them (failures
+//! go to the dead-letter store) and queues the alerts; the triage worker
+//! runs them through the pipeline; people decide on approval cards in the
+//! UI or API; the executor worker runs the orders that are ready, with all
+//! its own checks. Every step is in the audit log.
+
+pub mod api;
+pub mod auth;
+pub mod error;
+pub mod guard;
+pub mod metrics;
+pub mod routes;
+pub mod ui;
+pub mod workers;
+
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+use warden_domain::{Alert, Clock};
+use warden_pipeline::{Pipeline, ServerConfig};
+use warden_store::SqliteStore;
+
+pub use error::ApiError;
+pub use routes::router;
+
+/// The audit log the server writes through.
+pub type Audit = warden_audit::StoreAuditLog<SqliteStore>;
+
+/// Alerts waiting for the triage worker; bounded, so a flood pushes back
+/// on senders (503) instead of growing memory.
+pub const TRIAGE_QUEUE: usize = 1024;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<SqliteStore>,
+    pipeline: Arc<Pipeline>,
+    audit: Arc<Audit>,
+    public_key: warden_audit::PublicKey,
+    config: ServerConfig,
+    throttle: auth::throttle::Throttle,
+    clock: Arc<dyn Clock>,
+    triage: mpsc::Sender<Batch>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Alerts accepted in one request, with when they arrived (triage time
+/// is measured from there).
+#[derive(Debug)]
+pub(crate) struct Batch {
+    pub alerts: Vec<Alert>,
+    pub received: std::time::Instant,
+}
+
+/// The receiving end of the triage queue, for [`workers::spawn`].
+#[derive(Debug)]
+pub struct TriageQueue(pub(crate) mpsc::Receiver<Batch>);
+
+impl AppState {
+    /// The state over an opened data directory's parts. The returned queue
+    /// must be handed to [`workers::spawn`] (or drained by a test).
+    pub fn new(
+        store: Arc<SqliteStore>,
+        pipeline: Arc<Pipeline>,
+        audit: Arc<Audit>,
+        public_key: warden_audit::PublicKey,
+        clock: Arc<dyn Clock>,
+    ) -> (Self, TriageQueue) {
+        let config = pipeline.config().server.clone();
+        let (tx, rx) = mpsc::channel(TRIAGE_QUEUE);
+        let throttle =
+            auth::throttle::Throttle::new(config.login_max_failures, config.login_lockout_seconds);
+        metrics::install();
+        (
+            Self {
+                inner: Arc::new(Inner {
+                    store,
+                    pipeline,
+                    audit,
+                    public_key,
+                    config,
+                    throttle,
+                    clock,
+                    triage: tx,
+                }),
+            },
+            TriageQueue(rx),
+        )
+    }
+
+    pub fn store(&self) -> &Arc<SqliteStore> {
+        &self.inner.store
+    }
+
+    pub fn pipeline(&self) -> &Arc<Pipeline> {
+        &self.inner.pipeline
+    }
+
+    pub fn audit(&self) -> &Arc<Audit> {
+        &self.inner.audit
+    }
+
+    pub fn public_key(&self) -> &warden_audit::PublicKey {
+        &self.inner.public_key
+    }
+
+    pub fn config(&self) -> &ServerConfig {
+        &self.inner.config
+    }
+
+    pub fn throttle(&self) -> &auth::throttle::Throttle {
+        &self.inner.throttle
+    }
+
+    pub fn now(&self) -> time::OffsetDateTime {
+        self.inner.clock.now()
+    }
+
+    pub(crate) fn triage_sender(&self) -> &mpsc::Sender<Batch> {
+        &self.inner.triage
+    }
+}
+
+/// Serve `router` on `listener` until `shutdown` resolves, then finish the
+/// requests in flight.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,0 +1,318 @@
+//! The analyst web UI: server-rendered HTML (askama templates in
+//! `templates/`, which escape every value by default), plain forms that
+//! post back here, and no JavaScript at all, so it works with scripts off
+//! and under a CSP that allows none. Every form carries the session's CSRF
+//! token (checked in `guard`); the sign-in form uses a double-submit
+//! cookie, since there is no session yet.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use warden_store::AuthStore as _;
+
+use crate::AppState;
+use crate::auth::{self, Principal, session};
+use crate::error::ApiError;
+use crate::guard::Access;
+use crate::routes::Route;
+
+/// The UI's routes.
+pub fn routes() -> Vec<Route> {
+    let r = Route::new;
+    vec![
+        r(
+            Method::GET,
+            "/",
+            Access::Authenticated,
+            "Home: the case queue",
+            get(home),
+        ),
+        r(
+            Method::GET,
+            "/login",
+            Access::Public,
+            "The sign-in page",
+            get(login_page),
+        ),
+        r(
+            Method::POST,
+            "/login",
+            Access::Public,
+            "Sign in",
+            post(login),
+        ),
+        r(
+            Method::POST,
+            "/logout",
+            Access::Person,
+            "Sign out",
+            post(logout),
+        ),
+        r(
+            Method::GET,
+            "/static/app.css",
+            Access::Public,
+            "The stylesheet",
+            get(stylesheet),
+        ),
+    ]
+}
+
+/// The navigation bar's view of the signed-in person.
+#[derive(Debug, Clone)]
+pub struct Nav {
+    pub current: &'static str,
+    pub name: String,
+    pub roles: String,
+    pub csrf: String,
+}
+
+impl Nav {
+    pub fn of(principal: &Principal, current: &'static str) -> Self {
+        let roles = match principal {
+            Principal::Person { person, .. } => person.roles.join(", "),
+            Principal::Token(token) => token.scopes.join(", "),
+        };
+        Self {
+            current,
+            name: principal.name().to_owned(),
+            roles,
+            csrf: principal.csrf().unwrap_or_default().to_owned(),
+        }
+    }
+}
+
+/// Render a template, or answer 500 (logged) if it cannot be.
+pub fn render(template: &impl Template) -> Response {
+    match template.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(err) => {
+            tracing::error!(error = %err, "template failed");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the page could not be rendered",
+            )
+                .into_response()
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    nav: Option<Nav>,
+    status: String,
+    message: &'a str,
+}
+
+/// An error page with `status`.
+pub fn error_page(status: StatusCode, message: &str, principal: Option<&Principal>) -> Response {
+    let page = ErrorPage {
+        nav: principal.map(|p| Nav::of(p, "")),
+        status: status.to_string(),
+        message,
+    };
+    (status, render(&page)).into_response()
+}
+
+/// An [`ApiError`] as a page.
+pub fn error_response(err: ApiError, principal: &Principal) -> Response {
+    error_page(err.status, &err.message, Some(principal))
+}
+
+/// Unknown paths: 404 without saying more (no authentication needed to
+/// learn that nothing is there).
+pub async fn not_found() -> Response {
+    error_page(StatusCode::NOT_FOUND, "There is no such page.", None)
+}
+
+async fn home() -> Redirect {
+    Redirect::to("/cases")
+}
+
+async fn stylesheet() -> Response {
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/css; charset=utf-8"),
+            ),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=3600"),
+            ),
+        ],
+        include_str!("../../static/app.css"),
+    )
+        .into_response()
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    nav: Option<Nav>,
+    csrf: String,
+    next: String,
+    message: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct LoginQuery {
+    next: Option<String>,
+}
+
+/// Only a local path is a place to go back to after signing in.
+fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => {
+            path.to_owned()
+        }
+        _ => "/cases".to_owned(),
+    }
+}
+
+fn login_form(
+    state: &AppState,
+    next: String,
+    message: Option<String>,
+    status: StatusCode,
+) -> Response {
+    let secure = state.config().secure_cookies;
+    let csrf = auth::new_secret();
+    let page = LoginPage {
+        nav: None,
+        csrf: csrf.clone(),
+        next,
+        message,
+    };
+    let mut response = (status, render(&page)).into_response();
+    if let Ok(cookie) = HeaderValue::from_str(&session::set_cookie(
+        session::login_cookie_name(secure),
+        &csrf,
+        3600,
+        secure,
+    )) {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+async fn login_page(State(state): State<AppState>, Query(query): Query<LoginQuery>) -> Response {
+    login_form(
+        &state,
+        safe_next(query.next.as_deref()),
+        None,
+        StatusCode::OK,
+    )
+}
+
+#[derive(Debug, Deserialize)]
+struct LoginFields {
+    username: String,
+    password: String,
+    csrf: String,
+    next: Option<String>,
+}
+
+async fn login(
+    State(state): State<AppState>,
+    connection: Option<axum::Extension<ConnectInfo<std::net::SocketAddr>>>,
+    headers: HeaderMap,
+    Form(fields): Form<LoginFields>,
+) -> Response {
+    let secure = state.config().secure_cookies;
+    let next = safe_next(fields.next.as_deref());
+    let expected = session::cookie(&headers, session::login_cookie_name(secure));
+    if !expected.is_some_and(|e| auth::same_secret(e, &fields.csrf)) {
+        return login_form(
+            &state,
+            next,
+            Some("The sign-in form expired; try again.".into()),
+            StatusCode::FORBIDDEN,
+        );
+    }
+    let address = connection.map(|axum::Extension(ConnectInfo(addr))| addr.ip().to_string());
+    let now = state.now();
+    let name = fields.username.trim().to_lowercase();
+    if let Some(wait) = state.throttle().wait(&name, address.as_deref(), now) {
+        tracing::warn!(account = %name, "sign-in refused: locked out after failures");
+        let seconds = wait.whole_seconds().max(1);
+        let mut response = login_form(
+            &state,
+            next,
+            Some(format!(
+                "Too many failed sign-ins; try again in {seconds} seconds."
+            )),
+            StatusCode::TOO_MANY_REQUESTS,
+        );
+        if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        return response;
+    }
+    let person =
+        match warden_pipeline::accounts::authenticate(&**state.store(), &name, &fields.password)
+            .await
+        {
+            Ok(person) => person,
+            Err(_) => {
+                state.throttle().failed(&name, address.as_deref(), now);
+                tracing::warn!(account = %name, "sign-in failed");
+                return login_form(
+                    &state,
+                    next,
+                    Some("Wrong name or password.".into()),
+                    StatusCode::UNAUTHORIZED,
+                );
+            }
+        };
+    state.throttle().succeeded(&name);
+    let minutes = state.config().session_minutes;
+    let (secret, _) = match session::start(&**state.store(), &person, now, minutes).await {
+        Ok(started) => started,
+        Err(err) => return ApiError::internal(err).into_response(),
+    };
+    tracing::info!(account = %person.name, "signed in");
+    let mut response = Redirect::to(&next).into_response();
+    let cookies = [
+        session::set_cookie(
+            session::cookie_name(secure),
+            &secret,
+            i64::from(minutes) * 60,
+            secure,
+        ),
+        session::set_cookie(session::login_cookie_name(secure), "", 0, secure),
+    ];
+    for cookie in cookies {
+        if let Ok(value) = HeaderValue::from_str(&cookie) {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
+    }
+    response
+}
+
+async fn logout(
+    State(state): State<AppState>,
+    axum::Extension(principal): axum::Extension<Principal>,
+) -> Response {
+    if let Principal::Person { session, .. } = &principal
+        && let Err(err) = state.store().delete_session(&session.token_hash).await
+    {
+        return ApiError::internal(err).into_response();
+    }
+    let secure = state.config().secure_cookies;
+    let mut response = Redirect::to("/login").into_response();
+    if let Ok(value) = HeaderValue::from_str(&session::set_cookie(
+        session::cookie_name(secure),
+        "",
+        0,
+        secure,
+    )) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
+}

@@ -1,0 +1,155 @@
+//! The work `warden serve` does besides answering requests:
+//!
+//! - triage: alerts pushed over HTTP, in arrival order, through the whole
+//!   pipeline;
+//! - the executor: finishes orders interrupted by a crash once at start,
+//!   then expires overdue requests and runs ready orders every
+//!   `[server] executor_interval_seconds` (with all its own checks);
+//! - checkpoints: signs one over new audit entries every
+//!   `[server] checkpoint_interval_seconds`, and a last one at shutdown;
+//! - expired sessions are removed hourly.
+//!
+//! [`Workers::shutdown`] stops taking new work, finishes the alerts already
+//! queued, and signs the final checkpoint.
+
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use warden_store::AuthStore as _;
+
+use crate::{AppState, TriageQueue};
+
+/// The running workers.
+#[derive(Debug)]
+pub struct Workers {
+    stop: watch::Sender<bool>,
+    tasks: JoinSet<()>,
+    state: AppState,
+}
+
+/// Start every worker.
+pub fn spawn(state: &AppState, queue: TriageQueue) -> Workers {
+    let (stop, stopped) = watch::channel(false);
+    let mut tasks = JoinSet::new();
+    tasks.spawn(triage(state.clone(), queue, stopped.clone()));
+    tasks.spawn(executor(state.clone(), stopped.clone()));
+    tasks.spawn(checkpoints(state.clone(), stopped.clone()));
+    tasks.spawn(sessions(state.clone(), stopped));
+    Workers {
+        stop,
+        tasks,
+        state: state.clone(),
+    }
+}
+
+impl Workers {
+    /// Stop: the periodic workers end, the triage worker ends once every
+    /// queued alert is triaged (stop the HTTP server first, so that no
+    /// more arrive), and a last checkpoint is signed.
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        while self.tasks.join_next().await.is_some() {}
+        if let Err(err) = self.state.audit().checkpoint().await {
+            tracing::error!(error = %err, "cannot sign the final checkpoint");
+        }
+    }
+}
+
+async fn triage(
+    state: AppState,
+    TriageQueue(mut queue): TriageQueue,
+    mut stopped: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            biased;
+            Some(batch) = queue.recv() => triage_batch(&state, batch).await,
+            _ = stopped.changed() => {
+                // The HTTP server has stopped: finish what was accepted.
+                while let Ok(batch) = queue.try_recv() {
+                    triage_batch(&state, batch).await;
+                }
+                break;
+            }
+        }
+    }
+}
+
+async fn triage_batch(state: &AppState, batch: crate::Batch) {
+    let count = batch.alerts.len();
+    match state.pipeline().triage_alerts(batch.alerts).await {
+        Ok(outcomes) => {
+            let seconds = batch.received.elapsed().as_secs_f64();
+            for outcome in &outcomes {
+                crate::metrics::case_triaged(outcome, seconds);
+            }
+            tracing::info!(
+                alerts = count,
+                cases = outcomes.len(),
+                "triaged pushed alerts"
+            );
+        }
+        // Each alert's receipt is in the audit log before triage starts;
+        // the error goes to the operator's log.
+        Err(err) => tracing::error!(error = %err, alerts = count, "triage failed"),
+    }
+}
+
+async fn executor(state: AppState, mut stopped: watch::Receiver<bool>) {
+    let pipeline = state.pipeline().clone();
+    match pipeline.executor().recover().await {
+        Ok(done) if !done.is_empty() => {
+            tracing::info!(orders = done.len(), "finished interrupted orders");
+        }
+        Ok(_) => {}
+        Err(err) => tracing::error!(error = %err, "recovering interrupted orders failed"),
+    }
+    let every = Duration::from_secs(u64::from(state.config().executor_interval_seconds.max(1)));
+    loop {
+        tokio::select! {
+            _ = stopped.changed() => break,
+            () = tokio::time::sleep(every) => {}
+        }
+        if let Err(err) = pipeline.control().expire_due().await {
+            tracing::error!(error = %err, "expiring requests failed");
+        }
+        match pipeline.executor().run_ready().await {
+            Ok(done) => {
+                for execution in &done {
+                    tracing::info!(
+                        action = %execution.action,
+                        status = execution.status.as_str(),
+                        "order run"
+                    );
+                }
+            }
+            Err(err) => tracing::error!(error = %err, "running ready orders failed"),
+        }
+    }
+}
+
+async fn checkpoints(state: AppState, mut stopped: watch::Receiver<bool>) {
+    let every = Duration::from_secs(u64::from(state.config().checkpoint_interval_seconds.max(1)));
+    loop {
+        tokio::select! {
+            _ = stopped.changed() => break,
+            () = tokio::time::sleep(every) => {}
+        }
+        if let Err(err) = state.audit().checkpoint().await {
+            tracing::error!(error = %err, "cannot sign a checkpoint");
+        }
+    }
+}
+
+async fn sessions(state: AppState, mut stopped: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = stopped.changed() => break,
+            () = tokio::time::sleep(Duration::from_secs(3600)) => {}
+        }
+        if let Err(err) = state.store().delete_expired_sessions(state.now()).await {
+            tracing::error!(error = %err, "cannot remove expired sessions");
+        }
+    }
+}
