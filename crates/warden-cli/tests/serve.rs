@@ -1,0 +1,205 @@
+//! `warden serve` as an operator runs it: a real process on a real port.
+//! Alerts pushed over HTTP with an API token are triaged by the in-process
+//! worker; SIGTERM stops it gracefully, triaging what was queued and
+//! signing a checkpoint, and the log verifies afterwards.
+
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "tests"
+)]
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{stdout, warden};
+use warden_testkit::repo;
+
+/// One HTTP/1.1 request over a fresh connection; returns status and body.
+fn http(addr: &str, method: &str, path: &str, token: Option<&str>, body: &[u8]) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(body).unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let status = text[9..12].parse().expect("status code");
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+fn token(data: &Path) -> String {
+    let out = warden(
+        data,
+        &[
+            "token",
+            "add",
+            "siem",
+            "--scope",
+            "alerts:write",
+            "--scope",
+            "read",
+        ],
+    );
+    assert!(out.status.success(), "{out:?}");
+    stdout(&out).trim().to_owned()
+}
+
+#[test]
+fn serve_triages_pushed_alerts_and_stops_gracefully() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    assert!(warden(&data, &["init"]).status.success());
+    let secret = token(&data);
+    assert!(secret.starts_with("wdn_"), "{secret}");
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_warden"))
+        .arg("--data-dir")
+        .arg(&data)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--context",
+            "examples/context",
+        ])
+        .current_dir(repo())
+        .env_remove("WARDEN_CONFIG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("serve starts");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let banner = lines.next().expect("a banner").unwrap();
+    let addr = banner
+        .split("http://")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("the address in the banner")
+        .to_owned();
+
+    // Nothing answers without a credential.
+    assert_eq!(http(&addr, "GET", "/api/v1/cases", None, b"").0, 401);
+    assert_eq!(
+        http(&addr, "GET", "/api/v1/cases", Some("wdn_0000"), b"").0,
+        401
+    );
+
+    let mut accepted = 0;
+    for file in std::fs::read_dir(repo().join("examples/alerts")).unwrap() {
+        let path = file.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        let (status, body) = if path.extension().is_some_and(|e| e == "jsonl") {
+            let mut stream = TcpStream::connect(&addr).unwrap();
+            let head = format!(
+                "POST /api/v1/alerts/batch HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {secret}\r\n\
+                 Content-Type: application/x-ndjson\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                bytes.len()
+            );
+            stream.write_all(head.as_bytes()).unwrap();
+            stream.write_all(&bytes).unwrap();
+            let mut response = String::new();
+            stream.read_to_string(&mut response).unwrap();
+            (
+                response[9..12].parse::<u16>().unwrap(),
+                response.split_once("\r\n\r\n").unwrap().1.to_owned(),
+            )
+        } else {
+            http(&addr, "POST", "/api/v1/alerts", Some(&secret), &bytes)
+        };
+        assert_eq!(status, 202, "{}: {body}", path.display());
+        let result: serde_json::Value = serde_json::from_str(&body).unwrap();
+        accepted += result["accepted"].as_array().unwrap().len();
+    }
+    assert_eq!(accepted, 8, "the eight example alerts");
+
+    // A malformed alert is refused with its dead letter, not lost.
+    let (status, body) = http(
+        &addr,
+        "POST",
+        "/api/v1/alerts",
+        Some(&secret),
+        b"{\"not\": ",
+    );
+    assert_eq!(status, 422, "{body}");
+    assert!(body.contains("\"dead_letter\":\"dl-"), "{body}");
+
+    // The worker triages every one. Each request is correlated on its own
+    // (one file per request here), so there are at least the five cases
+    // `warden triage` makes of the whole folder at once.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let cases = loop {
+        let (status, body) = http(&addr, "GET", "/api/v1/cases", Some(&secret), b"");
+        assert_eq!(status, 200, "{body}");
+        let list: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let triaged = list["cases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["disposition"].is_string())
+            .count();
+        let total = list["total"].as_u64().unwrap() as usize;
+        if (total >= 5 && triaged == total) || Instant::now() > deadline {
+            break list;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let total = cases["total"].as_u64().unwrap();
+    assert!((5..=8).contains(&total), "{cases}");
+    for case in cases["cases"].as_array().unwrap() {
+        assert!(case["disposition"].is_string(), "untriaged: {case}");
+    }
+
+    // SIGTERM: a graceful stop.
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = child.wait().unwrap();
+    assert!(status.success(), "serve exits 0 on SIGTERM: {status:?}");
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(err.contains("stopping"), "{err}");
+
+    // Everything it did is on a log that verifies, under a checkpoint
+    // that covers it.
+    let verify = warden(&data, &["audit", "verify"]);
+    assert!(verify.status.success(), "{}", stdout(&verify));
+    let report = stdout(&verify);
+    assert!(report.starts_with("ok: "), "{report}");
+    let search = warden(
+        &data,
+        &["audit", "search", "--kind", "alert_ingested", "--json"],
+    );
+    assert_eq!(stdout(&search).lines().count(), 8, "{}", stdout(&search));
+}
