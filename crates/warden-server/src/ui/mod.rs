@@ -4,6 +4,29 @@
 //! and under a CSP that allows none. Every form carries the session's CSRF
 //! token (checked in `guard`); the sign-in form uses a double-submit
 //! cookie, since there is no session yet.
+//!
+//! # Layout
+//!
+//! - this file: the route list, the navigation bar, rendering and error
+//!   pages, sign-in and sign-out, and the small helpers pages share
+//!   (flash messages, form fields);
+//! - [`cases`]: the case queue and case detail (notes, closing);
+//! - [`approvals`]: the approval queue and approval cards (approve, reject,
+//!   modify);
+//! - [`audit`]: the audit explorer and the log's verification;
+//! - [`use_cases`]: autonomy levels and the kill switch;
+//! - [`dashboard`]: metrics with charts drawn as inline SVG on the server.
+//!
+//! Text that came from outside (alert fields, rule names, evidence,
+//! rationale, notes, reasons) reaches a page only through askama's default
+//! HTML escaping: no template marks anything `safe`.
+
+mod approvals;
+mod audit;
+mod cases;
+mod charts;
+mod dashboard;
+mod use_cases;
 
 use askama::Template;
 use axum::Form;
@@ -23,7 +46,7 @@ use crate::routes::Route;
 /// The UI's routes.
 pub fn routes() -> Vec<Route> {
     let r = Route::new;
-    vec![
+    let mut routes = vec![
         r(
             Method::GET,
             "/",
@@ -59,7 +82,13 @@ pub fn routes() -> Vec<Route> {
             "The stylesheet",
             get(stylesheet),
         ),
-    ]
+    ];
+    routes.extend(cases::routes());
+    routes.extend(approvals::routes());
+    routes.extend(audit::routes());
+    routes.extend(use_cases::routes());
+    routes.extend(dashboard::routes());
+    routes
 }
 
 /// The navigation bar's view of the signed-in person.
@@ -122,6 +151,76 @@ pub fn error_page(status: StatusCode, message: &str, principal: Option<&Principa
 /// An [`ApiError`] as a page.
 pub fn error_response(err: ApiError, principal: &Principal) -> Response {
     error_page(err.status, &err.message, Some(principal))
+}
+
+/// The page's answer, or its error as a page.
+fn page(result: Result<Response, ApiError>, principal: &Principal) -> Response {
+    result.unwrap_or_else(|err| error_response(err, principal))
+}
+
+/// A page that changes something needs a signed-in person (tokens carry
+/// no CSRF token and hold no permission that reaches these forms).
+fn person_of(principal: &Principal) -> Result<&warden_store::Person, ApiError> {
+    principal
+        .person()
+        .ok_or_else(|| ApiError::forbidden("this needs a signed-in person, not a token"))
+}
+
+/// The message for a `?done=` code. Only fixed texts are shown, so a link
+/// cannot make a page say something of the sender's choosing.
+fn flash(code: Option<&str>) -> Option<&'static str> {
+    Some(match code? {
+        "note_added" => "Note added.",
+        "closed" => "Case closed.",
+        "closed_stepped_down" => {
+            "Case closed. Analysts overrode the agent too often, so this use case stepped down a level (see Use cases)."
+        }
+        "approved" => "Approved. More approvals are needed before it runs.",
+        "ready" => "Approved. Every required approval is in: the executor will run it.",
+        "rejected" => "Rejected; the action will not run.",
+        "modified" => "Modified: this is a new proposal, which someone else must approve.",
+        "autonomy_set" => "Autonomy level changed.",
+        "paused" => "Kill switch pulled: execution is paused.",
+        "resumed" => "Kill switch released: execution resumes.",
+        _ => return None,
+    })
+}
+
+/// An empty form or query field means "not given".
+fn given(value: Option<String>) -> Option<String> {
+    value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+/// `path?done=code`, a 303 after a change.
+fn done(path: &str, code: &str) -> Response {
+    Redirect::to(&format!("{path}?done={code}")).into_response()
+}
+
+/// A path segment, percent-encoded (ids and names in links and form
+/// targets).
+fn segment(text: &str) -> String {
+    form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
+/// One `<option>` of a `<select>`.
+#[derive(Debug, Clone)]
+pub struct Choice {
+    pub value: String,
+    pub label: String,
+    pub selected: bool,
+}
+
+impl Choice {
+    fn list<'a>(values: impl IntoIterator<Item = &'a str>, selected: Option<&str>) -> Vec<Choice> {
+        values
+            .into_iter()
+            .map(|v| Choice {
+                value: v.to_owned(),
+                label: v.replace('_', " "),
+                selected: selected == Some(v),
+            })
+            .collect()
+    }
 }
 
 /// Unknown paths: 404 without saying more (no authentication needed to
