@@ -3,6 +3,7 @@
 //! Handlers are thin: they check input, call the pipeline's control plane
 //! (which audits before it stores) or read through [`views`], and answer.
 
+pub mod extract;
 pub mod openapi;
 pub mod views;
 
@@ -10,7 +11,7 @@ use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Extension, Path, Query, State};
+use axum::extract::{Extension, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
@@ -25,6 +26,7 @@ use crate::error::ApiError;
 use crate::guard::Access;
 use crate::routes::Route;
 
+use extract::{ApiJson, ApiPath, ApiQuery};
 use views::{CaseFilter, CaseList, RequestWithAnswers, UseCaseView};
 
 /// The API's routes.
@@ -313,7 +315,7 @@ pub struct RejectedRecord {
 async fn ingest_one(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-    Query(query): Query<IngestQuery>,
+    ApiQuery(query): ApiQuery<IngestQuery>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let origin = format!("http:{}", principal.name());
@@ -323,7 +325,7 @@ async fn ingest_one(
 async fn ingest_batch(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-    Query(query): Query<IngestQuery>,
+    ApiQuery(query): ApiQuery<IngestQuery>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
@@ -421,14 +423,14 @@ async fn ingest(
 
 async fn list_cases(
     State(state): State<AppState>,
-    Query(filter): Query<CaseFilter>,
+    ApiQuery(filter): ApiQuery<CaseFilter>,
 ) -> Result<Json<CaseList>, ApiError> {
     Ok(Json(views::case_list(&state, &filter).await?))
 }
 
 async fn show_case(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<views::CaseDetail>, ApiError> {
     Ok(Json(views::case_detail(&state, &id).await?))
 }
@@ -454,8 +456,8 @@ fn done(message: impl Into<String>) -> Json<Done> {
 async fn add_note(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-    Path(id): Path<String>,
-    Json(body): Json<NoteBody>,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<NoteBody>,
 ) -> Result<(StatusCode, Json<Done>), ApiError> {
     let person = person(&principal)?;
     let case_id = views::parse_case_id(&id)?;
@@ -513,8 +515,8 @@ pub async fn close(
 async fn close_case(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-    Path(id): Path<String>,
-    Json(body): Json<CloseBody>,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<CloseBody>,
 ) -> Result<Json<Done>, ApiError> {
     let person = person(&principal)?;
     Ok(done(
@@ -592,7 +594,7 @@ pub async fn approvals(
 
 async fn list_approvals(
     State(state): State<AppState>,
-    Query(filter): Query<ApprovalFilter>,
+    ApiQuery(filter): ApiQuery<ApprovalFilter>,
 ) -> Result<Json<Vec<ApprovalSummary>>, ApiError> {
     Ok(Json(
         approvals(&state, &filter)
@@ -617,7 +619,7 @@ pub async fn approval(state: &AppState, hash: &str) -> Result<RequestWithAnswers
 
 async fn show_approval(
     State(state): State<AppState>,
-    Path(hash): Path<String>,
+    ApiPath(hash): ApiPath<String>,
 ) -> Result<Json<RequestWithAnswers>, ApiError> {
     Ok(Json(approval(&state, &hash).await?))
 }
@@ -660,11 +662,11 @@ pub async fn approve_as(
 async fn approve(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-    Path(hash): Path<String>,
-    body: Option<Json<ApproveBody>>,
+    ApiPath(hash): ApiPath<String>,
+    body: Bytes,
 ) -> Result<Json<Progress>, ApiError> {
     let person = person(&principal)?;
-    let role = body.and_then(|Json(b)| b.role);
+    let role = extract::optional_json::<ApproveBody>(&body)?.and_then(|b| b.role);
     Ok(Json(
         approve_as(&state, person, &hash, role.as_deref()).await?,
     ))
@@ -701,8 +703,8 @@ pub async fn reject_as(
 async fn reject(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-    Path(hash): Path<String>,
-    Json(body): Json<RejectBody>,
+    ApiPath(hash): ApiPath<String>,
+    ApiJson(body): ApiJson<RejectBody>,
 ) -> Result<Json<Done>, ApiError> {
     let person = person(&principal)?;
     reject_as(&state, person, &hash, &body.reason, &body.note).await?;
@@ -744,8 +746,8 @@ pub async fn modify_as(
 async fn modify(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-    Path(hash): Path<String>,
-    Json(body): Json<ModifyBody>,
+    ApiPath(hash): ApiPath<String>,
+    ApiJson(body): ApiJson<ModifyBody>,
 ) -> Result<Json<Modified>, ApiError> {
     let person = person(&principal)?;
     Ok(Json(
@@ -793,7 +795,7 @@ pub struct ExecutionFilter {
 
 async fn executions(
     State(state): State<AppState>,
-    Query(filter): Query<ExecutionFilter>,
+    ApiQuery(filter): ApiQuery<ExecutionFilter>,
 ) -> Result<Json<Vec<views::AuditEntryView>>, ApiError> {
     let case = filter
         .case
@@ -827,6 +829,7 @@ pub struct AuditFilter {
     pub since: Option<String>,
     pub until: Option<String>,
     /// Entries after this sequence number.
+    #[schemars(range(max = 9_223_372_036_854_775_807_u64))]
     pub after: Option<u64>,
     /// At most this many (default 500, at most 10000).
     pub limit: Option<u32>,
@@ -845,6 +848,14 @@ pub async fn audit_entries(
     state: &AppState,
     filter: &AuditFilter,
 ) -> Result<Vec<views::AuditEntryView>, ApiError> {
+    if filter
+        .after
+        .is_some_and(|after| i64::try_from(after).is_err())
+    {
+        return Err(ApiError::bad_request(
+            "after is a sequence number, at most 9223372036854775807",
+        ));
+    }
     let query = AuditQuery {
         case: filter
             .case
@@ -875,7 +886,7 @@ pub async fn audit_entries(
 
 async fn audit_search(
     State(state): State<AppState>,
-    Query(filter): Query<AuditFilter>,
+    ApiQuery(filter): ApiQuery<AuditFilter>,
 ) -> Result<Json<Vec<views::AuditEntryView>>, ApiError> {
     Ok(Json(audit_entries(&state, &filter).await?))
 }
@@ -952,7 +963,7 @@ async fn audit_sign(
 
 async fn audit_proof(
     State(state): State<AppState>,
-    Path(seq): Path<u64>,
+    ApiPath(seq): ApiPath<u64>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let size = state.store().audit_size().await?;
     if seq == 0 || seq > size {
@@ -1016,8 +1027,8 @@ pub async fn set_autonomy_as(
 async fn set_autonomy(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-    Path(name): Path<String>,
-    Json(body): Json<AutonomyBody>,
+    ApiPath(name): ApiPath<String>,
+    ApiJson(body): ApiJson<AutonomyBody>,
 ) -> Result<Json<Done>, ApiError> {
     set_autonomy_as(&state, &principal, &name, &body.level, &body.reason).await?;
     Ok(done(format!("{name} is now {}", body.level)))
@@ -1087,7 +1098,7 @@ pub async fn switch_as(
 async fn pull_kill_switch(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-    Json(body): Json<SwitchBody>,
+    ApiJson(body): ApiJson<SwitchBody>,
 ) -> Result<Json<Done>, ApiError> {
     switch_as(
         &state,
@@ -1103,7 +1114,7 @@ async fn pull_kill_switch(
 async fn release_kill_switch(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-    Json(body): Json<SwitchBody>,
+    ApiJson(body): ApiJson<SwitchBody>,
 ) -> Result<Json<Done>, ApiError> {
     switch_as(
         &state,
@@ -1203,7 +1214,7 @@ pub struct CreatedToken {
 async fn create_token(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-    Json(body): Json<NewToken>,
+    ApiJson(body): ApiJson<NewToken>,
 ) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
     use crate::auth::token::{TokenError, create};
     let (secret, token) = create(
@@ -1233,7 +1244,7 @@ async fn create_token(
 async fn revoke_token(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
 ) -> Result<Json<Done>, ApiError> {
     if !state.store().revoke_api_token(&name, state.now()).await? {
         return Err(ApiError::not_found(format!("no live token named {name:?}")));
