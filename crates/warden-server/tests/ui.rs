@@ -551,28 +551,29 @@ fn now() -> String {
 }
 
 /// An Elastic Security alert with `payload` in its rule name, reason,
-/// description, command line and user name; the host is the payload too
-/// when it can be one (no whitespace), so that actions target it.
-fn ecs_alert(n: usize, payload: &str) -> Value {
+/// command line and host name (when it can be one: no whitespace, so that
+/// actions target it), and `other` in its description and user name.
+fn ecs_alert(n: usize, payload: &str, other: &str) -> Value {
     json!({
         "@timestamp": now(),
         "kibana.alert.uuid": format!("ui-test-{n}"),
         "kibana.alert.rule.name": format!("R{n} {payload}"),
         "kibana.alert.rule.rule_id": format!("ui-rule-{n}"),
         "kibana.alert.reason": payload,
-        "kibana.alert.rule.description": payload,
+        "kibana.alert.rule.description": other,
         "kibana.alert.severity": "high",
         "kibana.alert.risk_score": 80,
         "event": {"kind": "signal", "category": ["process"]},
         "host": {"name": host_for(n, payload)},
-        "user": {"name": payload},
-        "process": {"name": "powershell.exe", "command_line": payload}
+        "user": {"name": other},
+        "process": {"command_line": payload}
     })
 }
 
 /// An OCSF Detection Finding with `payload` in its analytic name, title,
-/// description, message, command line and user name.
-fn ocsf_alert(n: usize, payload: &str) -> Value {
+/// message, command line and host name, and `other` in its description
+/// and user name.
+fn ocsf_alert(n: usize, payload: &str, other: &str) -> Value {
     json!({
         "class_uid": 2004,
         "category_uid": 2,
@@ -585,10 +586,10 @@ fn ocsf_alert(n: usize, payload: &str) -> Value {
         "finding_info": {
             "uid": format!("ui-finding-{n}"),
             "title": payload,
-            "desc": payload,
+            "desc": other,
             "analytic": {"uid": format!("ui-analytic-{n}"), "name": format!("R{n} {payload}")}
         },
-        "actor": {"user": {"name": payload}, "process": {"cmd_line": payload}},
+        "actor": {"user": {"name": other}, "process": {"cmd_line": payload}},
         "device": {"hostname": host_for(n, payload)}
     })
 }
@@ -601,8 +602,8 @@ fn host_for(n: usize, payload: &str) -> String {
     }
 }
 
-/// Triage an alert per payload (ECS and OCSF in turn), add a note with
-/// it, then render every view and check each one.
+/// Triage an alert per two payloads (ECS and OCSF in turn), add notes
+/// with them, then render every view and check each one.
 async fn render_every_view(payloads: &[String]) {
     let started = std::time::Instant::now();
     let lap = |what: &str| eprintln!("{what}: {:?}", started.elapsed());
@@ -610,36 +611,41 @@ async fn render_every_view(payloads: &[String]) {
     let analyst = app.person("alice", &["analyst"]).await;
     let lead = app.person("lead", &["soc_lead"]).await;
 
-    let alerts: Vec<Value> = payloads
+    let pairs: Vec<(&str, &str)> = payloads
+        .chunks(2)
+        .map(|pair| {
+            let first = pair[0].as_str();
+            (first, pair.get(1).map_or(first, String::as_str))
+        })
+        .collect();
+    let alerts: Vec<Value> = pairs
         .iter()
         .enumerate()
-        .map(|(n, p)| {
+        .map(|(n, (a, b))| {
             if n % 2 == 0 {
-                ecs_alert(n, p)
+                ecs_alert(n, a, b)
             } else {
-                ocsf_alert(n, p)
+                ocsf_alert(n, a, b)
             }
         })
         .collect();
     let cases = app.triage(&alerts).await;
-    assert_eq!(cases.len(), payloads.len(), "one case per alert");
+    assert_eq!(cases.len(), pairs.len(), "one case per alert");
     lap("triaged");
 
     // People's text too: a note per case, a rejection reason, a modified
     // parameter, a kill-switch reason.
-    for (case, payload) in cases.iter().zip(payloads) {
-        let answer = app
-            .post(
-                &format!("/cases/{case}/notes"),
-                &analyst,
-                &[("text", payload)],
-            )
-            .await;
-        assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
+    for (case, (a, b)) in cases.iter().zip(&pairs) {
+        for text in [a, b] {
+            let answer = app
+                .post(&format!("/cases/{case}/notes"), &analyst, &[("text", text)])
+                .await;
+            assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
+        }
     }
     let mut rejected = 0;
     let mut modified = 0;
-    for (case, payload) in cases.iter().zip(payloads).take(8) {
+    for (case, (payload, _)) in cases.iter().zip(&pairs).take(8) {
         let pending = app.requests(*case, Some(RequestStatus::Pending)).await;
         if let Some(request) = pending.first() {
             let path = format!("/approvals/{}/reject", request.proposal_hash);
@@ -671,15 +677,17 @@ async fn render_every_view(payloads: &[String]) {
 
     lap("forms posted");
     // The case pages: the payload is shown, escaped.
-    for (case, payload) in cases.iter().zip(payloads) {
+    for (case, (a, b)) in cases.iter().zip(&pairs) {
         let path = format!("/cases/{case}");
         let body = app.page(&path, &analyst).await;
         assert_never_raw(&path, &body, payloads);
-        let shown = escaped(payload.trim());
-        assert!(
-            body.contains(&shown),
-            "{path}: the escaped payload is missing: {shown:?}"
-        );
+        for payload in [a, b] {
+            let shown = escaped(payload.trim());
+            assert!(
+                body.contains(&shown),
+                "{path}: the escaped payload is missing: {shown:?}"
+            );
+        }
     }
 
     lap("case pages");
