@@ -605,8 +605,6 @@ fn host_for(n: usize, payload: &str) -> String {
 /// Triage an alert per two payloads (ECS and OCSF in turn), add notes
 /// with them, then render every view and check each one.
 async fn render_every_view(payloads: &[String]) {
-    let started = std::time::Instant::now();
-    let lap = |what: &str| eprintln!("{what}: {:?}", started.elapsed());
     let app = app().await;
     let analyst = app.person("alice", &["analyst"]).await;
     let lead = app.person("lead", &["soc_lead"]).await;
@@ -631,7 +629,6 @@ async fn render_every_view(payloads: &[String]) {
         .collect();
     let cases = app.triage(&alerts).await;
     assert_eq!(cases.len(), pairs.len(), "one case per alert");
-    lap("triaged");
 
     // People's text too: a note per case, a rejection reason, a modified
     // parameter, a kill-switch reason.
@@ -674,8 +671,6 @@ async fn render_every_view(payloads: &[String]) {
         .post("/kill-switch/pause", &lead, &[("reason", reason)])
         .await;
     assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
-
-    lap("forms posted");
     // The case pages: the payload is shown, escaped.
     for (case, (a, b)) in cases.iter().zip(&pairs) {
         let path = format!("/cases/{case}");
@@ -689,8 +684,6 @@ async fn render_every_view(payloads: &[String]) {
             );
         }
     }
-
-    lap("case pages");
     // Every other view.
     let mut paths = vec![
         "/cases".to_owned(),
@@ -720,7 +713,6 @@ async fn render_every_view(payloads: &[String]) {
         let body = app.page(path, &analyst).await;
         assert_never_raw(path, &body, payloads);
     }
-    lap("other pages");
     let cards = paths
         .iter()
         .filter(|p| p.starts_with("/approvals/"))
