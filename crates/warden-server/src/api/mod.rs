@@ -472,6 +472,7 @@ async fn add_note(
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct CloseBody {
     /// Your verdict: malicious, suspicious, benign, false_positive or unknown.
+    #[schemars(extend("enum" = ["malicious", "suspicious", "benign", "false_positive", "unknown"]))]
     pub verdict: String,
     /// Why, in words.
     pub note: String,
@@ -529,6 +530,7 @@ async fn close_case(
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 pub struct ApprovalFilter {
     /// pending (default), ready, rejected, expired, superseded, executed or all.
+    #[schemars(extend("enum" = ["pending", "ready", "rejected", "expired", "superseded", "executed", "refused", "all"]))]
     pub status: Option<String>,
     /// Only this case's requests.
     pub case: Option<String>,
@@ -676,6 +678,7 @@ async fn approve(
 pub struct RejectBody {
     /// false_positive, too_disruptive, insufficient_evidence, wrong_target,
     /// not_permitted or other.
+    #[schemars(extend("enum" = ["false_positive", "too_disruptive", "insufficient_evidence", "wrong_target", "not_permitted", "other"]))]
     pub reason: String,
     /// Why, in words.
     pub note: String,
@@ -992,6 +995,7 @@ async fn list_use_cases(State(state): State<AppState>) -> Result<Json<Vec<UseCas
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct AutonomyBody {
     /// shadow, draft, assisted or autonomous.
+    #[schemars(extend("enum" = ["shadow", "draft", "assisted", "autonomous"]))]
     pub level: String,
     /// Why, in words.
     pub reason: String,

@@ -1153,6 +1153,89 @@ mod tests {
         assert_eq!(sorted.len(), generated.len(), "{generated:?}");
     }
 
+    /// The values a schema at `pointer` lists.
+    fn listed(doc: &Value, pointer: &str) -> Vec<String> {
+        let values = doc.pointer(pointer).and_then(Value::as_array);
+        assert!(values.is_some_and(|v| !v.is_empty()), "{pointer}");
+        values
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect()
+    }
+
+    fn query_enum(doc: &Value, path: &str, name: &str) -> Vec<String> {
+        let params = doc
+            .pointer(&format!(
+                "/paths/{}/get/parameters",
+                path.replace('/', "~1")
+            ))
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let param = params.iter().find(|p| p.get("name") == Some(&json!(name)));
+        param
+            .and_then(|p| p.pointer("/schema/enum"))
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect()
+    }
+
+    #[test]
+    fn documented_values_are_exactly_what_the_handlers_accept() {
+        use warden_domain::{Autonomy, RejectionReason};
+        let doc = build();
+        let names = |values: Vec<String>| {
+            let mut v = values;
+            v.sort();
+            v
+        };
+        let sorted = |values: Vec<&str>| {
+            let mut v: Vec<String> = values.into_iter().map(str::to_owned).collect();
+            v.sort();
+            v
+        };
+        assert_eq!(
+            names(listed(
+                &doc,
+                "/components/schemas/CloseBody/properties/verdict/enum"
+            )),
+            sorted(Verdict::ALL.map(Verdict::as_str).to_vec())
+        );
+        assert_eq!(
+            names(listed(
+                &doc,
+                "/components/schemas/RejectBody/properties/reason/enum"
+            )),
+            sorted(RejectionReason::ALL.map(RejectionReason::as_str).to_vec())
+        );
+        assert_eq!(
+            names(listed(
+                &doc,
+                "/components/schemas/AutonomyBody/properties/level/enum"
+            )),
+            sorted(Autonomy::ALL.map(Autonomy::as_str).to_vec())
+        );
+        assert_eq!(
+            names(query_enum(&doc, "/api/v1/cases", "state")),
+            sorted(CaseState::ALL.map(CaseState::as_str).to_vec())
+        );
+        assert_eq!(
+            names(query_enum(&doc, "/api/v1/cases", "severity")),
+            sorted(Severity::ALL.map(|s| s.as_str()).to_vec())
+        );
+        let mut statuses = RequestStatus::ALL.map(RequestStatus::as_str).to_vec();
+        statuses.push("all");
+        assert_eq!(
+            names(query_enum(&doc, "/api/v1/approvals", "status")),
+            sorted(statuses)
+        );
+    }
+
     #[test]
     fn query_parameters_come_from_the_query_structs() {
         let mut builder = Builder::new();

@@ -23,8 +23,10 @@ pub const QUEUE_WINDOW: u32 = 1000;
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 pub struct CaseFilter {
     /// A case state (`escalated`, `awaiting_approval`, `closed`, ...).
+    #[schemars(extend("enum" = ["new", "enriched", "assessed", "decided", "auto_closed", "escalated", "awaiting_approval", "actioned", "closed"]))]
     pub state: Option<String>,
     /// A severity (`informational`, `low`, `medium`, `high`, `critical`).
+    #[schemars(extend("enum" = ["informational", "low", "medium", "high", "critical"]))]
     pub severity: Option<String>,
     /// A use case (playbook) name.
     pub use_case: Option<String>,
