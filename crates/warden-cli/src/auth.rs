@@ -23,15 +23,24 @@ pub async fn login(store: &dyn Store, name: &str) -> anyhow::Result<Person> {
     Ok(warden_pipeline::accounts::authenticate(store, name, &password).await?)
 }
 
-/// `login`, and the account must hold one of `roles`.
-pub async fn login_as(store: &dyn Store, name: &str, roles: &[&str]) -> anyhow::Result<Person> {
+/// `login`, and the account must hold `permission` through one of its
+/// roles (the same rule the server applies, `warden_server::auth`).
+pub async fn login_as(
+    store: &dyn Store,
+    name: &str,
+    permission: warden_server::auth::Permission,
+) -> anyhow::Result<Person> {
     let person = login(store, name).await?;
-    if !person.roles.iter().any(|r| roles.contains(&r.as_str())) {
+    let allowed = person
+        .roles
+        .iter()
+        .any(|role| warden_server::auth::role_grants(role).contains(&permission));
+    if !allowed {
         anyhow::bail!(
-            "{} holds {}; this needs one of {}",
+            "{} holds {}; this needs a role that grants {}",
             person.name,
             person.roles.join(", "),
-            roles.join(", ")
+            permission.as_str()
         );
     }
     Ok(person)

@@ -14,13 +14,7 @@ use warden_store::CaseReader;
 
 use crate::auth::login_as;
 use crate::env;
-
-/// Who may pull or release the kill switch.
-const SWITCH_ROLES: &[&str] = &["soc_lead", "incident_commander", "admin"];
-/// Who may change a use case's autonomy.
-const LADDER_ROLES: &[&str] = &["soc_lead", "admin"];
-/// Who may review a case.
-const REVIEW_ROLES: &[&str] = &["analyst", "soc_lead", "incident_commander"];
+use warden_server::auth::Permission;
 
 /// `warden pause|resume [--use-case NAME]`
 #[derive(Debug, Parser)]
@@ -74,7 +68,7 @@ pub async fn switch(
     {
         bail!("no use case named {name}");
     }
-    let person = login_as(&*env.store, &args.person, SWITCH_ROLES).await?;
+    let person = login_as(&*env.store, &args.person, Permission::KillSwitch).await?;
     let by = format!("person:{}", person.name);
     let scope = args.use_case.as_deref().unwrap_or("every use case");
     if paused {
@@ -137,7 +131,7 @@ pub async fn autonomy(
     let Some(person) = &args.person else {
         bail!("say who you are with --as NAME (a soc_lead or admin)");
     };
-    let person = login_as(&*env.store, person, LADDER_ROLES).await?;
+    let person = login_as(&*env.store, person, Permission::SetAutonomy).await?;
     control
         .set_autonomy(
             &playbook.use_case,
@@ -172,7 +166,7 @@ pub async fn review(
     if alerts.is_empty() {
         bail!("no case {case_id}");
     }
-    let person = login_as(&*env.store, &args.person, REVIEW_ROLES).await?;
+    let person = login_as(&*env.store, &args.person, Permission::Triage).await?;
     let use_case = pipeline.playbooks().select(&alerts).use_case.clone();
     let stepped = pipeline
         .control()

@@ -78,8 +78,9 @@ const READ: [Permission; 3] = [
 /// - analyst: viewer, plus push alerts, notes and closing cases, approving.
 /// - soc_lead: analyst, plus autonomy levels and the kill switch.
 /// - incident_commander: analyst, plus the kill switch.
-/// - admin: viewer, plus API tokens and checkpoints; an administrator
-///   runs the system and does not decide on actions.
+/// - admin: viewer, plus API tokens, checkpoints, autonomy levels and the
+///   kill switch (an administrator runs the system: may stop it and set
+///   how far it is trusted), but never approves or closes cases.
 pub fn role_grants(role: &str) -> Vec<Permission> {
     use Permission::*;
     let mut grants = READ.to_vec();
@@ -88,7 +89,7 @@ pub fn role_grants(role: &str) -> Vec<Permission> {
         "analyst" => grants.extend([Ingest, Triage, Approve]),
         "soc_lead" => grants.extend([Ingest, Triage, Approve, SetAutonomy, KillSwitch]),
         "incident_commander" => grants.extend([Ingest, Triage, Approve, KillSwitch]),
-        "admin" => grants.push(Administer),
+        "admin" => grants.extend([Administer, SetAutonomy, KillSwitch]),
         _ => grants.clear(),
     }
     grants
