@@ -14,7 +14,7 @@
 #
 # schemathesis is installed into a venv under $WARDEN_CI_CACHE (default
 # /var/cache/warden-ci), outside the clone, once per pinned version.
-# WARDEN_SCHEMATHESIS_EXAMPLES sets the examples per operation (default 30).
+# WARDEN_SCHEMATHESIS_EXAMPLES sets the examples per operation (default 100).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,7 +22,7 @@ version=4.32.5
 warden=${1:-${CARGO_TARGET_DIR:-target}/release/warden}
 cache=${WARDEN_CI_CACHE:-/var/cache/warden-ci}
 venv="$cache/schemathesis-$version"
-examples=${WARDEN_SCHEMATHESIS_EXAMPLES:-30}
+examples=${WARDEN_SCHEMATHESIS_EXAMPLES:-100}
 
 [ -x "$warden" ] || { echo "schemathesis.sh: no warden binary at $warden" >&2; exit 1; }
 if [ ! -f "$venv/.installed" ]; then
