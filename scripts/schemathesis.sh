@@ -28,7 +28,12 @@ examples=${WARDEN_SCHEMATHESIS_EXAMPLES:-100}
 if [ ! -f "$venv/.installed" ]; then
   rm -rf "$venv"
   mkdir -p "$cache"
-  python3 -m venv "$venv"
+  if ! python3 -m venv "$venv"; then
+    # Debian splits venv support out of python3.
+    rm -rf "$venv"
+    command -v apt-get >/dev/null && apt-get install -y -qq python3-venv >/dev/null
+    python3 -m venv "$venv"
+  fi
   "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$version"
   touch "$venv/.installed"
 fi
@@ -101,11 +106,12 @@ failed=0
 fuzz() {
   local who=$1; shift
   echo "== schemathesis as $who"
-  "$st" run "$schema" --url "$base" "$@" \
+  # From inside the data directory: schemathesis keeps state in ./.schemathesis.
+  (cd "$data" && "$st" run "$schema" --url "$base" "$@" \
     --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
     --phases examples,coverage,fuzzing --max-examples "$examples" \
     --generation-with-security-parameters false --generation-database none \
-    --request-timeout 30 --workers 1 --no-color --seed 4242 ||
+    --request-timeout 30 --workers 1 --no-color --seed 4242) ||
     failed=1
 }
 
