@@ -202,4 +202,20 @@ fn serve_triages_pushed_alerts_and_stops_gracefully() {
         &["audit", "search", "--kind", "alert_ingested", "--json"],
     );
     assert_eq!(stdout(&search).lines().count(), 8, "{}", stdout(&search));
+
+    // The token's creation is on the record, without its secret.
+    let tokens = warden(
+        &data,
+        &["audit", "search", "--kind", "api_token_changed", "--json"],
+    );
+    let tokens = stdout(&tokens);
+    assert_eq!(tokens.lines().count(), 1, "{tokens}");
+    assert!(
+        tokens.contains("siem") && tokens.contains("created"),
+        "{tokens}"
+    );
+    assert!(
+        !tokens.contains(&secret[4..]),
+        "the secret is not in the log"
+    );
 }

@@ -228,6 +228,14 @@ pub enum AuditEvent {
         by: String,
         reason: String,
     },
+    /// An API token was created or revoked (its secret is never recorded).
+    ApiTokenChanged {
+        name: String,
+        scopes: Vec<String>,
+        /// `created` or `revoked`.
+        change: String,
+        by: String,
+    },
     /// The kill switch was pulled or released (`*` is global).
     KillSwitchChanged {
         scope: String,
@@ -298,9 +306,9 @@ impl AuditEvent {
             | AuditEvent::TriageCompleted { .. }
             | AuditEvent::CaseReviewed { .. }
             | AuditEvent::CaseNoteAdded { .. } => Stage::Case,
-            AuditEvent::AutonomyChanged { .. } | AuditEvent::KillSwitchChanged { .. } => {
-                Stage::Control
-            }
+            AuditEvent::AutonomyChanged { .. }
+            | AuditEvent::KillSwitchChanged { .. }
+            | AuditEvent::ApiTokenChanged { .. } => Stage::Control,
         }
     }
 
@@ -312,7 +320,8 @@ impl AuditEvent {
             | AuditEvent::RunStarted { .. }
             | AuditEvent::UserAdded { .. }
             | AuditEvent::AutonomyChanged { .. }
-            | AuditEvent::KillSwitchChanged { .. } => None,
+            | AuditEvent::KillSwitchChanged { .. }
+            | AuditEvent::ApiTokenChanged { .. } => None,
             AuditEvent::ProposalModified { case_id, .. }
             | AuditEvent::ToolCalled { case_id, .. }
             | AuditEvent::RequestClosed { case_id, .. }
@@ -365,6 +374,7 @@ impl AuditEvent {
             AuditEvent::CaseNoteAdded { .. } => "case_note_added",
             AuditEvent::AutonomyChanged { .. } => "autonomy_changed",
             AuditEvent::KillSwitchChanged { .. } => "kill_switch_changed",
+            AuditEvent::ApiTokenChanged { .. } => "api_token_changed",
         }
     }
 }

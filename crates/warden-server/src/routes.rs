@@ -66,8 +66,37 @@ pub fn router(state: AppState) -> Router {
     }
     let max_body = state.config().max_body_bytes;
     router
-        .fallback(crate::ui::not_found)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(guard::security_headers))
         .layer(RequestBodyLimitLayer::new(max_body))
         .with_state(state)
+}
+
+/// Unknown paths: the JSON error under `/api/` and `/metrics`, the 404 page
+/// elsewhere. Nothing is said about what exists.
+async fn not_found(uri: axum::http::Uri) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    if guard::is_api(uri.path()) {
+        crate::ApiError::not_found(format!("no API route {}", uri.path())).into_response()
+    } else {
+        crate::ui::not_found().await
+    }
+}
+
+/// A known path with a method it does not take. axum answers this before
+/// any route's gate runs, so the answer says no more than that: no data,
+/// and nothing a request could change.
+async fn method_not_allowed(uri: axum::http::Uri) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    let err = crate::ApiError::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{} does not take this method", uri.path()),
+    );
+    if guard::is_api(uri.path()) {
+        err.into_response()
+    } else {
+        crate::ui::error_page(err.status, &err.message, None)
+    }
 }

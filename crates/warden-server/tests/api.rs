@@ -121,6 +121,7 @@ impl Harness {
         let scopes: Vec<String> = scopes.iter().map(|s| (*s).to_owned()).collect();
         let (secret, _) = auth::token::create(
             &**self.state.store(),
+            &**self.state.audit(),
             name,
             &scopes,
             "test",

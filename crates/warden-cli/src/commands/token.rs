@@ -37,9 +37,15 @@ pub async fn run(data_dir: &Path, config: Option<&Path>, args: Args) -> anyhow::
     let now = time::OffsetDateTime::now_utc();
     match args.command {
         TokenCommand::Add { name, scopes } => {
-            let (secret, token) =
-                warden_server::auth::token::create(&*env.store, &name, &scopes, "local:cli", now)
-                    .await?;
+            let (secret, token) = warden_server::auth::token::create(
+                &*env.store,
+                &*env.audit,
+                &name,
+                &scopes,
+                "local:cli",
+                now,
+            )
+            .await?;
             eprintln!(
                 "created token {} ({}); it is shown once, keep it in a secret store:",
                 token.name,
@@ -63,11 +69,20 @@ pub async fn run(data_dir: &Path, config: Option<&Path>, args: Args) -> anyhow::
             }
         }
         TokenCommand::Revoke { name } => {
-            if !env.store.revoke_api_token(&name, now).await? {
+            let revoked = warden_server::auth::token::revoke(
+                &*env.store,
+                &*env.audit,
+                &name,
+                "local:cli",
+                now,
+            )
+            .await?;
+            if !revoked {
                 anyhow::bail!("no live token named {name}");
             }
             println!("revoked {name}");
         }
     }
+    env.finish().await?;
     Ok(ExitCode::SUCCESS)
 }

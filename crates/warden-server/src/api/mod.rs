@@ -478,14 +478,15 @@ pub struct CloseBody {
     pub note: String,
 }
 
-/// Close a case (shared by the API and the UI).
+/// Close a case (shared by the API and the UI); returns the use case's
+/// new autonomy when the trust ladder stepped it down.
 pub async fn close(
     state: &AppState,
     person: &warden_store::Person,
     id: &str,
     verdict: &str,
     note: &str,
-) -> Result<String, ApiError> {
+) -> Result<Option<Autonomy>, ApiError> {
     let case_id = views::parse_case_id(id)?;
     let verdict: Verdict = verdict
         .parse()
@@ -503,14 +504,7 @@ pub async fn close(
         .close_case(case_id, &use_case, person, verdict, note)
         .await?;
     crate::metrics::case_closed(verdict);
-    Ok(match stepped {
-        Some(level) => format!(
-            "case closed; analysts overrode the agent too often, so {} stepped down to {}",
-            use_case.name,
-            level.as_str()
-        ),
-        None => "case closed".to_owned(),
-    })
+    Ok(stepped)
 }
 
 async fn close_case(
@@ -521,7 +515,14 @@ async fn close_case(
 ) -> Result<Json<Done>, ApiError> {
     let person = person(&principal)?;
     Ok(done(
-        close(&state, person, &id, &body.verdict, &body.note).await?,
+        match close(&state, person, &id, &body.verdict, &body.note).await? {
+            Some(level) => format!(
+                "case closed; analysts overrode the agent too often, so its use case \
+                 stepped down to {}",
+                level.as_str()
+            ),
+            None => "case closed".to_owned(),
+        },
     ))
 }
 
@@ -1223,6 +1224,7 @@ async fn create_token(
     use crate::auth::token::{TokenError, create};
     let (secret, token) = create(
         &**state.store(),
+        &**state.audit(),
         &body.name,
         &body.scopes,
         &principal.actor(),
@@ -1231,6 +1233,7 @@ async fn create_token(
     .await
     .map_err(|e| match e {
         TokenError::Store(store) => store.into(),
+        TokenError::Audit(audit) => audit.into(),
         TokenError::Taken(_) => ApiError::conflict(e.to_string()),
         other => ApiError::bad_request(other.to_string()),
     })?;
@@ -1250,7 +1253,19 @@ async fn revoke_token(
     Extension(principal): Extension<Principal>,
     ApiPath(name): ApiPath<String>,
 ) -> Result<Json<Done>, ApiError> {
-    if !state.store().revoke_api_token(&name, state.now()).await? {
+    let revoked = crate::auth::token::revoke(
+        &**state.store(),
+        &**state.audit(),
+        &name,
+        &principal.actor(),
+        state.now(),
+    )
+    .await
+    .map_err(|e| match e {
+        crate::auth::token::TokenError::Store(store) => store.into(),
+        other => ApiError::internal(other),
+    })?;
+    if !revoked {
         return Err(ApiError::not_found(format!("no live token named {name:?}")));
     }
     tracing::info!(token = %name, by = %principal.actor(), "API token revoked");

@@ -4,6 +4,8 @@
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 use time::OffsetDateTime;
+use warden_audit::AuditLog;
+use warden_domain::AuditEvent;
 use warden_store::{ApiToken, AuthStore, StoreError};
 
 use super::{SCOPES, new_secret, secret_hash};
@@ -24,11 +26,15 @@ pub enum TokenError {
     Taken(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("audit log: {0}")]
+    Audit(#[from] warden_audit::AuditError),
 }
 
-/// Create a token; returns the secret, shown once, and the stored record.
+/// Create a token, on the record first; returns the secret, shown once,
+/// and the stored record.
 pub async fn create(
     store: &dyn AuthStore,
+    audit: &dyn AuditLog,
     name: &str,
     scopes: &[String],
     created_by: &str,
@@ -61,10 +67,60 @@ pub async fn create(
         created_at: now,
         revoked_at: None,
     };
+    if store
+        .api_tokens()
+        .await?
+        .iter()
+        .any(|t| t.name == token.name)
+    {
+        return Err(TokenError::Taken(name.to_owned()));
+    }
+    record(audit, &token, "created", created_by).await?;
     if !store.add_api_token(&token).await? {
         return Err(TokenError::Taken(name.to_owned()));
     }
     Ok((secret, token))
+}
+
+/// Revoke the live token `name`, on the record first; false when there is
+/// none.
+pub async fn revoke(
+    store: &dyn AuthStore,
+    audit: &dyn AuditLog,
+    name: &str,
+    by: &str,
+    now: OffsetDateTime,
+) -> Result<bool, TokenError> {
+    let Some(token) = store
+        .api_tokens()
+        .await?
+        .into_iter()
+        .find(|t| t.name == name && t.revoked_at.is_none())
+    else {
+        return Ok(false);
+    };
+    record(audit, &token, "revoked", by).await?;
+    Ok(store.revoke_api_token(name, now).await?)
+}
+
+async fn record(
+    audit: &dyn AuditLog,
+    token: &ApiToken,
+    change: &str,
+    by: &str,
+) -> Result<(), TokenError> {
+    audit
+        .append(
+            by,
+            AuditEvent::ApiTokenChanged {
+                name: token.name.clone(),
+                scopes: token.scopes.clone(),
+                change: change.to_owned(),
+                by: by.to_owned(),
+            },
+        )
+        .await?;
+    Ok(())
 }
 
 /// The bearer secret in the request, if it carries one.

@@ -543,8 +543,8 @@ async fn close(
         if form.note.trim().is_empty() {
             return Err(ApiError::bad_request("say why you close the case"));
         }
-        let message = api::close(&state, person, &id, &form.verdict, form.note.trim()).await?;
-        let code = if message == "case closed" {
+        let stepped = api::close(&state, person, &id, &form.verdict, form.note.trim()).await?;
+        let code = if stepped.is_none() {
             "closed"
         } else {
             "closed_stepped_down"
