@@ -171,7 +171,7 @@ async fn store_from_before_case_entities_upgrades() {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert_eq!(applied, vec![1, 2, 3, 4, 5]);
+    assert_eq!(applied, vec![1, 2, 3, 4, 5, 6]);
     assert_eq!(store.case(old_case.id).await.expect("read"), Some(old_case));
     let host = vec![(ObservableKind::Host, "legacy-host".to_owned())];
     assert!(
