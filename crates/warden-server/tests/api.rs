@@ -11,8 +11,8 @@
 //! verified and proven. Every JSON answer is validated against the
 //! OpenAPI document the server publishes.
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+mod common;
+
 use std::time::Duration;
 
 use axum::Router;
@@ -22,29 +22,14 @@ use http_body_util::BodyExt as _;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 use tower::ServiceExt as _;
-use warden_domain::{Clock, RequestStatus, SystemClock};
-use warden_pipeline::{Config, Pipeline};
+use warden_domain::RequestStatus;
+use warden_pipeline::Config;
 use warden_server::auth;
 use warden_server::guard::Access;
 use warden_server::{AppState, TriageQueue};
-use warden_store::{CaseReader as _, SqliteStore};
+use warden_store::CaseReader as _;
 
-const PASSWORD: &str = "correct horse battery staple";
-const ROLES: [&str; 5] = [
-    "viewer",
-    "analyst",
-    "soc_lead",
-    "incident_commander",
-    "admin",
-];
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn example(name: &str) -> Vec<u8> {
-    std::fs::read(repo().join("examples/alerts").join(name)).unwrap()
-}
+use common::{PASSWORD, ROLES, example, repo};
 
 struct Harness {
     _dir: TempDir,
@@ -70,97 +55,28 @@ struct Answer {
 }
 
 async fn harness() -> Harness {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(
-        SqliteStore::open(&dir.path().join("warden.db"))
-            .await
-            .unwrap(),
-    );
-    let key =
-        warden_audit::LogKey::create_files(&dir.path().join("keys"), "warden.audit/test").unwrap();
-    let public_key = key.public().clone();
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let audit = Arc::new(
-        warden_audit::StoreAuditLog::new(store.clone(), clock.clone())
-            .with_checkpointer(warden_audit::Checkpointer::new(key, 1000)),
-    );
-    let config = Config::default();
-    let context =
-        warden_enrich::Context::load(&repo().join("examples/context"), &config.context).unwrap();
-    let pipeline = Arc::new(
-        Pipeline::new(
-            config,
-            store.clone(),
-            audit.clone(),
-            clock.clone(),
-            warden_policy::PolicyEngine::default_set().unwrap(),
-            context,
-        )
-        .unwrap(),
-    );
-    for role in ROLES {
-        pipeline
-            .control()
-            .add_person(role, &[role.to_owned()], PASSWORD, "test")
-            .await
-            .unwrap();
-    }
-    let (state, queue) = AppState::new(store, pipeline, audit, public_key, clock);
-    let app = warden_server::router(state.clone());
+    let parts = common::Parts::with_role_accounts(Config::default()).await;
+    let server = parts.serve();
     Harness {
-        _dir: dir,
-        state,
-        app,
-        queue: Some(queue),
+        _dir: server.dir,
+        state: server.state,
+        app: server.router,
+        queue: Some(server.queue),
         doc: warden_server::api::openapi::build(),
     }
 }
 
 impl Harness {
     async fn token(&self, name: &str, scopes: &[&str]) -> Caller {
-        let scopes: Vec<String> = scopes.iter().map(|s| (*s).to_owned()).collect();
-        let (secret, _) = auth::token::create(
-            &**self.state.store(),
-            &**self.state.audit(),
-            name,
-            &scopes,
-            "test",
-            self.state.now(),
-        )
-        .await
-        .unwrap();
-        Caller::Token(secret)
+        Caller::Token(common::token(&self.state, name, scopes).await)
     }
 
     /// A person signed in through the form.
     async fn person(&self, name: &str) -> Caller {
-        let page = self
-            .app
-            .clone()
-            .oneshot(Request::get("/login").body(Body::empty()).unwrap())
-            .await
-            .unwrap();
-        let csrf = cookie_value(&page, "warden_login").unwrap();
-        let response = self
-            .app
-            .clone()
-            .oneshot(
-                Request::post("/login")
-                    .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-                    .header(header::COOKIE, format!("warden_login={csrf}"))
-                    .body(Body::from(format!(
-                        "username={name}&password={}&csrf={csrf}",
-                        PASSWORD.replace(' ', "+")
-                    )))
-                    .unwrap(),
-            )
-            .await
-            .unwrap();
+        let secure = self.state.config().secure_cookies;
+        let (_, response) = common::sign_in(&self.app, secure, name, PASSWORD, None).await;
         assert_eq!(response.status(), StatusCode::SEE_OTHER);
-        let cookie = format!(
-            "warden_session={}",
-            cookie_value(&response, "warden_session").unwrap()
-        );
+        let cookie = common::session_cookie(&response, secure);
         let caller = Caller::Person {
             cookie,
             csrf: String::new(),
@@ -233,17 +149,6 @@ impl Harness {
         self.call(caller, Method::POST, uri, Some(("application/json", bytes)))
             .await
     }
-}
-
-fn cookie_value(response: &axum::http::Response<Body>, name: &str) -> Option<String> {
-    response
-        .headers()
-        .get_all(header::SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|line| line.strip_prefix(&format!("{name}=")))
-        .and_then(|rest| rest.split(';').next())
-        .map(str::to_owned)
 }
 
 /// The route-table path (`/api/v1/cases/{id}`) a concrete API path matches.

@@ -10,8 +10,7 @@
 //! `auth::role_grants` / `auth::scope_grants` say; CSRF and origin checks;
 //! sign-in throttling; cookie attributes; tokens stored hashed.
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+mod common;
 
 use axum::Router;
 use axum::body::Body;
@@ -20,25 +19,13 @@ use http_body_util::BodyExt as _;
 use serde_json::Value;
 use tempfile::TempDir;
 use tower::ServiceExt as _;
-use warden_domain::{Clock, SystemClock};
-use warden_pipeline::{Config, Pipeline};
+use warden_pipeline::Config;
 use warden_server::auth::{self, Permission};
 use warden_server::guard::Access;
 use warden_server::{AppState, TriageQueue};
-use warden_store::{AuthStore as _, CaseReader as _, SqliteStore};
+use warden_store::{AuthStore as _, CaseReader as _};
 
-const PASSWORD: &str = "correct horse battery staple";
-const ROLES: [&str; 5] = [
-    "viewer",
-    "analyst",
-    "soc_lead",
-    "incident_commander",
-    "admin",
-];
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use common::{PASSWORD, ROLES, repo, set_cookie_line};
 
 struct Harness {
     dir: TempDir,
@@ -54,62 +41,33 @@ struct Harness {
 /// A server over a fresh data directory, with one account per role and a
 /// triaged case that waits for approval.
 async fn harness(config: Config) -> Harness {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(
-        SqliteStore::open(&dir.path().join("warden.db"))
-            .await
-            .unwrap(),
-    );
-    let key =
-        warden_audit::LogKey::create_files(&dir.path().join("keys"), "warden.audit/test").unwrap();
-    let public_key = key.public().clone();
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let audit = Arc::new(
-        warden_audit::StoreAuditLog::new(store.clone(), clock.clone())
-            .with_checkpointer(warden_audit::Checkpointer::new(key, 1000)),
-    );
-    let context =
-        warden_enrich::Context::load(&repo().join("examples/context"), &config.context).unwrap();
-    let pipeline = Arc::new(
-        Pipeline::new(
-            config,
-            store.clone(),
-            audit.clone(),
-            clock.clone(),
-            warden_policy::PolicyEngine::default_set().unwrap(),
-            context,
-        )
-        .unwrap(),
-    );
-    for role in ROLES {
-        pipeline
-            .control()
-            .add_person(role, &[role.to_owned()], PASSWORD, "test")
-            .await
-            .unwrap();
-    }
-    let raw = std::fs::read(repo().join("examples/alerts/ecs-lsass-access.json")).unwrap();
-    let alerts: Vec<_> = pipeline
+    let parts = common::Parts::with_role_accounts(config).await;
+    let raw = common::example("ecs-lsass-access.json");
+    let alerts: Vec<_> = parts
+        .pipeline
         .accept_records(vec![("test".into(), raw)], None)
         .await
         .unwrap()
         .into_iter()
         .map(Result::unwrap)
         .collect();
-    let outcomes = pipeline.triage_alerts(alerts).await.unwrap();
+    let outcomes = parts.pipeline.triage_alerts(alerts).await.unwrap();
     let case = outcomes[0].case.id;
-    let requests = store.approval_requests(None, Some(case)).await.unwrap();
+    let requests = parts
+        .store
+        .approval_requests(None, Some(case))
+        .await
+        .unwrap();
     assert!(!requests.is_empty(), "the example asks for approval");
-    let (state, queue) = AppState::new(store, pipeline, audit, public_key, clock);
-    let app = warden_server::router(state.clone());
+    let server = parts.serve();
     Harness {
-        dir,
-        app,
-        queue,
+        dir: server.dir,
+        app: server.router,
+        queue: server.queue,
         case_id: case.to_string(),
         hash: requests[0].proposal_hash.to_string(),
         use_case: outcomes[0].use_case.clone(),
-        state,
+        state: server.state,
     }
 }
 
@@ -137,33 +95,17 @@ impl Harness {
     /// Sign in through the form; returns the response to the POST.
     async fn sign_in(&self, name: &str, password: &str) -> Response<Body> {
         let secure = self.state.config().secure_cookies;
-        let page = self
-            .send(Request::get("/login").body(Body::empty()).unwrap())
-            .await;
-        assert_eq!(page.status(), StatusCode::OK);
-        let login_cookie = auth::session::login_cookie_name(secure);
-        let csrf = set_cookie_value(&page, login_cookie).expect("login CSRF cookie");
-        let form = format!(
-            "username={name}&password={}&csrf={csrf}&next=%2Fcases",
-            password.replace(' ', "+")
-        );
-        self.send(
-            Request::post("/login")
-                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-                .header(header::COOKIE, format!("{login_cookie}={csrf}"))
-                .body(Body::from(form))
-                .unwrap(),
-        )
-        .await
+        let (page, response) =
+            common::sign_in(&self.app, secure, name, password, Some("/cases")).await;
+        assert_eq!(page, StatusCode::OK);
+        response
     }
 
     /// A signed-in person's cookie header and CSRF token.
     async fn person(&self, name: &str) -> Caller {
         let response = self.sign_in(name, PASSWORD).await;
         assert_eq!(response.status(), StatusCode::SEE_OTHER, "{name} signs in");
-        let cookie_name = auth::session::cookie_name(self.state.config().secure_cookies);
-        let secret = set_cookie_value(&response, cookie_name).expect("session cookie");
-        let cookie = format!("{cookie_name}={secret}");
+        let cookie = common::session_cookie(&response, self.state.config().secure_cookies);
         let me = self
             .send(
                 Request::get("/api/v1/me")
@@ -181,18 +123,7 @@ impl Harness {
     }
 
     async fn token(&self, name: &str, scopes: &[&str]) -> Caller {
-        let scopes: Vec<String> = scopes.iter().map(|s| (*s).to_owned()).collect();
-        let (secret, _) = auth::token::create(
-            &**self.state.store(),
-            &**self.state.audit(),
-            name,
-            &scopes,
-            "test",
-            self.state.now(),
-        )
-        .await
-        .unwrap();
-        Caller::Token(secret)
+        Caller::Token(common::token(&self.state, name, scopes).await)
     }
 
     /// Call `method path` as `caller` with a body no handler accepts as a
@@ -229,24 +160,6 @@ enum Caller {
     Person { cookie: String, csrf: String },
     Token(String),
     Raw(&'static str, String),
-}
-
-fn set_cookie_value(response: &Response<Body>, name: &str) -> Option<String> {
-    set_cookie_line(response, name)?
-        .split(';')
-        .next()?
-        .split_once('=')
-        .map(|(_, v)| v.to_owned())
-}
-
-fn set_cookie_line(response: &Response<Body>, name: &str) -> Option<String> {
-    response
-        .headers()
-        .get_all(header::SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|line| line.starts_with(&format!("{name}=")))
-        .map(str::to_owned)
 }
 
 async fn json(response: Response<Body>) -> Value {

@@ -13,9 +13,10 @@
 //! the kill switch, autonomy, notes, closing, and the refusals the guard
 //! makes (viewers, missing CSRF, no session).
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
@@ -23,13 +24,13 @@ use axum::http::{HeaderMap, Request, StatusCode, header};
 use http_body_util::BodyExt as _;
 use serde_json::{Value, json};
 use tower::ServiceExt as _;
-use warden_domain::{ActionName, CaseId, Clock, RequestStatus, SystemClock};
-use warden_pipeline::{Config, Pipeline};
+use warden_domain::{ActionName, CaseId, Clock as _, RequestStatus, SystemClock};
+use warden_pipeline::Config;
 use warden_policy::PolicyEngine;
 use warden_server::AppState;
-use warden_store::{CaseReader as _, SqliteStore};
+use warden_store::CaseReader as _;
 
-const PASSWORD: &str = "correct horse battery staple";
+use common::PASSWORD;
 
 // ---- the application under test ----
 
@@ -41,35 +42,14 @@ struct App {
 }
 
 async fn app_with(policy: PolicyEngine) -> App {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(
-        SqliteStore::open(&dir.path().join("warden.db"))
-            .await
-            .unwrap(),
-    );
-    let key = warden_audit::LogKey::create_files(&dir.path().join("keys"), "warden.audit/ui-test")
-        .unwrap();
-    let public = key.public().clone();
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let audit = Arc::new(
-        warden_audit::StoreAuditLog::new(store.clone(), clock.clone())
-            .with_checkpointer(warden_audit::Checkpointer::new(key, 1000)),
-    );
-    let pipeline = Pipeline::new(
-        Config::default(),
-        store.clone(),
-        audit.clone(),
-        clock.clone(),
-        policy,
-        warden_enrich::Context::none(),
-    )
-    .unwrap();
-    let (state, queue) = AppState::new(store, Arc::new(pipeline), audit, public, clock);
+    let server = common::Parts::new(Config::default(), policy, warden_enrich::Context::none())
+        .await
+        .serve();
     App {
-        router: warden_server::router(state.clone()),
-        state,
-        _queue: queue,
-        _dir: dir,
+        router: server.router,
+        state: server.state,
+        _queue: server.queue,
+        _dir: server.dir,
     }
 }
 
