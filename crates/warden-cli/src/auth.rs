@@ -31,11 +31,7 @@ pub async fn login_as(
     permission: warden_server::auth::Permission,
 ) -> anyhow::Result<Person> {
     let person = login(store, name).await?;
-    let allowed = person
-        .roles
-        .iter()
-        .any(|role| warden_server::auth::role_grants(role).contains(&permission));
-    if !allowed {
+    if !warden_server::auth::roles_grant(&person.roles, permission) {
         anyhow::bail!(
             "{} holds {}; this needs a role that grants {}",
             person.name,

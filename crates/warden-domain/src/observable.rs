@@ -26,6 +26,18 @@ pub enum ObservableKind {
 }
 
 impl ObservableKind {
+    pub const ALL: [ObservableKind; 9] = [
+        ObservableKind::Host,
+        ObservableKind::User,
+        ObservableKind::Ip,
+        ObservableKind::Domain,
+        ObservableKind::Url,
+        ObservableKind::FileHash,
+        ObservableKind::Process,
+        ObservableKind::Email,
+        ObservableKind::CloudResource,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ObservableKind::Host => "host",

@@ -92,6 +92,13 @@ pub enum Disposition {
 }
 
 impl Disposition {
+    pub const ALL: [Disposition; 4] = [
+        Disposition::AutoClosed,
+        Disposition::Escalated,
+        Disposition::AwaitingApproval,
+        Disposition::Actioned,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Disposition::AutoClosed => "auto_closed",

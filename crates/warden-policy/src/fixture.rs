@@ -150,18 +150,6 @@ impl Outcome {
     }
 }
 
-const KINDS: &[ObservableKind] = &[
-    ObservableKind::Host,
-    ObservableKind::User,
-    ObservableKind::Ip,
-    ObservableKind::Domain,
-    ObservableKind::Url,
-    ObservableKind::FileHash,
-    ObservableKind::Process,
-    ObservableKind::Email,
-    ObservableKind::CloudResource,
-];
-
 fn set(items: Option<&Vec<String>>) -> BTreeSet<String> {
     items.into_iter().flatten().cloned().collect()
 }
@@ -218,7 +206,7 @@ pub fn run(engine: &PolicyEngine, test: &Entry) -> Result<(Decision, Vec<String>
             let (kind, value) = text
                 .split_once(':')
                 .ok_or_else(|| format!("target {text:?} is not case or <kind>:<value>"))?;
-            let kind = KINDS
+            let kind = ObservableKind::ALL
                 .iter()
                 .copied()
                 .find(|k| k.as_str() == kind)

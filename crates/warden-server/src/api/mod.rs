@@ -492,16 +492,11 @@ pub async fn close(
         .parse()
         .map_err(|_| ApiError::bad_request(format!("unknown verdict {verdict:?}")))?;
     let alerts = state.store().alerts_of_case(case_id).await?;
-    let use_case = state
-        .pipeline()
-        .playbooks()
-        .select(&alerts)
-        .use_case
-        .clone();
+    let use_case = views::use_case_of(state, &alerts);
     let stepped = state
         .pipeline()
         .control()
-        .close_case(case_id, &use_case, person, verdict, note)
+        .close_case(case_id, use_case, person, verdict, note)
         .await?;
     crate::metrics::case_closed(verdict);
     Ok(stepped)

@@ -703,23 +703,8 @@ fn one_of<T: Serialize>(values: impl IntoIterator<Item = T>) -> Value {
 /// they live in crates without schemars.
 fn domain_schemas() -> Vec<(&'static str, Value)> {
     let r = reference;
-    let disposition = one_of([
-        Disposition::AutoClosed,
-        Disposition::Escalated,
-        Disposition::AwaitingApproval,
-        Disposition::Actioned,
-    ]);
-    let observable_kind = one_of([
-        ObservableKind::Host,
-        ObservableKind::User,
-        ObservableKind::Ip,
-        ObservableKind::Domain,
-        ObservableKind::Url,
-        ObservableKind::FileHash,
-        ObservableKind::Process,
-        ObservableKind::Email,
-        ObservableKind::CloudResource,
-    ]);
+    let disposition = one_of(Disposition::ALL);
+    let observable_kind = one_of(ObservableKind::ALL);
     let formats = SourceFormat::ALL
         .into_iter()
         .chain([SourceFormat::Mapped])

@@ -68,13 +68,8 @@ pub fn rfc3339(at: time::OffsetDateTime) -> String {
 }
 
 /// The use case (playbook) a case's alerts select.
-pub fn use_case_of(state: &AppState, alerts: &[Alert]) -> String {
-    state
-        .pipeline()
-        .playbooks()
-        .select(alerts)
-        .name()
-        .to_owned()
+pub fn use_case_of<'a>(state: &'a AppState, alerts: &[Alert]) -> &'a warden_domain::UseCase {
+    &state.pipeline().playbooks().select(alerts).use_case
 }
 
 fn summary(case: &Case, use_case: String) -> CaseSummary {
@@ -120,7 +115,7 @@ pub async fn case_list(state: &AppState, filter: &CaseFilter) -> Result<CaseList
     };
     for case in store.cases(QUEUE_WINDOW).await? {
         let alerts = store.alerts_of_case(case.id).await?;
-        let row = summary(&case, use_case_of(state, &alerts));
+        let row = summary(&case, use_case_of(state, &alerts).name.clone());
         *list.by_state.entry(row.state.clone()).or_default() += 1;
         *list.by_severity.entry(row.severity.clone()).or_default() += 1;
         *list.by_use_case.entry(row.use_case.clone()).or_default() += 1;
@@ -239,7 +234,7 @@ pub async fn case_detail(state: &AppState, id: &str) -> Result<CaseDetail, ApiEr
         .map(AuditEntryView::of)
         .collect();
     Ok(CaseDetail {
-        use_case: use_case_of(state, &alerts),
+        use_case: use_case_of(state, &alerts).name.clone(),
         evidence: store.evidence_of_case(id).await?,
         gaps: store.gaps_of_case(id).await?,
         assessments: store.assessments_of_case(id).await?,

@@ -95,6 +95,14 @@ pub fn role_grants(role: &str) -> Vec<Permission> {
     grants
 }
 
+/// Whether one of `roles` grants `permission` (people, here and in the
+/// CLI).
+pub fn roles_grant(roles: &[String], permission: Permission) -> bool {
+    roles
+        .iter()
+        .any(|role| role_grants(role).contains(&permission))
+}
+
 /// API token scopes, and what each grants.
 pub const SCOPES: [&str; 3] = ["alerts:write", "read", "metrics:read"];
 
@@ -121,10 +129,7 @@ impl Principal {
     /// Whether this caller holds `permission`.
     pub fn can(&self, permission: Permission) -> bool {
         match self {
-            Principal::Person { person, .. } => person
-                .roles
-                .iter()
-                .any(|role| role_grants(role).contains(&permission)),
+            Principal::Person { person, .. } => roles_grant(&person.roles, permission),
             Principal::Token(token) => token
                 .scopes
                 .iter()
