@@ -200,14 +200,14 @@ pub fn routes() -> Vec<Route> {
             "/api/v1/kill-switch",
             Access::Needs(KillSwitch),
             "Pull the kill switch (everything, or one use case)",
-            post(pull_kill_switch),
+            post(kill_switch::<true>),
         ),
         r(
             Method::POST,
             "/api/v1/kill-switch/release",
             Access::Needs(KillSwitch),
             "Release the kill switch",
-            post(release_kill_switch),
+            post(kill_switch::<false>),
         ),
         r(
             Method::GET,
@@ -1095,7 +1095,8 @@ pub async fn switch_as(
     Ok(())
 }
 
-async fn pull_kill_switch(
+/// `POST /api/v1/kill-switch` (`PULL`) and `/api/v1/kill-switch/release`.
+async fn kill_switch<const PULL: bool>(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     ApiJson(body): ApiJson<SwitchBody>,
@@ -1105,26 +1106,14 @@ async fn pull_kill_switch(
         &principal,
         body.use_case.as_deref(),
         &body.reason,
-        true,
+        PULL,
     )
     .await?;
-    Ok(done("execution paused"))
-}
-
-async fn release_kill_switch(
-    State(state): State<AppState>,
-    Extension(principal): Extension<Principal>,
-    ApiJson(body): ApiJson<SwitchBody>,
-) -> Result<Json<Done>, ApiError> {
-    switch_as(
-        &state,
-        &principal,
-        body.use_case.as_deref(),
-        &body.reason,
-        false,
-    )
-    .await?;
-    Ok(done("execution resumed"))
+    Ok(done(if PULL {
+        "execution paused"
+    } else {
+        "execution resumed"
+    }))
 }
 
 // ---- policy ----
