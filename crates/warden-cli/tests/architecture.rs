@@ -63,21 +63,27 @@ fn reachable(graph: &BTreeMap<String, BTreeSet<String>>, from: &str) -> BTreeSet
 }
 
 #[test]
-fn the_assessor_cannot_reach_the_executor_or_store_writes() {
+fn the_assessors_cannot_reach_the_executor_or_store_writes() {
     let graph = workspace_graph();
-    let reach = reachable(&graph, "warden-assess");
-    for forbidden in [
-        "warden-execute",
-        "warden-approve",
-        "warden-store",
-        "warden-audit",
-        "warden-pipeline",
-        "sqlx",
-    ] {
-        assert!(
-            !reach.contains(forbidden),
-            "warden-assess reaches {forbidden}: {reach:?}"
-        );
+    // The LLM assessor talks to a model over HTTP; like every assessor it
+    // reaches context only through the pipeline's vetted tool gateway.
+    for assessor in ["warden-assess", "warden-llm"] {
+        let reach = reachable(&graph, assessor);
+        assert!(graph.contains_key(assessor), "{assessor} is a workspace crate");
+        for forbidden in [
+            "warden-execute",
+            "warden-approve",
+            "warden-store",
+            "warden-audit",
+            "warden-pipeline",
+            "warden-enrich",
+            "sqlx",
+        ] {
+            assert!(
+                !reach.contains(forbidden),
+                "{assessor} reaches {forbidden}: {reach:?}"
+            );
+        }
     }
 }
 

@@ -59,57 +59,7 @@ pub struct ConnectorOutcome {
     pub handle: Option<String>,
 }
 
-/// How a connector call failed, so the executor and the record can tell a
-/// refused credential from a product outage.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ConnectorErrorKind {
-    /// Missing or unusable configuration or credentials on our side.
-    Config,
-    /// The product refused our credentials (401/403).
-    Auth,
-    /// The product asked us to slow down and retries ran out (429).
-    RateLimited,
-    /// The product failed (5xx) and retries ran out.
-    Unavailable,
-    /// No answer in time.
-    Timeout,
-    /// The product rejected the request itself (other 4xx, or an error
-    /// body on a 200), or the target does not exist there.
-    Rejected,
-    /// The answer did not match the product's documented format.
-    Protocol,
-}
-
-impl ConnectorErrorKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ConnectorErrorKind::Config => "config",
-            ConnectorErrorKind::Auth => "auth",
-            ConnectorErrorKind::RateLimited => "rate_limited",
-            ConnectorErrorKind::Unavailable => "unavailable",
-            ConnectorErrorKind::Timeout => "timeout",
-            ConnectorErrorKind::Rejected => "rejected",
-            ConnectorErrorKind::Protocol => "protocol",
-        }
-    }
-}
-
-/// A connector's failure. The message never carries a credential.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{} error: {message}", kind.as_str())]
-pub struct ConnectorError {
-    pub kind: ConnectorErrorKind,
-    pub message: String,
-}
-
-impl ConnectorError {
-    pub fn new(kind: ConnectorErrorKind, message: impl Into<String>) -> Self {
-        Self {
-            kind,
-            message: message.into(),
-        }
-    }
-}
+pub use warden_http::{ConnectorError, ConnectorErrorKind};
 
 /// Something that performs catalogue actions against a product.
 #[async_trait]

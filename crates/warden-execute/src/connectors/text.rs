@@ -19,22 +19,7 @@ const MAX_VALUE_CHARS: usize = 300;
 /// How much of the idempotency key is shown (and used as a Jira label).
 pub(crate) const REFERENCE_CHARS: usize = 16;
 
-/// `value` on one line: control characters (newlines included) become
-/// spaces, surrounding space is trimmed, and at most `max_chars` characters
-/// are kept (an ellipsis marks a cut).
-pub(crate) fn clean(value: &str, max_chars: usize) -> String {
-    let flat: String = value
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    let flat = flat.trim();
-    if flat.chars().count() <= max_chars {
-        return flat.to_owned();
-    }
-    let mut cut: String = flat.chars().take(max_chars.saturating_sub(1)).collect();
-    cut.push('…');
-    cut
-}
+pub(crate) use warden_http::one_line as clean;
 
 /// The short reference printed on every text and used as a label: the
 /// first characters of the idempotency key (ASCII letters and digits only).

@@ -1,4 +1,5 @@
-//! The HTTP layer every product connector shares.
+//! The HTTP layer every outside product shares: the executor's connectors
+//! and the LLM providers.
 //!
 //! - One TLS stack: rustls with the ring provider, installed once
 //!   ([`ensure_crypto_provider`]); aws-lc-rs is never compiled in.
@@ -29,7 +30,6 @@ use reqwest::{Method, RequestBuilder, StatusCode, Url};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use crate::{ConnectorError, ConnectorErrorKind};
 
 /// Largest answer body read from a product.
 const MAX_BODY_BYTES: usize = 1 << 20;
@@ -37,6 +37,75 @@ const MAX_BODY_BYTES: usize = 1 << 20;
 const MAX_PRODUCT_TEXT: usize = 400;
 /// How many recently issued access tokens are scrubbed from messages.
 const REMEMBERED_TOKENS: usize = 4;
+
+/// How a call to a product failed, so callers and the record can tell a
+/// refused credential from an outage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectorErrorKind {
+    /// Missing or unusable configuration or credentials on our side.
+    Config,
+    /// The product refused our credentials (401/403).
+    Auth,
+    /// The product asked us to slow down and retries ran out (429).
+    RateLimited,
+    /// The product failed (5xx) and retries ran out.
+    Unavailable,
+    /// No answer in time.
+    Timeout,
+    /// The product rejected the request itself (other 4xx, or an error
+    /// body on a 200), or the target does not exist there.
+    Rejected,
+    /// The answer did not match the product's documented format.
+    Protocol,
+}
+
+impl ConnectorErrorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConnectorErrorKind::Config => "config",
+            ConnectorErrorKind::Auth => "auth",
+            ConnectorErrorKind::RateLimited => "rate_limited",
+            ConnectorErrorKind::Unavailable => "unavailable",
+            ConnectorErrorKind::Timeout => "timeout",
+            ConnectorErrorKind::Rejected => "rejected",
+            ConnectorErrorKind::Protocol => "protocol",
+        }
+    }
+}
+
+/// A failed call to a product. The message never carries a credential.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{} error: {message}", kind.as_str())]
+pub struct ConnectorError {
+    pub kind: ConnectorErrorKind,
+    pub message: String,
+}
+
+impl ConnectorError {
+    pub fn new(kind: ConnectorErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+/// `value` on one line: control characters (newlines included) become
+/// spaces, surrounding space is trimmed, and at most `max_chars` characters
+/// are kept (an ellipsis marks a cut).
+pub fn one_line(value: &str, max_chars: usize) -> String {
+    let flat: String = value
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let flat = flat.trim();
+    if flat.chars().count() <= max_chars {
+        return flat.to_owned();
+    }
+    let mut cut: String = flat.chars().take(max_chars.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
+}
 
 /// Install rustls's ring provider as the process default, once. Another
 /// component having installed it first is fine.
@@ -628,7 +697,7 @@ impl HttpClient {
     pub fn product_text(&self, body: &[u8]) -> String {
         match (self.error_text)(body) {
             Some(text) if !text.trim().is_empty() => {
-                self.redact(&super::text::clean(&text, MAX_PRODUCT_TEXT))
+                self.redact(&one_line(&text, MAX_PRODUCT_TEXT))
             }
             _ => "no error detail in the answer".to_owned(),
         }

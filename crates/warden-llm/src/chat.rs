@@ -1,0 +1,114 @@
+//! A provider-neutral chat exchange: what the assessor asks and what a
+//! model answers, before either is put into a vendor's wire format.
+//!
+//! The assessor speaks only these types; [`crate::provider`] turns them
+//! into OpenAI chat-completions or Anthropic Messages bodies and back.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// One request to a model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatRequest {
+    /// The fixed, versioned system instructions (never holds case data).
+    pub system: String,
+    /// The conversation so far.
+    pub messages: Vec<Message>,
+    /// Read tools the model may call (the playbook's plan).
+    pub tools: Vec<ToolSpec>,
+    /// The final answer's JSON Schema, offered as structured output
+    /// (OpenAI `response_format`) or as the `submit_assessment` tool.
+    pub output: OutputSpec,
+    /// Cap on the answer's tokens.
+    pub max_tokens: u32,
+}
+
+/// The final answer's contract.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutputSpec {
+    /// `submit_assessment`: the name of the schema and of the tool that
+    /// carries it where a provider has no structured output.
+    pub name: String,
+    pub description: String,
+    pub schema: Value,
+}
+
+/// A read tool the model may call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolSpec {
+    pub name: String,
+    pub description: String,
+    /// JSON Schema of the arguments object.
+    pub parameters: Value,
+}
+
+/// One turn of the conversation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "role", rename_all = "snake_case")]
+pub enum Message {
+    /// Warden's side: the case data, or a repair request. Case data is
+    /// always a JSON document (see `crate::prompt`), never prose.
+    User { content: String },
+    /// The model's turn, as it answered.
+    Assistant {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        text: Option<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        tool_calls: Vec<ToolCall>,
+    },
+    /// The result of one tool call, as a JSON document.
+    Tool { call_id: String, content: String },
+}
+
+/// A tool call the model asked for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolCall {
+    /// The provider's id for the call, echoed in the result.
+    pub id: String,
+    pub name: String,
+    /// The arguments as the model wrote them. A provider that sends them
+    /// as a string (OpenAI) has them parsed; text that is not JSON is kept
+    /// as a JSON string so the caller can refuse it.
+    pub arguments: Value,
+}
+
+/// Why the model stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Finish {
+    /// A complete answer.
+    Stop,
+    /// It wants tool results.
+    ToolCalls,
+    /// It hit the token cap: the answer is truncated.
+    Length,
+    /// Refused, filtered, or a reason we do not know.
+    Other,
+}
+
+/// Tokens one call used, as the provider counted them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+}
+
+impl Usage {
+    pub fn total(self) -> u64 {
+        self.prompt_tokens.saturating_add(self.completion_tokens)
+    }
+}
+
+/// A model's answer, parsed from the provider's wire format.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatReply {
+    /// Text content, if any (the structured answer on OpenAI).
+    pub text: Option<String>,
+    /// Tool calls, in order (the structured answer on Anthropic is a call
+    /// of the `submit_assessment` tool).
+    pub tool_calls: Vec<ToolCall>,
+    pub finish: Finish,
+    pub usage: Usage,
+    /// The model that answered, as the provider named it.
+    pub model: String,
+}

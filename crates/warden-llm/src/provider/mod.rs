@@ -1,0 +1,3 @@
+//! Provider wire formats and the HTTP transport.
+//!
+//! (Being written: `openai`, `anthropic`, `HttpTransport`.)
