@@ -3,11 +3,16 @@
 //!
 //! - One TLS stack: rustls with the ring provider, installed once
 //!   ([`ensure_crypto_provider`]); aws-lc-rs is never compiled in.
-//! - A time-out per attempt, no redirects, bodies read up to a cap.
+//! - A time-out per attempt, no redirects, bodies read up to a cap (1 MiB
+//!   unless [`HttpClient::with_body_cap`] sets another).
+//! - [`HttpClient::send_traced`] also reports what went over the wire
+//!   (attempts, last status and body), for callers that keep a record.
 //! - Retries: a 429 waits for `Retry-After` (delta-seconds or HTTP-date, or
 //!   Okta's `X-Rate-Limit-Reset`), as long as the wait is within the
-//!   configured maximum; 5xx answers and connection failures back off with a
-//!   bounded doubling delay. A request that must not be repeated once the
+//!   configured maximum, and is honoured as given; 5xx answers and connection
+//!   failures back off with a bounded doubling delay with equal jitter (half
+//!   fixed, half random), so clients that failed together do not retry in
+//!   lockstep. A request that must not be repeated once the
 //!   product may have seen it ([`Retry::NonIdempotent`]) is retried only
 //!   after a 429 or a failed connection.
 //! - Classification into [`ConnectorErrorKind`]: 401/403 `Auth`, 429 after
@@ -19,8 +24,10 @@
 //! scrubbed of every credential the client knows), never a request header,
 //! a request body or a raw answer body.
 
+use std::collections::hash_map::RandomState;
 use std::fmt;
 use std::future::Future;
+use std::hash::{BuildHasher, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, Once};
 use std::time::{Duration, SystemTime};
@@ -30,8 +37,7 @@ use reqwest::{Method, RequestBuilder, StatusCode, Url};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-
-/// Largest answer body read from a product.
+/// Largest answer body read from a product, unless the client says otherwise.
 const MAX_BODY_BYTES: usize = 1 << 20;
 /// Longest product error text carried into an error message.
 const MAX_PRODUCT_TEXT: usize = 400;
@@ -356,6 +362,44 @@ impl fmt::Debug for Answer {
     }
 }
 
+/// How reading the last answer body ended, when it did not end cleanly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyCut {
+    /// The body passed the client's cap; reading stopped there.
+    TooLarge,
+    /// The connection failed or closed before the body was complete.
+    Broken,
+}
+
+/// What one call put on the wire, for a caller that keeps a record of it.
+/// Holds no request header, so no credential.
+#[derive(Clone, Default)]
+pub struct Trace {
+    /// Attempts made, retries included.
+    pub attempts: u32,
+    /// The status of the last answer received, if any came.
+    pub status: Option<StatusCode>,
+    /// The last answer body received, at most the cap (partial when cut).
+    pub body: Vec<u8>,
+    /// That body's size in bytes: what was received, or the announced
+    /// `Content-Length` when larger (so more than `body.len()` when cut).
+    pub body_bytes: usize,
+    /// Set when the last body was not read to its end.
+    pub cut: Option<BodyCut>,
+}
+
+impl fmt::Debug for Trace {
+    // Like `Answer`: the body can hold a token, only its size is shown.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Trace")
+            .field("attempts", &self.attempts)
+            .field("status", &self.status)
+            .field("body_bytes", &self.body_bytes)
+            .field("cut", &self.cut)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Pulls a product's own error text out of an error body.
 pub type ErrorText = fn(&[u8]) -> Option<String>;
 
@@ -364,6 +408,7 @@ pub struct HttpClient {
     product: &'static str,
     client: reqwest::Client,
     settings: HttpSettings,
+    max_body_bytes: usize,
     error_text: ErrorText,
     credentials: Vec<Secret>,
     tokens: Mutex<Vec<Secret>>,
@@ -374,6 +419,7 @@ impl fmt::Debug for HttpClient {
         f.debug_struct("HttpClient")
             .field("product", &self.product)
             .field("settings", &self.settings)
+            .field("max_body_bytes", &self.max_body_bytes)
             .finish_non_exhaustive()
     }
 }
@@ -416,10 +462,23 @@ impl HttpClient {
             product,
             client,
             settings,
+            max_body_bytes: MAX_BODY_BYTES,
             error_text,
             credentials: Vec::new(),
             tokens: Mutex::new(Vec::new()),
         })
+    }
+
+    /// Read answer bodies up to `bytes` instead of 1 MiB (an LLM provider's
+    /// configured `max_response_bytes`); a larger body fails the call.
+    pub fn with_body_cap(mut self, bytes: usize) -> Self {
+        self.max_body_bytes = bytes;
+        self
+    }
+
+    /// The largest answer body this client reads.
+    pub fn body_cap(&self) -> usize {
+        self.max_body_bytes
     }
 
     /// Scrub `secret` from every message this client produces.
@@ -487,6 +546,31 @@ impl HttpClient {
         request: RequestBuilder,
         retry: Retry,
     ) -> Result<Answer, ConnectorError> {
+        self.send_traced(what, request, retry).await.0
+    }
+
+    /// [`HttpClient::send`], also reporting what went over the wire: the
+    /// attempts made and the last status and body received, even when the
+    /// call failed (a 5xx that outlived the retries, a body cut short or
+    /// too large, a time-out mid-body).
+    pub async fn send_traced(
+        &self,
+        what: &str,
+        request: RequestBuilder,
+        retry: Retry,
+    ) -> (Result<Answer, ConnectorError>, Trace) {
+        let mut trace = Trace::default();
+        let result = self.send_recorded(what, request, retry, &mut trace).await;
+        (result, trace)
+    }
+
+    async fn send_recorded(
+        &self,
+        what: &str,
+        request: RequestBuilder,
+        retry: Retry,
+        trace: &mut Trace,
+    ) -> Result<Answer, ConnectorError> {
         let request = request.build().map_err(|e| {
             ConnectorError::new(
                 ConnectorErrorKind::Config,
@@ -507,7 +591,8 @@ impl HttpClient {
                 )
             })?;
             let exhausted = retries >= self.settings.max_retries;
-            let wait = match self.attempt(copy).await {
+            trace.attempts = trace.attempts.saturating_add(1);
+            let wait = match self.attempt(copy, trace).await {
                 Ok(answer) if answer.status == StatusCode::TOO_MANY_REQUESTS => {
                     if exhausted {
                         return Err(self.error(
@@ -518,7 +603,9 @@ impl HttpClient {
                             ),
                         ));
                     }
-                    let wait = retry_after(&answer.headers, SystemTime::now()).unwrap_or(backoff);
+                    // A wait the product asked for is honoured as given.
+                    let wait = retry_after(&answer.headers, SystemTime::now())
+                        .unwrap_or_else(|| jittered(backoff));
                     if wait > self.settings.max_retry_wait {
                         return Err(self.error(
                             ConnectorErrorKind::RateLimited,
@@ -542,7 +629,7 @@ impl HttpClient {
                         );
                         return Err(self.error(ConnectorErrorKind::Unavailable, message));
                     }
-                    backoff
+                    jittered(backoff)
                 }
                 Ok(answer) => return Ok(answer),
                 Err(AttemptError::Timeout) => {
@@ -565,7 +652,7 @@ impl HttpClient {
                             ),
                         ));
                     }
-                    backoff
+                    jittered(backoff)
                 }
                 Err(AttemptError::Transport(why)) => {
                     return Err(self.error(
@@ -577,8 +664,8 @@ impl HttpClient {
                     return Err(self.error(
                         ConnectorErrorKind::Protocol,
                         format!(
-                            "{} answered {what} with more than {MAX_BODY_BYTES} bytes",
-                            self.product
+                            "{} answered {what} with more than {} bytes",
+                            self.product, self.max_body_bytes
                         ),
                     ));
                 }
@@ -596,7 +683,18 @@ impl HttpClient {
         }
     }
 
-    async fn attempt(&self, request: reqwest::Request) -> Result<Answer, AttemptError> {
+    /// One attempt; `trace` is filled as the answer arrives, so a time-out
+    /// or a failure mid-body leaves what was received on the record.
+    async fn attempt(
+        &self,
+        request: reqwest::Request,
+        trace: &mut Trace,
+    ) -> Result<Answer, AttemptError> {
+        trace.status = None;
+        trace.body.clear();
+        trace.body_bytes = 0;
+        trace.cut = None;
+        let cap = self.max_body_bytes;
         let exchange = async {
             let mut response = self.client.execute(request).await.map_err(|e| {
                 if e.is_timeout() {
@@ -608,24 +706,37 @@ impl HttpClient {
                 }
             })?;
             let status = response.status();
+            trace.status = Some(status);
+            let announced = response
+                .content_length()
+                .and_then(|n| usize::try_from(n).ok());
             let headers = std::mem::take(response.headers_mut());
-            let mut body = Vec::new();
-            while let Some(chunk) = response.chunk().await.map_err(|e| {
-                if e.is_timeout() {
-                    AttemptError::Timeout
-                } else {
-                    AttemptError::Transport(chain(&e))
-                }
-            })? {
-                if body.len().saturating_add(chunk.len()) > MAX_BODY_BYTES {
+            loop {
+                let chunk = match response.chunk().await {
+                    Ok(Some(chunk)) => chunk,
+                    Ok(None) => break,
+                    Err(e) if e.is_timeout() => return Err(AttemptError::Timeout),
+                    Err(e) => {
+                        trace.cut = Some(BodyCut::Broken);
+                        return Err(AttemptError::Transport(chain(&e)));
+                    }
+                };
+                trace.body_bytes = trace.body_bytes.saturating_add(chunk.len());
+                if trace.body_bytes > cap {
+                    let room = cap.saturating_sub(trace.body.len());
+                    trace
+                        .body
+                        .extend_from_slice(chunk.get(..room).unwrap_or(&chunk));
+                    trace.body_bytes = trace.body_bytes.max(announced.unwrap_or(0));
+                    trace.cut = Some(BodyCut::TooLarge);
                     return Err(AttemptError::TooLarge);
                 }
-                body.extend_from_slice(&chunk);
+                trace.body.extend_from_slice(&chunk);
             }
             Ok(Answer {
                 status,
                 headers,
-                body,
+                body: trace.body.clone(),
             })
         };
         tokio::time::timeout(self.settings.timeout, exchange)
@@ -945,12 +1056,37 @@ where
                     "reconciling after {}",
                     e.kind.as_str()
                 );
-                tokio::time::sleep(backoff).await;
+                tokio::time::sleep(jittered(backoff)).await;
                 backoff = backoff.saturating_mul(2).min(settings.max_retry_wait);
             }
             other => return other,
         }
     }
+}
+
+/// `delay` with equal jitter: half of it fixed, the other half random, so
+/// clients that failed at the same moment spread their retries. Never more
+/// than `delay`, never less than half of it.
+fn jittered(delay: Duration) -> Duration {
+    let half = delay / 2;
+    let spread = u64::try_from(delay.saturating_sub(half).as_nanos()).unwrap_or(u64::MAX);
+    match spread.checked_add(1) {
+        Some(range) => half.saturating_add(Duration::from_nanos(random_u64() % range)),
+        None => delay,
+    }
+}
+
+/// A cheap random number: std's per-process random hash keys (which also
+/// change with every `RandomState`) over the current time. Good enough to
+/// spread retries; not for anything secret.
+fn random_u64() -> u64 {
+    let mut hasher = RandomState::new().build_hasher();
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    hasher.write_u128(now);
+    hasher.finish()
 }
 
 /// An error and its sources on one line (reqwest's URL left out).
@@ -990,6 +1126,22 @@ mod tests {
         okta.insert("x-rate-limit-reset", "1000000005".parse().unwrap());
         assert_eq!(retry_after(&okta, now), Some(Duration::from_secs(5)));
         assert_eq!(retry_after(&HeaderMap::new(), now), None);
+    }
+
+    #[test]
+    fn jitter_stays_between_half_and_the_whole_delay() {
+        let delay = Duration::from_millis(800);
+        let waits: Vec<Duration> = (0..200).map(|_| jittered(delay)).collect();
+        assert!(
+            waits
+                .iter()
+                .all(|w| *w >= Duration::from_millis(400) && *w <= delay)
+        );
+        // Spread, not one fixed value.
+        let first = waits[0];
+        assert!(waits.iter().any(|w| *w != first));
+        assert_eq!(jittered(Duration::ZERO), Duration::ZERO);
+        assert!(jittered(Duration::MAX) >= Duration::MAX / 2);
     }
 
     #[test]

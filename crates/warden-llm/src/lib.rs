@@ -22,4 +22,5 @@ pub mod transport;
 
 pub use chat::{ChatReply, ChatRequest, Finish, Message, OutputSpec, ToolCall, ToolSpec, Usage};
 pub use config::{LlmConfig, LlmEnv, ProviderKind, Resolved};
+pub use provider::HttpTransport;
 pub use transport::{CallKey, CallOutcome, LlmError, LlmErrorKind, Transport, WireExchange};
