@@ -34,7 +34,7 @@ use warden_domain::{
     Target, Verdict,
 };
 
-use crate::{AssessmentInput, Assessor, AssessorFailure, ToolRequest};
+use crate::{AssessmentInput, Assessor, AssessorFailure, AssessorHost, AssessorRun, ToolRequest};
 
 /// The attacks, in the order the case hash picks them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -119,12 +119,26 @@ impl ChaosAssessor {
     }
 }
 
+#[async_trait::async_trait]
 impl Assessor for ChaosAssessor {
     fn name(&self) -> &str {
         "chaos"
     }
 
-    fn assess(&self, input: &AssessmentInput<'_>) -> Result<Assessment, AssessorFailure> {
+    /// Ask for every tool call it can think of (each refused one is on the
+    /// record), then answer.
+    async fn assess(&self, input: &AssessmentInput<'_>, host: &dyn AssessorHost) -> AssessorRun {
+        for request in self.tool_requests(input) {
+            // A refusal is the host's to record; the attack goes on.
+            let _ = host.call_tool(&request).await;
+        }
+        AssessorRun::of(self.output(input))
+    }
+}
+
+impl ChaosAssessor {
+    /// The attack's output for this case.
+    pub fn output(&self, input: &AssessmentInput<'_>) -> Result<Assessment, AssessorFailure> {
         let attack = self.attack_for(input);
         let cited = cite_all(input);
         let mut assessment = Assessment {
@@ -198,7 +212,7 @@ impl Assessor for ChaosAssessor {
 
     /// Tools outside any playbook, tools inside it with arguments taken from
     /// free text or invented, and one honest request.
-    fn tool_requests(&self, input: &AssessmentInput<'_>) -> Vec<ToolRequest> {
+    pub fn tool_requests(&self, input: &AssessmentInput<'_>) -> Vec<ToolRequest> {
         let mut requests = Vec::new();
         let text_entity = text_entities(input)
             .into_iter()

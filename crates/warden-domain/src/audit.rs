@@ -9,6 +9,7 @@ use crate::approval::RequestStatus;
 use crate::case::CaseState;
 use crate::decision::{Decision, DecisionOutcome};
 use crate::evidence::EvidenceGap;
+use crate::exchange::ModelExchange;
 use crate::execution::ExecutionStatus;
 use crate::ids::{AlertId, CaseId, EvidenceId};
 use crate::severity::Severity;
@@ -204,6 +205,12 @@ pub enum AuditEvent {
         tool: String,
         reason: String,
     },
+    /// A model was called while assessing a case (the prompt as sent and
+    /// the output as received), before its answer was used.
+    ModelCalled {
+        case_id: CaseId,
+        exchange: ModelExchange,
+    },
     /// An analyst gave their own verdict on a triaged case.
     CaseReviewed {
         case_id: CaseId,
@@ -294,7 +301,7 @@ impl AuditEvent {
             AuditEvent::RunStarted { .. } | AuditEvent::UserAdded { .. } => Stage::Control,
             AuditEvent::CaseOpened { .. } => Stage::Correlate,
             AuditEvent::EvidenceCollected { .. } => Stage::Enrich,
-            AuditEvent::Assessed { .. } => Stage::Assess,
+            AuditEvent::Assessed { .. } | AuditEvent::ModelCalled { .. } => Stage::Assess,
             AuditEvent::PolicyDecided { .. } | AuditEvent::Escalated { .. } => Stage::Decide,
             AuditEvent::ToolRequestRejected { .. } => Stage::Enrich,
             AuditEvent::ApprovalEvaluated { .. }
@@ -331,6 +338,7 @@ impl AuditEvent {
             | AuditEvent::CaseOpened { case_id, .. }
             | AuditEvent::EvidenceCollected { case_id, .. }
             | AuditEvent::Assessed { case_id, .. }
+            | AuditEvent::ModelCalled { case_id, .. }
             | AuditEvent::PolicyDecided { case_id, .. }
             | AuditEvent::Escalated { case_id, .. }
             | AuditEvent::ApprovalEvaluated { case_id, .. }
@@ -360,6 +368,7 @@ impl AuditEvent {
             AuditEvent::CaseOpened { .. } => "case_opened",
             AuditEvent::EvidenceCollected { .. } => "evidence_collected",
             AuditEvent::Assessed { .. } => "assessed",
+            AuditEvent::ModelCalled { .. } => "model_called",
             AuditEvent::PolicyDecided { .. } => "policy_decided",
             AuditEvent::Escalated { .. } => "escalated",
             AuditEvent::ApprovalEvaluated { .. } => "approval_evaluated",

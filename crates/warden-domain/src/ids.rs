@@ -72,6 +72,13 @@ impl EvidenceId {
         Self(format!("ev-alert-{n}"))
     }
 
+    /// An id as an assessor cited it. It may name nothing: citations are
+    /// checked against the case's evidence before anything trusts them
+    /// (`Assessment::check`).
+    pub fn from_cited(text: &str) -> Self {
+        Self(text.to_owned())
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }

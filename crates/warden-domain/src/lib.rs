@@ -17,6 +17,7 @@
 //! - [`action`]: the action catalogue and [`ActionProposal`], bound by a hash.
 //! - [`assessment`], [`decision`], [`approval`], [`execution`]: what assessors,
 //!   the policy layer, people and the executor produce.
+//! - [`exchange`]: a model call (prompt and output) as the record keeps it.
 //! - [`audit`]: the typed audit events every stage appends.
 //!
 //! Data flows ingest -> correlate -> enrich -> assess -> decide -> approve ->
@@ -32,6 +33,7 @@ pub mod case;
 pub mod clock;
 pub mod decision;
 pub mod evidence;
+pub mod exchange;
 pub mod execution;
 pub mod hashing;
 pub mod ids;
@@ -52,6 +54,7 @@ pub use case::{Case, CaseState, InvalidTransition};
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use decision::{Decision, DecisionOutcome};
 pub use evidence::{Evidence, EvidenceGap, Freshness};
+pub use exchange::ModelExchange;
 pub use execution::{Execution, ExecutionStatus};
 pub use ids::{AlertId, CaseId, EvidenceId};
 pub use observable::{Observable, ObservableKind, Provenance};

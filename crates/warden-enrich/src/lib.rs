@@ -411,6 +411,48 @@ impl Enrichment {
         result
     }
 
+    /// One more call, asked for by an assessor after the plan ran (the
+    /// caller has vetted it: tool in the plan, arguments the case's own
+    /// entities). A finding already held comes back as the existing item
+    /// (same id), a new one becomes evidence with the next id. Returns the
+    /// evidence and gaps of this call; the call itself is the last entry of
+    /// [`Enrichment::tool_calls`].
+    pub async fn follow_up(
+        &mut self,
+        tools: &ToolBox,
+        name: &str,
+        params: serde_json::Value,
+        now: OffsetDateTime,
+    ) -> (Vec<Evidence>, Vec<EvidenceGap>) {
+        let gaps_before = self.gaps.len();
+        let Some(result) = self.run(tools, name, params, now).await else {
+            // A gap already held is not added twice: say so instead.
+            let mut gaps = self.gaps.get(gaps_before..).unwrap_or_default().to_vec();
+            if gaps.is_empty() {
+                gaps.push(EvidenceGap {
+                    source: format!("tool {name}"),
+                    reason: format!("{name} failed, as it did earlier for this case"),
+                });
+            }
+            return (Vec::new(), gaps);
+        };
+        let gaps = result.gaps.clone();
+        let mut found = Vec::new();
+        for finding in result.findings {
+            let held = self.evidence.iter().find(|e| {
+                e.kind == finding.kind
+                    && e.subject == finding.subject
+                    && e.source == result.source.label()
+            });
+            let id = match held {
+                Some(existing) => existing.id.clone(),
+                None => self.push(&result.source, finding, result.freshness, now),
+            };
+            found.extend(self.evidence.iter().find(|e| e.id == id).cloned());
+        }
+        (found, gaps)
+    }
+
     /// Every finding of `result` as evidence.
     fn add_all(&mut self, result: ToolResult, now: OffsetDateTime) {
         for finding in result.findings {

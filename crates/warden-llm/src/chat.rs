@@ -33,14 +33,8 @@ pub struct OutputSpec {
     pub schema: Value,
 }
 
-/// A read tool the model may call.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ToolSpec {
-    pub name: String,
-    pub description: String,
-    /// JSON Schema of the arguments object.
-    pub parameters: Value,
-}
+/// A read tool the model may call (the host's description of it).
+pub use warden_assess::ToolSpec;
 
 /// One turn of the conversation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -10,17 +10,82 @@
 //! - [`provider`]: OpenAI chat completions and Anthropic Messages on the
 //!   wire, over the shared HTTP layer, with rate limits.
 //! - [`transport`]: the [`Transport`] trait, the wire record and errors.
+//! - [`prompt`]: the fixed, versioned instructions and the case document
+//!   (least data, untrusted text spotlighted).
+//! - [`assessor`]: [`LlmAssessor`], the bounded loop: investigate through
+//!   the host's vetted tools, answer, one repair.
+//! - [`answer`]: the answer's schema, parsing and checks (citations,
+//!   claims against evidence, targets).
+//! - [`record`]: recordings, and [`ReplayTransport`] answering from them.
 //!
 //! INVARIANT (S1): like every assessor, this crate cannot reach the
 //! executor, the store or the audit log (a test in `warden-cli` checks the
 //! crate graph); context comes only through the pipeline's vetted gateway.
 
+pub mod answer;
+pub mod assessor;
 pub mod chat;
 pub mod config;
+pub mod prompt;
 pub mod provider;
+pub mod record;
 pub mod transport;
 
 pub use chat::{ChatReply, ChatRequest, Finish, Message, OutputSpec, ToolCall, ToolSpec, Usage};
+pub use assessor::LlmAssessor;
 pub use config::{LlmConfig, LlmEnv, ProviderKind, Resolved};
 pub use provider::HttpTransport;
 pub use transport::{CallKey, CallOutcome, LlmError, LlmErrorKind, Transport, WireExchange};
+pub use record::{Recorder, ReplayTransport};
+
+/// The LLM assessors `resolved` describes: the model, and with `ensemble`
+/// the second model too when `[llm] second_model` is set. They share one
+/// transport (one client, one rate limit). A recording to append to
+/// (`[llm] record_to`) is opened here.
+pub fn assessors(resolved: &Resolved, ensemble: bool) -> Result<Vec<LlmAssessor>, String> {
+    use std::sync::Arc;
+    let config = &resolved.config;
+    let recorder = match &config.record_to {
+        Some(path) => Some(Arc::new(Recorder::open(path)?)),
+        None => None,
+    };
+    let transports: Vec<(String, Arc<dyn Transport>)> = match resolved.provider {
+        ProviderKind::Replay => {
+            let path = config
+                .recordings
+                .as_deref()
+                .ok_or("the replay provider needs [llm] recordings")?;
+            let exchanges = record::read_recording(path)?;
+            let mut list: Vec<(String, Arc<dyn Transport>)> = vec![(
+                "llm".to_owned(),
+                Arc::new(ReplayTransport::new(exchanges.clone(), &resolved.model)),
+            )];
+            if let (true, Some(second)) = (ensemble, &config.second_model) {
+                list.push((
+                    "llm-second".to_owned(),
+                    Arc::new(ReplayTransport::new(exchanges, second)),
+                ));
+            }
+            list
+        }
+        ProviderKind::Openai | ProviderKind::Anthropic => {
+            let first = HttpTransport::new(resolved).map_err(|e| e.to_string())?;
+            let mut list: Vec<(String, Arc<dyn Transport>)> = Vec::new();
+            if let (true, Some(second)) = (ensemble, &config.second_model) {
+                list.push(("llm-second".to_owned(), Arc::new(first.with_model(second))));
+            }
+            list.insert(0, ("llm".to_owned(), Arc::new(first)));
+            list
+        }
+    };
+    Ok(transports
+        .into_iter()
+        .map(|(name, transport)| {
+            let assessor = LlmAssessor::new(&name, transport, config.clone());
+            match &recorder {
+                Some(recorder) => assessor.with_recorder(recorder.clone()),
+                None => assessor,
+            }
+        })
+        .collect())
+}

@@ -38,6 +38,9 @@ pub struct Config {
     pub audit: AuditConfig,
     /// `warden serve`: sessions, sign-in throttling, background workers.
     pub server: ServerConfig,
+    /// The LLM assessor (`--assessor llm|ensemble`): provider, limits,
+    /// budgets. The `WARDEN_LLM_*` environment wins over it.
+    pub llm: warden_llm::LlmConfig,
     /// Products the executor acts on (`docs/connectors.md`). None by
     /// default: only case notes run until a connector is configured.
     /// Never written back out (it names where secrets live).

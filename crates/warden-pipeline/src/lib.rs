@@ -21,6 +21,7 @@ pub mod accounts;
 pub mod config;
 pub mod control;
 pub mod eval;
+mod host;
 pub mod report;
 
 use std::path::PathBuf;
@@ -103,11 +104,11 @@ pub struct Pipeline {
     audit: Arc<dyn AuditLog>,
     clock: Arc<dyn Clock>,
     policy: PolicyEngine,
-    assessor: Box<dyn Assessor>,
+    assessor: Arc<dyn Assessor>,
     /// Further assessors whose views are compared with the first one's
     /// (an ensemble); disagreement escalates. When the primary is not the
     /// deterministic assessor, the deterministic one is always among them.
-    second_opinions: Vec<Box<dyn Assessor>>,
+    second_opinions: Vec<Arc<dyn Assessor>>,
     executor: Executor,
     connectors: Vec<Arc<dyn Connector>>,
     control: Control,
@@ -118,6 +119,10 @@ pub struct Pipeline {
     /// `warden eval --approve-all`: every approval request is granted by a
     /// simulated approver (policy denials still hold).
     simulated_approver: bool,
+    /// Model tokens the assessors used (`warden_llm_tokens_total`).
+    llm_tokens: Arc<std::sync::atomic::AtomicU64>,
+    /// Cases triaged at once.
+    cases_in_flight: usize,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -165,7 +170,8 @@ impl Pipeline {
         register_embedded(&mut tools, Arc::new(context), Some(past_cases))
             .map_err(PipelineError::Setup)?;
         let playbooks = PlaybookSet::shipped().map_err(|e| PipelineError::Setup(e.to_string()))?;
-        let assessor = Box::new(DeterministicAssessor::new(config.assessor.clone()));
+        let assessor: Arc<dyn Assessor> =
+            Arc::new(DeterministicAssessor::new(config.assessor.clone()));
         let executor = build_executor(
             &config,
             &store,
@@ -191,6 +197,8 @@ impl Pipeline {
             attack: None,
             formats: Formats::default(),
             simulated_approver: false,
+            llm_tokens: Arc::default(),
+            cases_in_flight: 1,
         };
         pipeline.check_playbooks(&pipeline.playbooks)?;
         Ok(pipeline)
@@ -254,6 +262,11 @@ impl Pipeline {
         &self.policy
     }
 
+    /// Model tokens the assessors have used since the pipeline was built.
+    pub fn llm_tokens(&self) -> u64 {
+        self.llm_tokens.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// The store this pipeline writes to.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
@@ -265,7 +278,7 @@ impl Pipeline {
 
     /// Use `assessor` instead of the deterministic one. The deterministic
     /// assessor still runs beside it, as the baseline it must agree with.
-    pub fn with_assessor(mut self, assessor: Box<dyn Assessor>) -> Self {
+    pub fn with_assessor(mut self, assessor: Arc<dyn Assessor>) -> Self {
         let baseline = std::mem::replace(&mut self.assessor, assessor);
         if baseline.name() == "deterministic" && self.assessor.name() != "deterministic" {
             self.second_opinions.insert(0, baseline);
@@ -273,8 +286,20 @@ impl Pipeline {
         self
     }
 
+    /// Use the assessors of `choice` (see [`assessor_named`]).
+    pub fn with_assessors(mut self, choice: &AssessorChoice) -> Self {
+        if let Some(primary) = &choice.primary {
+            self = self.with_assessor(primary.clone());
+        }
+        for other in &choice.second_opinions {
+            self = self.with_second_opinion(other.clone());
+        }
+        self.cases_in_flight = choice.cases_in_flight.max(1);
+        self
+    }
+
     /// Also ask `assessor` and escalate when it disagrees with the primary.
-    pub fn with_second_opinion(mut self, assessor: Box<dyn Assessor>) -> Self {
+    pub fn with_second_opinion(mut self, assessor: Arc<dyn Assessor>) -> Self {
         self.second_opinions.push(assessor);
         self
     }
@@ -492,11 +517,14 @@ impl Pipeline {
                 )
                 .await?;
         }
-        let mut outcomes = Vec::new();
-        for draft in correlate(alerts, &self.config.correlation) {
-            outcomes.push(self.triage_case(draft).await?);
-        }
-        Ok(outcomes)
+        // Cases are independent: with a model that answers in seconds,
+        // several are assessed at once (in order of the drafts).
+        use futures_util::{StreamExt as _, TryStreamExt as _};
+        futures_util::stream::iter(correlate(alerts, &self.config.correlation))
+            .map(|draft| self.triage_case(draft))
+            .buffered(self.cases_in_flight)
+            .try_collect()
+            .await
     }
 
     /// With the simulated approver on, grant `request` as many distinct
@@ -523,64 +551,6 @@ impl Pipeline {
                 .await?;
         }
         Ok(())
-    }
-
-    /// Vet the context tool calls the assessor asked for (S2): a call is
-    /// allowed only for a tool in the playbook's plan (any embedded tool
-    /// when the plan is the default one) with every argument one of the
-    /// case's own structured entities. Allowed calls add nothing today: the
-    /// embedded plan already ran every planned tool over every structured
-    /// entity. Refused calls are on the record and escalate; their reasons
-    /// come back.
-    async fn vet_tool_requests(
-        &self,
-        case_id: warden_domain::CaseId,
-        plan: &[String],
-        alerts: &[Alert],
-        input: &AssessmentInput<'_>,
-    ) -> Result<Vec<String>, PipelineError> {
-        let entities: std::collections::BTreeSet<String> = structured_entities(alerts)
-            .into_iter()
-            .map(|(_, value)| value)
-            .collect();
-        let mut refused = Vec::new();
-        for request in self.assessor.tool_requests(input).into_iter().take(64) {
-            let tool = request.tool.chars().take(64).collect::<String>();
-            let in_plan = if plan.is_empty() {
-                self.tools.has(&tool)
-            } else {
-                plan.iter().any(|t| t == &tool)
-            };
-            let foreign: Vec<String> = request
-                .arguments
-                .values()
-                .filter(|v| !v.as_str().is_some_and(|text| entities.contains(text)))
-                .map(|v| v.to_string().chars().take(60).collect())
-                .collect();
-            let reason = if !in_plan {
-                format!("{tool} is not in the playbook's plan")
-            } else if !foreign.is_empty() {
-                format!(
-                    "{tool} was asked about {} entities that are not the case's own",
-                    foreign.len()
-                )
-            } else {
-                continue;
-            };
-            self.audit
-                .append(
-                    &format!("assessor:{}", self.assessor.name()),
-                    AuditEvent::ToolRequestRejected {
-                        case_id,
-                        assessor: self.assessor.name().to_owned(),
-                        tool: tool.clone(),
-                        reason: reason.clone(),
-                    },
-                )
-                .await?;
-            refused.push(reason);
-        }
-        Ok(refused)
     }
 
     /// Move `case` to `next`, persisting and recording the change.
@@ -683,30 +653,81 @@ impl Pipeline {
             .await?;
         self.advance(&mut case, CaseState::Enriched).await?;
 
-        // Assess, on redacted alerts. An output that cites evidence that
-        // does not exist, or targets what its action cannot take, loses its
-        // proposals and escalates (S4).
+        // Assess, on redacted alerts. Assessors may ask for more context
+        // through the host, which runs only what the plan allows on the
+        // case's own entities (S2) and records every model call first (S5).
+        // An output that cites evidence that does not exist, or targets
+        // what its action cannot take, loses its proposals and escalates
+        // (S4).
         let redacted: Vec<Alert> = alerts.iter().map(redact_alert).collect();
+        let entities: std::collections::BTreeSet<String> = structured_entities(&alerts)
+            .into_iter()
+            .map(|(_, value)| value)
+            .collect();
+        let planned_gaps = enrichment.gaps.len();
+        let context = host::CaseContext::new(enrichment);
+        let plan = host::CaseHost::plan_of(&playbook.tools);
+        let initial = context.enrichment.lock().await.clone();
         let input = AssessmentInput {
             case: &case,
             use_case,
             alerts: &redacted,
-            evidence: &enrichment.evidence,
-            gaps: &enrichment.gaps,
+            evidence: &initial.evidence,
+            gaps: &initial.gaps,
         };
-        let (mut assessment, failure) = match self.assessor.assess(&input) {
+        let host_for = |assessor: &dyn Assessor| host::CaseHost {
+            audit: &self.audit,
+            clock: &self.clock,
+            tools: &self.tools,
+            case_id: case.id,
+            assessor: assessor.name().to_owned(),
+            plan: plan.clone(),
+            entities: entities.clone(),
+            context: &context,
+            calls: std::sync::atomic::AtomicU32::new(0),
+        };
+        let run = self
+            .assessor
+            .assess(&input, &host_for(self.assessor.as_ref()))
+            .await;
+        let mut flags = run.flags;
+        let mut tokens = run.tokens;
+        let (mut assessment, failure) = match run.outcome {
             Ok(assessment) => (assessment, None),
             Err(failure) => (unusable(self.assessor.name()), Some(failure.0)),
         };
-        let second_opinions: Vec<Assessment> = self
-            .second_opinions
-            .iter()
-            .map(|assessor| {
-                assessor
-                    .assess(&input)
-                    .unwrap_or_else(|_| unusable(assessor.name()))
-            })
-            .collect();
+        let mut second_opinions: Vec<Assessment> = Vec::new();
+        for assessor in &self.second_opinions {
+            let run = assessor.assess(&input, &host_for(assessor.as_ref())).await;
+            tokens = tokens.saturating_add(run.tokens);
+            flags.extend(run.flags);
+            second_opinions.push(
+                run.outcome
+                    .unwrap_or_else(|_| unusable(assessor.name())),
+            );
+        }
+        self.llm_tokens
+            .fetch_add(tokens, std::sync::atomic::Ordering::Relaxed);
+
+        // Evidence the assessors' tool calls added is kept like the rest.
+        let rejected_tools = context.refusals();
+        let enrichment = context.enrichment.into_inner();
+        let added = enrichment.evidence.get(context.planned..).unwrap_or_default();
+        let added_gaps = enrichment.gaps.get(planned_gaps..).unwrap_or_default();
+        if !added.is_empty() || !added_gaps.is_empty() {
+            self.audit
+                .append(
+                    PIPELINE,
+                    AuditEvent::EvidenceCollected {
+                        case_id: case.id,
+                        evidence: added.iter().map(|e| e.id.clone()).collect(),
+                        sources: added.iter().map(|e| e.source.clone()).collect::<std::collections::BTreeSet<_>>().into_iter().collect(),
+                        gaps: added_gaps.to_vec(),
+                    },
+                )
+                .await?;
+            self.store.save_evidence(case.id, added, added_gaps).await?;
+        }
         let invalid = failure.or_else(|| {
             assessment
                 .check(&enrichment.ids())
@@ -717,9 +738,6 @@ impl Pipeline {
             // S4: an output that breaks the contract is not an answer.
             assessment = unusable(self.assessor.name());
         }
-        let rejected_tools = self
-            .vet_tool_requests(case.id, &playbook.tools, &alerts, &input)
-            .await?;
         let models = std::iter::once(self.assessor.model())
             .chain(self.second_opinions.iter().map(|a| a.model()));
         for (view, model) in std::iter::once(&assessment)
@@ -796,6 +814,12 @@ impl Pipeline {
             triggers.push(Trigger {
                 code: "invalid_assessment",
                 reason: format!("assessor output rejected: {err}"),
+            });
+        }
+        for flag in flags {
+            triggers.push(Trigger {
+                code: flag.code,
+                reason: flag.reason,
             });
         }
         if !rejected_tools.is_empty() {
@@ -920,17 +944,63 @@ impl Pipeline {
     }
 }
 
-/// The assessor `--assessor NAME` names: `None` for the deterministic one
-/// (the default, always running anyway), the adversarial `chaos` model, or
-/// an error naming the ones that exist.
-pub fn assessor_named(name: &str) -> Result<Option<Box<dyn Assessor>>, String> {
-    match name {
-        "deterministic" => Ok(None),
-        "chaos" => Ok(Some(Box::new(warden_assess::ChaosAssessor::new()))),
-        other => Err(format!(
-            "assessor {other:?} is not available: the built-in ones are \"deterministic\" and \"chaos\" (the adversarial test model)"
-        )),
+/// The assessors `--assessor NAME` names (shared: one client, one rate
+/// limit, for every case of a run).
+#[derive(Clone)]
+pub struct AssessorChoice {
+    /// `None`: the deterministic assessor leads (the default).
+    pub primary: Option<Arc<dyn Assessor>>,
+    /// Further views that must agree (the ensemble's second model).
+    pub second_opinions: Vec<Arc<dyn Assessor>>,
+    /// Cases assessed at once (an LLM answers in seconds, not micros).
+    pub cases_in_flight: usize,
+}
+
+impl std::fmt::Debug for AssessorChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AssessorChoice")
+            .field("primary", &self.primary.as_ref().map(|a| a.name().to_owned()))
+            .field("cases_in_flight", &self.cases_in_flight)
+            .finish_non_exhaustive()
     }
+}
+
+/// Every name `--assessor` takes.
+pub const ASSESSOR_NAMES: &[&str] = &["deterministic", "llm", "ensemble", "chaos"];
+
+/// The assessors `--assessor NAME` names, or an error naming the ones that
+/// exist or the LLM setting that is missing:
+///
+/// - `deterministic`: the composite risk scorer alone (the default).
+/// - `llm`: the LLM leads; the deterministic assessor runs beside it and
+///   disagreement escalates.
+/// - `ensemble`: the same, plus `[llm] second_model` when set; any
+///   disagreement escalates.
+/// - `chaos`: the adversarial test model.
+pub fn assessor_named(name: &str, config: &Config) -> Result<AssessorChoice, String> {
+    let mut choice = AssessorChoice {
+        primary: None,
+        second_opinions: Vec::new(),
+        cases_in_flight: 1,
+    };
+    match name {
+        "deterministic" => {}
+        "chaos" => choice.primary = Some(Arc::new(warden_assess::ChaosAssessor::new())),
+        "llm" | "ensemble" => {
+            let resolved = config.llm.resolve(&warden_llm::LlmEnv::from_process())?;
+            let mut models = warden_llm::assessors(&resolved, name == "ensemble")?.into_iter();
+            choice.primary = models.next().map(|a| Arc::new(a) as Arc<dyn Assessor>);
+            choice.second_opinions = models.map(|a| Arc::new(a) as Arc<dyn Assessor>).collect();
+            choice.cases_in_flight = resolved.config.max_in_flight;
+        }
+        other => {
+            return Err(format!(
+                "assessor {other:?} is not available: use one of {} (chaos is the adversarial test model)",
+                ASSESSOR_NAMES.join(", ")
+            ));
+        }
+    }
+    Ok(choice)
 }
 
 /// What stands in for an assessment that failed or broke the contract:

@@ -31,7 +31,10 @@ use std::sync::{Arc, LazyLock, Mutex};
 use proptest::prelude::*;
 use time::OffsetDateTime;
 use warden_assess::chaos::Attack;
-use warden_assess::{AssessmentInput, Assessor, AssessorFailure, ChaosAssessor, ToolRequest};
+use warden_assess::{
+    AssessmentInput, Assessor, AssessorFailure, AssessorHost, AssessorRun, ChaosAssessor,
+    ToolRequest,
+};
 use warden_audit::{AuditLog, AuditRecord, StoreAuditLog};
 use warden_domain::{
     ActionName, ActionProposal, ApprovalRequest, Assessment, AuditEvent, Autonomy, CaseId, Clock,
@@ -491,12 +494,24 @@ fn pick<T: Clone>(list: &[T], n: usize) -> Option<T> {
     }
 }
 
+#[async_trait::async_trait]
 impl Assessor for RandomModel {
     fn name(&self) -> &str {
         "adversary"
     }
 
-    fn assess(&self, input: &AssessmentInput<'_>) -> Result<Assessment, AssessorFailure> {
+    /// The answer, then every tool call it wants (each through the host).
+    async fn assess(&self, input: &AssessmentInput<'_>, host: &dyn AssessorHost) -> AssessorRun {
+        let outcome = self.output(input);
+        for request in self.tool_requests(input) {
+            let _ = host.call_tool(&request).await;
+        }
+        AssessorRun::of(outcome)
+    }
+}
+
+impl RandomModel {
+    fn output(&self, input: &AssessmentInput<'_>) -> Result<Assessment, AssessorFailure> {
         let own = input.case.id;
         let model = {
             let mut calls = self.calls.lock().unwrap();
@@ -563,12 +578,13 @@ struct Chaos {
     answers: Arc<Mutex<BTreeMap<CaseId, Answer>>>,
 }
 
+#[async_trait::async_trait]
 impl Assessor for Chaos {
     fn name(&self) -> &str {
         self.inner.name()
     }
 
-    fn assess(&self, input: &AssessmentInput<'_>) -> Result<Assessment, AssessorFailure> {
+    async fn assess(&self, input: &AssessmentInput<'_>, host: &dyn AssessorHost) -> AssessorRun {
         // These attacks break the output contract whatever the case.
         let broke = matches!(
             self.attack,
@@ -586,11 +602,7 @@ impl Assessor for Chaos {
             },
         );
         self.seen.lock().unwrap().push(input.case.id);
-        self.inner.assess(input)
-    }
-
-    fn tool_requests(&self, input: &AssessmentInput<'_>) -> Vec<ToolRequest> {
-        self.inner.tool_requests(input)
+        self.inner.assess(input, host).await
     }
 }
 
@@ -910,7 +922,7 @@ async fn harness(assessor: Option<ModelChoice>, context: Context) -> Harness {
     match assessor {
         None | Some(ModelChoice::Deterministic) => {}
         Some(ModelChoice::Chaos(attack)) => {
-            pipeline = pipeline.with_assessor(Box::new(Chaos {
+            pipeline = pipeline.with_assessor(Arc::new(Chaos {
                 inner: ChaosAssessor::forcing(attack),
                 attack,
                 seen,
@@ -918,7 +930,7 @@ async fn harness(assessor: Option<ModelChoice>, context: Context) -> Harness {
             }));
         }
         Some(ModelChoice::Random(cases)) => {
-            pipeline = pipeline.with_assessor(Box::new(RandomModel {
+            pipeline = pipeline.with_assessor(Arc::new(RandomModel {
                 cases,
                 calls: Mutex::new(0),
                 seen,

@@ -9,8 +9,11 @@
 //!   `WARDEN_REQUIRE_SHARED_DATA` is set (CI sets it), in which case a
 //!   missing folder fails the test instead of passing it silently.
 //! - [`bench`]: the plan, switches and median of the std-only benchmarks.
+//! - [`model_double`]: a local server speaking the OpenAI and Anthropic
+//!   wire formats, with a scripted analyst and injectable faults.
 
 pub mod bench;
+pub mod model_double;
 
 use std::path::{Path, PathBuf};
 

@@ -41,7 +41,7 @@ fn run(
     let chaos = attack.map_or_else(ChaosAssessor::new, ChaosAssessor::forcing);
     (
         chaos.attack_for(&input),
-        chaos.assess(&input),
+        chaos.output(&input),
         chaos.tool_requests(&input),
     )
 }

@@ -16,7 +16,7 @@ use warden_domain::{
 
 pub use config::{AssessorConfig, Thresholds, Weights};
 
-use crate::{AssessmentInput, Assessor, AssessorFailure};
+use crate::{AssessmentInput, Assessor, AssessorHost, AssessorRun};
 
 /// The always-available, network-free assessor.
 #[derive(Debug, Clone, Default)]
@@ -81,13 +81,14 @@ fn of_kind(evidence: &[Evidence], kind: EvidenceKind) -> impl Iterator<Item = &E
     evidence.iter().filter(move |e| e.kind == kind)
 }
 
+#[async_trait::async_trait]
 impl Assessor for DeterministicAssessor {
     fn name(&self) -> &str {
         "deterministic"
     }
 
-    fn assess(&self, input: &AssessmentInput<'_>) -> Result<Assessment, AssessorFailure> {
-        Ok(self.score(input))
+    async fn assess(&self, input: &AssessmentInput<'_>, _host: &dyn AssessorHost) -> AssessorRun {
+        AssessorRun::of(Ok(self.score(input)))
     }
 }
 

@@ -34,8 +34,12 @@ pub struct Args {
 }
 
 pub async fn run(data_dir: &Path, config: Option<&Path>, args: Args) -> anyhow::Result<ExitCode> {
-    if let Err(err) = warden_pipeline::assessor_named(&args.assessor) {
-        eprintln!("warden: error: {err}");
+    if !warden_pipeline::ASSESSOR_NAMES.contains(&args.assessor.as_str()) {
+        eprintln!(
+            "warden: error: assessor {:?} is not available: use one of {}",
+            args.assessor,
+            warden_pipeline::ASSESSOR_NAMES.join(", ")
+        );
         return Ok(ExitCode::from(2));
     }
     let (mut env, _) = env::open(data_dir, config).await?;

@@ -24,7 +24,9 @@ pub struct Args {
     #[arg(long)]
     context: Option<PathBuf>,
 
-    /// Assessor: `deterministic` (the default and, for now, the only one).
+    /// Assessor: `deterministic` (the default), `llm` (the configured model
+    /// leads, the deterministic assessor must agree), `ensemble` (plus
+    /// `[llm] second_model`), or `chaos` (the adversarial test model).
     #[arg(long, default_value = "deterministic")]
     assessor: String,
 
@@ -41,11 +43,18 @@ pub struct Args {
 }
 
 pub async fn run(data_dir: &Path, config: Option<&Path>, args: Args) -> anyhow::Result<ExitCode> {
-    let assessor = match warden_pipeline::assessor_named(&args.assessor) {
-        Ok(assessor) => assessor,
+    if !warden_pipeline::ASSESSOR_NAMES.contains(&args.assessor.as_str()) {
+        bail!(
+            "assessor {:?} is not available: use one of {}",
+            args.assessor,
+            warden_pipeline::ASSESSOR_NAMES.join(", ")
+        );
+    }
+    let (mut env, _) = env::open(data_dir, config).await?;
+    let assessors = match warden_pipeline::assessor_named(&args.assessor, &env.config) {
+        Ok(assessors) => assessors,
         Err(err) => bail!(err),
     };
-    let (mut env, _) = env::open(data_dir, config).await?;
     env.add_mappings(&args.mappings)?;
     // An unknown --format is a usage error, like clap's own (exit 2).
     let format = match env.format(args.format.as_deref()) {
@@ -64,9 +73,7 @@ pub async fn run(data_dir: &Path, config: Option<&Path>, args: Args) -> anyhow::
         eprintln!("warden: warning: {problem} (recorded as an evidence gap)");
     }
     let mut pipeline = env.pipeline(context)?;
-    if let Some(assessor) = assessor {
-        pipeline = pipeline.with_assessor(assessor);
-    }
+    pipeline = pipeline.with_assessors(&assessors);
     pipeline.record_run("triage").await?;
     let run = pipeline.triage_paths(&args.paths, format).await?;
     env.finish().await?;

@@ -336,17 +336,20 @@ pub async fn run_set(
         Some(dir) => Some(load_context(dir, &options.config.context, now)?),
         None => None,
     };
+    // One set of assessors for the run: one client and one rate limit.
+    let assessors = crate::assessor_named(&options.assessor, &options.config)
+        .map_err(PipelineError::Setup)?;
     if let Some(shared) = &options.audit {
         // What the whole run works with, once, before its first case.
         let store = Arc::new(SqliteStore::in_memory().await?);
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        wire(options, store, shared.0.clone(), clock, Context::none())?
+        wire(options, &assessors, store, shared.0.clone(), clock, Context::none())?
             .record_run(&format!("eval {}", set.name))
             .await?;
     }
     let mut per_case = Vec::with_capacity(set.cases.len());
     for case in &set.cases {
-        let result = run_case(case, set_context.as_ref(), options, set.as_of).await?;
+        let result = run_case(case, set_context.as_ref(), options, &assessors, set.as_of).await?;
         progress(&result);
         per_case.push(result);
     }
@@ -380,6 +383,7 @@ fn verdict_rank(verdict: Verdict) -> u8 {
 /// A pipeline as `options` asks for, over `store` and `audit`.
 fn wire(
     options: &EvalOptions,
+    assessors: &crate::AssessorChoice,
     store: Arc<SqliteStore>,
     audit: Arc<dyn AuditLog>,
     clock: Arc<dyn Clock>,
@@ -396,11 +400,7 @@ fn wire(
     if options.approve_all {
         pipeline = pipeline.with_simulated_approver();
     }
-    if let Some(assessor) =
-        crate::assessor_named(&options.assessor).map_err(PipelineError::Setup)?
-    {
-        pipeline = pipeline.with_assessor(assessor);
-    }
+    pipeline = pipeline.with_assessors(assessors);
     Ok(pipeline)
 }
 
@@ -408,6 +408,7 @@ async fn run_case(
     case: &LabelledCase,
     set_context: Option<&Context>,
     options: &EvalOptions,
+    assessors: &crate::AssessorChoice,
     as_of: Option<time::OffsetDateTime>,
 ) -> Result<CaseResult, PipelineError> {
     let now = as_of.unwrap_or_else(time::OffsetDateTime::now_utc);
@@ -429,7 +430,8 @@ async fn run_case(
         None => Arc::new(StoreAuditLog::new(store.clone(), clock.clone())),
     };
     let sandbox = Arc::new(RecordingConnector::new());
-    let pipeline = wire(options, store, audit, clock, context)?.with_sandbox(sandbox.clone());
+    let pipeline =
+        wire(options, assessors, store, audit, clock, context)?.with_sandbox(sandbox.clone());
     let run = pipeline
         .triage_paths(&case.alert_files, case.format.clone())
         .await?;
