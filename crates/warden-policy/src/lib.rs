@@ -8,6 +8,8 @@
 //! - [`request`]: the facts a decision sees, built from the case and its
 //!   evidence by deterministic code (never from alert text).
 //! - [`escalation`]: deterministic triggers that send a case to a person.
+//! - [`injection`]: the prompt-injection detector behind the
+//!   `suspected_injection` trigger (a signal, not the defence).
 //! - [`disposition`]: where a decided case ends up.
 //!
 //! The shipped schema, default policies (`policies/default/`, one file per
@@ -19,6 +21,7 @@ pub mod disposition;
 pub mod engine;
 pub mod escalation;
 pub mod fixture;
+pub mod injection;
 pub mod request;
 
 pub use disposition::disposition;

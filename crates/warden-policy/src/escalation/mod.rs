@@ -4,15 +4,13 @@
 //! Each trigger has a stable code (for metrics and `warden eval`) and a
 //! reason written for the analyst.
 
-use std::sync::LazyLock;
-
-use regex::RegexSet;
-use serde_json::Value;
 use warden_domain::evidence::EvidenceKind;
 use warden_domain::{
     ActionName, Alert, Assessment, Decision, DecisionOutcome, Evidence, EvidenceGap, Freshness,
     UseCase,
 };
+
+use crate::injection;
 
 /// Escalation settings (`[escalation]` in `warden.toml`).
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -20,12 +18,17 @@ use warden_domain::{
 pub struct EscalationConfig {
     /// Below this assessor confidence (0-1), a person decides.
     pub min_confidence: f64,
+    /// Run the prompt-injection detector ([`crate::injection`]) over the
+    /// alerts' text and raise `suspected_injection` when it matches. A
+    /// signal, not the defence: the safety invariants hold with it off.
+    pub injection_detector: bool,
 }
 
 impl Default for EscalationConfig {
     fn default() -> Self {
         Self {
             min_confidence: 0.7,
+            injection_detector: true,
         }
     }
 }
@@ -198,10 +201,15 @@ pub fn escalation_triggers(input: &EscalationInput<'_>, config: &EscalationConfi
             ),
         );
     }
-    if let Some(field) = input.alerts.iter().find_map(injection_field) {
+    if config.injection_detector
+        && let Some(found) = input.alerts.iter().find_map(injection::scan_alert)
+    {
         fire(
             "suspected_injection",
-            format!("alert text reads like instructions to an AI ({field})"),
+            format!(
+                "alert text reads like instructions to an AI ({}, rule {})",
+                found.field, found.pattern
+            ),
         );
     }
     for other in input.second_opinions {
@@ -223,77 +231,6 @@ pub fn escalation_triggers(input: &EscalationInput<'_>, config: &EscalationConfi
         }
     }
     fired
-}
-
-/// Phrases that address an AI or try to steer triage. A signal, not the
-/// defence: S1-S4 hold without it.
-static INJECTION: LazyLock<Option<RegexSet>> = LazyLock::new(|| {
-    RegexSet::new([
-        r"(?i)\b(ignore|disregard|forget)\s+(all\s+|any\s+|the\s+|your\s+)?(previous|prior|above|earlier|preceding)\s+(instructions|prompts?|directions|rules)",
-        // "Ignore any previous and following instructions", "disregard all
-        // other rules": a few words may sit between verb and object.
-        r"(?i)\b(ignore|disregard|forget|override)\s+(?:\w+\s+){0,4}?(previous|prior|above|earlier|preceding|following|all|any|other)\s+(?:\w+\s+){0,3}?(instructions|prompts?|directions|rules|guidelines|commands)",
-        r"(?i)\bstop\s+everything\b.{0,40}\b(print|say|output|respond)",
-        r#"(?i)\bjust\s+(print|say|output|respond\s+with)\s*[:"']"#,
-        r"(?i)\b(note|message|instructions?)\s+(to|for)\s+(the\s+)?(ai|assistant|llm|model|agent|analyst\s+bot)\b",
-        r"(?i)\b(close|mark|resolve|classify|label)\s+(this|the)\s+(case|alert|incident|ticket|detection)\s+as\s+(benign|false[\s_-]positive|resolved|safe|clean)",
-        r"(?i)\bsystem\s+prompt\b",
-        r"(?i)\byou\s+are\s+now\s+(a|an|in)\b",
-        r"(?i)<\|?(im_start|im_end|system|endoftext)\|?>",
-        r"(?i)\bAI\s+(assistant|agent|analyst)\s*[:,]",
-    ])
-    .ok()
-});
-
-/// Most bytes of one alert's text scanned for injection.
-const MAX_SCAN: usize = 256 * 1024;
-
-/// The first field of `alert` whose text looks like an injection attempt.
-fn injection_field(alert: &Alert) -> Option<String> {
-    let patterns = INJECTION.as_ref()?;
-    if patterns.is_match(alert.title.as_untrusted_str()) {
-        return Some("title".into());
-    }
-    if patterns.is_match(alert.description.as_untrusted_str()) {
-        return Some("description".into());
-    }
-    // Every string of the raw payload could carry attacker text.
-    let mut budget = MAX_SCAN;
-    let mut stack: Vec<(&Value, String)> = vec![(&alert.raw, String::new())];
-    while let Some((value, path)) = stack.pop() {
-        match value {
-            Value::String(text) => {
-                if budget == 0 {
-                    break;
-                }
-                budget = budget.saturating_sub(text.len());
-                if patterns.is_match(text) {
-                    return Some(if path.is_empty() {
-                        "payload".into()
-                    } else {
-                        path
-                    });
-                }
-            }
-            Value::Array(items) => {
-                for (i, item) in items.iter().enumerate().rev() {
-                    stack.push((item, format!("{path}[{i}]")));
-                }
-            }
-            Value::Object(map) => {
-                for (key, item) in map.iter().rev() {
-                    let child = if path.is_empty() {
-                        key.clone()
-                    } else {
-                        format!("{path}.{key}")
-                    };
-                    stack.push((item, child));
-                }
-            }
-            _ => {}
-        }
-    }
-    None
 }
 
 #[cfg(test)]
