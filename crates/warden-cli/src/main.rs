@@ -48,6 +48,8 @@ enum Command {
     Triage(commands::triage::Args),
     /// Replay a labelled validation set through the whole pipeline and score it.
     Eval(commands::eval::Args),
+    /// Run a stored case again offline from its recorded model calls, and show what changes.
+    Replay(commands::replay::Args),
     /// List the action catalogue.
     Actions(commands::actions::Args),
     /// Records ingest could not take: list, show, retry.
@@ -110,6 +112,9 @@ fn main() -> ExitCode {
             }
             Command::Eval(args) => {
                 commands::eval::run(&cli.data_dir, cli.config.as_deref(), args).await
+            }
+            Command::Replay(args) => {
+                commands::replay::run(&cli.data_dir, cli.config.as_deref(), args).await
             }
             Command::Actions(args) => commands::actions::run(&args),
             Command::Deadletter(args) => {

@@ -69,7 +69,10 @@ fn the_assessors_cannot_reach_the_executor_or_store_writes() {
     // reaches context only through the pipeline's vetted tool gateway.
     for assessor in ["warden-assess", "warden-llm"] {
         let reach = reachable(&graph, assessor);
-        assert!(graph.contains_key(assessor), "{assessor} is a workspace crate");
+        assert!(
+            graph.contains_key(assessor),
+            "{assessor} is a workspace crate"
+        );
         for forbidden in [
             "warden-execute",
             "warden-approve",

@@ -182,7 +182,12 @@ pub fn parse(text: &str, known: &BTreeSet<String>) -> Result<Answer, String> {
         let listed: Vec<String> = unknown
             .iter()
             .take(5)
-            .map(|id| id.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').take(32).collect())
+            .map(|id| {
+                id.chars()
+                    .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+                    .take(32)
+                    .collect()
+            })
             .collect();
         return Err(format!(
             "the answer cites {} evidence id{} that the case does not have ({}); cite only ids from the document or from tool results",
@@ -198,17 +203,26 @@ pub fn parse(text: &str, known: &BTreeSet<String>) -> Result<Answer, String> {
 pub fn contradictions(answer: &Answer, evidence: &[Evidence]) -> Vec<String> {
     let mut found = Vec::new();
     for claim in &answer.claims {
-        let Some((_, kind, fact)) = CLAIM_FACTS.iter().find(|(a, _, _)| *a == claim.attribute) else {
+        let Some((_, kind, fact)) = CLAIM_FACTS.iter().find(|(a, _, _)| *a == claim.attribute)
+        else {
             continue;
         };
         let entity = claim.entity.trim();
         let records: Vec<&Evidence> = evidence
             .iter()
             .filter(|e| e.kind == *kind)
-            .filter(|e| e.subject.as_ref().is_some_and(|(_, v)| v.eq_ignore_ascii_case(entity)))
+            .filter(|e| {
+                e.subject
+                    .as_ref()
+                    .is_some_and(|(_, v)| v.eq_ignore_ascii_case(entity))
+            })
             .collect();
         let shown = |text: &str| -> String { text.chars().take(80).collect() };
-        let Some(record) = records.iter().find(|e| e.id.as_str() == claim.evidence).or(records.first()) else {
+        let Some(record) = records
+            .iter()
+            .find(|e| e.id.as_str() == claim.evidence)
+            .or(records.first())
+        else {
             found.push(format!(
                 "the model says {} has {} = {}, but no {} record about it exists",
                 shown(entity),
@@ -246,12 +260,22 @@ fn privilege_in_text(answer: &Answer, evidence: &[Evidence]) -> Vec<String> {
     let mut found = Vec::new();
     for reason in &answer.rationale {
         let text = reason.text.to_lowercase();
-        let says_privileged = ["privileged", "admin account", "administrator account", "domain admin"]
+        let says_privileged = [
+            "privileged",
+            "admin account",
+            "administrator account",
+            "domain admin",
+        ]
+        .iter()
+        .any(|w| text.contains(w))
+            && ![
+                "not privileged",
+                "non-privileged",
+                "unprivileged",
+                "not a privileged",
+            ]
             .iter()
-            .any(|w| text.contains(w))
-            && !["not privileged", "non-privileged", "unprivileged", "not a privileged"]
-                .iter()
-                .any(|w| text.contains(w));
+            .any(|w| text.contains(w));
         if !says_privileged {
             continue;
         }
@@ -282,9 +306,13 @@ fn kind_name(kind: EvidenceKind) -> &'static str {
 fn same_fact(held: &Value, claimed: &Value) -> bool {
     match (held, claimed) {
         (Value::Bool(a), Value::Bool(b)) => a == b,
-        (Value::Bool(a), Value::String(b)) => b.eq_ignore_ascii_case(if *a { "true" } else { "false" }),
+        (Value::Bool(a), Value::String(b)) => {
+            b.eq_ignore_ascii_case(if *a { "true" } else { "false" })
+        }
         (Value::String(a), Value::String(b)) => a.trim().eq_ignore_ascii_case(b.trim()),
-        (Value::String(a), Value::Bool(b)) => a.eq_ignore_ascii_case(if *b { "true" } else { "false" }),
+        (Value::String(a), Value::Bool(b)) => {
+            a.eq_ignore_ascii_case(if *b { "true" } else { "false" })
+        }
         _ => false,
     }
 }

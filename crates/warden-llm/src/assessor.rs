@@ -164,7 +164,8 @@ impl LlmAssessor {
 /// Whether a reply carries the final answer (text, or the submit tool).
 fn has_answer(reply: &ChatReply) -> bool {
     reply.tool_calls.iter().any(|c| c.name == SUBMIT)
-        || (reply.tool_calls.is_empty() && reply.text.as_deref().is_some_and(|t| !t.trim().is_empty()))
+        || (reply.tool_calls.is_empty()
+            && reply.text.as_deref().is_some_and(|t| !t.trim().is_empty()))
 }
 
 /// The answer text of a reply: the submit tool's arguments, or the text.
@@ -242,8 +243,8 @@ impl LlmAssessor {
                 return Err(AssessorFailure(reason));
             }
             // The last step, or a spent tool budget: answer now.
-            let may_call = step + 1 < self.config.max_steps
-                && spent.tool_calls < self.config.max_tool_calls;
+            let may_call =
+                step + 1 < self.config.max_steps && spent.tool_calls < self.config.max_tool_calls;
             let request = ChatRequest {
                 system: SYSTEM_PROMPT.to_owned(),
                 messages: messages.clone(),
@@ -257,9 +258,9 @@ impl LlmAssessor {
             };
             let outcome = self.transport.chat(&key, &request).await;
             self.record(host, &key, &outcome).await?;
-            let reply = outcome.reply.map_err(|e| {
-                AssessorFailure(format!("the model call failed: {e}"))
-            })?;
+            let reply = outcome
+                .reply
+                .map_err(|e| AssessorFailure(format!("the model call failed: {e}")))?;
             spent.usage.prompt_tokens += reply.usage.prompt_tokens;
             spent.usage.completion_tokens += reply.usage.completion_tokens;
             if reply.finish == Finish::Length {
@@ -278,7 +279,9 @@ impl LlmAssessor {
                 for call in &reply.tool_calls {
                     spent.tool_calls += 1;
                     let result = match &call.arguments {
-                        Value::Object(arguments) if spent.tool_calls <= self.config.max_tool_calls => {
+                        Value::Object(arguments)
+                            if spent.tool_calls <= self.config.max_tool_calls =>
+                        {
                             host.call_tool(&ToolRequest {
                                 tool: call.name.clone(),
                                 arguments: arguments.clone(),
@@ -332,7 +335,8 @@ impl LlmAssessor {
             for call in &reply.tool_calls {
                 messages.push(Message::Tool {
                     call_id: call.id.clone(),
-                    content: json!({"refused": "not run: the reply must be the answer"}).to_string(),
+                    content: json!({"refused": "not run: the reply must be the answer"})
+                        .to_string(),
                 });
             }
             messages.push(Message::User {

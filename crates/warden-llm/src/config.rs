@@ -197,7 +197,10 @@ impl LlmConfig {
             .or_else(|| self.model.clone())
             .or_else(|| (provider == ProviderKind::Replay).then(|| "recorded".to_owned()))
             .ok_or("no LLM model is configured: set WARDEN_LLM_MODEL or [llm] model")?;
-        let key_file = env.api_key_file.clone().or_else(|| self.api_key_file.clone());
+        let key_file = env
+            .api_key_file
+            .clone()
+            .or_else(|| self.api_key_file.clone());
         let api_key = match (&env.api_key, key_file) {
             (Some(key), _) => Some(key.clone()),
             (None, Some(path)) => Some(Secret::from_file(&path).map_err(|e| e.message)?),

@@ -31,12 +31,12 @@ pub mod provider;
 pub mod record;
 pub mod transport;
 
-pub use chat::{ChatReply, ChatRequest, Finish, Message, OutputSpec, ToolCall, ToolSpec, Usage};
 pub use assessor::LlmAssessor;
+pub use chat::{ChatReply, ChatRequest, Finish, Message, OutputSpec, ToolCall, ToolSpec, Usage};
 pub use config::{LlmConfig, LlmEnv, ProviderKind, Resolved};
 pub use provider::HttpTransport;
-pub use transport::{CallKey, CallOutcome, LlmError, LlmErrorKind, Transport, WireExchange};
 pub use record::{Recorder, ReplayTransport};
+pub use transport::{CallKey, CallOutcome, LlmError, LlmErrorKind, Transport, WireExchange};
 
 /// The LLM assessors `resolved` describes: the model, and with `ensemble`
 /// the second model too when `[llm] second_model` is set. They share one

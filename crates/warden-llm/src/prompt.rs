@@ -87,7 +87,8 @@ pub fn case_document(input: &AssessmentInput<'_>, max_untrusted_chars: usize) ->
             });
             if let Some(map) = doc.as_object_mut() {
                 if !alert.attacks.is_empty() {
-                    let techniques: Vec<&str> = alert.attacks.iter().map(|a| a.id.as_str()).collect();
+                    let techniques: Vec<&str> =
+                        alert.attacks.iter().map(|a| a.id.as_str()).collect();
                     map.insert("techniques".into(), json!(techniques));
                 }
                 if !alert.description.is_empty() {

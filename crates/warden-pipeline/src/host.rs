@@ -80,7 +80,7 @@ impl<'a> CaseHost<'a> {
                 "{tool}: more than {MAX_TOOL_CALLS} tool calls on one case"
             ));
         }
-        if !self.plan.iter().any(|t| *t == request.tool) || !self.tools.has(&request.tool) {
+        if !self.plan.contains(&request.tool) || !self.tools.has(&request.tool) {
             return Some(format!("{tool} is not in the playbook's plan"));
         }
         let mut foreign = Vec::new();

@@ -22,6 +22,7 @@ pub mod config;
 pub mod control;
 pub mod eval;
 mod host;
+pub mod replay;
 pub mod report;
 
 use std::path::PathBuf;
@@ -112,7 +113,7 @@ pub struct Pipeline {
     executor: Executor,
     connectors: Vec<Arc<dyn Connector>>,
     control: Control,
-    tools: ToolBox,
+    tools: Arc<ToolBox>,
     playbooks: PlaybookSet,
     attack: Option<AttackCatalogue>,
     formats: Formats,
@@ -123,6 +124,8 @@ pub struct Pipeline {
     llm_tokens: Arc<std::sync::atomic::AtomicU64>,
     /// Cases triaged at once.
     cases_in_flight: usize,
+    /// `warden replay`: the stored case being run again.
+    replaying: Option<warden_domain::CaseId>,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -149,6 +152,32 @@ impl Pipeline {
         policy: PolicyEngine,
         context: Context,
     ) -> Result<Self, PipelineError> {
+        let mut tools = ToolBox::new(config.tools);
+        let past_cases: Arc<dyn warden_store::CaseReader> = store.clone();
+        register_embedded(&mut tools, Arc::new(context), Some(past_cases))
+            .map_err(PipelineError::Setup)?;
+        let playbooks = PlaybookSet::shipped().map_err(|e| PipelineError::Setup(e.to_string()))?;
+        Self::assemble(
+            config,
+            store,
+            audit,
+            clock,
+            policy,
+            Arc::new(tools),
+            playbooks,
+        )
+    }
+
+    /// Wire the stages around `tools` and `playbooks`.
+    fn assemble(
+        config: Config,
+        store: Arc<dyn Store>,
+        audit: Arc<dyn AuditLog>,
+        clock: Arc<dyn Clock>,
+        policy: PolicyEngine,
+        tools: Arc<ToolBox>,
+        playbooks: PlaybookSet,
+    ) -> Result<Self, PipelineError> {
         // The configured products first (the first connector that handles
         // an action performs it), then Warden's own case notes.
         let mut connectors = config
@@ -165,11 +194,6 @@ impl Pipeline {
             clock.clone(),
             config.approvals,
         );
-        let mut tools = ToolBox::new(config.tools);
-        let past_cases: Arc<dyn warden_store::CaseReader> = store.clone();
-        register_embedded(&mut tools, Arc::new(context), Some(past_cases))
-            .map_err(PipelineError::Setup)?;
-        let playbooks = PlaybookSet::shipped().map_err(|e| PipelineError::Setup(e.to_string()))?;
         let assessor: Arc<dyn Assessor> =
             Arc::new(DeterministicAssessor::new(config.assessor.clone()));
         let executor = build_executor(
@@ -199,8 +223,35 @@ impl Pipeline {
             simulated_approver: false,
             llm_tokens: Arc::default(),
             cases_in_flight: 1,
+            replaying: None,
         };
         pipeline.check_playbooks(&pipeline.playbooks)?;
+        Ok(pipeline)
+    }
+
+    /// The same stages over another store and log, with every product
+    /// connector dropped and `sandbox` in their place (replays). Context
+    /// tools are shared: they only read.
+    fn scratch(
+        &self,
+        store: Arc<dyn Store>,
+        audit: Arc<dyn AuditLog>,
+        sandbox: Arc<dyn Connector>,
+    ) -> Result<Self, PipelineError> {
+        let mut config = self.config.clone();
+        config.connectors = Default::default();
+        let mut pipeline = Self::assemble(
+            config,
+            store,
+            audit,
+            self.clock.clone(),
+            self.policy.clone(),
+            self.tools.clone(),
+            self.playbooks.clone(),
+        )?
+        .with_formats(self.formats.clone())
+        .with_sandbox(sandbox);
+        pipeline.attack = self.attack.clone();
         Ok(pipeline)
     }
 
@@ -594,6 +645,11 @@ impl Pipeline {
             severity,
             now,
         );
+        if let Some(id) = self.replaying {
+            // A replay re-opens the stored case under its own id (in a
+            // scratch store): history lookups leave it out as they did.
+            case.id = id;
+        }
         self.audit
             .append(
                 PIPELINE,
@@ -701,10 +757,7 @@ impl Pipeline {
             let run = assessor.assess(&input, &host_for(assessor.as_ref())).await;
             tokens = tokens.saturating_add(run.tokens);
             flags.extend(run.flags);
-            second_opinions.push(
-                run.outcome
-                    .unwrap_or_else(|_| unusable(assessor.name())),
-            );
+            second_opinions.push(run.outcome.unwrap_or_else(|_| unusable(assessor.name())));
         }
         self.llm_tokens
             .fetch_add(tokens, std::sync::atomic::Ordering::Relaxed);
@@ -712,7 +765,10 @@ impl Pipeline {
         // Evidence the assessors' tool calls added is kept like the rest.
         let rejected_tools = context.refusals();
         let enrichment = context.enrichment.into_inner();
-        let added = enrichment.evidence.get(context.planned..).unwrap_or_default();
+        let added = enrichment
+            .evidence
+            .get(context.planned..)
+            .unwrap_or_default();
         let added_gaps = enrichment.gaps.get(planned_gaps..).unwrap_or_default();
         if !added.is_empty() || !added_gaps.is_empty() {
             self.audit
@@ -721,7 +777,12 @@ impl Pipeline {
                     AuditEvent::EvidenceCollected {
                         case_id: case.id,
                         evidence: added.iter().map(|e| e.id.clone()).collect(),
-                        sources: added.iter().map(|e| e.source.clone()).collect::<std::collections::BTreeSet<_>>().into_iter().collect(),
+                        sources: added
+                            .iter()
+                            .map(|e| e.source.clone())
+                            .collect::<std::collections::BTreeSet<_>>()
+                            .into_iter()
+                            .collect(),
                         gaps: added_gaps.to_vec(),
                     },
                 )
@@ -959,7 +1020,10 @@ pub struct AssessorChoice {
 impl std::fmt::Debug for AssessorChoice {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AssessorChoice")
-            .field("primary", &self.primary.as_ref().map(|a| a.name().to_owned()))
+            .field(
+                "primary",
+                &self.primary.as_ref().map(|a| a.name().to_owned()),
+            )
             .field("cases_in_flight", &self.cases_in_flight)
             .finish_non_exhaustive()
     }

@@ -61,8 +61,10 @@ fn llm_config(provider: ProviderKind, url: &str) -> LlmConfig {
 
 async fn triage(provider: ProviderKind, fault: Fault, alerts: &[&str]) -> Run {
     let double = ModelDouble::start(fault, Duration::ZERO).await;
-    let mut config = Config::default();
-    config.llm = llm_config(provider, &double.url);
+    let config = Config {
+        llm: llm_config(provider, &double.url),
+        ..Config::default()
+    };
     let env = LlmEnv {
         api_key: Some(Secret::new(KEY)),
         ..LlmEnv::default()
@@ -123,7 +125,11 @@ async fn a_served_model_triages_the_examples_with_cards_citing_evidence() {
             .collect();
         let names: Vec<&str> = all.iter().map(String::as_str).collect();
         let run = triage(provider, Fault::None, &names).await;
-        assert!(run.outcomes.len() >= 4, "{provider:?}: {} cases", run.outcomes.len());
+        assert!(
+            run.outcomes.len() >= 4,
+            "{provider:?}: {} cases",
+            run.outcomes.len()
+        );
         for outcome in &run.outcomes {
             let assessment = &outcome.assessment;
             assert_eq!(assessment.assessor, "llm", "{provider:?}");
@@ -132,11 +138,17 @@ async fn a_served_model_triages_the_examples_with_cards_citing_evidence() {
             for item in &assessment.rationale {
                 assert!(!item.evidence.is_empty());
                 for id in &item.evidence {
-                    assert!(known.contains(&id.as_str()), "{provider:?}: cites {id}, has {known:?}");
+                    assert!(
+                        known.contains(&id.as_str()),
+                        "{provider:?}: cites {id}, has {known:?}"
+                    );
                 }
             }
             assert!(
-                outcome.triggers.iter().all(|t| t.code != "invalid_assessment"),
+                outcome
+                    .triggers
+                    .iter()
+                    .all(|t| t.code != "invalid_assessment"),
                 "{provider:?}: {:?}",
                 outcome.triggers
             );
@@ -164,15 +176,24 @@ async fn a_served_model_triages_the_examples_with_cards_citing_evidence() {
             .collect();
         assert_eq!(exchanges.len(), run.double.requests().len(), "{provider:?}");
         assert!(exchanges.iter().any(|x| x.outcome == "tool_calls"));
-        assert!(exchanges.iter().all(|x| x.status == Some(200) && x.prompt_tokens > 0));
+        assert!(
+            exchanges
+                .iter()
+                .all(|x| x.status == Some(200) && x.prompt_tokens > 0)
+        );
         let recorded = serde_json::to_string(&run.events).unwrap();
-        assert!(!recorded.contains(KEY), "{provider:?}: the key is on the record");
+        assert!(
+            !recorded.contains(KEY),
+            "{provider:?}: the key is on the record"
+        );
         // The key went only into the provider's header.
         let headers = run.double.seen.headers.lock().unwrap().join("\n");
         assert!(headers.contains(KEY));
         // The model asked for identities through the host: recorded as a
         // tool call by the assessor, before the answer.
-        assert!(run.events.iter().any(|e| matches!(e, AuditEvent::ToolCalled { tool, .. } if tool == "identity_lookup")));
+        assert!(run.events.iter().any(
+            |e| matches!(e, AuditEvent::ToolCalled { tool, .. } if tool == "identity_lookup")
+        ));
         assert!(run.tokens > 0);
         // The system prompt holds no case data: the same in every request.
         let requests = run.double.requests();
@@ -214,7 +235,10 @@ async fn every_fault_escalates_and_executes_nothing() {
             for outcome in &run.outcomes {
                 let disposition = outcome.case.disposition.expect("decided");
                 assert!(
-                    matches!(disposition, Disposition::Escalated | Disposition::AwaitingApproval),
+                    matches!(
+                        disposition,
+                        Disposition::Escalated | Disposition::AwaitingApproval
+                    ),
                     "{label}: {disposition:?}"
                 );
                 let reasons: Vec<String> = outcome
@@ -227,7 +251,10 @@ async fn every_fault_escalates_and_executes_nothing() {
                     "{label}: expected {expected:?} in {reasons:?}"
                 );
                 assert!(
-                    outcome.executions.iter().all(|e| !e.action.has_side_effect()),
+                    outcome
+                        .executions
+                        .iter()
+                        .all(|e| !e.action.has_side_effect()),
                     "{label}: {:?}",
                     outcome.executions
                 );
@@ -237,7 +264,9 @@ async fn every_fault_escalates_and_executes_nothing() {
                 "{label}"
             );
             assert!(
-                run.events.iter().any(|e| matches!(e, AuditEvent::ModelCalled { .. })),
+                run.events
+                    .iter()
+                    .any(|e| matches!(e, AuditEvent::ModelCalled { .. })),
                 "{label}: no exchange on the record"
             );
         }

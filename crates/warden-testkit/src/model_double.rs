@@ -11,6 +11,11 @@
 //! [`Fault`] makes it misbehave in one of the ways a real provider or a
 //! fooled model does. The code under test is always the real client.
 
+#![allow(
+    clippy::indexing_slicing,
+    reason = "serde_json::Value indexing yields Null when absent; the one Vec index is guarded"
+)]
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -96,7 +101,10 @@ impl ModelDouble {
     /// # Panics
     ///
     /// When no local port can be bound (the test cannot run).
-    #[expect(clippy::expect_used, reason = "a test double that cannot bind fails its test")]
+    #[expect(
+        clippy::expect_used,
+        reason = "a test double that cannot bind fails its test"
+    )]
     pub async fn start(fault: Fault, delay: Duration) -> Self {
         let seen = Arc::new(Seen::default());
         let state = Double {
@@ -120,7 +128,11 @@ impl ModelDouble {
 
     /// Request bodies received so far.
     pub fn requests(&self) -> Vec<Value> {
-        self.seen.requests.lock().map(|r| r.clone()).unwrap_or_default()
+        self.seen
+            .requests
+            .lock()
+            .map(|r| r.clone())
+            .unwrap_or_default()
     }
 }
 
@@ -194,7 +206,12 @@ fn decide(fault: Fault, doc: &Value, results: &[String], offered: &[String], rep
         .as_array()
         .into_iter()
         .flatten()
-        .filter_map(|e| Some((e["kind"].as_str()?.to_owned(), e["value"].as_str()?.to_owned())))
+        .filter_map(|e| {
+            Some((
+                e["kind"].as_str()?.to_owned(),
+                e["value"].as_str()?.to_owned(),
+            ))
+        })
         .collect();
     let users: Vec<String> = entities
         .iter()
@@ -213,7 +230,11 @@ fn decide(fault: Fault, doc: &Value, results: &[String], offered: &[String], rep
         }
         Fault::ArgumentsOutsideCase if first_turn && !offered.is_empty() => {
             // An offered tool, asked about an account the case never named.
-            let tool = if offers("identity_lookup") { "identity_lookup" } else { offered[0].as_str() };
+            let tool = if offers("identity_lookup") {
+                "identity_lookup"
+            } else {
+                offered[0].as_str()
+            };
             return Turn::Tools(vec![(
                 "call_x".into(),
                 tool.into(),
@@ -250,14 +271,21 @@ fn decide(fault: Fault, doc: &Value, results: &[String], offered: &[String], rep
         .into_iter()
         .flatten()
         .filter_map(|a| a["severity"].as_str())
-        .max_by_key(|s| ["informational", "low", "medium", "high", "critical"].iter().position(|x| x == s))
+        .max_by_key(|s| {
+            ["informational", "low", "medium", "high", "critical"]
+                .iter()
+                .position(|x| x == s)
+        })
         .unwrap_or("medium")
         .to_owned();
     let malicious_intel: Vec<&Value> = evidence
         .iter()
         .filter(|e| e["kind"] == "intel" && e["facts"]["verdict"] == "malicious")
         .collect();
-    let identities: Vec<&Value> = evidence.iter().filter(|e| e["kind"] == "identity").collect();
+    let identities: Vec<&Value> = evidence
+        .iter()
+        .filter(|e| e["kind"] == "identity")
+        .collect();
 
     let mut rationale = vec![json!({
         "factor": "detection",
@@ -268,7 +296,11 @@ fn decide(fault: Fault, doc: &Value, results: &[String], offered: &[String], rep
     for identity in &identities {
         let user = identity["subject"][1].as_str().unwrap_or_default();
         let privileged = identity["facts"]["privileged"].as_bool().unwrap_or(false);
-        let claimed = if fault == Fault::Hallucination { true } else { privileged };
+        let claimed = if fault == Fault::Hallucination {
+            true
+        } else {
+            privileged
+        };
         claims.push(json!({"entity": user, "attribute": "privileged", "value": claimed, "evidence": identity["id"]}));
         rationale.push(json!({
             "factor": "identity",
@@ -284,7 +316,8 @@ fn decide(fault: Fault, doc: &Value, results: &[String], offered: &[String], rep
     })];
     for intel in &malicious_intel {
         rationale.push(json!({"factor": "intel", "text": "threat intel calls an indicator of this case malicious", "evidence": [intel["id"]]}));
-        if let (Some(kind), Some(value)) = (intel["subject"][0].as_str(), intel["subject"][1].as_str())
+        if let (Some(kind), Some(value)) =
+            (intel["subject"][0].as_str(), intel["subject"][1].as_str())
             && matches!(kind, "ip" | "domain" | "url")
         {
             actions.push(json!({
@@ -337,7 +370,10 @@ fn decide(fault: Fault, doc: &Value, results: &[String], offered: &[String], rep
 }
 
 fn usage_of(request: &Value, answer_bytes: usize) -> (u64, u64) {
-    ((request.to_string().len() as u64).div_ceil(4), (answer_bytes as u64).div_ceil(4))
+    (
+        (request.to_string().len() as u64).div_ceil(4),
+        (answer_bytes as u64).div_ceil(4),
+    )
 }
 
 /// Either a truncated body or the full one.
@@ -345,9 +381,19 @@ fn respond(fault: Fault, body: Value) -> Response {
     let text = body.to_string();
     if fault == Fault::Truncated {
         let half: String = text.chars().take(text.len() / 2).collect();
-        return (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], half).into_response();
+        return (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            half,
+        )
+            .into_response();
     }
-    (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], text).into_response()
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        text,
+    )
+        .into_response()
 }
 
 async fn openai(State(double): State<Double>, headers: HeaderMap, body: Bytes) -> Response {
@@ -382,10 +428,17 @@ async fn openai(State(double): State<Double>, headers: HeaderMap, body: Bytes) -
             })).collect::<Vec<_>>()}),
             "tool_calls",
         ),
-        Turn::Answer(answer) => (json!({"role": "assistant", "content": answer.to_string()}), "stop"),
+        Turn::Answer(answer) => (
+            json!({"role": "assistant", "content": answer.to_string()}),
+            "stop",
+        ),
         Turn::Text(text) => (json!({"role": "assistant", "content": text}), "stop"),
     };
-    let finish = if double.fault == Fault::CutAtLimit { "length" } else { finish };
+    let finish = if double.fault == Fault::CutAtLimit {
+        "length"
+    } else {
+        finish
+    };
     let (prompt, completion) = usage_of(&request, message.to_string().len());
     respond(
         double.fault,
@@ -418,7 +471,9 @@ async fn anthropic(State(double): State<Double>, headers: HeaderMap, body: Bytes
                         Some("tool_result") => match &block["content"] {
                             Value::String(text) => results.push(text.clone()),
                             Value::Array(parts) => results.extend(
-                                parts.iter().filter_map(|p| p["text"].as_str().map(str::to_owned)),
+                                parts
+                                    .iter()
+                                    .filter_map(|p| p["text"].as_str().map(str::to_owned)),
                             ),
                             _ => {}
                         },
@@ -453,8 +508,13 @@ async fn anthropic(State(double): State<Double>, headers: HeaderMap, body: Bytes
         ),
         Turn::Text(text) => (vec![json!({"type": "text", "text": text})], "end_turn"),
     };
-    let stop = if double.fault == Fault::CutAtLimit { "max_tokens" } else { stop };
-    let (input_tokens, output_tokens) = usage_of(&request, Value::Array(content.clone()).to_string().len());
+    let stop = if double.fault == Fault::CutAtLimit {
+        "max_tokens"
+    } else {
+        stop
+    };
+    let (input_tokens, output_tokens) =
+        usage_of(&request, Value::Array(content.clone()).to_string().len());
     respond(
         double.fault,
         json!({

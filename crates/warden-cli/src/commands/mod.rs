@@ -8,6 +8,7 @@ pub mod deadletter;
 pub mod eval;
 pub mod init;
 pub mod policy;
+pub mod replay;
 pub mod serve;
 pub mod token;
 pub mod triage;

@@ -10,12 +10,24 @@ use warden_testkit::repo;
 /// `warden --data-dir DATA_DIR ARGS...` from the repository root, with no
 /// `WARDEN_CONFIG` leaking in from the environment.
 pub fn warden(data_dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_warden"))
+    warden_with_env(data_dir, args, &[])
+}
+
+/// [`warden`] with extra environment variables (and no `WARDEN_LLM_*`
+/// leaking in besides them).
+pub fn warden_with_env(data_dir: &Path, args: &[&str], vars: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_warden"));
+    command
         .arg("--data-dir")
         .arg(data_dir)
         .args(args)
         .current_dir(repo())
-        .env_remove("WARDEN_CONFIG")
+        .env_remove("WARDEN_CONFIG");
+    for (name, _) in std::env::vars().filter(|(n, _)| n.starts_with("WARDEN_LLM_")) {
+        command.env_remove(name);
+    }
+    command
+        .envs(vars.iter().copied())
         .output()
         .unwrap_or_else(|e| panic!("warden does not run: {e}"))
 }

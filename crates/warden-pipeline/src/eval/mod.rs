@@ -337,15 +337,22 @@ pub async fn run_set(
         None => None,
     };
     // One set of assessors for the run: one client and one rate limit.
-    let assessors = crate::assessor_named(&options.assessor, &options.config)
-        .map_err(PipelineError::Setup)?;
+    let assessors =
+        crate::assessor_named(&options.assessor, &options.config).map_err(PipelineError::Setup)?;
     if let Some(shared) = &options.audit {
         // What the whole run works with, once, before its first case.
         let store = Arc::new(SqliteStore::in_memory().await?);
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        wire(options, &assessors, store, shared.0.clone(), clock, Context::none())?
-            .record_run(&format!("eval {}", set.name))
-            .await?;
+        wire(
+            options,
+            &assessors,
+            store,
+            shared.0.clone(),
+            clock,
+            Context::none(),
+        )?
+        .record_run(&format!("eval {}", set.name))
+        .await?;
     }
     let mut per_case = Vec::with_capacity(set.cases.len());
     for case in &set.cases {

@@ -1,0 +1,277 @@
+//! `warden replay CASE`: run a stored case again, offline, with its model
+//! answers taken from the record, under today's configuration, policy,
+//! playbooks and prompt, and show what changes.
+//!
+//! The recorded exchanges are the case's `model_called` audit entries. The
+//! replay runs in a scratch store and log, with a sandbox connector in
+//! place of every product: nothing it decides can act (S1). Each model call
+//! is matched to its recording by step; a request that differs from the
+//! recorded one (new prompt, evidence or tools) is reported as drift, and
+//! a step the recording does not have ends in escalation like any other
+//! model failure.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use warden_assess::Assessor;
+use warden_audit::{AuditLog, StoreAuditLog};
+use warden_domain::{
+    AuditEvent, CaseId, Clock, Disposition, ModelExchange, Severity, SystemClock, Verdict,
+};
+use warden_execute::RecordingConnector;
+use warden_llm::{LlmAssessor, ReplayTransport};
+use warden_store::{SqliteStore, Store};
+
+use crate::{AssessorChoice, Pipeline, PipelineError};
+
+/// What one run of a case concluded.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct RunSummary {
+    pub verdict: Option<Verdict>,
+    pub severity: Severity,
+    pub disposition: Option<Disposition>,
+    /// Escalation reasons, `code: reason`.
+    pub escalations: Vec<String>,
+    /// `action target → outcome`, one per proposal.
+    pub decisions: Vec<String>,
+}
+
+/// One model call, recorded and replayed.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct StepDiff {
+    pub assessor: String,
+    pub step: u32,
+    pub recorded_request: Option<String>,
+    pub replayed_request: Option<String>,
+}
+
+impl StepDiff {
+    /// Whether the replayed request is the recorded one, byte for byte.
+    pub fn same(&self) -> bool {
+        self.recorded_request == self.replayed_request
+    }
+}
+
+/// What `warden replay` found.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ReplayReport {
+    pub case_id: CaseId,
+    pub recorded: RunSummary,
+    pub replayed: RunSummary,
+    pub steps: Vec<StepDiff>,
+}
+
+impl ReplayReport {
+    /// Whether the outcome changed.
+    pub fn changed(&self) -> bool {
+        self.recorded != self.replayed
+    }
+}
+
+/// Why a replay could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    #[error("no case {0} in this data directory")]
+    NoCase(CaseId),
+    #[error("case {0} has no recorded model calls: it was triaged without an LLM assessor")]
+    NothingRecorded(CaseId),
+    #[error(transparent)]
+    Pipeline(#[from] PipelineError),
+}
+
+/// The recorded side of a case, from the store and its audit entries.
+async fn recorded(
+    store: &Arc<dyn Store>,
+    audit: &Arc<dyn AuditLog>,
+    case_id: CaseId,
+) -> Result<(RunSummary, Vec<ModelExchange>), ReplayError> {
+    let case = store
+        .case(case_id)
+        .await
+        .map_err(PipelineError::from)?
+        .ok_or(ReplayError::NoCase(case_id))?;
+    let records = audit
+        .records(Some(case_id))
+        .await
+        .map_err(PipelineError::from)?;
+    let mut exchanges = Vec::new();
+    let mut escalations = Vec::new();
+    let mut decisions = Vec::new();
+    for record in records {
+        match record.entry.event {
+            AuditEvent::ModelCalled { exchange, .. } => exchanges.push(exchange),
+            AuditEvent::Escalated { reasons, .. } => escalations = reasons,
+            AuditEvent::PolicyDecided {
+                proposal, outcome, ..
+            } => decisions.push(format!(
+                "{} {} -> {}",
+                proposal.action,
+                target_label(&proposal.target),
+                outcome_label(&outcome)
+            )),
+            _ => {}
+        }
+    }
+    Ok((
+        RunSummary {
+            verdict: case.verdict,
+            severity: case.severity,
+            disposition: case.disposition,
+            escalations,
+            decisions,
+        },
+        exchanges,
+    ))
+}
+
+/// A target as the summary shows it: each run opens its own case, so the
+/// case itself is "this case", not its id.
+fn target_label(target: &warden_domain::Target) -> String {
+    match target {
+        warden_domain::Target::Case { .. } => "this case".to_owned(),
+        entity => entity.label(),
+    }
+}
+
+fn outcome_label(outcome: &warden_domain::DecisionOutcome) -> String {
+    match outcome {
+        warden_domain::DecisionOutcome::Allow => "allow".into(),
+        warden_domain::DecisionOutcome::Deny => "deny".into(),
+        warden_domain::DecisionOutcome::NeedsApproval { approvals, .. } => {
+            format!("needs {approvals} approval(s)")
+        }
+    }
+}
+
+impl Pipeline {
+    /// Replay stored case `case_id` (see the module doc). With `live`, the
+    /// model calls go to those assessors instead of the recording (a new
+    /// model or provider, same case).
+    pub async fn replay_case(
+        &self,
+        case_id: CaseId,
+        live: Option<&AssessorChoice>,
+    ) -> Result<ReplayReport, ReplayError> {
+        let (recorded_run, exchanges) = recorded(&self.store, &self.audit, case_id).await?;
+        if exchanges.is_empty() && live.is_none() {
+            return Err(ReplayError::NothingRecorded(case_id));
+        }
+        let alerts = self
+            .store
+            .alerts_of_case(case_id)
+            .await
+            .map_err(PipelineError::from)?;
+
+        // The recorded assessors, each answering from its own exchanges.
+        let choice = match live {
+            Some(choice) => choice.clone(),
+            None => {
+                let mut by_assessor: BTreeMap<String, Vec<ModelExchange>> = BTreeMap::new();
+                for exchange in &exchanges {
+                    by_assessor
+                        .entry(exchange.assessor.clone())
+                        .or_default()
+                        .push(exchange.clone());
+                }
+                let mut assessors: Vec<Arc<dyn Assessor>> = Vec::new();
+                for (name, recorded) in by_assessor {
+                    let transport = Arc::new(ReplayTransport::new(recorded, "recorded"));
+                    let assessor: Arc<dyn Assessor> =
+                        Arc::new(LlmAssessor::new(&name, transport, self.config.llm.clone()));
+                    if name == "llm" {
+                        assessors.insert(0, assessor);
+                    } else {
+                        assessors.push(assessor);
+                    }
+                }
+                let mut assessors = assessors.into_iter();
+                AssessorChoice {
+                    primary: assessors.next(),
+                    second_opinions: assessors.collect(),
+                    cases_in_flight: 1,
+                }
+            }
+        };
+
+        // A scratch store and log, and a sandbox for every product.
+        let scratch = Arc::new(
+            SqliteStore::in_memory()
+                .await
+                .map_err(PipelineError::from)?,
+        );
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let scratch_audit: Arc<dyn AuditLog> = Arc::new(StoreAuditLog::new(scratch.clone(), clock));
+        let mut pipeline = self
+            .scratch(
+                scratch,
+                scratch_audit.clone(),
+                Arc::new(RecordingConnector::new()),
+            )?
+            .with_assessors(&choice);
+        pipeline.replaying = Some(case_id);
+        let outcomes = pipeline.triage_alerts(alerts).await?;
+
+        let mut escalations = Vec::new();
+        let mut decisions = Vec::new();
+        let mut replayed_requests: BTreeMap<(String, u32), String> = BTreeMap::new();
+        for record in scratch_audit
+            .records(None)
+            .await
+            .map_err(PipelineError::from)?
+        {
+            match record.entry.event {
+                AuditEvent::ModelCalled { exchange, .. } => {
+                    replayed_requests
+                        .insert((exchange.assessor, exchange.step), exchange.request_sha256);
+                }
+                AuditEvent::Escalated { reasons, .. } => escalations.extend(reasons),
+                AuditEvent::PolicyDecided {
+                    proposal, outcome, ..
+                } => decisions.push(format!(
+                    "{} {} -> {}",
+                    proposal.action,
+                    target_label(&proposal.target),
+                    outcome_label(&outcome)
+                )),
+                _ => {}
+            }
+        }
+        let first = outcomes.first();
+        let replayed = RunSummary {
+            verdict: first.and_then(|o| o.case.verdict),
+            severity: first.map_or(recorded_run.severity, |o| o.case.severity),
+            disposition: first.and_then(|o| o.case.disposition),
+            escalations,
+            decisions,
+        };
+        let mut steps: BTreeMap<(String, u32), StepDiff> = BTreeMap::new();
+        for exchange in &exchanges {
+            steps.insert(
+                (exchange.assessor.clone(), exchange.step),
+                StepDiff {
+                    assessor: exchange.assessor.clone(),
+                    step: exchange.step,
+                    recorded_request: Some(exchange.request_sha256.clone()),
+                    replayed_request: None,
+                },
+            );
+        }
+        for ((assessor, step), hash) in replayed_requests {
+            steps
+                .entry((assessor.clone(), step))
+                .or_insert_with(|| StepDiff {
+                    assessor,
+                    step,
+                    recorded_request: None,
+                    replayed_request: None,
+                })
+                .replayed_request = Some(hash);
+        }
+        Ok(ReplayReport {
+            case_id,
+            recorded: recorded_run,
+            replayed,
+            steps: steps.into_values().collect(),
+        })
+    }
+}
