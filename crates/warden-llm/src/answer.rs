@@ -351,6 +351,18 @@ pub fn to_assessment(
         if action.action == ActionName::CaseNote {
             parameters.insert("text".to_owned(), action.reason.clone());
         }
+        // The same action twice (once per piece of evidence, as models
+        // do) is one proposal citing both.
+        if let Some(same) = proposals.iter_mut().find(|p: &&mut ActionProposal| {
+            p.action == action.action && p.target == target && p.parameters == parameters
+        }) {
+            for id in cite(&action.evidence) {
+                if !same.evidence.contains(&id) {
+                    same.evidence.push(id);
+                }
+            }
+            continue;
+        }
         proposals.push(ActionProposal {
             case_id,
             action: action.action,

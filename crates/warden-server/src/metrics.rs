@@ -139,9 +139,6 @@ pub fn case_triaged(outcome: &CaseOutcome, seconds: f64) {
                 .increment(1);
         }
     }
-    // Token counts arrive with the LLM assessor; the series exists now so
-    // dashboards and alerts can be set up beforehand.
-    counter!("warden_llm_tokens_total").increment(0);
 }
 
 pub fn approval_answered(request: &ApprovalRequest, now: OffsetDateTime, approved: bool) {
@@ -195,6 +192,8 @@ async fn refresh(state: &AppState) -> Result<(), ApiError> {
         }
     }
     gauge!("warden_kill_switches").set(store.pauses().await?.len() as f64);
+    // The pipeline counts the tokens its LLM assessors used (0 without one).
+    counter!("warden_llm_tokens_total").absolute(state.pipeline().llm_tokens());
     Ok(())
 }
 

@@ -21,6 +21,10 @@ pub struct Args {
     /// for `warden triage --context`.
     #[arg(long, value_name = "DIR")]
     pub context: Option<PathBuf>,
+    /// Assessor for pushed alerts: `deterministic` (the default), `llm` or
+    /// `ensemble` (configured by `[llm]` and `WARDEN_LLM_*`).
+    #[arg(long, default_value = "deterministic")]
+    pub assessor: String,
 }
 
 pub async fn run(data_dir: &Path, config: Option<&Path>, args: Args) -> anyhow::Result<ExitCode> {
@@ -33,7 +37,14 @@ pub async fn run(data_dir: &Path, config: Option<&Path>, args: Args) -> anyhow::
     for problem in context.problems() {
         eprintln!("warden: warning: {problem} (recorded as an evidence gap)");
     }
-    let pipeline = Arc::new(env.pipeline(context)?);
+    if args.assessor == "chaos" {
+        anyhow::bail!(
+            "the chaos assessor is a test model: use it with `warden eval`, never in `serve`"
+        );
+    }
+    let assessors = warden_pipeline::assessor_named(&args.assessor, &env.config)
+        .map_err(|e| anyhow::anyhow!(e))?;
+    let pipeline = Arc::new(env.pipeline(context)?.with_assessors(&assessors));
     pipeline.record_run("serve").await?;
     let (state, queue) = warden_server::AppState::new(
         env.store.clone(),
