@@ -153,8 +153,6 @@ async fn served_then_replayed_then_offline_triage_agree() {
     assert!(text.contains("same request"), "{text}");
     assert!(!text.contains("request changed"), "{text}");
 
-    // Replay under a stricter policy shows the change: deny every block.
-    // (Same recording, new configuration.)
     let json = stdout(&warden_with_env(
         &served_dir,
         &["replay", case_id, "--context", "examples/context", "--json"],
@@ -162,6 +160,32 @@ async fn served_then_replayed_then_offline_triage_agree() {
     ));
     let report: Value = serde_json::from_str(json.trim()).unwrap();
     assert_eq!(report["recorded"], report["replayed"]);
+
+    // Under a stricter configuration the same recorded answers lead
+    // elsewhere: the model's 0.85 is now below the confidence threshold.
+    // The requests are the same (the prompt did not change).
+    let malicious = served
+        .iter()
+        .find(|c| c["verdict"] == "malicious")
+        .expect("a malicious case")["case_id"]
+        .as_str()
+        .unwrap();
+    write_config(
+        &served_dir,
+        &format!(
+            "[llm]\nrecord_to = {:?}\n\n[escalation]\nmin_confidence = 0.95\n",
+            recording.to_str().unwrap()
+        ),
+    );
+    let stricter = stdout(&warden_with_env(
+        &served_dir,
+        &["replay", malicious, "--context", "examples/context"],
+        &[],
+    ));
+    assert!(stricter.contains("outcome: CHANGED"), "{stricter}");
+    let replayed = stricter.split("replayed:").nth(1).unwrap();
+    assert!(replayed.contains("low_confidence"), "{stricter}");
+    assert!(!stricter.contains("request changed"), "{stricter}");
 
     // Offline: a fresh data directory answers from the recording alone.
     let offline = cases(&warden_with_env(

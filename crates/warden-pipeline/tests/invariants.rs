@@ -679,6 +679,9 @@ struct Scenario {
     inputs: Inputs,
     operator: Operator,
     approvers: Approvers,
+    /// The prompt-injection detector is a signal, not the defence: the
+    /// invariants must hold with it switched off too.
+    injection_detector: bool,
 }
 
 // ---------------------------------------------------------------------------
@@ -878,14 +881,22 @@ fn approvers() -> impl Strategy<Value = Approvers> {
 }
 
 fn scenario() -> impl Strategy<Value = Scenario> {
-    (model_choice(), inputs(), operator(), approvers()).prop_map(
-        |(model, inputs, operator, approvers)| Scenario {
-            model,
-            inputs,
-            operator,
-            approvers,
-        },
+    (
+        model_choice(),
+        inputs(),
+        operator(),
+        approvers(),
+        any::<bool>(),
     )
+        .prop_map(
+            |(model, inputs, operator, approvers, injection_detector)| Scenario {
+                model,
+                inputs,
+                operator,
+                approvers,
+                injection_detector,
+            },
+        )
 }
 
 // ---------------------------------------------------------------------------
@@ -902,6 +913,10 @@ struct Harness {
 }
 
 async fn harness(assessor: Option<ModelChoice>, context: Context) -> Harness {
+    harness_with(assessor, context, Config::default()).await
+}
+
+async fn harness_with(assessor: Option<ModelChoice>, context: Context, config: Config) -> Harness {
     let store = Arc::new(SqliteStore::in_memory().await.expect("store"));
     let clock = Arc::new(FixedClock::new(as_of()));
     let dyn_clock: Arc<dyn Clock> = clock.clone();
@@ -910,7 +925,7 @@ async fn harness(assessor: Option<ModelChoice>, context: Context) -> Harness {
     let answers = Arc::new(Mutex::new(BTreeMap::new()));
     let seen = Arc::new(Mutex::new(Vec::new()));
     let mut pipeline = Pipeline::new(
-        Config::default(),
+        config,
         store.clone(),
         audit.clone(),
         dyn_clock,
@@ -1383,7 +1398,9 @@ async fn set_autonomy(h: &Harness, i: usize, to: Autonomy, preferred: &[String])
 /// Run a whole scenario; returns the triage outcomes.
 async fn run_scenario(s: &Scenario) -> (Harness, Ledger, Vec<CaseOutcome>) {
     let (batches, context) = resolve_inputs(s.inputs);
-    let h = harness(Some(s.model.clone()), context).await;
+    let mut config = Config::default();
+    config.escalation.injection_detector = s.injection_detector;
+    let h = harness_with(Some(s.model.clone()), context, config).await;
 
     // Operators, before triage.
     for (i, level) in &s.operator.autonomy {
@@ -2242,6 +2259,7 @@ fn each_misbehaviour_on_its_own_is_refused() {
                 behaviours: vec![behaviour],
                 tampers: vec![tamper],
             },
+            injection_detector: true,
         };
         let label = format!("{behaviour:?} {tamper:?} {late:?} crash={crash}");
         runtime().block_on(async {

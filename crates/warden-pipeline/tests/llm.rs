@@ -60,9 +60,23 @@ fn llm_config(provider: ProviderKind, url: &str) -> LlmConfig {
 }
 
 async fn triage(provider: ProviderKind, fault: Fault, alerts: &[&str]) -> Run {
+    triage_with(provider, fault, alerts, None).await
+}
+
+/// With `second_model`, an ensemble: both models, and the deterministic
+/// assessor beside them.
+async fn triage_with(
+    provider: ProviderKind,
+    fault: Fault,
+    alerts: &[&str],
+    second_model: Option<&str>,
+) -> Run {
     let double = ModelDouble::start(fault, Duration::ZERO).await;
     let config = Config {
-        llm: llm_config(provider, &double.url),
+        llm: LlmConfig {
+            second_model: second_model.map(str::to_owned),
+            ..llm_config(provider, &double.url)
+        },
         ..Config::default()
     };
     let env = LlmEnv {
@@ -70,13 +84,13 @@ async fn triage(provider: ProviderKind, fault: Fault, alerts: &[&str]) -> Run {
         ..LlmEnv::default()
     };
     let resolved = config.llm.resolve(&env).expect("settings resolve");
-    let models = warden_llm::assessors(&resolved, false).expect("assessors");
+    let mut models = warden_llm::assessors(&resolved, second_model.is_some())
+        .expect("assessors")
+        .into_iter()
+        .map(|a| Arc::new(a) as Arc<dyn warden_assess::Assessor>);
     let choice = AssessorChoice {
-        primary: models
-            .into_iter()
-            .next()
-            .map(|a| Arc::new(a) as Arc<dyn warden_assess::Assessor>),
-        second_opinions: Vec::new(),
+        primary: models.next(),
+        second_opinions: models.collect(),
         cases_in_flight: 4,
     };
     let store = Arc::new(SqliteStore::in_memory().await.expect("store"));
@@ -270,5 +284,49 @@ async fn every_fault_escalates_and_executes_nothing() {
                 "{label}: no exchange on the record"
             );
         }
+    }
+}
+
+/// `--assessor ensemble`: a second model that calls the case benign splits
+/// from the first, and the case escalates; both models' calls are on the
+/// record under their own names.
+#[tokio::test]
+async fn an_ensemble_whose_models_disagree_escalates() {
+    for provider in PROVIDERS {
+        let run = triage_with(
+            provider,
+            Fault::None,
+            &["ecs-outbound-malicious-ip.json"],
+            Some("double-contrarian-2"),
+        )
+        .await;
+        let outcome = &run.outcomes[0];
+        assert_eq!(outcome.second_opinions.len(), 2, "{provider:?}");
+        let split: Vec<&str> = outcome
+            .triggers
+            .iter()
+            .filter(|t| t.code == "assessor_disagreement")
+            .map(|t| t.reason.as_str())
+            .collect();
+        assert!(
+            split.iter().any(|r| r.contains("llm-second says benign")),
+            "{provider:?}: {split:?}"
+        );
+        assert!(outcome.case.disposition.expect("decided").is_escalated());
+        let callers: std::collections::BTreeSet<String> = run
+            .events
+            .iter()
+            .filter_map(|e| match e {
+                AuditEvent::ModelCalled { exchange, .. } => {
+                    Some(format!("{} {}", exchange.assessor, exchange.model))
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            callers.into_iter().collect::<Vec<_>>(),
+            vec!["llm double-analyst-1", "llm-second double-contrarian-2"],
+            "{provider:?}"
+        );
     }
 }

@@ -8,7 +8,8 @@
 //! `identity_lookup` (when offered), then answers citing the alerts and the
 //! evidence, stating the identity facts it read as claims, and proposing a
 //! ticket (and a block of an indicator that intel calls malicious). A
-//! [`Fault`] makes it misbehave in one of the ways a real provider or a
+//! model whose name contains `contrarian` calls every case benign (a second
+//! model that disagrees). A [`Fault`] makes it misbehave in one of the ways a real provider or a
 //! fooled model does. The code under test is always the real client.
 
 #![allow(
@@ -201,7 +202,14 @@ fn case_document(user_texts: &[String]) -> Value {
 /// The scripted analyst's turn, given the case document, the tool results
 /// so far (JSON texts), the tools offered, and whether the last user turn
 /// asked for a repair.
-fn decide(fault: Fault, doc: &Value, results: &[String], offered: &[String], repair: bool) -> Turn {
+fn decide(
+    fault: Fault,
+    model: &str,
+    doc: &Value,
+    results: &[String],
+    offered: &[String],
+    repair: bool,
+) -> Turn {
     let entities: Vec<(String, String)> = doc["entities"]
         .as_array()
         .into_iter()
@@ -344,6 +352,14 @@ fn decide(fault: Fault, doc: &Value, results: &[String], offered: &[String], rep
         "claims": claims,
         "actions": actions,
     });
+    if model.contains("contrarian") {
+        // A second model that reads the same case as harmless (for
+        // ensemble tests: the disagreement must escalate).
+        answer["verdict"] = json!("benign");
+        answer["severity"] = json!("low");
+        answer["confidence"] = json!(0.9);
+        answer["risk_score"] = json!(10);
+    }
     match fault {
         Fault::InjectionObeyed => {
             answer = json!({
@@ -421,7 +437,7 @@ async fn openai(State(double): State<Double>, headers: HeaderMap, body: Bytes) -
         .collect();
     let model = request["model"].as_str().unwrap_or("double").to_owned();
     let doc = case_document(&users);
-    let (message, finish) = match decide(double.fault, &doc, &results, &offered, repair) {
+    let (message, finish) = match decide(double.fault, &model, &doc, &results, &offered, repair) {
         Turn::Tools(calls) => (
             json!({"role": "assistant", "content": null, "tool_calls": calls.iter().map(|(id, name, args)| json!({
                 "id": id, "type": "function", "function": {"name": name, "arguments": args.to_string()}
@@ -494,7 +510,7 @@ async fn anthropic(State(double): State<Double>, headers: HeaderMap, body: Bytes
         .collect();
     let model = request["model"].as_str().unwrap_or("double").to_owned();
     let doc = case_document(&users);
-    let (content, stop) = match decide(double.fault, &doc, &results, &offered, repair) {
+    let (content, stop) = match decide(double.fault, &model, &doc, &results, &offered, repair) {
         Turn::Tools(calls) => (
             calls
                 .iter()
