@@ -237,10 +237,21 @@ fn unknown_assessor_and_format_are_refused_clearly() {
     let dir = tempfile::tempdir().expect("tempdir");
     let output = warden(
         dir.path(),
+        &["triage", "examples/alerts", "--assessor", "gpt"],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("assessor \"gpt\" is not available"));
+    // The LLM assessor without a provider says which setting to make.
+    let output = warden(
+        dir.path(),
         &["triage", "examples/alerts", "--assessor", "llm"],
     );
     assert_eq!(output.status.code(), Some(1));
-    assert!(stderr(&output).contains("assessor \"llm\" is not available"));
+    assert!(
+        stderr(&output).contains("set WARDEN_LLM_PROVIDER"),
+        "{}",
+        stderr(&output)
+    );
     let output = warden(
         dir.path(),
         &["triage", "examples/alerts", "--format", "cef"],

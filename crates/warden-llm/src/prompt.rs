@@ -15,7 +15,7 @@
 
 use serde_json::{Map, Value, json};
 use warden_assess::AssessmentInput;
-use warden_domain::{Evidence, EvidenceGap, Freshness, ObservableKind, Untrusted};
+use warden_domain::{Evidence, EvidenceGap, Freshness, Untrusted};
 
 /// The version of [`SYSTEM_PROMPT`]; recorded with every exchange, so a
 /// replay can tell which instructions a recorded answer was given.
@@ -192,9 +192,4 @@ pub fn naive_document(input: &AssessmentInput<'_>) -> Value {
 /// used for rate limiting before a provider reports the real count.
 pub fn estimate_tokens(text: &str) -> u64 {
     (text.len() as u64).div_ceil(4)
-}
-
-/// The kinds a tool argument may name (for the model's tool schemas).
-pub fn entity_kinds() -> Vec<&'static str> {
-    ObservableKind::ALL.iter().map(|k| k.as_str()).collect()
 }
