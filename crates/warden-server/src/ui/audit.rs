@@ -36,6 +36,7 @@ const KINDS: &[&str] = &[
     "tool_called",
     "tool_request_rejected",
     "evidence_collected",
+    "model_called",
     "assessed",
     "policy_decided",
     "escalated",
@@ -50,6 +51,7 @@ const KINDS: &[&str] = &[
     "case_note_added",
     "autonomy_changed",
     "kill_switch_changed",
+    "api_token_changed",
 ];
 
 /// Entries shown on one page.
