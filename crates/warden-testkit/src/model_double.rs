@@ -286,6 +286,9 @@ fn decide(
         })
         .unwrap_or("medium")
         .to_owned();
+    // A tool result may repeat a record the document held (same id).
+    let mut seen_ids = std::collections::BTreeSet::new();
+    evidence.retain(|e| seen_ids.insert(e["id"].to_string()));
     let malicious_intel: Vec<&Value> = evidence
         .iter()
         .filter(|e| e["kind"] == "intel" && e["facts"]["verdict"] == "malicious")
