@@ -20,7 +20,7 @@ use warden_domain::{
 };
 use warden_execute::RecordingConnector;
 use warden_llm::{LlmAssessor, ReplayTransport};
-use warden_store::{SqliteStore, Store};
+use warden_store::SqliteStore;
 
 use crate::{AssessorChoice, Pipeline, PipelineError};
 
@@ -79,31 +79,30 @@ pub enum ReplayError {
     Pipeline(#[from] PipelineError),
 }
 
-/// The recorded side of a case, from the store and its audit entries.
-async fn recorded(
-    store: &Arc<dyn Store>,
+/// What one run of a case put on the audit log: its model calls, the
+/// escalation reasons and the policy decisions.
+struct RunRecord {
+    exchanges: Vec<ModelExchange>,
+    escalations: Vec<String>,
+    decisions: Vec<String>,
+}
+
+async fn run_record(
     audit: &Arc<dyn AuditLog>,
     case_id: CaseId,
-) -> Result<(RunSummary, Vec<ModelExchange>), ReplayError> {
-    let case = store
-        .case(case_id)
-        .await
-        .map_err(PipelineError::from)?
-        .ok_or(ReplayError::NoCase(case_id))?;
-    let records = audit
-        .records(Some(case_id))
-        .await
-        .map_err(PipelineError::from)?;
-    let mut exchanges = Vec::new();
-    let mut escalations = Vec::new();
-    let mut decisions = Vec::new();
-    for record in records {
+) -> Result<RunRecord, PipelineError> {
+    let mut run = RunRecord {
+        exchanges: Vec::new(),
+        escalations: Vec::new(),
+        decisions: Vec::new(),
+    };
+    for record in audit.records(Some(case_id)).await? {
         match record.entry.event {
-            AuditEvent::ModelCalled { exchange, .. } => exchanges.push(exchange),
-            AuditEvent::Escalated { reasons, .. } => escalations = reasons,
+            AuditEvent::ModelCalled { exchange, .. } => run.exchanges.push(exchange),
+            AuditEvent::Escalated { reasons, .. } => run.escalations.extend(reasons),
             AuditEvent::PolicyDecided {
                 proposal, outcome, ..
-            } => decisions.push(format!(
+            } => run.decisions.push(format!(
                 "{} {} -> {}",
                 proposal.action,
                 target_label(&proposal.target),
@@ -112,16 +111,7 @@ async fn recorded(
             _ => {}
         }
     }
-    Ok((
-        RunSummary {
-            verdict: case.verdict,
-            severity: case.severity,
-            disposition: case.disposition,
-            escalations,
-            decisions,
-        },
-        exchanges,
-    ))
+    Ok(run)
 }
 
 /// A target as the summary shows it: each run opens its own case, so the
@@ -152,7 +142,24 @@ impl Pipeline {
         case_id: CaseId,
         live: Option<&AssessorChoice>,
     ) -> Result<ReplayReport, ReplayError> {
-        let (recorded_run, exchanges) = recorded(&self.store, &self.audit, case_id).await?;
+        let case = self
+            .store
+            .case(case_id)
+            .await
+            .map_err(PipelineError::from)?
+            .ok_or(ReplayError::NoCase(case_id))?;
+        let RunRecord {
+            exchanges,
+            escalations,
+            decisions,
+        } = run_record(&self.audit, case_id).await?;
+        let recorded_run = RunSummary {
+            verdict: case.verdict,
+            severity: case.severity,
+            disposition: case.disposition,
+            escalations,
+            decisions,
+        };
         if exchanges.is_empty() && live.is_none() {
             return Err(ReplayError::NothingRecorded(case_id));
         }
@@ -211,61 +218,36 @@ impl Pipeline {
         pipeline.replaying = Some(case_id);
         let outcomes = pipeline.triage_alerts(alerts).await?;
 
-        let mut escalations = Vec::new();
-        let mut decisions = Vec::new();
-        let mut replayed_requests: BTreeMap<(String, u32), String> = BTreeMap::new();
-        for record in scratch_audit
-            .records(None)
-            .await
-            .map_err(PipelineError::from)?
-        {
-            match record.entry.event {
-                AuditEvent::ModelCalled { exchange, .. } => {
-                    replayed_requests
-                        .insert((exchange.assessor, exchange.step), exchange.request_sha256);
-                }
-                AuditEvent::Escalated { reasons, .. } => escalations.extend(reasons),
-                AuditEvent::PolicyDecided {
-                    proposal, outcome, ..
-                } => decisions.push(format!(
-                    "{} {} -> {}",
-                    proposal.action,
-                    target_label(&proposal.target),
-                    outcome_label(&outcome)
-                )),
-                _ => {}
-            }
-        }
+        // The scratch log holds only the replayed case, under its own id.
+        let replayed_run = run_record(&scratch_audit, case_id).await?;
         let first = outcomes.first();
         let replayed = RunSummary {
             verdict: first.and_then(|o| o.case.verdict),
             severity: first.map_or(recorded_run.severity, |o| o.case.severity),
             disposition: first.and_then(|o| o.case.disposition),
-            escalations,
-            decisions,
+            escalations: replayed_run.escalations,
+            decisions: replayed_run.decisions,
         };
+        // Each model call, by assessor and step: recorded, replayed, both.
         let mut steps: BTreeMap<(String, u32), StepDiff> = BTreeMap::new();
-        for exchange in &exchanges {
-            steps.insert(
-                (exchange.assessor.clone(), exchange.step),
-                StepDiff {
+        for (exchange, recorded) in exchanges
+            .into_iter()
+            .map(|x| (x, true))
+            .chain(replayed_run.exchanges.into_iter().map(|x| (x, false)))
+        {
+            let step = steps
+                .entry((exchange.assessor.clone(), exchange.step))
+                .or_insert_with(|| StepDiff {
                     assessor: exchange.assessor.clone(),
                     step: exchange.step,
-                    recorded_request: Some(exchange.request_sha256.clone()),
-                    replayed_request: None,
-                },
-            );
-        }
-        for ((assessor, step), hash) in replayed_requests {
-            steps
-                .entry((assessor.clone(), step))
-                .or_insert_with(|| StepDiff {
-                    assessor,
-                    step,
                     recorded_request: None,
                     replayed_request: None,
-                })
-                .replayed_request = Some(hash);
+                });
+            if recorded {
+                step.recorded_request = Some(exchange.request_sha256);
+            } else {
+                step.replayed_request = Some(exchange.request_sha256);
+            }
         }
         Ok(ReplayReport {
             case_id,
