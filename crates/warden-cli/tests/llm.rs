@@ -96,16 +96,32 @@ fn write_config(dir: &Path, body: &str) {
     std::fs::write(dir.join("warden.toml"), body).unwrap();
 }
 
+/// `[llm] record_to = recording`, then `extra` settings.
+fn record_to(dir: &Path, recording: &Path, extra: &str) {
+    write_config(
+        dir,
+        &format!(
+            "[llm]\nrecord_to = {:?}\n{extra}",
+            recording.to_str().unwrap()
+        ),
+    );
+}
+
+/// The environment that answers every model call from `recording`.
+fn replay_from(recording: &Path) -> [(&'static str, &str); 2] {
+    [
+        ("WARDEN_LLM_PROVIDER", "replay"),
+        ("WARDEN_LLM_RECORDINGS", recording.to_str().unwrap()),
+    ]
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn served_then_replayed_then_offline_triage_agree() {
     let double = ModelDouble::start(Fault::None, Duration::ZERO).await;
     let tmp = tempfile::tempdir().unwrap();
     let served_dir = tmp.path().join("served");
     let recording = tmp.path().join("recording.jsonl");
-    write_config(
-        &served_dir,
-        &format!("[llm]\nrecord_to = {:?}\n", recording.to_str().unwrap()),
-    );
+    record_to(&served_dir, &recording, "");
     let env = served_env(&double.url);
     let served = cases(&warden_with_env(
         &served_dir,
@@ -170,12 +186,10 @@ async fn served_then_replayed_then_offline_triage_agree() {
         .expect("a malicious case")["case_id"]
         .as_str()
         .unwrap();
-    write_config(
+    record_to(
         &served_dir,
-        &format!(
-            "[llm]\nrecord_to = {:?}\n\n[escalation]\nmin_confidence = 0.95\n",
-            recording.to_str().unwrap()
-        ),
+        &recording,
+        "\n[escalation]\nmin_confidence = 0.95\n",
     );
     let stricter = stdout(&warden_with_env(
         &served_dir,
@@ -199,10 +213,7 @@ async fn served_then_replayed_then_offline_triage_agree() {
             "llm",
             "--json",
         ],
-        &[
-            ("WARDEN_LLM_PROVIDER", "replay"),
-            ("WARDEN_LLM_RECORDINGS", recording.to_str().unwrap()),
-        ],
+        &replay_from(&recording),
     ));
     offline.iter().for_each(assert_cites_evidence);
     assert_eq!(outcomes(&served), outcomes(&offline));
@@ -230,10 +241,7 @@ async fn eval_runs_from_recordings_and_the_committed_ones_still_replay() {
     let tmp = tempfile::tempdir().unwrap();
     let recording = tmp.path().join("core.jsonl");
     let served_dir = tmp.path().join("served");
-    write_config(
-        &served_dir,
-        &format!("[llm]\nrecord_to = {:?}\n", recording.to_str().unwrap()),
-    );
+    record_to(&served_dir, &recording, "");
     let env = served_env(&double.url);
     let served = warden_with_env(
         &served_dir,
@@ -249,10 +257,7 @@ async fn eval_runs_from_recordings_and_the_committed_ones_still_replay() {
     let offline = warden_with_env(
         &tmp.path().join("offline"),
         &["eval", "validation/core", "--assessor", "llm", "--json"],
-        &[
-            ("WARDEN_LLM_PROVIDER", "replay"),
-            ("WARDEN_LLM_RECORDINGS", recording.to_str().unwrap()),
-        ],
+        &replay_from(&recording),
     );
     assert!(
         matches!(offline.status.code(), Some(0 | 1)),
@@ -297,10 +302,7 @@ async fn eval_runs_from_recordings_and_the_committed_ones_still_replay() {
         let output = warden_with_env(
             &tmp.path().join(recording.replace('/', "_")),
             &args,
-            &[
-                ("WARDEN_LLM_PROVIDER", "replay"),
-                ("WARDEN_LLM_RECORDINGS", path.to_str().unwrap()),
-            ],
+            &replay_from(&path),
         );
         let text = stdout(&output);
         assert!(
