@@ -253,36 +253,8 @@ pub fn scan_alert(alert: &Alert) -> Option<InjectionFinding> {
 
 #[cfg(test)]
 mod tests {
-    use time::OffsetDateTime;
-    use warden_domain::{AlertId, RuleRef, Severity, SourceFormat, Untrusted, VendorSeverity};
-
     use super::*;
-
-    fn alert(title: &str, description: &str, raw: Value) -> Alert {
-        Alert {
-            id: AlertId::new(),
-            format: SourceFormat::Ecs,
-            class_uid: 2004,
-            product: "t".into(),
-            vendor_id: None,
-            time: OffsetDateTime::UNIX_EPOCH,
-            rule: RuleRef {
-                uid: None,
-                name: "r".into(),
-            },
-            title: Untrusted::new(title),
-            description: Untrusted::new(description),
-            severity: VendorSeverity {
-                level: Severity::Low,
-                original: "low".into(),
-            },
-            observables: vec![],
-            attacks: vec![],
-            origin: "t".into(),
-            raw_sha256: String::new(),
-            raw,
-        }
-    }
+    use crate::test_alert as alert;
 
     #[test]
     fn every_rule_compiles_and_has_a_unique_name() {

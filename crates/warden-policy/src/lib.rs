@@ -67,3 +67,37 @@ shipped_policies!(
 
 /// Guards appended to every policy set (`policies/guards.cedar`).
 pub const GUARD_POLICIES: &str = include_str!("../policies/guards.cedar");
+
+/// A minimal alert with `title`, `description` and `raw` payload, for the
+/// unit tests of the escalation triggers and the injection detector.
+#[cfg(test)]
+pub(crate) fn test_alert(
+    title: &str,
+    description: &str,
+    raw: serde_json::Value,
+) -> warden_domain::Alert {
+    use warden_domain::{AlertId, RuleRef, Severity, SourceFormat, Untrusted, VendorSeverity};
+    warden_domain::Alert {
+        id: AlertId::new(),
+        format: SourceFormat::Ecs,
+        class_uid: 2004,
+        product: "t".into(),
+        vendor_id: None,
+        time: time::OffsetDateTime::UNIX_EPOCH,
+        rule: RuleRef {
+            uid: None,
+            name: "r".into(),
+        },
+        title: Untrusted::new(title),
+        description: Untrusted::new(description),
+        severity: VendorSeverity {
+            level: Severity::Low,
+            original: "low".into(),
+        },
+        observables: vec![],
+        attacks: vec![],
+        origin: "t".into(),
+        raw_sha256: String::new(),
+        raw,
+    }
+}

@@ -1,8 +1,5 @@
 use time::OffsetDateTime;
-use warden_domain::{
-    AlertId, EvidenceId, ObservableKind, ProposalHash, RuleRef, Severity, SourceFormat, Target,
-    Untrusted, VendorSeverity, Verdict,
-};
+use warden_domain::{EvidenceId, ObservableKind, ProposalHash, Severity, Target, Verdict};
 
 use serde_json::Value;
 
@@ -21,29 +18,7 @@ fn assessment(verdict: Verdict, confidence: f64) -> Assessment {
 }
 
 fn alert(title: &str, raw: Value) -> Alert {
-    Alert {
-        id: AlertId::new(),
-        format: SourceFormat::Ecs,
-        class_uid: 2004,
-        product: "t".into(),
-        vendor_id: None,
-        time: OffsetDateTime::UNIX_EPOCH,
-        rule: RuleRef {
-            uid: None,
-            name: "r".into(),
-        },
-        title: Untrusted::new(title),
-        description: Untrusted::default(),
-        severity: VendorSeverity {
-            level: Severity::Low,
-            original: "low".into(),
-        },
-        observables: vec![],
-        attacks: vec![],
-        origin: "t".into(),
-        raw_sha256: String::new(),
-        raw,
-    }
+    crate::test_alert(title, "", raw)
 }
 
 fn evidence(kind: EvidenceKind, facts: Value, freshness: Freshness) -> Evidence {
