@@ -70,8 +70,7 @@ impl Enrichment {
 
     /// Sources consulted, for the audit record.
     pub fn sources(&self) -> Vec<String> {
-        let sources: BTreeSet<&str> = self.evidence.iter().map(|e| e.source.as_str()).collect();
-        sources.into_iter().map(str::to_owned).collect()
+        sources_of(&self.evidence)
     }
 
     /// Record `finding` from `source` as the next evidence item.
@@ -128,6 +127,12 @@ impl Enrichment {
             self.gaps.push(gap);
         }
     }
+}
+
+/// The distinct sources of `evidence`, sorted, for the audit record.
+pub fn sources_of(evidence: &[Evidence]) -> Vec<String> {
+    let sources: BTreeSet<&str> = evidence.iter().map(|e| e.source.as_str()).collect();
+    sources.into_iter().map(str::to_owned).collect()
 }
 
 /// Tools run when a playbook does not list any: every embedded one.

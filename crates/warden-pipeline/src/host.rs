@@ -26,17 +26,13 @@ const MAX_TOOL_CALLS: u32 = 16;
 pub(crate) struct CaseContext {
     pub enrichment: tokio::sync::Mutex<Enrichment>,
     pub refused: std::sync::Mutex<Vec<String>>,
-    /// Evidence ids held before any assessor asked for more.
-    pub planned: usize,
 }
 
 impl CaseContext {
     pub fn new(enrichment: Enrichment) -> Self {
-        let planned = enrichment.evidence.len();
         Self {
             enrichment: tokio::sync::Mutex::new(enrichment),
             refused: std::sync::Mutex::new(Vec::new()),
-            planned,
         }
     }
 

@@ -720,16 +720,18 @@ impl Pipeline {
             .into_iter()
             .map(|(_, value)| value)
             .collect();
-        let planned_gaps = enrichment.gaps.len();
+        // What the plan found is the assessors' input; their own tool calls
+        // add to the case's enrichment, shared through the context.
+        let (planned_evidence, planned_gaps) =
+            (enrichment.evidence.clone(), enrichment.gaps.clone());
         let context = host::CaseContext::new(enrichment);
         let plan = host::CaseHost::plan_of(&playbook.tools);
-        let initial = context.enrichment.lock().await.clone();
         let input = AssessmentInput {
             case: &case,
             use_case,
             alerts: &redacted,
-            evidence: &initial.evidence,
-            gaps: &initial.gaps,
+            evidence: &planned_evidence,
+            gaps: &planned_gaps,
         };
         let host_for = |assessor: &dyn Assessor| host::CaseHost {
             audit: &self.audit,
@@ -767,9 +769,12 @@ impl Pipeline {
         let enrichment = context.enrichment.into_inner();
         let added = enrichment
             .evidence
-            .get(context.planned..)
+            .get(planned_evidence.len()..)
             .unwrap_or_default();
-        let added_gaps = enrichment.gaps.get(planned_gaps..).unwrap_or_default();
+        let added_gaps = enrichment
+            .gaps
+            .get(planned_gaps.len()..)
+            .unwrap_or_default();
         if !added.is_empty() || !added_gaps.is_empty() {
             self.audit
                 .append(
@@ -777,12 +782,7 @@ impl Pipeline {
                     AuditEvent::EvidenceCollected {
                         case_id: case.id,
                         evidence: added.iter().map(|e| e.id.clone()).collect(),
-                        sources: added
-                            .iter()
-                            .map(|e| e.source.clone())
-                            .collect::<std::collections::BTreeSet<_>>()
-                            .into_iter()
-                            .collect(),
+                        sources: warden_enrich::sources_of(added),
                         gaps: added_gaps.to_vec(),
                     },
                 )
