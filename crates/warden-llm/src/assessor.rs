@@ -16,13 +16,12 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 use warden_assess::{
     AssessmentInput, Assessor, AssessorFailure, AssessorFlag, AssessorHost, AssessorRun,
     ToolRequest,
 };
 use warden_domain::alert::structured_entities;
-use warden_domain::hashing::sha256_fields;
+use warden_domain::hashing::{sha256_fields, sha256_hex};
 use warden_domain::{Evidence, ModelExchange};
 
 use crate::answer::{self, SUBMIT};
@@ -102,10 +101,6 @@ impl Spent {
         }
         None
     }
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
 }
 
 impl LlmAssessor {
