@@ -28,7 +28,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value, json};
-use warden_domain::hashing::sha256_fields;
 use warden_domain::{
     ActionName, ActionProposal, Assessment, EvidenceId, ObservableKind, RationaleItem, Severity,
     Target, Verdict,
@@ -106,9 +105,7 @@ impl ChaosAssessor {
         if let Some(attack) = self.forced {
             return attack;
         }
-        let mut payloads: Vec<&str> = input.alerts.iter().map(|a| a.raw_sha256.as_str()).collect();
-        payloads.sort_unstable();
-        let digest = sha256_fields(payloads);
+        let digest = input.payload_fingerprint();
         let pick = digest.bytes().take(8).fold(0usize, |acc, b| {
             acc.wrapping_mul(31).wrapping_add(usize::from(b))
         });

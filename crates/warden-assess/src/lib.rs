@@ -51,6 +51,17 @@ pub struct AssessmentInput<'a> {
     pub gaps: &'a [EvidenceGap],
 }
 
+impl AssessmentInput<'_> {
+    /// SHA-256 over the case's alerts' payload hashes, sorted: the same
+    /// alerts give the same value in any run (the replay key of model
+    /// calls, and the chaos model's pick).
+    pub fn payload_fingerprint(&self) -> String {
+        let mut hashes: Vec<&str> = self.alerts.iter().map(|a| a.raw_sha256.as_str()).collect();
+        hashes.sort_unstable();
+        warden_domain::hashing::sha256_fields(hashes)
+    }
+}
+
 /// A read tool an assessor may call, as the playbook's plan allows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ToolSpec {

@@ -21,7 +21,7 @@ use warden_assess::{
     ToolRequest,
 };
 use warden_domain::alert::structured_entities;
-use warden_domain::hashing::{sha256_fields, sha256_hex};
+use warden_domain::hashing::sha256_hex;
 use warden_domain::{Evidence, ModelExchange};
 
 use crate::answer::{self, SUBMIT};
@@ -60,13 +60,6 @@ impl LlmAssessor {
         self.recorder = Some(recorder);
         self
     }
-}
-
-/// The replay key of a case: its alerts' payload hashes, sorted.
-pub fn fingerprint(input: &AssessmentInput<'_>) -> String {
-    let mut hashes: Vec<&str> = input.alerts.iter().map(|a| a.raw_sha256.as_str()).collect();
-    hashes.sort_unstable();
-    sha256_fields(hashes)
 }
 
 /// What one run has spent.
@@ -221,7 +214,7 @@ impl LlmAssessor {
         spent: &mut Spent,
         flags: &mut Vec<AssessorFlag>,
     ) -> Result<warden_domain::Assessment, AssessorFailure> {
-        let fingerprint = fingerprint(input);
+        let fingerprint = input.payload_fingerprint();
         let document = prompt::case_document(input, self.config.max_untrusted_chars);
         let tools: Vec<ToolSpec> = host.tools();
         let mut evidence: Vec<Evidence> = input.evidence.to_vec();
