@@ -159,9 +159,6 @@ impl Alert {
             .filter(move |o| o.kind == kind && o.is_structured())
     }
 
-    /// What makes two alerts "the same detection": format, rule and the
-    /// structured entities. Time, vendor ids and free text are left out so
-    /// that a re-fired alert merges with the first.
     /// Two-letter country codes the vendor geolocated the activity's
     /// source to (sign-in location, remote caller), upper case, from the
     /// structured fields each format has for it. Empty when the format does
@@ -215,7 +212,11 @@ impl Alert {
         countries
     }
 
-    pub fn fingerprint(&self) -> String {
+    /// What makes two alerts "the same detection": format, rule (its id,
+    /// else its name) and the structured entities. Time, vendor ids,
+    /// severity and free text are left out, so every re-fire of one rule
+    /// on the same entities has the same key, whatever it says.
+    pub fn detection_key(&self) -> String {
         let rule = self.rule.uid.as_deref().unwrap_or(&self.rule.name);
         let mut entities: Vec<String> = self
             .observables
@@ -229,6 +230,22 @@ impl Alert {
                 .into_iter()
                 .chain(entities.iter().map(String::as_str)),
         )
+    }
+
+    /// What makes two alerts exact duplicates: the same detection
+    /// ([`Alert::detection_key`]) with the same severity level, title and
+    /// description. Time and vendor ids are left out, so an identical
+    /// re-fire merges with the first copy; a re-fire with a higher (or
+    /// lower) severity or other detection text ("40 MB exfiltrated" after
+    /// "2 KB uploaded") does not, so the case keeps the worst copy and
+    /// every distinct description.
+    pub fn fingerprint(&self) -> String {
+        sha256_fields([
+            self.detection_key().as_str(),
+            self.severity.level.as_str(),
+            self.title.as_untrusted_str(),
+            self.description.as_untrusted_str(),
+        ])
     }
 }
 
@@ -249,6 +266,7 @@ pub fn structured_entities<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::severity::Severity;
 
     #[test]
     fn technique_ids_parse_in_their_usual_spellings() {
@@ -260,5 +278,59 @@ mod tests {
         assert_eq!(AttackTechnique::parse_id("attack.execution"), None);
         assert_eq!(AttackTechnique::parse_id("T10"), None);
         assert_eq!(AttackTechnique::parse_id("T1059.1"), None);
+    }
+
+    fn sample(minute: i64, level: Severity, description: &str) -> Alert {
+        Alert {
+            id: AlertId::new(),
+            format: SourceFormat::Ocsf,
+            class_uid: 2004,
+            product: "p".into(),
+            vendor_id: Some(format!("v{minute}")),
+            time: OffsetDateTime::UNIX_EPOCH + time::Duration::minutes(minute),
+            rule: RuleRef {
+                uid: Some("r-1".into()),
+                name: "Outbound transfer".into(),
+            },
+            title: Untrusted::new("Large outbound transfer"),
+            description: Untrusted::new(description),
+            severity: VendorSeverity {
+                level,
+                original: format!("{level} at {minute}"),
+            },
+            observables: Observable::parse(
+                ObservableKind::Host,
+                "ws-1",
+                crate::Provenance::Field { path: "f".into() },
+            )
+            .into_iter()
+            .collect(),
+            attacks: vec![],
+            origin: format!("o{minute}"),
+            raw_sha256: format!("{minute}"),
+            raw: serde_json::Value::Null,
+        }
+    }
+
+    #[test]
+    fn a_re_fire_is_the_same_detection_but_a_duplicate_only_when_it_says_the_same() {
+        let first = sample(0, Severity::Low, "2 KB uploaded");
+        let identical = sample(9, Severity::Low, "2 KB uploaded");
+        assert_eq!(first.fingerprint(), identical.fingerprint());
+
+        let worse = sample(9, Severity::Critical, "2 KB uploaded");
+        let other_text = sample(9, Severity::Low, "40 MB exfiltrated");
+        let mut other_title = sample(9, Severity::Low, "2 KB uploaded");
+        other_title.title = Untrusted::new("Exfiltration");
+        for refire in [&worse, &other_text, &other_title] {
+            assert_eq!(first.detection_key(), refire.detection_key());
+            assert_ne!(first.fingerprint(), refire.fingerprint());
+        }
+        // Text cannot be shifted between title and description.
+        let mut a = sample(0, Severity::Low, "bc");
+        a.title = Untrusted::new("a");
+        let mut b = sample(0, Severity::Low, "c");
+        b.title = Untrusted::new("ab");
+        assert_ne!(a.fingerprint(), b.fingerprint());
     }
 }

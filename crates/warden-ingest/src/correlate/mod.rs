@@ -1,8 +1,14 @@
 //! Correlation: exact duplicates merge, related alerts group into one case.
 //!
-//! - Two alerts with the same fingerprint (format, rule and structured
-//!   entities; see `Alert::fingerprint`) are one detection fired twice: the
-//!   second only raises the first one's count.
+//! - Two alerts with the same fingerprint (format, rule, structured
+//!   entities, severity level, title and description; see
+//!   `Alert::fingerprint`) are one detection fired twice: the second only
+//!   raises the first one's count.
+//! - A re-fire of the same detection (same format, rule and structured
+//!   entities) that says something else (another severity, another title
+//!   or description) is never merged away: it stays its own alert, joins
+//!   its first copy's case whatever the time between them, and the case
+//!   says so. The case is scored on its worst copy and every description.
 //! - Distinct alerts that share a structured entity (host, user, IP, hash,
 //!   email, domain, URL, cloud resource) within the time window join the same
 //!   case. Entities found only in free text do not link alerts: an attacker
@@ -20,6 +26,7 @@
 //!
 //! Every case draft records why its alerts are together.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use warden_domain::{Alert, ObservableKind};
@@ -78,6 +85,25 @@ fn is_placeholder(kind: ObservableKind, value: &str) -> bool {
     }
 }
 
+/// Why a re-fire of `first`'s detection was kept as its own alert.
+fn refire_reason(first: &Alert, refire: &Alert) -> String {
+    let mut differences = Vec::new();
+    if refire.severity.level != first.severity.level {
+        differences.push(format!(
+            "severity {} -> {}",
+            first.severity.level, refire.severity.level
+        ));
+    }
+    if refire.title != first.title || refire.description != first.description {
+        differences.push("different text".to_owned());
+    }
+    format!(
+        "re-fire of \"{}\" kept as its own alert ({})",
+        refire.rule.name,
+        differences.join(", ")
+    )
+}
+
 /// Alerts grouped for one case, before the case exists.
 #[derive(Debug)]
 pub struct CaseDraft {
@@ -115,19 +141,28 @@ const PEER_KINDS: [ObservableKind; 6] = [
 pub fn correlate(mut alerts: Vec<Alert>, config: &CorrelationConfig) -> Vec<CaseDraft> {
     alerts.sort_by(|a, b| a.time.cmp(&b.time).then_with(|| a.origin.cmp(&b.origin)));
 
-    // 1. Exact duplicates.
+    // 1. Exact duplicates merge; re-fires that say more are kept, each
+    // paired with the first copy of its detection.
     let mut unique: Vec<(Alert, u64)> = Vec::new();
     let mut by_fingerprint: HashMap<String, usize> = HashMap::new();
+    let mut by_detection: HashMap<String, usize> = HashMap::new();
+    let mut refires: Vec<(usize, usize)> = Vec::new();
     for alert in alerts {
-        let fingerprint = alert.fingerprint();
-        match by_fingerprint.get(&fingerprint) {
-            Some(&index) => {
-                if let Some((_, duplicates)) = unique.get_mut(index) {
+        match by_fingerprint.entry(alert.fingerprint()) {
+            Entry::Occupied(seen) => {
+                if let Some((_, duplicates)) = unique.get_mut(*seen.get()) {
                     *duplicates += 1;
                 }
             }
-            None => {
-                by_fingerprint.insert(fingerprint, unique.len());
+            Entry::Vacant(slot) => {
+                let index = unique.len();
+                slot.insert(index);
+                match by_detection.entry(alert.detection_key()) {
+                    Entry::Occupied(first) => refires.push((*first.get(), index)),
+                    Entry::Vacant(first) => {
+                        first.insert(index);
+                    }
+                }
                 unique.push((alert, 0));
             }
         }
@@ -208,6 +243,15 @@ pub fn correlate(mut alerts: Vec<Alert>, config: &CorrelationConfig) -> Vec<Case
             }
             last_seen.insert(key, index);
         }
+    }
+    // A re-fire stays with its first copy, as a merged duplicate would,
+    // whatever the window and even without a linking entity.
+    for &(first, refire) in &refires {
+        let (Some((earlier, _)), Some((later, _))) = (unique.get(first), unique.get(refire)) else {
+            continue;
+        };
+        groups.union(first, refire);
+        links.push((refire, refire_reason(earlier, later)));
     }
 
     // 4. Build drafts with their reasons.

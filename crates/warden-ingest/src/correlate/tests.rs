@@ -206,3 +206,159 @@ fn placeholders_never_link() {
         drafts[2].reasons
     );
 }
+
+/// `alert` with a severity and a description.
+fn said(mut alert: Alert, level: Severity, description: &str) -> Alert {
+    alert.severity = VendorSeverity {
+        level,
+        original: level.as_str().into(),
+    };
+    alert.description = Untrusted::new(description);
+    alert
+}
+
+fn exfil(minute: i64, level: Severity, description: &str) -> Alert {
+    said(
+        alert(
+            "Outbound transfer",
+            minute,
+            &[(Host, "ws-hr-017"), (Ip, "203.0.113.50")],
+            None,
+        ),
+        level,
+        description,
+    )
+}
+
+#[test]
+fn a_critical_re_fire_is_not_swallowed_by_an_earlier_low_copy() {
+    let drafts = correlate(
+        vec![
+            exfil(0, Severity::Low, "2 KB uploaded"),
+            exfil(5, Severity::Critical, "40 MB exfiltrated"),
+        ],
+        &CorrelationConfig::default(),
+    );
+    assert_eq!(drafts.len(), 1, "a re-fire stays in its first copy's case");
+    let draft = &drafts[0];
+    assert_eq!(draft.alerts.len(), 2, "{:?}", draft.reasons);
+    assert_eq!(draft.alert_count, 2);
+    let worst = draft.alerts.iter().map(|(a, _)| a.severity.level).max();
+    assert_eq!(worst, Some(Severity::Critical));
+    let descriptions: Vec<&str> = draft
+        .alerts
+        .iter()
+        .map(|(a, _)| a.description.as_untrusted_str())
+        .collect();
+    assert_eq!(descriptions, ["2 KB uploaded", "40 MB exfiltrated"]);
+    assert!(
+        draft
+            .reasons
+            .iter()
+            .any(|r| r.contains("re-fire") && r.contains("low -> critical")),
+        "{:?}",
+        draft.reasons
+    );
+    assert!(
+        !draft.reasons.iter().any(|r| r.contains("exact duplicate")),
+        "{:?}",
+        draft.reasons
+    );
+}
+
+#[test]
+fn a_lower_copy_after_a_critical_one_is_kept_too() {
+    let drafts = correlate(
+        vec![
+            exfil(0, Severity::Critical, "40 MB exfiltrated"),
+            exfil(5, Severity::Low, "2 KB uploaded"),
+        ],
+        &CorrelationConfig::default(),
+    );
+    assert_eq!(drafts.len(), 1);
+    assert_eq!(drafts[0].alerts.len(), 2);
+    assert_eq!(drafts[0].alerts[0].0.severity.level, Severity::Critical);
+}
+
+#[test]
+fn a_re_fire_with_other_detection_text_keeps_every_description() {
+    let drafts = correlate(
+        vec![
+            exfil(0, Severity::Medium, "2 KB uploaded"),
+            exfil(1, Severity::Medium, "40 MB exfiltrated"),
+            exfil(2, Severity::Medium, "2 KB uploaded"),
+        ],
+        &CorrelationConfig::default(),
+    );
+    assert_eq!(drafts.len(), 1);
+    let draft = &drafts[0];
+    assert_eq!(draft.alerts.len(), 2, "{:?}", draft.reasons);
+    assert_eq!(draft.alert_count, 3);
+    // The identical third copy merged into the first.
+    assert_eq!(draft.alerts[0].1, 1);
+    assert_eq!(draft.alerts[1].1, 0);
+    assert_eq!(
+        draft.alerts[1].0.description.as_untrusted_str(),
+        "40 MB exfiltrated"
+    );
+    assert!(
+        draft
+            .reasons
+            .iter()
+            .any(|r| r.contains("re-fire") && r.contains("different text")),
+        "{:?}",
+        draft.reasons
+    );
+
+    // A different title counts as different text too.
+    let mut retitled = exfil(3, Severity::Medium, "2 KB uploaded");
+    retitled.title = Untrusted::new("Exfiltration over HTTPS");
+    let drafts = correlate(
+        vec![exfil(0, Severity::Medium, "2 KB uploaded"), retitled],
+        &CorrelationConfig::default(),
+    );
+    assert_eq!(drafts[0].alerts.len(), 2);
+}
+
+#[test]
+fn true_duplicates_still_merge_and_count() {
+    // Same severity, same text, other time and vendor id: one alert.
+    let mut later = exfil(30, Severity::High, "40 MB exfiltrated");
+    later.vendor_id = Some("other-id".into());
+    later.severity.original = "73".into();
+    let drafts = correlate(
+        vec![exfil(0, Severity::High, "40 MB exfiltrated"), later],
+        &CorrelationConfig::default(),
+    );
+    assert_eq!(drafts.len(), 1);
+    assert_eq!(drafts[0].alerts.len(), 1);
+    assert_eq!(drafts[0].alerts[0].1, 1);
+    assert_eq!(drafts[0].alert_count, 2);
+    assert!(
+        drafts[0]
+            .reasons
+            .iter()
+            .any(|r| r.contains("1 exact duplicate alert merged")),
+        "{:?}",
+        drafts[0].reasons
+    );
+}
+
+#[test]
+fn a_re_fire_joins_its_first_copy_even_outside_the_window() {
+    // Duplicates always merged whatever the time between them; a re-fire
+    // that says more still belongs with its first copy.
+    let config = CorrelationConfig {
+        window_minutes: 10,
+        ..CorrelationConfig::default()
+    };
+    let drafts = correlate(
+        vec![
+            exfil(0, Severity::Low, "2 KB uploaded"),
+            exfil(600, Severity::Critical, "40 MB exfiltrated"),
+        ],
+        &config,
+    );
+    assert_eq!(drafts.len(), 1);
+    assert_eq!(drafts[0].alerts.len(), 2);
+}
