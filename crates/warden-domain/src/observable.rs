@@ -70,6 +70,56 @@ pub enum Provenance {
     Text { field: String },
 }
 
+/// The part an entity plays in the activity an alert reports: the one
+/// doing it (a connection's source, the host a process ran on, the sender),
+/// or the one it was done to or reached (a destination, a queried name, a
+/// recipient, the account or image acted upon).
+///
+/// Whatever excuses an activity (a scanner tag, a pentest engagement, past
+/// closures) speaks about who did it, so it applies to the actor only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntityRole {
+    Actor,
+    Target,
+}
+
+/// Words in a field path that name the far end of the activity. Matched on
+/// the lower-case path, so `DestinationIp`, `dst_endpoint.ip`, `dest_ip`,
+/// `TargetUserName`, `smtp.rcpt_to` and `dns.question.name` are all targets.
+const TARGET_PATH_WORDS: &[&str] = &[
+    "destination",
+    "dest",
+    "dst",
+    "target",
+    "recipient",
+    "rcpt",
+    "query",
+    "rrname",
+    "question",
+    "sni",
+    "http.hostname",
+    "url",
+];
+
+impl Provenance {
+    /// The role of the entity in this field; `None` for text matches, which
+    /// say nothing about who did what.
+    pub fn role(&self) -> Option<EntityRole> {
+        match self {
+            Provenance::Field { path } => {
+                let path = path.to_ascii_lowercase();
+                Some(if TARGET_PATH_WORDS.iter().any(|w| path.contains(w)) {
+                    EntityRole::Target
+                } else {
+                    EntityRole::Actor
+                })
+            }
+            Provenance::Text { .. } => None,
+        }
+    }
+}
+
 /// A typed, normalised entity of an alert.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Observable {
@@ -112,6 +162,20 @@ impl Observable {
         self.provenance
             .iter()
             .any(|p| matches!(p, Provenance::Field { .. }))
+    }
+
+    /// Found in a structured field that names the one doing the activity.
+    pub fn is_actor(&self) -> bool {
+        self.provenance
+            .iter()
+            .any(|p| p.role() == Some(EntityRole::Actor))
+    }
+
+    /// Found in a structured field that names the far end of the activity.
+    pub fn is_target(&self) -> bool {
+        self.provenance
+            .iter()
+            .any(|p| p.role() == Some(EntityRole::Target))
     }
 
     /// Same kind and value.
@@ -271,6 +335,30 @@ mod tests {
         assert_eq!(merged[0].provenance.len(), 2);
         let only_text = dedup_observables([from_text]);
         assert!(!only_text[0].is_structured());
+    }
+
+    #[test]
+    fn roles_follow_the_field_path() {
+        for (path, role) in [
+            ("source.ip", EntityRole::Actor),
+            ("src_ip", EntityRole::Actor),
+            ("host.name", EntityRole::Actor),
+            ("device.hostname", EntityRole::Actor),
+            ("destination.ip", EntityRole::Target),
+            ("dest_ip", EntityRole::Target),
+            ("DestinationIp", EntityRole::Target),
+            ("dst_endpoint.hostname", EntityRole::Target),
+            ("TargetUserName", EntityRole::Target),
+            ("smtp.rcpt_to", EntityRole::Target),
+            ("dns.question.name", EntityRole::Target),
+            ("url.domain", EntityRole::Target),
+        ] {
+            assert_eq!(field(path).role(), Some(role), "{path}");
+        }
+        let text = Provenance::Text {
+            field: "message".into(),
+        };
+        assert_eq!(text.role(), None);
     }
 
     #[test]

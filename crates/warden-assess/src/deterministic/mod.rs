@@ -2,21 +2,31 @@
 //! severity, asset criticality and exposure, exploitability (KEV), identity
 //! risk, threat intelligence, blast radius and history, with every factor
 //! written into the rationale with the evidence it rests on.
+//!
+//! A case is judged by its worst alert. Signals that something is an attack
+//! (intel, incidents, earlier true positives) count for every alert of the
+//! case; reasons to close (a scanner doing its job, a pentest, a benign
+//! counterpart, past closures of the same rule on the same actor) count
+//! only for the alert they explain (see `scope.rs`). A case closes without
+//! a person only when every one of its alerts is explained; otherwise the
+//! verdict is `unknown`: there is no default verdict.
 
 mod config;
+mod scope;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 use warden_domain::evidence::EvidenceKind;
 use warden_domain::{
-    ActionName, ActionProposal, Assessment, Evidence, EvidenceId, Freshness, ObservableKind,
+    ActionName, ActionProposal, Alert, Assessment, Evidence, EvidenceId, Freshness, ObservableKind,
     RationaleItem, Severity, Target, Verdict,
 };
 
 pub use config::{AssessorConfig, Thresholds, Weights};
 
 use crate::{AssessmentInput, Assessor, AssessorHost, AssessorRun};
+use scope::AssetMatch;
 
 /// The always-available, network-free assessor.
 #[derive(Debug, Clone, Default)]
@@ -30,35 +40,44 @@ impl DeterministicAssessor {
     }
 }
 
-/// Factors that measure what is at stake rather than whether it is an
-/// attack.
-const IMPACT_FACTORS: &[&str] = &["asset_criticality", "blast_radius", "identity_risk"];
-
 /// Accumulates factors as they are scored.
 #[derive(Default)]
 struct Score {
-    /// How likely the activity is malicious: decides the verdict.
-    likelihood: f64,
+    /// Case-wide signals about whether this is an attack (intel, incidents,
+    /// history, correlation): added to every alert's likelihood.
+    threat: f64,
     /// How much is at stake (asset criticality, privileged accounts, blast
     /// radius): raises severity, never the verdict. A benign admin task on
     /// a domain controller stays benign; it escalates for its asset.
     impact: f64,
     rationale: Vec<RationaleItem>,
-    /// Evidence saying this activity is expected (scanner, pentest, past
-    /// false positives, allow-listed indicators).
-    known_false_positive: Vec<EvidenceId>,
-    /// Below the suspicious threshold, which closing verdict the evidence
-    /// supports: `FalsePositive` when analysts closed it so before (by
-    /// majority), `Benign` when the activity is real and authorised
-    /// (pentest, scanner, an allow-listed counterpart, closed benign before).
-    /// Earlier entries are stronger (history first).
-    closing: Vec<(u8, Verdict)>,
     /// Evidence a suppression may rest on (not pentest engagements, which
     /// end).
-    suppressible: Vec<EvidenceId>,
+    suppressible: BTreeSet<EvidenceId>,
+}
+
+/// One alert as scored: its own detection points, the reasons that explain
+/// it, and which closing verdict they support.
+struct AlertScore {
+    evidence: EvidenceId,
+    base: f64,
+    discount: f64,
+    /// The strongest reason to close this alert: `(strength, verdict)`,
+    /// lower is stronger (history first). `None`: nothing explains it.
+    closing: Option<(u8, Verdict)>,
+}
+
+impl AlertScore {
+    fn explain(&mut self, strength: u8, verdict: Verdict) {
+        if self.closing.is_none_or(|(held, _)| strength < held) {
+            self.closing = Some((strength, verdict));
+        }
+    }
 }
 
 impl Score {
+    /// A case-wide factor. Impact factors go to severity, the rest to the
+    /// likelihood of every alert.
     fn add(&mut self, factor: &str, weight: f64, text: String, evidence: Vec<EvidenceId>) {
         if evidence.is_empty() {
             return;
@@ -66,7 +85,16 @@ impl Score {
         if IMPACT_FACTORS.contains(&factor) {
             self.impact += weight;
         } else {
-            self.likelihood += weight;
+            self.threat += weight;
+        }
+        self.note(factor, weight, text, evidence);
+    }
+
+    /// A rationale line whose weight is accounted elsewhere (one alert's
+    /// discount, or zero for a reason that did not apply).
+    fn note(&mut self, factor: &str, weight: f64, text: String, evidence: Vec<EvidenceId>) {
+        if evidence.is_empty() {
+            return;
         }
         self.rationale.push(RationaleItem {
             factor: factor.to_owned(),
@@ -77,8 +105,21 @@ impl Score {
     }
 }
 
+/// Factors that measure what is at stake rather than whether it is an
+/// attack.
+const IMPACT_FACTORS: &[&str] = &["asset_criticality", "blast_radius", "identity_risk"];
+
 fn of_kind(evidence: &[Evidence], kind: EvidenceKind) -> impl Iterator<Item = &Evidence> {
     evidence.iter().filter(move |e| e.kind == kind)
+}
+
+/// The evidence item of `alert` (`ev-alert-N`), by the alert id in its
+/// facts, else by position.
+fn alert_evidence(evidence: &[Evidence], alert: &Alert, position: usize) -> EvidenceId {
+    of_kind(evidence, EvidenceKind::Alert)
+        .find(|e| e.fact_str("alert_id") == alert.id.to_string())
+        .map(|e| e.id.clone())
+        .unwrap_or_else(|| EvidenceId::alert(position + 1))
 }
 
 #[async_trait::async_trait]
@@ -99,24 +140,19 @@ impl DeterministicAssessor {
         let mut score = Score::default();
         let evidence = input.evidence;
 
-        // Detection: the most severe alert sets the base.
-        let alerts: Vec<&Evidence> = of_kind(evidence, EvidenceKind::Alert).collect();
-        let top = input
+        // Detection: each alert starts from its own severity.
+        let alert_items: Vec<&Evidence> = of_kind(evidence, EvidenceKind::Alert).collect();
+        let mut per_alert: Vec<AlertScore> = input
             .alerts
             .iter()
-            .map(|a| a.severity.level)
-            .max()
-            .unwrap_or(Severity::Medium);
-        score.add(
-            "detection",
-            w.severity(top),
-            format!(
-                "{} alert{} from the detection, highest severity {top}",
-                input.alerts.len(),
-                if input.alerts.len() == 1 { "" } else { "s" }
-            ),
-            alerts.iter().map(|e| e.id.clone()).collect(),
-        );
+            .enumerate()
+            .map(|(i, alert)| AlertScore {
+                evidence: alert_evidence(evidence, alert, i),
+                base: w.severity(alert.severity.level),
+                discount: 0.0,
+                closing: None,
+            })
+            .collect();
         let rules: BTreeSet<&str> = input.alerts.iter().map(|a| a.rule.name.as_str()).collect();
         if rules.len() > 1 {
             let extra = (rules.len() - 1) as f64;
@@ -127,11 +163,11 @@ impl DeterministicAssessor {
                     "{} different detections fired on related entities",
                     rules.len()
                 ),
-                alerts.iter().map(|e| e.id.clone()).collect(),
+                alert_items.iter().map(|e| e.id.clone()).collect(),
             );
         }
 
-        // Assets: criticality, environment, exposure, known noisy sources.
+        // Assets: criticality, environment, exposure (what is at stake).
         let assets: Vec<&Evidence> = of_kind(evidence, EvidenceKind::Asset).collect();
         if let Some(crown) = assets.iter().min_by_key(|e| e.fact_str("criticality")) {
             let tier = crown.fact_str("criticality");
@@ -156,31 +192,61 @@ impl DeterministicAssessor {
                 assets.iter().map(|e| e.id.clone()).collect(),
             );
         }
-        let noisy_assets: Vec<EvidenceId> = assets
+
+        // Known noisy sources: a scanner or pentest asset doing its job
+        // explains the alerts it is the verified actor of, for the activity
+        // its tag covers.
+        for asset in assets
             .iter()
-            .filter(|e| {
-                e.tags()
-                    .iter()
-                    .any(|t| t == "vuln_scanner" || t == "pentest")
-            })
-            .map(|e| e.id.clone())
-            .collect();
-        for asset in assets.iter().filter(|e| noisy_assets.contains(&e.id)) {
-            // A scanner or a pentest box doing its job: real, authorised.
-            score.closing.push((2, Verdict::Benign));
-            if asset.has_tag("vuln_scanner") {
-                score.suppressible.push(asset.id.clone());
+            .filter(|e| e.has_tag("vuln_scanner") || e.has_tag("pentest"))
+        {
+            let host = asset.fact_str("hostname");
+            let pentest = asset.has_tag("pentest");
+            for (alert, scored) in input.alerts.iter().zip(per_alert.iter_mut()) {
+                let cited = vec![asset.id.clone(), scored.evidence.clone()];
+                let withheld = |why: String| (0.0, why);
+                let (weight, text) = match scope::asset_in_alert(asset, alert) {
+                    AssetMatch::Absent => continue,
+                    AssetMatch::Target => withheld(format!(
+                        "{host} is tagged {} but is the target of {}, not its actor: not applied",
+                        if pentest { "pentest" } else { "vuln_scanner" },
+                        scored.evidence
+                    )),
+                    AssetMatch::UnverifiedActor => withheld(format!(
+                        "{} names host {host} by its short name only (no address or fully \
+                         qualified name on the asset record): the tag is unverified and not applied",
+                        scored.evidence
+                    )),
+                    AssetMatch::VerifiedActor(how) if pentest => {
+                        scored.explain(2, Verdict::Benign);
+                        (
+                            w.known_benign_source,
+                            format!(
+                                "{} comes from {host}, a pentest asset (matched by {how})",
+                                scored.evidence
+                            ),
+                        )
+                    }
+                    AssetMatch::VerifiedActor(how) if scope::is_probing(alert) => {
+                        scored.explain(2, Verdict::Benign);
+                        score.suppressible.insert(asset.id.clone());
+                        (
+                            w.known_benign_source,
+                            format!(
+                                "{} is {host}, a vulnerability scanner (matched by {how}), probing",
+                                scored.evidence
+                            ),
+                        )
+                    }
+                    AssetMatch::VerifiedActor(_) => withheld(format!(
+                        "{host} is a vulnerability scanner, but {} is not scanning or probing: not applied",
+                        scored.evidence
+                    )),
+                };
+                scored.discount += weight;
+                score.note("known_benign_source", weight, text, cited);
             }
         }
-        score
-            .known_false_positive
-            .extend(noisy_assets.iter().cloned());
-        score.add(
-            "known_benign_source",
-            w.known_benign_source,
-            "activity comes from a vulnerability scanner or pentest asset".into(),
-            noisy_assets,
-        );
 
         // Exploitability: KEV-listed vulnerabilities on involved assets.
         let kev: Vec<&Evidence> = of_kind(evidence, EvidenceKind::Vulnerability)
@@ -249,7 +315,7 @@ impl DeterministicAssessor {
                 // Where the account acts from says whether this is an
                 // attack: likelihood, not impact.
                 let mut anomaly_cited = cited.clone();
-                anomaly_cited.extend(alerts.iter().map(|e| e.id.clone()));
+                anomaly_cited.extend(alert_items.iter().map(|e| e.id.clone()));
                 let list = |items: Vec<&str>| items.join(", ");
                 score.add(
                     "identity_anomaly",
@@ -263,14 +329,36 @@ impl DeterministicAssessor {
                 );
             }
             if identity_tags.iter().any(|t| t == "pentest") {
-                score.known_false_positive.push(identity.id.clone());
-                score.closing.push((2, Verdict::Benign));
-                score.add(
-                    "known_benign_source",
-                    w.known_benign_source / 2.0,
-                    format!("{user} is a sanctioned penetration tester"),
-                    vec![identity.id.clone()],
-                );
+                // A sanctioned tester explains what the account does, not
+                // what is done to it.
+                let subject = identity.subject.as_ref().map(|(_, v)| v.as_str());
+                for (alert, scored) in input.alerts.iter().zip(per_alert.iter_mut()) {
+                    let Some(value) = subject else { break };
+                    let cited = vec![identity.id.clone(), scored.evidence.clone()];
+                    if scope::is_actor_in(alert, ObservableKind::User, value) {
+                        scored.explain(2, Verdict::Benign);
+                        scored.discount += w.known_benign_source / 2.0;
+                        score.note(
+                            "known_benign_source",
+                            w.known_benign_source / 2.0,
+                            format!(
+                                "{user}, a sanctioned penetration tester, is the actor of {}",
+                                scored.evidence
+                            ),
+                            cited,
+                        );
+                    } else if scope::carries(alert, ObservableKind::User, value) {
+                        score.note(
+                            "known_benign_source",
+                            0.0,
+                            format!(
+                                "{user} is a penetration tester but the target of {}: not applied",
+                                scored.evidence
+                            ),
+                            cited,
+                        );
+                    }
+                }
             }
             if !why.is_empty() {
                 score.add(
@@ -282,7 +370,8 @@ impl DeterministicAssessor {
             }
         }
 
-        // Threat intelligence.
+        // Threat intelligence. Bad reputation counts for the whole case; a
+        // benign one explains contact with that counterpart, alert by alert.
         for hit in of_kind(evidence, EvidenceKind::Intel) {
             let confidence = hit
                 .facts
@@ -290,76 +379,86 @@ impl DeterministicAssessor {
                 .and_then(Value::as_f64)
                 .unwrap_or(50.0)
                 / 100.0;
-            let base = match hit.fact_str("verdict") {
-                "malicious" => w.intel_malicious,
-                "suspicious" => w.intel_suspicious,
-                "benign" => w.intel_benign,
-                _ => 0.0,
-            };
+            let verdict = hit.fact_str("verdict");
             let structured = hit.fact_bool("structured");
-            if structured && hit.fact_str("verdict") == "benign" {
-                // The counterpart is a known, authorised party (our VPN,
-                // a vendor, the test file): real activity, allowed.
-                score.known_false_positive.push(hit.id.clone());
-                score.suppressible.push(hit.id.clone());
-                score.closing.push((1, Verdict::Benign));
-            }
-            let weight = base
-                * confidence
+            let scale = confidence
                 * if structured {
                     1.0
                 } else {
                     w.intel_text_only_factor
                 };
-            score.add(
-                "threat_intel",
-                weight,
-                format!(
-                    "{} is {} per {}{}",
-                    hit.fact_str("indicator"),
-                    hit.fact_str("verdict"),
-                    hit.fact_str("source"),
-                    if structured {
-                        ""
-                    } else {
-                        " (mentioned only in alert text)"
-                    }
-                ),
-                vec![hit.id.clone()],
+            let text = format!(
+                "{} is {verdict} per {}{}",
+                hit.fact_str("indicator"),
+                hit.fact_str("source"),
+                if structured {
+                    ""
+                } else {
+                    " (mentioned only in alert text)"
+                }
             );
+            match verdict {
+                "malicious" | "suspicious" => {
+                    let base = if verdict == "malicious" {
+                        w.intel_malicious
+                    } else {
+                        w.intel_suspicious
+                    };
+                    score.add("threat_intel", base * scale, text, vec![hit.id.clone()]);
+                }
+                "benign" if structured => {
+                    let Some((kind, value)) = hit.subject.as_ref() else {
+                        continue;
+                    };
+                    let weight = w.intel_benign * scale;
+                    for (alert, scored) in input.alerts.iter().zip(per_alert.iter_mut()) {
+                        let carried = scope::carries(alert, *kind, value)
+                            || (*kind == ObservableKind::Domain
+                                && scope::carries(alert, ObservableKind::Host, value));
+                        if !carried {
+                            continue;
+                        }
+                        let cited = vec![hit.id.clone(), scored.evidence.clone()];
+                        if scope::names_post_access(alert) {
+                            score.note(
+                                "threat_intel",
+                                0.0,
+                                format!(
+                                    "{text}, but {} reports more than contact with it: not applied",
+                                    scored.evidence
+                                ),
+                                cited,
+                            );
+                            continue;
+                        }
+                        // The counterpart is a known, authorised party (our
+                        // VPN, a vendor, the test file): real activity,
+                        // allowed.
+                        scored.explain(1, Verdict::Benign);
+                        scored.discount += weight;
+                        score.suppressible.insert(hit.id.clone());
+                        score.note(
+                            "threat_intel",
+                            weight,
+                            format!("{text}: explains {}", scored.evidence),
+                            cited,
+                        );
+                    }
+                }
+                _ => {}
+            }
         }
 
-        // History of the same rule on the same entity.
+        // History of the same rule on the same entity: earlier true
+        // positives count for the case; earlier closures explain the alert
+        // of that rule whose actor that entity is.
         for past in of_kind(evidence, EvidenceKind::History) {
             let count = |k: &str| past.fact_u64(k).unwrap_or(0);
             let (tp, fp) = (
                 count("true_positive"),
                 count("false_positive") + count("benign"),
             );
-            if fp >= 2 && tp == 0 {
-                score.known_false_positive.push(past.id.clone());
-                score.suppressible.push(past.id.clone());
-                // How analysts closed it before decides which kind of
-                // non-threat it is.
-                score.closing.push((
-                    0,
-                    if count("false_positive") >= count("benign") {
-                        Verdict::FalsePositive
-                    } else {
-                        Verdict::Benign
-                    },
-                ));
-                score.add(
-                    "history",
-                    w.history_false_positive,
-                    format!(
-                        "closed {} times as false positive and {} as benign before, never a true positive",
-                        count("false_positive"),
-                        count("benign")
-                    ),
-                    vec![past.id.clone()],
-                );
-            } else if tp > 0 {
+            if tp > 0 {
                 score.add(
                     "history",
                     w.history_true_positive,
@@ -368,6 +467,51 @@ impl DeterministicAssessor {
                         if tp == 1 { "" } else { "s" }
                     ),
                     vec![past.id.clone()],
+                );
+                continue;
+            }
+            if fp < 2 {
+                continue;
+            }
+            let rule = past.fact_str("rule");
+            let entity = past.fact_str("entity").to_lowercase();
+            // How analysts closed it before decides which kind of
+            // non-threat it is.
+            let closed_as = if count("false_positive") >= count("benign") {
+                Verdict::FalsePositive
+            } else {
+                Verdict::Benign
+            };
+            for (alert, scored) in input.alerts.iter().zip(per_alert.iter_mut()) {
+                if !alert.rule.name.eq_ignore_ascii_case(rule) {
+                    continue;
+                }
+                let cited = vec![past.id.clone(), scored.evidence.clone()];
+                if !scope::actor_values(alert).contains(&entity) {
+                    score.note(
+                        "history",
+                        0.0,
+                        format!(
+                            "\"{rule}\" was closed before on {entity}, which is not the actor of {}: not applied",
+                            scored.evidence
+                        ),
+                        cited,
+                    );
+                    continue;
+                }
+                scored.explain(0, closed_as);
+                scored.discount += w.history_false_positive;
+                score.suppressible.insert(past.id.clone());
+                score.note(
+                    "history",
+                    w.history_false_positive,
+                    format!(
+                        "{}: closed {} times as false positive and {} as benign before on {entity}, never a true positive",
+                        scored.evidence,
+                        count("false_positive"),
+                        count("benign")
+                    ),
+                    cited,
                 );
             }
         }
@@ -405,24 +549,75 @@ impl DeterministicAssessor {
             past_threats.iter().map(|e| e.id.clone()).collect(),
         );
 
-        let likelihood = score.likelihood.clamp(0.0, 100.0);
-        let risk = (score.likelihood + score.impact).clamp(0.0, 100.0);
+        // The case is judged by its worst alert: its own points and
+        // discounts, plus every case-wide threat signal.
+        let worst = per_alert.iter().zip(input.alerts).max_by(|(a, _), (b, _)| {
+            (a.base + a.discount)
+                .partial_cmp(&(b.base + b.discount))
+                .unwrap_or(std::cmp::Ordering::Equal)
+        });
+        let (alert_likelihood, worst_base) = worst
+            .map(|(s, _)| (s.base + s.discount, s.base))
+            .unwrap_or((w.severity(Severity::Medium), w.severity(Severity::Medium)));
+        if let Some((scored, alert)) = worst {
+            let detection = RationaleItem {
+                factor: "detection".to_owned(),
+                text: format!(
+                    "{} alert{}; judged by the worst, {} \"{}\" ({})",
+                    input.alerts.len(),
+                    if input.alerts.len() == 1 { "" } else { "s" },
+                    scored.evidence,
+                    alert.rule.name,
+                    alert.severity.level
+                ),
+                weight: worst_base,
+                evidence: vec![scored.evidence.clone()],
+            };
+            score.rationale.insert(0, detection);
+        }
+        let likelihood = (alert_likelihood + score.threat).clamp(0.0, 100.0);
+        let risk = (likelihood + score.impact).clamp(0.0, 100.0);
         let t = &self.config.thresholds;
         // The use case may set its own verdict cut-offs.
         let malicious_at = input.use_case.malicious_risk.unwrap_or(t.malicious);
         let suspicious_at = input.use_case.suspicious_risk.unwrap_or(t.suspicious);
+        // Below the threat thresholds, a closing verdict needs every alert
+        // explained; history closes as analysts did (false positive) when
+        // every alert was closed so, otherwise the activity is benign.
+        let unexplained: Vec<&EvidenceId> = per_alert
+            .iter()
+            .filter(|s| s.closing.is_none())
+            .map(|s| &s.evidence)
+            .collect();
         let verdict = if likelihood >= malicious_at {
             Verdict::Malicious
         } else if likelihood >= suspicious_at {
             Verdict::Suspicious
+        } else if !unexplained.is_empty() || per_alert.is_empty() {
+            Verdict::Unknown
+        } else if per_alert
+            .iter()
+            .all(|s| matches!(s.closing, Some((_, Verdict::FalsePositive))))
+        {
+            Verdict::FalsePositive
         } else {
-            score
-                .closing
-                .iter()
-                .min_by_key(|(strength, _)| *strength)
-                .map(|(_, verdict)| *verdict)
-                .unwrap_or(Verdict::Benign)
+            Verdict::Benign
         };
+        if verdict == Verdict::Unknown && !unexplained.is_empty() {
+            score.note(
+                "unexplained",
+                0.0,
+                format!(
+                    "no evidence says {} benign or a false positive: a person decides",
+                    unexplained
+                        .iter()
+                        .map(|id| id.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                unexplained.into_iter().cloned().collect(),
+            );
+        }
         let severity = match risk {
             r if r >= t.critical_severity => Severity::Critical,
             r if r >= t.high_severity => Severity::High,
@@ -432,10 +627,10 @@ impl DeterministicAssessor {
         };
         // A case judged not to be an attack is at most of low severity,
         // whatever it touched.
-        let severity = if verdict.is_threat() {
-            severity
-        } else {
+        let severity = if matches!(verdict, Verdict::Benign | Verdict::FalsePositive) {
             severity.min(Severity::Low)
+        } else {
+            severity
         };
 
         // Confidence: lower near a threshold, with gaps, with stale evidence,
@@ -671,7 +866,7 @@ fn propose(
             ActionName::AlertSuppress,
             Target::case(case_id),
             &[],
-            score.suppressible.clone(),
+            score.suppressible.iter().cloned().collect(),
         );
     }
     // The deterministic assessor stays within its use case's authority; the
@@ -692,3 +887,6 @@ fn is_access_key(value: &str) -> bool {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod scope_tests;

@@ -202,7 +202,9 @@ fn weights_come_from_configuration() {
     config.thresholds.malicious = 101.0;
     config.thresholds.suspicious = 101.0;
     let a = assess_files(&["ecs-lsass-access.json"], context(), config);
-    assert_eq!(a.verdict, Verdict::Benign);
+    // Out of reach of the threat verdicts, and nothing explains the alert:
+    // no verdict, never a default benign.
+    assert_eq!(a.verdict, Verdict::Unknown);
 }
 
 #[test]

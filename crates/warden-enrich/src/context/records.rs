@@ -70,6 +70,11 @@ pub struct AssetRecord {
     pub internet_exposed: bool,
     #[serde(deserialize_with = "list", default)]
     pub tags: Vec<String>,
+    /// The EDR agent's id for this host (optional column): with it, an
+    /// alert that names the host and carries this agent id is proven to be
+    /// about this asset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_id: Option<String>,
 }
 
 impl AssetRecord {

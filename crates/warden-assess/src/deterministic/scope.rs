@@ -1,0 +1,260 @@
+//! What a reason to close explains, alert by alert.
+//!
+//! A discount is a claim that one alert's activity is expected. It holds
+//! only where its reason speaks:
+//!
+//! - **who**: a scanner or pentest tag excuses what the tagged asset or
+//!   account *does* (the alert's actor), never what is done *to* it, and a
+//!   host name alone does not prove which asset it is (anyone can name a
+//!   host `scanner01`): the match needs an address or a fully qualified
+//!   name;
+//! - **what**: a scanner scans and probes; it does not dump credentials,
+//!   run beacons, move laterally or exfiltrate. A benign reputation of a
+//!   counterpart explains contact with it, not what was done beyond the
+//!   contact;
+//! - **which alert**: a reason explains the alert it was found on, never
+//!   another alert of the same case.
+//!
+//! Text from the alert (title, description) can only withhold a discount
+//! (it names post-access activity), never grant one: probing is read from
+//! ATT&CK techniques and the rule name.
+
+use warden_domain::{Alert, Evidence, ObservableKind};
+
+/// ATT&CK techniques (base ids) of the activity a vulnerability scanner
+/// performs: reconnaissance, discovery, and probing services, logins and
+/// known vulnerabilities.
+const PROBING_TECHNIQUES: &[&str] = &[
+    // Reconnaissance.
+    "T1595", "T1590", "T1592", "T1593", "T1594", "T1596", // Discovery.
+    "T1046", "T1018", "T1135", "T1087", "T1082", "T1016", "T1049", "T1069", "T1007", "T1012",
+    "T1033", "T1057", "T1083", "T1518", "T1124", "T1201",
+    // Probing: exploit checks against exposed and internal services, and
+    // credentialed checks that fail to log in.
+    "T1190", "T1210", "T1110",
+];
+
+/// ATT&CK techniques (base ids) of what happens after access: credential
+/// theft, lateral movement, persistence and privilege escalation, command
+/// and control, defence evasion of the destructive kind, exfiltration and
+/// impact. No tag or reputation explains these.
+const POST_ACCESS_TECHNIQUES: &[&str] = &[
+    // Credential access (brute force, T1110, is probing).
+    "T1003", "T1558", "T1552", "T1555", "T1539", "T1528", "T1606", "T1212", "T1556", "T1557",
+    "T1040", "T1111", "T1621", "T1649", // Lateral movement.
+    "T1021", "T1570", "T1550", "T1563", "T1534", "T1080", "T1072", "T1091",
+    // Persistence and privilege escalation.
+    "T1543", "T1547", "T1136", "T1098", "T1505", "T1546", "T1574", "T1055", "T1068", "T1548",
+    "T1134", // Command and control.
+    "T1071", "T1573", "T1095", "T1572", "T1219", "T1001", "T1008", "T1104", "T1132", "T1568",
+    "T1571", "T1205", // Defence evasion that hides or disarms.
+    "T1070", "T1562", // Exfiltration.
+    "T1041", "T1048", "T1567", "T1537", "T1029", "T1030", "T1020", "T1052", "T1011",
+    // Impact.
+    "T1485", "T1486", "T1489", "T1490", "T1491", "T1495", "T1496", "T1498", "T1499", "T1529",
+    "T1531", "T1561", "T1565", "T1657",
+];
+
+/// Words that name post-access activity in a rule name, title or
+/// description (lower case).
+const POST_ACCESS_WORDS: &[&str] = &[
+    "mimikatz",
+    "sekurlsa",
+    "lsass",
+    "credential dump",
+    "dumping",
+    "dcsync",
+    "kerberoast",
+    "beacon",
+    "cobalt",
+    "command and control",
+    "c2 ",
+    "c&c",
+    "ransom",
+    "exfil",
+    "lateral",
+    "psexec",
+    "backdoor",
+    "webshell",
+    "web shell",
+    "trojan",
+    "reverse shell",
+    "meterpreter",
+    "rootkit",
+    "keylog",
+];
+
+/// Words of a rule name that say the detection is about probing.
+const PROBING_WORDS: &[&str] = &[
+    "scan",
+    "probe",
+    "probing",
+    "nmap",
+    "sweep",
+    "brute",
+    "enumerat",
+    "discovery",
+    "recon",
+    "vulnerability",
+];
+
+fn base_technique(id: &str) -> &str {
+    id.split('.').next().unwrap_or(id)
+}
+
+/// The alert names activity beyond probing or contact: a post-access
+/// technique, or a word for it in its rule, title or description.
+pub(super) fn names_post_access(alert: &Alert) -> bool {
+    if alert
+        .attacks
+        .iter()
+        .any(|t| POST_ACCESS_TECHNIQUES.contains(&base_technique(&t.id)))
+    {
+        return true;
+    }
+    let text = format!(
+        "{} {} {}",
+        alert.rule.name,
+        alert.title.as_untrusted_str(),
+        alert.description.as_untrusted_str()
+    )
+    .to_lowercase();
+    POST_ACCESS_WORDS.iter().any(|w| text.contains(w))
+}
+
+/// The alert is about probing and nothing more: every technique it names is
+/// a probing one, or it names none and its rule says it detects probing.
+pub(super) fn is_probing(alert: &Alert) -> bool {
+    if names_post_access(alert) {
+        return false;
+    }
+    if alert.attacks.is_empty() {
+        let rule = alert.rule.name.to_lowercase();
+        return PROBING_WORDS.iter().any(|w| rule.contains(w));
+    }
+    alert
+        .attacks
+        .iter()
+        .all(|t| PROBING_TECHNIQUES.contains(&base_technique(&t.id)))
+}
+
+/// How an asset record is tied to one alert's actor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum AssetMatch {
+    /// The alert's actor is this asset, shown by an address on the record
+    /// or the record's fully qualified name.
+    VerifiedActor(String),
+    /// The actor's host name equals the record's short name and nothing
+    /// corroborates it.
+    UnverifiedActor,
+    /// The asset is only on the receiving end of this alert.
+    Target,
+    /// Not in this alert.
+    Absent,
+}
+
+fn same_address(listed: &str, seen: &str) -> bool {
+    match (
+        listed.trim().parse::<std::net::IpAddr>(),
+        seen.parse::<std::net::IpAddr>(),
+    ) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
+/// How `asset` (an asset evidence item) appears in `alert`.
+pub(super) fn asset_in_alert(asset: &Evidence, alert: &Alert) -> AssetMatch {
+    let hostname = asset.fact_str("hostname").to_ascii_lowercase();
+    let ips: Vec<&str> = asset
+        .facts
+        .get("ips")
+        .and_then(|v| v.as_array())
+        .map(|list| list.iter().filter_map(|v| v.as_str()).collect())
+        .unwrap_or_default();
+    let agent_id = asset.fact_str("agent_id").to_ascii_lowercase();
+    let mut by_name_only = false;
+    let mut as_target = false;
+    for observable in alert.observables.iter().filter(|o| o.is_structured()) {
+        let is_it = match observable.kind {
+            ObservableKind::Ip => ips
+                .iter()
+                .any(|listed| same_address(listed, &observable.value)),
+            ObservableKind::Host => observable.value == hostname,
+            _ => false,
+        };
+        if !is_it {
+            continue;
+        }
+        if observable.is_actor() {
+            match observable.kind {
+                ObservableKind::Ip => {
+                    return AssetMatch::VerifiedActor(format!("address {}", observable.value));
+                }
+                _ if hostname.contains('.') => {
+                    return AssetMatch::VerifiedActor(format!("fully qualified name {hostname}"));
+                }
+                _ => by_name_only = true,
+            }
+        } else {
+            as_target = true;
+        }
+    }
+    // An EDR agent id on the record that the alert carries.
+    if by_name_only && !agent_id.is_empty() && alert_mentions_agent(alert, &agent_id) {
+        return AssetMatch::VerifiedActor(format!("agent id {agent_id}"));
+    }
+    if by_name_only {
+        AssetMatch::UnverifiedActor
+    } else if as_target {
+        AssetMatch::Target
+    } else {
+        AssetMatch::Absent
+    }
+}
+
+/// The alert's payload carries `agent_id` as a device or agent id.
+fn alert_mentions_agent(alert: &Alert, agent_id: &str) -> bool {
+    const POINTERS: &[&str] = &[
+        "/agent/id",
+        "/device/uid",
+        "/device/agent_id",
+        "/event/SensorId",
+        "/metadata/device/aid",
+        "/aid",
+        "/mdeDeviceId",
+    ];
+    POINTERS.iter().any(|p| {
+        alert
+            .raw
+            .pointer(p)
+            .and_then(|v| v.as_str())
+            .is_some_and(|v| v.eq_ignore_ascii_case(agent_id))
+    })
+}
+
+/// The alert's structured actors of `kind` include `value` (account names
+/// compared without domain or UPN suffix only when the evidence names the
+/// account as the alert gave it).
+pub(super) fn is_actor_in(alert: &Alert, kind: ObservableKind, value: &str) -> bool {
+    alert
+        .structured(kind)
+        .any(|o| o.value.eq_ignore_ascii_case(value) && o.is_actor())
+}
+
+/// Every structured actor value of the alert (any kind), lower case.
+pub(super) fn actor_values(alert: &Alert) -> Vec<String> {
+    alert
+        .observables
+        .iter()
+        .filter(|o| o.is_structured() && o.is_actor())
+        .map(|o| o.value.to_lowercase())
+        .collect()
+}
+
+/// The alert carries `value` of `kind` in a structured field (any role).
+pub(super) fn carries(alert: &Alert, kind: ObservableKind, value: &str) -> bool {
+    alert
+        .structured(kind)
+        .any(|o| o.value.eq_ignore_ascii_case(value))
+}
