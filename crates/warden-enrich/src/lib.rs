@@ -17,12 +17,16 @@
 //!   (`[REDACTED:aws_access_key]`) before any text is stored or assessed.
 //! - [`enrich`] (this file): runs the tools a case's playbook names over
 //!   the case's entities and returns [`Evidence`] items with ids the
-//!   assessors cite, redacted, plus [`EvidenceGap`]s for every source that
-//!   was needed but missing, unreadable, failed, or stale and silent, and a
-//!   line per tool call for the record.
+//!   assessors cite, redacted, plus [`EvidenceGap`]s for every configured
+//!   source that was needed but missing, unreadable, failed, or stale and
+//!   silent (and for internal hosts, addresses and users a configured
+//!   inventory does not list), the sources never configured and so not
+//!   consulted, and a line per tool call for the record.
 //!
-//! INVARIANT (S4): a source that is absent, broken or stale is never skipped
-//! silently; it becomes a gap or a stale evidence item, which escalates.
+//! INVARIANT (S4): a configured source that is absent, broken or stale is
+//! never skipped silently; it becomes a gap or a stale evidence item, which
+//! escalates. A source the deployment never configured is not consulted,
+//! and [`Enrichment::not_consulted`] says so.
 
 pub mod context;
 pub mod redact;
@@ -60,6 +64,10 @@ pub struct Enrichment {
     pub tool_calls: Vec<ToolCall>,
     /// Kinds of secrets redacted from evidence, one per secret.
     pub redacted: Vec<&'static str>,
+    /// Sources the plan would have asked that this deployment never
+    /// configured, with why (`stix (not configured)`): not consulted, and
+    /// not gaps.
+    pub not_consulted: Vec<String>,
 }
 
 impl Enrichment {
@@ -122,6 +130,12 @@ impl Enrichment {
         id
     }
 
+    fn note_not_consulted(&mut self, line: String) {
+        if !self.not_consulted.contains(&line) {
+            self.not_consulted.push(line);
+        }
+    }
+
     fn add_gap(&mut self, gap: EvidenceGap) {
         if !self.gaps.contains(&gap) {
             self.gaps.push(gap);
@@ -165,6 +179,11 @@ impl EnrichRequest<'_> {
             self.plan.iter().any(|t| t == tool)
         }
     }
+
+    /// The plan runs `tool` and its source is configured.
+    fn consults(&self, tools: &ToolBox, tool: &str) -> bool {
+        self.runs(tool) && tools.not_consulted(tool).is_none()
+    }
 }
 
 /// Gather evidence for a case through the tools its playbook names. Every
@@ -176,6 +195,14 @@ pub async fn enrich(
 ) -> Enrichment {
     let alerts = request.alerts;
     let mut out = Enrichment::default();
+
+    // Sources the plan names that the deployment never set up: not asked,
+    // and said so (whether or not the case had anything to ask them).
+    for tool in DEFAULT_PLAN.iter().filter(|tool| request.runs(tool)) {
+        if let Some(line) = tools.not_consulted(tool) {
+            out.note_not_consulted(line);
+        }
+    }
 
     // The alerts themselves are evidence (ev-alert-N).
     for alert in alerts {
@@ -242,7 +269,7 @@ pub async fn enrich(
 
     // Assets, then what is known to be vulnerable on the matched ones.
     let mut matched_hosts: Vec<String> = Vec::new();
-    if request.runs("asset_lookup")
+    if request.consults(tools, "asset_lookup")
         && (!hosts.is_empty() || !ips.is_empty())
         && let Some(result) = out
             .run(
@@ -260,7 +287,7 @@ pub async fn enrich(
         }
         out.add_all(result, now);
     }
-    if request.runs("identity_lookup")
+    if request.consults(tools, "identity_lookup")
         && !users.is_empty()
         && let Some(result) = out
             .run(tools, "identity_lookup", json!({"users": users}), now)
@@ -268,7 +295,7 @@ pub async fn enrich(
     {
         out.add_all(result, now);
     }
-    if request.runs("vulnerability_lookup")
+    if request.consults(tools, "vulnerability_lookup")
         && !matched_hosts.is_empty()
         && let Some(vulns) = out
             .run(
@@ -279,7 +306,7 @@ pub async fn enrich(
             )
             .await
     {
-        out.add_vulnerabilities(vulns, request.runs("kev_lookup"), tools, now)
+        out.add_vulnerabilities(vulns, request.consults(tools, "kev_lookup"), tools, now)
             .await;
     }
 
@@ -291,7 +318,7 @@ pub async fn enrich(
             .map(|(kind, value)| json!({"kind": kind.as_str(), "value": value}))
             .collect();
         for tool in ["intel_lookup", "stix_lookup"] {
-            if !request.runs(tool) || indicators.is_empty() {
+            if !request.consults(tools, tool) || indicators.is_empty() {
                 continue;
             }
             if let Some(mut result) = out
@@ -319,7 +346,7 @@ pub async fn enrich(
 
     // History: past dispositions of the same rule on the same entity, open
     // incidents on the entities, and earlier cases in the store.
-    if request.runs("history_lookup") {
+    if request.consults(tools, "history_lookup") {
         let rules: BTreeSet<String> = alerts.iter().map(|a| a.rule.name.clone()).collect();
         if let Some(result) = out
             .run(
@@ -333,7 +360,7 @@ pub async fn enrich(
             out.add_all(result, now);
         }
     }
-    if request.runs("incident_lookup")
+    if request.consults(tools, "incident_lookup")
         && !entity_values.is_empty()
         && let Some(result) = out
             .run(
@@ -346,7 +373,9 @@ pub async fn enrich(
     {
         out.add_all(result, now);
     }
-    if request.runs("case_history") && !structured_entities.is_empty() && tools.has("case_history")
+    if request.consults(tools, "case_history")
+        && !structured_entities.is_empty()
+        && tools.has("case_history")
     {
         let entities: Vec<serde_json::Value> = structured_entities
             .iter()
@@ -429,6 +458,17 @@ impl Enrichment {
         params: serde_json::Value,
         now: OffsetDateTime,
     ) -> (Vec<Evidence>, Vec<EvidenceGap>) {
+        // A source never configured is not asked on request either.
+        if let Some(line) = tools.not_consulted(name) {
+            self.calls.push(format!("{name}: not consulted, {line}"));
+            self.tool_calls.push(ToolCall {
+                tool: name.to_owned(),
+                parameters: params,
+                outcome: format!("not consulted, {line}"),
+            });
+            self.note_not_consulted(line);
+            return (Vec::new(), Vec::new());
+        }
         let gaps_before = self.gaps.len();
         let Some(result) = self.run(tools, name, params, now).await else {
             // A gap already held is not added twice: say so instead.
@@ -466,8 +506,9 @@ impl Enrichment {
     }
 
     /// Vulnerability findings, each marked with its KEV status (looked up
-    /// when `with_kev`). A KEV-listed item is as stale as the older of the
-    /// two sources.
+    /// when `with_kev`; otherwise the summary says the list was not
+    /// consulted). A KEV-listed item is as stale as the older of the two
+    /// sources.
     async fn add_vulnerabilities(
         &mut self,
         vulns: ToolResult,
@@ -527,7 +568,8 @@ impl Enrichment {
                         .and_then(|n| n.as_str())
                         .unwrap_or("listed")
                 ),
-                None => format!("{host} has {cve} (not on the KEV list)"),
+                None if with_kev => format!("{host} has {cve} (not on the KEV list)"),
+                None => format!("{host} has {cve} (KEV list not consulted)"),
             };
             let freshness = match known {
                 Some((_, stale @ Freshness::Stale { .. }))

@@ -125,10 +125,40 @@ async fn intel_hits_and_history_are_found() {
     assert_eq!(history.facts["false_positive"], 5);
 }
 
+/// Every context source, as `[context] sources` names them.
+const ALL_SOURCES: &str = r#"sources = ["assets", "identities", "vulnerabilities", "intel", "history", "kev", "stix", "incidents"]"#;
+
+fn config(text: &str) -> ContextConfig {
+    toml::from_str(text).expect("config parses")
+}
+
 #[tokio::test]
-async fn no_context_makes_every_needed_source_a_gap() {
+async fn no_context_folder_consults_nothing_and_has_no_gap() {
     let alert = example_alert("ecs-lsass-access.json");
     let result = enrich_with(&[alert], Context::none()).await;
+    assert!(result.gaps.is_empty(), "{:?}", result.gaps);
+    assert!(result.calls.is_empty(), "{:?}", result.calls);
+    assert_eq!(
+        result.not_consulted,
+        vec![
+            "assets (not configured)",
+            "identities (not configured)",
+            "vulnerabilities (not configured)",
+            "kev (not configured)",
+            "intel (not configured)",
+            "stix (not configured)",
+            "history (not configured)",
+            "incidents (not configured)",
+        ]
+    );
+    assert_eq!(result.evidence.len(), 1, "only the alert itself");
+}
+
+#[tokio::test]
+async fn configured_sources_without_a_context_folder_are_each_a_gap() {
+    let alert = example_alert("ecs-lsass-access.json");
+    let context = Context::without_folder(&config(ALL_SOURCES));
+    let result = enrich_with(&[alert], context).await;
     let sources: Vec<&str> = result.gaps.iter().map(|g| g.source.as_str()).collect();
     for needed in [
         "context/assets.csv",
@@ -138,7 +168,253 @@ async fn no_context_makes_every_needed_source_a_gap() {
     ] {
         assert!(sources.contains(&needed), "{sources:?}");
     }
+    assert!(
+        result
+            .gaps
+            .iter()
+            .all(|g| g.reason == "no context folder given (--context)"),
+        "{:?}",
+        result.gaps
+    );
+    assert!(
+        result.not_consulted.is_empty(),
+        "{:?}",
+        result.not_consulted
+    );
     assert_eq!(result.evidence.len(), 1, "only the alert itself");
+}
+
+/// A folder written to the public contract alone: the six files it names,
+/// no `stix/`, no `incidents.csv`.
+fn contract_only_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for name in [
+        "assets.csv",
+        "identities.csv",
+        "vulnerabilities.csv",
+        "intel.csv",
+        "history.csv",
+        "kev.json",
+    ] {
+        std::fs::copy(
+            repo().join("examples/context").join(name),
+            dir.path().join(name),
+        )
+        .expect("copy");
+    }
+    dir
+}
+
+#[tokio::test]
+async fn a_contract_only_context_folder_gives_no_gap_on_a_routine_case() {
+    let dir = contract_only_dir();
+    let context = Context::load(dir.path(), &ContextConfig::default()).expect("loads");
+    assert!(context.problems().is_empty(), "{:?}", context.problems());
+    // The scanner's routine scan, with five false-positive closures.
+    let scans = read_paths(
+        &[repo().join("examples/alerts/ocsf-port-scan.jsonl")],
+        &ReadOptions::default(),
+    );
+    let result = enrich_with(&scans.alerts, context).await;
+    assert!(result.gaps.is_empty(), "{:?}", result.gaps);
+    assert_eq!(
+        result.not_consulted,
+        vec!["stix (not configured)", "incidents (not configured)"]
+    );
+    assert!(
+        result
+            .calls
+            .iter()
+            .all(|c| !c.starts_with("stix_lookup") && !c.starts_with("incident_lookup")),
+        "{:?}",
+        result.calls
+    );
+    let history = result
+        .evidence
+        .iter()
+        .find(|e| e.kind == EvidenceKind::History)
+        .expect("history");
+    assert_eq!(history.facts["false_positive"], 5);
+}
+
+#[tokio::test]
+async fn an_explicitly_configured_source_that_is_absent_is_a_gap() {
+    let dir = contract_only_dir();
+    let context = Context::load(dir.path(), &config(ALL_SOURCES)).expect("loads");
+    let scans = read_paths(
+        &[repo().join("examples/alerts/ocsf-port-scan.jsonl")],
+        &ReadOptions::default(),
+    );
+    let result = enrich_with(&scans.alerts, context).await;
+    let gaps: Vec<(&str, &str)> = result
+        .gaps
+        .iter()
+        .map(|g| (g.source.as_str(), g.reason.as_str()))
+        .collect();
+    assert_eq!(
+        gaps,
+        vec![
+            ("context/stix/", "context/stix/ not present"),
+            ("context/incidents.csv", "context/incidents.csv not present"),
+        ]
+    );
+    assert!(
+        result.not_consulted.is_empty(),
+        "{:?}",
+        result.not_consulted
+    );
+}
+
+#[tokio::test]
+async fn a_case_context_merged_over_its_sets_consults_what_either_part_has() {
+    // The set is contract-only; the case brings the STIX bundles.
+    let set = contract_only_dir();
+    let case = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(case.path().join("stix")).expect("mkdir");
+    copy_dir(
+        &repo().join("examples/context/stix"),
+        &case.path().join("stix"),
+    );
+    let case_context = Context::load(case.path(), &ContextConfig::default()).expect("case");
+    let set_context = Context::load(set.path(), &ContextConfig::default()).expect("set");
+    let merged = case_context.merged_over(&set_context);
+    let alert = example_alert("ecs-outbound-malicious-ip.json");
+    let result = enrich_with(&[alert], merged).await;
+    assert!(result.gaps.is_empty(), "{:?}", result.gaps);
+    assert_eq!(result.not_consulted, vec!["incidents (not configured)"]);
+    let feeds: Vec<&str> = result
+        .evidence
+        .iter()
+        .filter(|e| e.kind == EvidenceKind::Intel)
+        .map(|e| e.source.as_str())
+        .collect();
+    assert_eq!(
+        feeds,
+        vec!["context/intel.csv (set)", "context/stix/ (case)"]
+    );
+}
+
+/// `name` from the examples with `edit` applied to its JSON.
+fn edited_alert(name: &str, edit: impl FnOnce(&mut serde_json::Value)) -> Alert {
+    let text = std::fs::read_to_string(repo().join("examples/alerts").join(name)).expect("example");
+    let mut value: serde_json::Value = serde_json::from_str(&text).expect("json");
+    edit(&mut value);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join(name);
+    std::fs::write(&path, value.to_string()).expect("write");
+    let report = read_paths(&[path], &ReadOptions::default());
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    report.alerts.into_iter().next().expect("one alert")
+}
+
+#[tokio::test]
+async fn an_internal_entity_a_configured_inventory_does_not_know_is_a_gap() {
+    // ws-fin-042 (10.20.4.42) by jdoe, to 185.220.101.45: all known, or
+    // external.
+    let known = enrich_with(
+        &[example_alert("ecs-outbound-malicious-ip.json")],
+        example_context(),
+    )
+    .await;
+    assert!(known.gaps.is_empty(), "{:?}", known.gaps);
+
+    // The same connection from an unknown internal address, host and user.
+    let alert = edited_alert("ecs-outbound-malicious-ip.json", |v| {
+        v["source"]["ip"] = "10.77.0.9".into();
+        v["source"]["address"] = "10.77.0.9".into();
+        v["host"]["name"] = "ws-x".into();
+        v["host"]["hostname"] = "ws-x".into();
+        v["host"]["ip"] = serde_json::json!(["10.77.0.9"]);
+        v["agent"]["name"] = "ws-x".into();
+        v["user"]["name"] = "mallory".into();
+        v["related"] = serde_json::json!({});
+    });
+    let result = enrich_with(&[alert], example_context()).await;
+    let gaps: Vec<(&str, &str)> = result
+        .gaps
+        .iter()
+        .map(|g| (g.source.as_str(), g.reason.as_str()))
+        .collect();
+    assert_eq!(
+        gaps,
+        vec![
+            ("context/assets.csv", "no asset record for host ws-x"),
+            (
+                "context/assets.csv",
+                "no asset record for internal address 10.77.0.9"
+            ),
+            (
+                "context/identities.csv",
+                "no identity record for user mallory"
+            ),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_entity_is_not_a_gap_when_its_inventory_is_not_configured() {
+    let alert = edited_alert("ecs-outbound-malicious-ip.json", |v| {
+        v["source"]["ip"] = "10.77.0.9".into();
+        v["host"]["name"] = "ws-x".into();
+        v["host"]["hostname"] = "ws-x".into();
+        v["host"]["ip"] = serde_json::json!(["10.77.0.9"]);
+        v["agent"]["name"] = "ws-x".into();
+        v["user"]["name"] = "mallory".into();
+        v["related"] = serde_json::json!({});
+    });
+    let dir = contract_only_dir();
+    std::fs::remove_file(dir.path().join("assets.csv")).expect("rm");
+    std::fs::remove_file(dir.path().join("identities.csv")).expect("rm");
+    let context = Context::load(dir.path(), &ContextConfig::default()).expect("loads");
+    let result = enrich_with(&[alert], context).await;
+    assert!(result.gaps.is_empty(), "{:?}", result.gaps);
+    assert!(
+        result.not_consulted.starts_with(&[
+            "assets (not configured)".into(),
+            "identities (not configured)".into()
+        ]),
+        "{:?}",
+        result.not_consulted
+    );
+    // The intel hit on the external address is still found.
+    assert!(
+        result
+            .evidence
+            .iter()
+            .any(|e| e.kind == EvidenceKind::Intel && e.facts["indicator"] == "185.220.101.45")
+    );
+}
+
+#[tokio::test]
+async fn an_assessor_asking_for_a_source_never_configured_gets_nothing_and_no_gap() {
+    let dir = contract_only_dir();
+    let context = Context::load(dir.path(), &ContextConfig::default()).expect("loads");
+    let tools = toolbox(context);
+    let alert = example_alert("ecs-outbound-malicious-ip.json");
+    let request = EnrichRequest {
+        alerts: std::slice::from_ref(&alert),
+        case_id: None,
+        plan: &[],
+    };
+    let mut result = enrich(&request, &tools, now()).await;
+    let before = result.evidence.len();
+    let (evidence, gaps) = result
+        .follow_up(
+            &tools,
+            "stix_lookup",
+            serde_json::json!({"indicators": [{"kind": "ip", "value": "185.220.101.45"}]}),
+            now(),
+        )
+        .await;
+    assert!(
+        evidence.is_empty() && gaps.is_empty(),
+        "{evidence:?} {gaps:?}"
+    );
+    assert!(result.gaps.is_empty(), "{:?}", result.gaps);
+    assert_eq!(result.evidence.len(), before);
+    let call = result.tool_calls.last().expect("recorded");
+    assert_eq!(call.tool, "stix_lookup");
+    assert_eq!(call.outcome, "not consulted, stix (not configured)");
 }
 
 /// Copy the example context folder (with its `stix/` folder) into `to`.
@@ -171,7 +447,8 @@ async fn malformed_rows_are_named_and_become_gaps() {
     )
     .expect("write");
     std::fs::remove_file(dir.path().join("intel.csv")).expect("rm");
-    let context = Context::load(dir.path(), &ContextConfig::default()).expect("loads");
+    // Intel is configured, so its absence is a gap.
+    let context = Context::load(dir.path(), &config(ALL_SOURCES)).expect("loads");
     let problems = context.problems();
     assert_eq!(problems.len(), 1, "{problems:?}");
     assert!(

@@ -1,13 +1,26 @@
-//! `[context]` in `warden.toml`: how old each context source may be.
+//! `[context]` in `warden.toml`: which context sources the deployment uses,
+//! and how old each one may be.
 
 use serde::{Deserialize, Serialize};
 
-/// How old each context source may be before its evidence counts as stale
-/// (`[context]` in `warden.toml`). The age is the source's as-of time: the
-/// file's modification time, or the time `freshness.toml` gives it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+use super::SourceKind;
+
+/// Which context sources this deployment uses, and how old each may be
+/// before its evidence counts as stale (`[context]` in `warden.toml`). The
+/// age is the source's as-of time: the file's modification time, or the
+/// time `freshness.toml` gives it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ContextConfig {
+    /// The sources this deployment uses (`assets`, `identities`,
+    /// `vulnerabilities`, `intel`, `history`, `kev`, `stix`, `incidents`).
+    /// A configured source that is missing, unreadable, failing or stale is
+    /// an evidence gap; one not configured is never consulted and is not a
+    /// gap. Unset: the sources present in the context folder when it is
+    /// loaded (none without a folder). Set it in production, so that a file
+    /// that vanishes is a gap rather than a silently smaller context.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sources: Option<Vec<SourceKind>>,
     /// Maximum age of `assets.csv`, in days.
     pub assets_max_age_days: i64,
     /// Maximum age of `identities.csv`, in days.
@@ -30,6 +43,7 @@ pub struct ContextConfig {
 impl Default for ContextConfig {
     fn default() -> Self {
         Self {
+            sources: None,
             assets_max_age_days: 30,
             identities_max_age_days: 30,
             vulnerabilities_max_age_days: 30,

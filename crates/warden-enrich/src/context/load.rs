@@ -1,6 +1,6 @@
 //! Reading a context folder: each source becomes ready, absent or broken.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::fs;
 use std::io::ErrorKind;
 use std::path::Path;
@@ -35,6 +35,11 @@ impl<T> Loaded<T> {
                 source
             }
         }
+    }
+
+    /// Whether the file (or folder) is there, usable or not.
+    pub(super) fn present(&self) -> bool {
+        matches!(self, Loaded::Ready(..) | Loaded::Broken(..))
     }
 
     pub(super) fn broken(&self) -> Option<&str> {
@@ -76,7 +81,7 @@ pub(super) fn load(
         as_of: &as_of,
     };
     let (stix, stix_skipped) = files.stix(now);
-    Ok(Context {
+    let mut context = Context {
         assets: files.csv(SourceKind::Assets, records::parse_assets),
         identities: files.csv(SourceKind::Identities, records::parse_identities),
         vulnerabilities: files.csv(SourceKind::Vulnerabilities, records::parse_vulnerabilities),
@@ -87,7 +92,18 @@ pub(super) fn load(
         incidents: files.csv(SourceKind::Incidents, records::parse_incidents),
         stix_skipped,
         notes,
-    })
+        configured: BTreeSet::new(),
+    };
+    // `[context] sources` when set; otherwise what the folder holds (a
+    // broken file is there, so it is configured and its reason a gap).
+    context.configured = match &config.sources {
+        Some(sources) => sources.iter().copied().collect(),
+        None => SourceKind::ALL
+            .into_iter()
+            .filter(|kind| context.present(*kind))
+            .collect(),
+    };
+    Ok(context)
 }
 
 struct Files<'a> {

@@ -15,6 +15,10 @@
 //! other part to stand alone: the whole-file rule of the CSV files applies
 //! to the merge too. A host that only the case's broken file lists would
 //! otherwise look like a host missing from the inventory.
+//!
+//! A source configured in either part is configured in the merge: a set
+//! that has `stix/` makes STIX a source of every case, and a case whose own
+//! folder lacks it still consults the set's.
 
 use std::collections::HashMap;
 
@@ -61,6 +65,7 @@ pub(super) fn merged_over(case: Context, base: &Context) -> Context {
         ),
         stix_skipped,
         notes,
+        configured: case.configured.union(&base.configured).copied().collect(),
     }
 }
 

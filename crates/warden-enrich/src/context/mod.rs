@@ -5,7 +5,8 @@
 //!
 //! # Layout
 //!
-//! - `config.rs`: [`ContextConfig`], the age limits (`[context]`).
+//! - `config.rs`: [`ContextConfig`], the sources a deployment uses and
+//!   their age limits (`[context]`).
 //! - `records.rs`: the typed rows of the CSV files and `kev.json`.
 //! - `stix/`: STIX 2.1 indicator bundles (`stix/*.json`) and a parser for
 //!   STIX patterning, mapped onto [`IntelRecord`]s.
@@ -16,7 +17,10 @@
 //!
 //! INVARIANT (S4): a source is either wholly usable or unavailable with a
 //! reason; a partly read file is never used, and merging never turns a
-//! broken part into a silently smaller source.
+//! broken part into a silently smaller source. A source the deployment
+//! configured (`[context] sources`, or present in the folder when that is
+//! unset) is always consulted, so its absence is a gap; only a source never
+//! configured is left out, and enrichment says so.
 
 mod config;
 mod freshness;
@@ -25,9 +29,10 @@ mod merge;
 mod records;
 mod stix;
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
+use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use warden_domain::Freshness;
 
@@ -40,8 +45,10 @@ pub use records::{
 
 use load::Loaded;
 
-/// The context sources.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// The context sources, named in `[context] sources` and `freshness.toml`
+/// as [`SourceKind::name`] spells them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum SourceKind {
     Assets,
     Identities,
@@ -202,13 +209,24 @@ pub struct Context {
     /// Problems not held by one source: a bad `freshness.toml`, and the
     /// problems of both parts of a merged context.
     notes: Vec<String>,
+    /// The sources the deployment uses: `[context] sources`, or those
+    /// present in the folder when that is unset. Only these are consulted.
+    configured: BTreeSet<SourceKind>,
 }
 
 impl Context {
-    /// No context at all: every source is a gap.
+    /// No context folder, and no `[context] sources`: no source is
+    /// configured, so none is consulted and none is a gap.
     pub fn none() -> Self {
-        let config = ContextConfig::default();
+        Self::without_folder(&ContextConfig::default())
+    }
+
+    /// No context folder under `config`: the sources `[context] sources`
+    /// names are configured and absent, so each is a gap when needed;
+    /// with `sources` unset, none is configured (as [`Context::none`]).
+    pub fn without_folder(config: &ContextConfig) -> Self {
         let reason = "no context folder given (--context)";
+        let config = config.clone();
         Self {
             assets: load::absent(SourceKind::Assets, &config, reason),
             identities: load::absent(SourceKind::Identities, &config, reason),
@@ -220,6 +238,7 @@ impl Context {
             incidents: load::absent(SourceKind::Incidents, &config, reason),
             stix_skipped: Vec::new(),
             notes: Vec::new(),
+            configured: config.sources.iter().flatten().copied().collect(),
         }
     }
 
@@ -247,11 +266,15 @@ impl Context {
         merge::merged_over(self, base)
     }
 
-    /// Files that exist but could not be read or parsed, and a bad
-    /// `freshness.toml`, with reasons. Absent files are not problems.
+    /// Files of configured sources that exist but could not be read or
+    /// parsed, and a bad `freshness.toml`, with reasons. Absent files are
+    /// not problems, and neither are files of sources never consulted.
     pub fn problems(&self) -> Vec<String> {
         let mut problems = self.notes.clone();
         for kind in SourceKind::ALL {
+            if !self.is_configured(kind) {
+                continue;
+            }
             if let Some(reason) = self.broken_reason(kind)
                 && !problems.iter().any(|p| p == reason)
             {
@@ -259,6 +282,20 @@ impl Context {
             }
         }
         problems
+    }
+
+    /// Whether the file (or `stix/` folder) of `kind` is there.
+    fn present(&self, kind: SourceKind) -> bool {
+        match kind {
+            SourceKind::Assets => self.assets.present(),
+            SourceKind::Identities => self.identities.present(),
+            SourceKind::Vulnerabilities => self.vulnerabilities.present(),
+            SourceKind::Intel => self.intel.present(),
+            SourceKind::History => self.history.present(),
+            SourceKind::Kev => self.kev.present(),
+            SourceKind::Stix => self.stix.present(),
+            SourceKind::Incidents => self.incidents.present(),
+        }
     }
 
     fn broken_reason(&self, kind: SourceKind) -> Option<&str> {
@@ -272,6 +309,26 @@ impl Context {
             SourceKind::Stix => self.stix.broken(),
             SourceKind::Incidents => self.incidents.broken(),
         }
+    }
+
+    /// Whether the deployment uses `kind` (see [`ContextConfig::sources`]):
+    /// a configured source is consulted, and its absence is a gap.
+    pub fn is_configured(&self, kind: SourceKind) -> bool {
+        self.configured.contains(&kind)
+    }
+
+    /// Why `kind` is not consulted (`stix (not configured)`), or `None`
+    /// when it is configured.
+    pub fn not_consulted(&self, kind: SourceKind) -> Option<String> {
+        (!self.is_configured(kind)).then(|| format!("{} (not configured)", kind.name()))
+    }
+
+    /// The sources this deployment uses, in [`SourceKind::ALL`] order.
+    pub fn configured(&self) -> Vec<SourceKind> {
+        SourceKind::ALL
+            .into_iter()
+            .filter(|kind| self.is_configured(*kind))
+            .collect()
     }
 
     /// The source record of one file (for gaps).

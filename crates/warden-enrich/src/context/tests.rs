@@ -619,3 +619,137 @@ fn merging_over_no_context_keeps_the_case() {
     );
     assert!(merged.problems().is_empty());
 }
+
+// --- which sources a deployment uses ----------------------------------------
+
+fn load_with(dir: &Path, config: &str) -> Context {
+    let config: ContextConfig = toml::from_str(config).expect("config parses");
+    Context::load_at(dir, &config, NOW).expect("loads")
+}
+
+#[test]
+fn sources_are_unset_by_default_and_named_as_freshness_toml_names_them() {
+    assert_eq!(ContextConfig::default().sources, None);
+    let config: ContextConfig =
+        toml::from_str(r#"sources = ["assets", "kev", "stix", "incidents"]"#).expect("parses");
+    assert_eq!(
+        config.sources,
+        Some(vec![
+            SourceKind::Assets,
+            SourceKind::Kev,
+            SourceKind::Stix,
+            SourceKind::Incidents
+        ])
+    );
+    for kind in SourceKind::ALL {
+        let config: ContextConfig =
+            toml::from_str(&format!("sources = [\"{}\"]", kind.name())).expect("parses");
+        assert_eq!(config.sources, Some(vec![kind]));
+    }
+    let err = toml::from_str::<ContextConfig>(r#"sources = ["asset"]"#)
+        .expect_err("a misspelt source is refused")
+        .to_string();
+    assert!(err.contains("asset") && err.contains("assets"), "{err}");
+    // Unset stays unset when written out (`warden init`).
+    let written = toml::to_string(&ContextConfig::default()).expect("writes");
+    assert!(!written.contains("sources"), "{written}");
+}
+
+#[test]
+fn unset_sources_are_those_the_folder_holds_broken_ones_included() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(
+        dir.path(),
+        "assets.csv",
+        &format!("{ASSETS_HEADER}dc01,10.0.0.10,id,production,tier_0,false,\n"),
+    );
+    write(dir.path(), "history.csv", "rule,entity\nr,e\n");
+    write(dir.path(), "stix/feed.json", ACME);
+    let context = load(dir.path());
+    assert_eq!(
+        context.configured(),
+        vec![SourceKind::Assets, SourceKind::History, SourceKind::Stix]
+    );
+    assert_eq!(context.not_consulted(SourceKind::Assets), None);
+    assert_eq!(
+        context.not_consulted(SourceKind::Incidents).as_deref(),
+        Some("incidents (not configured)")
+    );
+    // The broken history file is configured, so still a problem.
+    assert_eq!(context.problems().len(), 1, "{:?}", context.problems());
+}
+
+#[test]
+fn no_context_folder_configures_nothing_unless_sources_are_set() {
+    assert!(Context::none().configured().is_empty());
+    let config: ContextConfig = toml::from_str(r#"sources = ["assets", "stix"]"#).expect("parses");
+    let context = Context::without_folder(&config);
+    assert_eq!(
+        context.configured(),
+        vec![SourceKind::Assets, SourceKind::Stix]
+    );
+    assert_eq!(
+        context.stix().err().as_deref(),
+        Some("no context folder given (--context)")
+    );
+    assert!(context.problems().is_empty());
+}
+
+#[test]
+fn set_sources_are_configured_present_or_not_and_others_are_not() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(
+        dir.path(),
+        "assets.csv",
+        &format!("{ASSETS_HEADER}dc01,10.0.0.10,id,production,tier_0,false,\n"),
+    );
+    write(dir.path(), "history.csv", "rule,entity\nr,e\n");
+    let context = load_with(dir.path(), r#"sources = ["assets", "stix"]"#);
+    assert_eq!(
+        context.configured(),
+        vec![SourceKind::Assets, SourceKind::Stix]
+    );
+    assert_eq!(
+        context.stix().err().as_deref(),
+        Some("context/stix/ not present")
+    );
+    // A broken file of a source the deployment does not use is not
+    // consulted, so it is not a problem either.
+    assert!(context.problems().is_empty(), "{:?}", context.problems());
+    assert_eq!(
+        context.not_consulted(SourceKind::History).as_deref(),
+        Some("history (not configured)")
+    );
+}
+
+#[test]
+fn a_source_configured_in_either_part_is_configured_in_the_merge() {
+    let (set, case) = set_and_case();
+    // The set has assets, intel, kev and stix/; the case assets, kev and
+    // identities.
+    let case_context = load(case.path());
+    assert!(!case_context.is_configured(SourceKind::Stix));
+    let merged = case_context.merged_over(&load(set.path()));
+    assert_eq!(
+        merged.configured(),
+        vec![
+            SourceKind::Assets,
+            SourceKind::Identities,
+            SourceKind::Intel,
+            SourceKind::Kev,
+            SourceKind::Stix
+        ]
+    );
+    assert!(merged.stix().is_ok());
+    assert_eq!(
+        merged.not_consulted(SourceKind::Incidents).as_deref(),
+        Some("incidents (not configured)")
+    );
+
+    // Over no context, the case's own sources stay configured.
+    let merged = load(case.path()).merged_over(&Context::none());
+    assert_eq!(
+        merged.configured(),
+        vec![SourceKind::Assets, SourceKind::Identities, SourceKind::Kev]
+    );
+}

@@ -128,6 +128,9 @@ impl ContextTool for AssetTool {
     fn source_label(&self) -> String {
         self.0.source(SourceKind::Assets).label()
     }
+    fn not_consulted(&self) -> Option<String> {
+        self.0.not_consulted(SourceKind::Assets)
+    }
     async fn call(&self, value: Value) -> Result<ToolOutput, ToolError> {
         let p: AssetParams = params(value)?;
         let (source, assets) = ready(self.0.assets())?;
@@ -145,11 +148,19 @@ impl ContextTool for AssetTool {
             }
         }
         for ip in p.ips.iter().take(MAX_ITEMS) {
-            if let Some(i) = assets
+            match assets
                 .iter()
                 .position(|a| a.ips.iter().any(|listed| same_ip(listed, ip)))
             {
-                matched.insert(i);
+                Some(i) => {
+                    matched.insert(i);
+                }
+                // An internal address is the inventory's to know; an
+                // external one (the internet) is not.
+                None if is_internal_address(ip) => {
+                    misses.push(format!("no asset record for internal address {ip}"));
+                }
+                None => {}
             }
         }
         let findings = matched
@@ -178,6 +189,30 @@ impl ContextTool for AssetTool {
             findings,
             misses,
         })
+    }
+}
+
+/// Whether `text` is an address of an internal network, one an asset
+/// inventory should list: private (RFC 1918), loopback, link-local, unique
+/// local (RFC 4193, `fc00::/7`), or shared carrier-grade NAT space
+/// (`100.64.0.0/10`); an IPv4-mapped IPv6 address as its IPv4 address.
+/// Not an address: `false`.
+pub fn is_internal_address(text: &str) -> bool {
+    use std::net::{IpAddr, Ipv4Addr};
+    let internal_v4 = |ip: Ipv4Addr| {
+        let [a, b, ..] = ip.octets();
+        ip.is_private() || ip.is_loopback() || ip.is_link_local() || (a == 100 && b & 0xc0 == 64)
+    };
+    match text.trim().parse::<IpAddr>() {
+        Ok(IpAddr::V4(ip)) => internal_v4(ip),
+        Ok(IpAddr::V6(ip)) => match ip.to_ipv4_mapped() {
+            Some(v4) => internal_v4(v4),
+            None => {
+                let [first, ..] = ip.segments();
+                ip.is_loopback() || first & 0xfe00 == 0xfc00 || first & 0xffc0 == 0xfe80
+            }
+        },
+        Err(_) => false,
     }
 }
 
@@ -221,6 +256,9 @@ impl ContextTool for IdentityTool {
     }
     fn source_label(&self) -> String {
         self.0.source(SourceKind::Identities).label()
+    }
+    fn not_consulted(&self) -> Option<String> {
+        self.0.not_consulted(SourceKind::Identities)
     }
     async fn call(&self, value: Value) -> Result<ToolOutput, ToolError> {
         let p: IdentityParams = params(value)?;
@@ -291,6 +329,9 @@ impl ContextTool for VulnerabilityTool {
     fn source_label(&self) -> String {
         self.0.source(SourceKind::Vulnerabilities).label()
     }
+    fn not_consulted(&self) -> Option<String> {
+        self.0.not_consulted(SourceKind::Vulnerabilities)
+    }
     async fn call(&self, value: Value) -> Result<ToolOutput, ToolError> {
         let p: VulnerabilityParams = params(value)?;
         let (source, vulns) = ready(self.0.vulnerabilities())?;
@@ -345,6 +386,9 @@ impl ContextTool for KevTool {
     }
     fn source_label(&self) -> String {
         self.0.source(SourceKind::Kev).label()
+    }
+    fn not_consulted(&self) -> Option<String> {
+        self.0.not_consulted(SourceKind::Kev)
     }
     async fn call(&self, value: Value) -> Result<ToolOutput, ToolError> {
         let p: KevParams = params(value)?;
@@ -429,6 +473,9 @@ impl ContextTool for IntelTool {
     fn source_label(&self) -> String {
         self.0.source(SourceKind::Intel).label()
     }
+    fn not_consulted(&self) -> Option<String> {
+        self.0.not_consulted(SourceKind::Intel)
+    }
     async fn call(&self, value: Value) -> Result<ToolOutput, ToolError> {
         let p: IndicatorParams = params(value)?;
         let (source, records) = ready(self.0.intel())?;
@@ -457,6 +504,9 @@ impl ContextTool for StixTool {
     }
     fn source_label(&self) -> String {
         self.0.source(SourceKind::Stix).label()
+    }
+    fn not_consulted(&self) -> Option<String> {
+        self.0.not_consulted(SourceKind::Stix)
     }
     async fn call(&self, value: Value) -> Result<ToolOutput, ToolError> {
         let p: IndicatorParams = params(value)?;
@@ -500,6 +550,9 @@ impl ContextTool for HistoryTool {
     }
     fn source_label(&self) -> String {
         self.0.source(SourceKind::History).label()
+    }
+    fn not_consulted(&self) -> Option<String> {
+        self.0.not_consulted(SourceKind::History)
     }
     async fn call(&self, value: Value) -> Result<ToolOutput, ToolError> {
         let p: HistoryParams = params(value)?;
@@ -584,6 +637,9 @@ impl ContextTool for IncidentTool {
     }
     fn source_label(&self) -> String {
         self.0.source(SourceKind::Incidents).label()
+    }
+    fn not_consulted(&self) -> Option<String> {
+        self.0.not_consulted(SourceKind::Incidents)
     }
     async fn call(&self, value: Value) -> Result<ToolOutput, ToolError> {
         let p: IncidentParams = params(value)?;

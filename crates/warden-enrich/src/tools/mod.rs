@@ -36,7 +36,7 @@ use crate::context::Source;
 
 pub use embedded::{
     AssetTool, CaseHistoryTool, HistoryTool, IdentityTool, IncidentTool, IntelTool, KevTool,
-    StixTool, VulnerabilityTool, register_embedded,
+    StixTool, VulnerabilityTool, is_internal_address, register_embedded,
 };
 
 /// One fact a tool found.
@@ -85,6 +85,13 @@ pub trait ContextTool: Send + Sync {
     /// The source label gaps are recorded under when the call fails before
     /// the tool could say (`context/assets.csv`).
     fn source_label(&self) -> String;
+    /// Why this deployment does not consult the tool's source, if it does
+    /// not (`stix (not configured)`): the source was never set up, so the
+    /// tool is not called and its silence is not a gap. `None` (the
+    /// default) for a source that is always configured.
+    fn not_consulted(&self) -> Option<String> {
+        None
+    }
     /// Look up `params` (already validated against [`Self::parameters`]).
     async fn call(&self, params: Value) -> Result<ToolOutput, ToolError>;
 }
@@ -182,6 +189,12 @@ impl ToolBox {
     /// Whether a tool of that name is registered.
     pub fn has(&self, name: &str) -> bool {
         self.tools.contains_key(name)
+    }
+
+    /// Why the tool `name` is not consulted in this deployment (its source
+    /// was never configured), or `None` when it is, or is not registered.
+    pub fn not_consulted(&self, name: &str) -> Option<String> {
+        self.tools.get(name)?.tool.not_consulted()
     }
 
     /// Names of every tool, sorted.

@@ -834,3 +834,172 @@ async fn stix_lookup_finds_an_indicator_of_a_bundle() {
         .expect_err("no intel.csv");
     assert_eq!(gap.reason, "context/intel.csv not present");
 }
+
+// --- sources a deployment never set up, and what an inventory should know ----
+
+#[test]
+fn internal_addresses_are_the_private_loopback_link_local_ula_and_cgnat_ranges() {
+    for internal in [
+        "10.0.0.1",
+        "172.16.0.1",
+        "172.31.255.254",
+        "192.168.1.1",
+        "127.0.0.1",
+        "169.254.10.1",
+        "100.64.0.1",
+        "100.127.255.254",
+        "::1",
+        "fe80::1",
+        "fc00::1",
+        "fd12:3456::1",
+        "::ffff:10.1.2.3",
+    ] {
+        assert!(is_internal_address(internal), "{internal} is internal");
+    }
+    for external in [
+        "8.8.8.8",
+        "172.32.0.1",
+        "100.128.0.1",
+        "100.63.255.255",
+        "185.220.101.45",
+        "2001:db8::1",
+        "2606:4700::1111",
+        "::ffff:8.8.8.8",
+        "ws-01",
+        "",
+    ] {
+        assert!(!is_internal_address(external), "{external} is not internal");
+    }
+}
+
+/// A context folder holding only `assets.csv` (one host, `fs-01`) and
+/// `identities.csv` (one user, `jdoe`).
+fn inventory_only() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(
+        dir.path(),
+        "assets.csv",
+        "hostname,ips,owner,environment,criticality,internet_exposed,tags\n\
+         fs-01,10.0.1.20;fd00::20,infra-ops,production,tier_1,false,\n",
+    );
+    write(
+        dir.path(),
+        "identities.csv",
+        "user,display_name,department,role,privileged,user_type,mfa\n\
+         jdoe,John Doe,Finance,Analyst,false,human,enabled\n",
+    );
+    dir
+}
+
+#[tokio::test]
+async fn an_internal_address_missing_from_the_inventory_is_a_gap_and_an_external_one_is_not() {
+    let dir = inventory_only();
+    let context = Context::load(dir.path(), &ContextConfig::default()).expect("loads");
+    let tools = embedded_box(context).await;
+    let result = tools
+        .call(
+            "asset_lookup",
+            json!({"ips": ["10.0.1.20", "FD00:0::20", "10.9.9.9", "100.64.3.4", "fd00::99",
+                           "185.220.101.45", "2606:4700::1111"]}),
+            OffsetDateTime::now_utc(),
+        )
+        .await
+        .expect("answers");
+    assert_eq!(result.findings.len(), 1, "{:?}", result.findings);
+    let reasons: Vec<(&str, &str)> = result
+        .gaps
+        .iter()
+        .map(|g| (g.source.as_str(), g.reason.as_str()))
+        .collect();
+    assert_eq!(
+        reasons,
+        vec![
+            (
+                "context/assets.csv",
+                "no asset record for internal address 10.9.9.9"
+            ),
+            (
+                "context/assets.csv",
+                "no asset record for internal address 100.64.3.4"
+            ),
+            (
+                "context/assets.csv",
+                "no asset record for internal address fd00::99"
+            ),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_host_or_user_missing_from_a_configured_inventory_is_a_gap_naming_it() {
+    let dir = inventory_only();
+    let context = Context::load(dir.path(), &ContextConfig::default()).expect("loads");
+    let tools = embedded_box(context).await;
+    let now = OffsetDateTime::now_utc();
+    let assets = tools
+        .call("asset_lookup", json!({"hosts": ["fs-01", "ws-x"]}), now)
+        .await
+        .expect("answers");
+    let gaps: Vec<&str> = assets.gaps.iter().map(|g| g.reason.as_str()).collect();
+    assert_eq!(gaps, vec!["no asset record for host ws-x"]);
+    let identities = tools
+        .call(
+            "identity_lookup",
+            json!({"users": ["CORP\\jdoe", "mallory"]}),
+            now,
+        )
+        .await
+        .expect("answers");
+    let gaps: Vec<(&str, &str)> = identities
+        .gaps
+        .iter()
+        .map(|g| (g.source.as_str(), g.reason.as_str()))
+        .collect();
+    assert_eq!(
+        gaps,
+        vec![(
+            "context/identities.csv",
+            "no identity record for user mallory"
+        )]
+    );
+}
+
+#[tokio::test]
+async fn a_tool_says_whether_its_source_is_consulted() {
+    // Unset `sources`: what the folder holds.
+    let dir = inventory_only();
+    let context = Context::load(dir.path(), &ContextConfig::default()).expect("loads");
+    let tools = embedded_box(context).await;
+    assert_eq!(tools.not_consulted("asset_lookup"), None);
+    assert_eq!(tools.not_consulted("identity_lookup"), None);
+    assert_eq!(
+        tools.not_consulted("stix_lookup").as_deref(),
+        Some("stix (not configured)")
+    );
+    assert_eq!(
+        tools.not_consulted("kev_lookup").as_deref(),
+        Some("kev (not configured)")
+    );
+    assert_eq!(tools.not_consulted("no_such_tool"), None);
+
+    // No folder: no context source (past cases are Warden's own store).
+    let tools = embedded_box(Context::none()).await;
+    for name in tools.names() {
+        assert_eq!(
+            tools.not_consulted(name).is_some(),
+            name != "case_history",
+            "{name}"
+        );
+    }
+
+    // Set: exactly those, present or not.
+    let config: ContextConfig = toml::from_str(r#"sources = ["assets", "stix"]"#).expect("parses");
+    let context = Context::load(dir.path(), &config).expect("loads");
+    let tools = embedded_box(context).await;
+    assert_eq!(tools.not_consulted("asset_lookup"), None);
+    assert_eq!(tools.not_consulted("stix_lookup"), None);
+    assert_eq!(
+        tools.not_consulted("identity_lookup").as_deref(),
+        Some("identities (not configured)")
+    );
+}
