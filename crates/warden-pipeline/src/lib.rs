@@ -996,6 +996,7 @@ impl Pipeline {
             alerts: draft.alerts,
             evidence: enrichment.evidence,
             gaps: enrichment.gaps,
+            not_consulted: enrichment.not_consulted,
             assessment,
             second_opinions,
             decisions,

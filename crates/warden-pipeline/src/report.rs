@@ -24,6 +24,9 @@ pub struct CaseOutcome {
     pub alerts: Vec<(Alert, u64)>,
     pub evidence: Vec<Evidence>,
     pub gaps: Vec<EvidenceGap>,
+    /// Context sources the deployment never configured, so not consulted,
+    /// with why (`stix (not configured)`). Not gaps.
+    pub not_consulted: Vec<String>,
     pub assessment: Assessment,
     /// Other assessors' views (an ensemble), compared with `assessment`.
     pub second_opinions: Vec<Assessment>,
@@ -137,6 +140,7 @@ impl CaseOutcome {
                 "freshness": e.freshness,
             })).collect::<Vec<_>>(),
             "evidence_gaps": self.gaps,
+            "not_consulted": self.not_consulted,
             "proposed_actions": proposed,
         })
     }
@@ -258,6 +262,9 @@ impl CaseOutcome {
         }
         for gap in &self.gaps {
             let _ = writeln!(out, "  gap         {}", gap.reason);
+        }
+        if !self.not_consulted.is_empty() {
+            let _ = writeln!(out, "  not consulted: {}", self.not_consulted.join(", "));
         }
         let _ = writeln!(out, "proposed actions:");
         for (proposal, decision) in a.proposed_actions.iter().zip(&self.decisions) {

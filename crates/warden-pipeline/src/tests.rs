@@ -254,12 +254,78 @@ async fn rejected_records_go_to_the_dead_letter_store_and_the_rest_is_triaged() 
         .filter(|r| matches!(r.entry.event, AuditEvent::IngestRejected { .. }))
         .count();
     assert_eq!(rejected, 1);
-    // No context at all: the case escalates on evidence gaps.
+    // No context at all: no source is configured, so none is a gap and
+    // the card says none was consulted; the case still goes to a person.
+    let outcome = &run.outcomes[0];
+    assert!(outcome.gaps.is_empty(), "{:?}", outcome.gaps);
     assert!(
-        run.outcomes[0]
-            .triggers
-            .iter()
-            .any(|t| t.code == "evidence_gap")
+        outcome
+            .not_consulted
+            .contains(&"identities (not configured)".to_owned()),
+        "{:?}",
+        outcome.not_consulted
     );
+    assert!(!outcome.triggers.is_empty(), "{}", outcome.card());
+    assert_ne!(outcome.case.disposition, Some(Disposition::AutoClosed));
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// A context folder written to the public contract alone (no `stix/`, no
+/// `incidents.csv`) is not a gap: the scanner's routine scan is not
+/// escalated for sources the deployment never set up, and the card says
+/// which were not consulted.
+#[tokio::test]
+async fn a_contract_only_context_folder_is_not_an_evidence_gap() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for name in [
+        "assets.csv",
+        "identities.csv",
+        "vulnerabilities.csv",
+        "intel.csv",
+        "history.csv",
+        "kev.json",
+    ] {
+        std::fs::copy(
+            repo().join("examples/context").join(name),
+            dir.path().join(name),
+        )
+        .expect("copy");
+    }
+    let store = Arc::new(SqliteStore::in_memory().await.expect("store"));
+    let context = Context::load(dir.path(), &ContextConfig::default()).expect("ctx");
+    let (pipeline, _) = pipeline(store, context).await;
+    let run = pipeline
+        .triage_paths(&[repo().join("examples/alerts")], None)
+        .await
+        .expect("triage");
+    assert_eq!(run.outcomes.len(), 5);
+    for outcome in &run.outcomes {
+        assert!(
+            outcome.gaps.is_empty(),
+            "{}: {:?}",
+            outcome.case.title,
+            outcome.gaps
+        );
+        assert!(
+            outcome.triggers.iter().all(|t| t.code != "evidence_gap"),
+            "{}: {:?}",
+            outcome.case.title,
+            outcome.triggers
+        );
+        assert_eq!(
+            outcome.not_consulted,
+            vec!["stix (not configured)", "incidents (not configured)"]
+        );
+        assert!(
+            outcome
+                .card()
+                .contains("not consulted: stix (not configured), incidents (not configured)"),
+            "{}",
+            outcome.card()
+        );
+        assert_eq!(
+            outcome.to_json()["not_consulted"],
+            serde_json::json!(["stix (not configured)", "incidents (not configured)"])
+        );
+    }
 }

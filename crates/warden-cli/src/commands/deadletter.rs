@@ -160,7 +160,7 @@ pub async fn run(data_dir: &Path, config: Option<&Path>, args: Args) -> anyhow::
             let context = match &context {
                 Some(dir) => Context::load(dir, &env.config.context)
                     .with_context(|| format!("cannot use context folder {}", dir.display()))?,
-                None => Context::none(),
+                None => Context::without_folder(&env.config.context),
             };
             let pipeline = env.pipeline(context)?;
             pipeline.record_run("deadletter retry").await?;

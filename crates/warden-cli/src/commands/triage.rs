@@ -67,7 +67,7 @@ pub async fn run(data_dir: &Path, config: Option<&Path>, args: Args) -> anyhow::
     let context = match &args.context {
         Some(dir) => Context::load(dir, &env.config.context)
             .with_context(|| format!("cannot use context folder {}", dir.display()))?,
-        None => Context::none(),
+        None => Context::without_folder(&env.config.context),
     };
     for problem in context.problems() {
         eprintln!("warden: warning: {problem} (recorded as an evidence gap)");

@@ -425,7 +425,7 @@ async fn run_case(
         }
         (Some(dir), None) => load_context(dir, &options.config.context, now)?,
         (None, Some(base)) => base.clone(),
-        (None, None) => Context::none(),
+        (None, None) => Context::without_folder(&options.config.context),
     };
     let store = Arc::new(SqliteStore::in_memory().await?);
     let clock: Arc<dyn Clock> = match as_of {
