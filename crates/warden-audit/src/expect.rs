@@ -8,7 +8,9 @@
 //! - enrich: the evidence collected is recorded;
 //! - assess: each assessment names its assessor and model;
 //! - decide: every policy decision names its policy version, and a decision
-//!   that let an action through names the policies that did;
+//!   that let an action through names the policies that did; a case closed
+//!   without a person only after an `auto_close_decided` entry that allowed
+//!   it, naming the policies that did;
 //! - approve: an approval answers a recorded request for that exact
 //!   proposal;
 //! - execute: an action ran only after a recorded decision that let it
@@ -20,7 +22,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use warden_domain::{AuditEvent, CaseId, DecisionOutcome, ExecutionStatus};
+use warden_domain::{AuditEvent, CaseId, CaseState, DecisionOutcome, ExecutionStatus};
 
 use crate::AuditRecord;
 
@@ -99,9 +101,35 @@ fn case_obligations(case: CaseId, entries: &[&AuditRecord]) -> Vec<String> {
     let mut let_through = HashSet::new();
     let mut requested = HashSet::new();
     let mut approved = HashSet::new();
+    let mut closure_allowed = false;
     for record in entries {
         let seq = record.seq;
         match &record.entry.event {
+            AuditEvent::AutoCloseDecided {
+                allowed,
+                policy_ids,
+                policy_version,
+                ..
+            } => {
+                if policy_version.is_empty() {
+                    problems.push(format!("entry {seq}: a decision without a policy version"));
+                }
+                if *allowed && policy_ids.is_empty() {
+                    problems.push(format!(
+                        "entry {seq}: a closure without a person names no policy"
+                    ));
+                }
+                closure_allowed = *allowed && !policy_ids.is_empty();
+            }
+            AuditEvent::CaseStateChanged {
+                to: CaseState::AutoClosed,
+                ..
+            } if !closure_allowed => {
+                problems.push(format!(
+                    "entry {seq}: case {case} closed without a person with no earlier \
+                     auto_close_decided entry allowing it"
+                ));
+            }
             AuditEvent::Assessed {
                 assessor, model, ..
             } if assessor.is_empty() || model.is_empty() => {

@@ -153,6 +153,20 @@ pub enum AuditEvent {
         policy_version: String,
         reasons: Vec<String>,
     },
+    /// The policy engine decided whether a case may close without a
+    /// person (`case.auto_close`), before the case changed state.
+    AutoCloseDecided {
+        case_id: CaseId,
+        allowed: bool,
+        /// The permits that allowed it, or the forbids that refused it.
+        policy_ids: Vec<String>,
+        policy_version: String,
+        reasons: Vec<String>,
+        /// The request's context as the policies saw it (assessors'
+        /// verdicts and confidences, injection, gaps, evidence counts,
+        /// trigger codes, use case and autonomy).
+        context: serde_json::Value,
+    },
     /// Deterministic escalation triggers fired.
     Escalated {
         case_id: CaseId,
@@ -302,7 +316,9 @@ impl AuditEvent {
             AuditEvent::CaseOpened { .. } => Stage::Correlate,
             AuditEvent::EvidenceCollected { .. } => Stage::Enrich,
             AuditEvent::Assessed { .. } | AuditEvent::ModelCalled { .. } => Stage::Assess,
-            AuditEvent::PolicyDecided { .. } | AuditEvent::Escalated { .. } => Stage::Decide,
+            AuditEvent::PolicyDecided { .. }
+            | AuditEvent::AutoCloseDecided { .. }
+            | AuditEvent::Escalated { .. } => Stage::Decide,
             AuditEvent::ToolRequestRejected { .. } => Stage::Enrich,
             AuditEvent::ApprovalEvaluated { .. }
             | AuditEvent::ApprovalRecorded { .. }
@@ -340,6 +356,7 @@ impl AuditEvent {
             | AuditEvent::Assessed { case_id, .. }
             | AuditEvent::ModelCalled { case_id, .. }
             | AuditEvent::PolicyDecided { case_id, .. }
+            | AuditEvent::AutoCloseDecided { case_id, .. }
             | AuditEvent::Escalated { case_id, .. }
             | AuditEvent::ApprovalEvaluated { case_id, .. }
             | AuditEvent::ApprovalRecorded { case_id, .. }
@@ -370,6 +387,7 @@ impl AuditEvent {
             AuditEvent::Assessed { .. } => "assessed",
             AuditEvent::ModelCalled { .. } => "model_called",
             AuditEvent::PolicyDecided { .. } => "policy_decided",
+            AuditEvent::AutoCloseDecided { .. } => "auto_close_decided",
             AuditEvent::Escalated { .. } => "escalated",
             AuditEvent::ApprovalEvaluated { .. } => "approval_evaluated",
             AuditEvent::ApprovalRecorded { .. } => "approval_recorded",

@@ -6,6 +6,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use crate::decision::AutoCloseDecision;
 use crate::ids::{AlertId, CaseId};
 use crate::severity::Severity;
 use crate::verdict::{Disposition, Verdict};
@@ -124,6 +125,11 @@ pub struct Case {
     pub severity: Severity,
     pub verdict: Option<Verdict>,
     pub disposition: Option<Disposition>,
+    /// The `case.auto_close` policy decision, when triage asked for one
+    /// (a case no trigger escalated, with nothing waiting and nothing
+    /// run): which policies let it close without a person, or refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_close: Option<AutoCloseDecision>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
@@ -150,6 +156,7 @@ impl Case {
             severity,
             verdict: None,
             disposition: None,
+            auto_close: None,
             created_at: now,
             updated_at: now,
         }

@@ -44,3 +44,21 @@ pub struct Decision {
     /// Hash of the policy set that decided.
     pub policy_version: String,
 }
+
+/// The policy layer's answer to `case.auto_close`: may this case close
+/// without a person? Asked only of a case no escalation trigger sent to
+/// people; anything but a permit with no forbid, no evaluation error and no
+/// approval requirement is a no (the case escalates).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AutoCloseDecision {
+    /// Whether the policy let the case close without a person.
+    pub allowed: bool,
+    /// Ids of the policies that decided: the permits that allowed it, or
+    /// the forbids that refused it; empty when nothing permitted it
+    /// (default deny) or it could not be evaluated.
+    pub policy_ids: Vec<String>,
+    /// Why, in words (errors that forced a no are listed here).
+    pub reasons: Vec<String>,
+    /// Hash of the policy set that decided.
+    pub policy_version: String,
+}

@@ -35,8 +35,9 @@ use warden_domain::alert::structured_entities;
 use warden_domain::audit::ProposalRecord;
 use warden_domain::hashing::sha256_hex;
 use warden_domain::{
-    Alert, ApprovalRequest, Assessment, AuditEvent, Autonomy, Case, CaseState, Clock, Decision,
-    DecisionOutcome, Execution, ExecutionStatus, RequestStatus, Verdict,
+    Alert, ApprovalRequest, Assessment, AuditEvent, AutoCloseDecision, Autonomy, Case, CaseState,
+    Clock, Decision, DecisionOutcome, Disposition, Execution, ExecutionStatus, RequestStatus,
+    Verdict,
 };
 use warden_enrich::redact::redact_alert;
 use warden_enrich::{Context, EnrichRequest, ToolBox, enrich, register_embedded};
@@ -46,7 +47,10 @@ use warden_ingest::{
     parse_record, read_paths,
 };
 use warden_playbook::PlaybookSet;
-use warden_policy::{ApprovalTally, EscalationInput, PolicyEngine, Trigger, escalation_triggers};
+use warden_policy::{
+    ApprovalTally, AutoCloseFacts, EscalationInput, FailedAssessor, PolicyEngine, Trigger,
+    escalation_triggers,
+};
 use warden_store::{DeadLetter, Person, Store, StoreError};
 
 pub use config::{AuditConfig, Config, ServerConfig};
@@ -754,12 +758,24 @@ impl Pipeline {
             Ok(assessment) => (assessment, None),
             Err(failure) => (unusable(self.assessor.name()), Some(failure.0)),
         };
+        // Every assessor that runs can stop a closure (S4): a run that
+        // failed is named as failed, never read as an answer.
         let mut second_opinions: Vec<Assessment> = Vec::new();
+        let mut failed_seconds: Vec<FailedAssessor> = Vec::new();
         for assessor in &self.second_opinions {
             let run = assessor.assess(&input, &host_for(assessor.as_ref())).await;
             tokens = tokens.saturating_add(run.tokens);
             flags.extend(run.flags);
-            second_opinions.push(run.outcome.unwrap_or_else(|_| unusable(assessor.name())));
+            second_opinions.push(match run.outcome {
+                Ok(view) => view,
+                Err(failure) => {
+                    failed_seconds.push(FailedAssessor {
+                        assessor: assessor.name().to_owned(),
+                        reason: failure.0,
+                    });
+                    unusable(assessor.name())
+                }
+            });
         }
         self.llm_tokens
             .fetch_add(tokens, std::sync::atomic::Ordering::Relaxed);
@@ -795,9 +811,29 @@ impl Pipeline {
                 .err()
                 .map(|e| e.to_string())
         });
-        if invalid.is_some() {
+        let mut failed: Vec<FailedAssessor> = Vec::new();
+        if let Some(err) = &invalid {
             // S4: an output that breaks the contract is not an answer.
             assessment = unusable(self.assessor.name());
+            failed.push(FailedAssessor {
+                assessor: self.assessor.name().to_owned(),
+                reason: err.clone(),
+            });
+        }
+        failed.extend(failed_seconds);
+        // The further views are held to the same contract as the leading
+        // one: one that cites evidence the case does not have is no answer.
+        for view in &mut second_opinions {
+            if failed.iter().any(|f| f.assessor == view.assessor) {
+                continue;
+            }
+            if let Err(err) = view.check(&enrichment.ids()) {
+                failed.push(FailedAssessor {
+                    assessor: view.assessor.clone(),
+                    reason: format!("output rejected: {err}"),
+                });
+                *view = unusable(&view.assessor);
+            }
         }
         let models = std::iter::once(self.assessor.model())
             .chain(self.second_opinions.iter().map(|a| a.model()));
@@ -859,18 +895,17 @@ impl Pipeline {
             self.store.save_decision(case.id, &decision).await?;
             decisions.push(decision);
         }
-        let mut triggers = escalation_triggers(
-            &EscalationInput {
-                use_case,
-                assessment: &assessment,
-                second_opinions: &second_opinions,
-                alerts: &alerts,
-                evidence: &enrichment.evidence,
-                gaps: &enrichment.gaps,
-                decisions: &decisions,
-            },
-            &self.config.escalation,
-        );
+        let escalation = EscalationInput {
+            use_case,
+            assessment: &assessment,
+            second_opinions: &second_opinions,
+            failed: &failed,
+            alerts: &alerts,
+            evidence: &enrichment.evidence,
+            gaps: &enrichment.gaps,
+            decisions: &decisions,
+        };
+        let mut triggers = escalation_triggers(&escalation, &self.config.escalation);
         if let Some(err) = invalid {
             triggers.push(Trigger {
                 code: "invalid_assessment",
@@ -972,7 +1007,47 @@ impl Pipeline {
             .approval_requests(Some(RequestStatus::Pending), Some(case.id))
             .await?
             .is_empty();
-        let disposition = warden_policy::disposition(triggers.len(), waiting, side_effects_ran);
+        let mut disposition = warden_policy::disposition(triggers.len(), waiting, side_effects_ran);
+        if disposition == Disposition::AutoClosed {
+            // Closing without a person is a policy decision of its own
+            // (`case.auto_close`), on the record before the case changes
+            // state (S5); anything but a clean permit escalates (S4).
+            let facts = AutoCloseFacts::of(&escalation, &triggers);
+            let decision = self
+                .policy
+                .decide_auto_close(&use_case.name, case.id, &facts);
+            self.audit
+                .append(
+                    PIPELINE,
+                    AuditEvent::AutoCloseDecided {
+                        case_id: case.id,
+                        allowed: decision.allowed,
+                        policy_ids: decision.policy_ids.clone(),
+                        policy_version: decision.policy_version.clone(),
+                        reasons: decision.reasons.clone(),
+                        context: facts.to_json(),
+                    },
+                )
+                .await?;
+            if !decision.allowed {
+                let denied = Trigger {
+                    code: "auto_close_denied",
+                    reason: auto_close_denial(&decision),
+                };
+                self.audit
+                    .append(
+                        PIPELINE,
+                        AuditEvent::Escalated {
+                            case_id: case.id,
+                            reasons: vec![format!("{}: {}", denied.code, denied.reason)],
+                        },
+                    )
+                    .await?;
+                triggers.push(denied);
+                disposition = Disposition::Escalated;
+            }
+            case.auto_close = Some(decision);
+        }
         case.verdict = Some(assessment.verdict);
         case.severity = assessment.severity;
         case.disposition = Some(disposition);
@@ -1066,6 +1141,19 @@ pub fn assessor_named(name: &str, config: &Config) -> Result<AssessorChoice, Str
         }
     }
     Ok(choice)
+}
+
+/// Why closing without a person was refused, naming the policies.
+fn auto_close_denial(decision: &AutoCloseDecision) -> String {
+    let by = if decision.policy_ids.is_empty() {
+        String::new()
+    } else {
+        format!(" by {}", decision.policy_ids.join(", "))
+    };
+    format!(
+        "closing without a person was refused{by}: {}",
+        decision.reasons.join("; ")
+    )
 }
 
 /// What stands in for an assessment that failed or broke the contract:

@@ -126,6 +126,14 @@ impl CaseOutcome {
             "assessor": self.assessment.assessor,
             "disposition": self.case.disposition,
             "escalation_reasons": self.triggers.iter().map(|t| json!({"code": t.code, "reason": t.reason})).collect::<Vec<_>>(),
+            // The `case.auto_close` decision (null when triage did not ask:
+            // a trigger fired, an action waits or ran).
+            "auto_close": self.case.auto_close.as_ref().map(|d| json!({
+                "allowed": d.allowed,
+                "policy_ids": d.policy_ids,
+                "reasons": d.reasons,
+                "policy_version": d.policy_version,
+            })),
             "rationale": self.assessment.rationale.iter().map(|r| json!({
                 "factor": r.factor,
                 "text": r.text,
@@ -219,6 +227,9 @@ impl CaseOutcome {
             }
         }
         let _ = writeln!(out, "grouped: {}", self.case.grouping_reasons.join("; "));
+        if let Some(closure) = self.case.auto_close.as_ref().filter(|d| d.allowed) {
+            let _ = writeln!(out, "closed under policy {}", closure.policy_ids.join(", "));
+        }
         if self.triggers.is_empty() {
             let _ = writeln!(out, "escalation: none");
         } else {

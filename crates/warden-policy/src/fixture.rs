@@ -9,11 +9,12 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Deserialize;
 use warden_domain::{
-    ActionName, ActionProposal, Autonomy, CaseId, Decision, DecisionOutcome, ObservableKind,
-    Severity, Target, Verdict,
+    ActionName, ActionProposal, AutoCloseDecision, Autonomy, CaseId, Decision, DecisionOutcome,
+    ObservableKind, Severity, Target, Verdict,
 };
 
-use crate::engine::{PolicyEngine, Principal};
+use crate::auto_close::{AssessorView, AutoCloseFacts};
+use crate::engine::{AUTO_CLOSE, PolicyEngine, Principal};
 use crate::request::{ApprovalTally, CaseFacts, TargetFacts};
 
 /// One fixture file.
@@ -77,6 +78,17 @@ pub struct Entry {
     /// Valid approvals recorded (default 0).
     pub approvals: Option<u32>,
     pub approver_roles: Option<Vec<String>>,
+    /// `case.auto_close`: every assessor that ran (default: one,
+    /// `deterministic`, with `verdict` and `confidence`).
+    pub assessments: Option<Vec<AssessmentEntry>>,
+    /// `case.auto_close`: default false.
+    pub injection_suspected: Option<bool>,
+    /// `case.auto_close`: default 1 (the alert).
+    pub evidence_total: Option<usize>,
+    /// `case.auto_close`: default 0.
+    pub benign_evidence: Option<usize>,
+    /// `case.auto_close`: trigger codes that fired (default none).
+    pub triggers: Option<Vec<String>>,
     /// `allow`, `needs_approval` or `deny`.
     pub expect: Option<String>,
     /// The deciding policy ids, exactly (any order).
@@ -85,6 +97,18 @@ pub struct Entry {
     pub expect_approvals: Option<u32>,
     /// For `needs_approval`: which roles (any order).
     pub expect_roles: Option<Vec<String>>,
+}
+
+/// One assessor of a `case.auto_close` test.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssessmentEntry {
+    pub assessor: String,
+    /// A verdict, or `failed` for a run that gave no usable answer.
+    pub verdict: String,
+    /// 0 to 1 (default 0).
+    #[serde(default)]
+    pub confidence: f64,
 }
 
 macro_rules! merge_fields {
@@ -124,6 +148,11 @@ impl Entry {
             assessors_agree,
             approvals,
             approver_roles,
+            assessments,
+            injection_suspected,
+            evidence_total,
+            benign_evidence,
+            triggers,
             expect,
             expect_policies,
             expect_approvals,
@@ -138,8 +167,10 @@ pub struct Outcome {
     pub name: String,
     /// `allow`, `needs_approval` or `deny` as expected.
     pub expected: String,
-    /// The decision, when the test could be run.
+    /// The decision, when the test could be run (a catalogue action).
     pub decision: Option<Decision>,
+    /// The decision of a `case.auto_close` test, when it could be run.
+    pub auto_close: Option<AutoCloseDecision>,
     /// Why it failed; empty when it passed.
     pub failures: Vec<String>,
 }
@@ -147,6 +178,20 @@ pub struct Outcome {
 impl Outcome {
     pub fn passed(&self) -> bool {
         self.failures.is_empty()
+    }
+
+    /// What was decided and by which policies (`allow [id, ...]`), or `-`
+    /// when the test could not be run.
+    pub fn got(&self) -> String {
+        match (&self.decision, &self.auto_close) {
+            (Some(d), _) => format!("{} [{}]", describe(&d.outcome), d.policy_ids.join(", ")),
+            (None, Some(d)) => format!(
+                "{} [{}]",
+                if d.allowed { "allow" } else { "deny" },
+                d.policy_ids.join(", ")
+            ),
+            (None, None) => "-".into(),
+        }
     }
 }
 
@@ -166,19 +211,34 @@ pub fn run_file(engine: &PolicyEngine, file: &FixtureFile) -> Vec<Outcome> {
                 .clone()
                 .unwrap_or_else(|| format!("test #{}", index.saturating_add(1)));
             let expected = test.expect.clone().unwrap_or_default();
+            let invalid = |invalid: String| Outcome {
+                name: name.clone(),
+                expected: expected.clone(),
+                decision: None,
+                auto_close: None,
+                failures: vec![format!("invalid test: {invalid}")],
+            };
+            if test.action.as_deref() == Some(AUTO_CLOSE) {
+                return match run_auto_close(engine, &test) {
+                    Ok((decision, failures)) => Outcome {
+                        name,
+                        expected,
+                        decision: None,
+                        auto_close: Some(decision),
+                        failures,
+                    },
+                    Err(reason) => invalid(reason),
+                };
+            }
             match run(engine, &test) {
                 Ok((decision, failures)) => Outcome {
                     name,
                     expected,
                     decision: Some(decision),
+                    auto_close: None,
                     failures,
                 },
-                Err(invalid) => Outcome {
-                    name,
-                    expected,
-                    decision: None,
-                    failures: vec![format!("invalid test: {invalid}")],
-                },
+                Err(reason) => invalid(reason),
             }
         })
         .collect()
@@ -294,6 +354,99 @@ pub fn run(engine: &PolicyEngine, test: &Entry) -> Result<(Decision, Vec<String>
     };
     let decision = engine.decide_for(principal, &proposal, &case, &target, &approvals);
     Ok((decision.clone(), differences(test, expect, &decision)))
+}
+
+/// Decide one merged `case.auto_close` test; the decision and how it
+/// differs from the expectation. `Err` when the test itself is malformed.
+pub fn run_auto_close(
+    engine: &PolicyEngine,
+    test: &Entry,
+) -> Result<(AutoCloseDecision, Vec<String>), String> {
+    let expect = test.expect.as_deref().ok_or("no expect")?;
+    if !matches!(expect, "allow" | "deny") {
+        return Err(format!(
+            "expect of {AUTO_CLOSE} must be allow or deny, not {expect:?}"
+        ));
+    }
+    let principal = test.principal.as_deref().ok_or("no principal")?;
+    let agent = principal
+        .strip_prefix("agent:")
+        .ok_or_else(|| format!("{AUTO_CLOSE} is an agent's: principal {principal:?}"))?;
+    let autonomy: Autonomy = test.autonomy.as_deref().unwrap_or("assisted").parse()?;
+    let severity: Severity = test
+        .severity
+        .as_deref()
+        .unwrap_or("informational")
+        .parse()
+        .map_err(|e| format!("{e}"))?;
+    let confidence_in_range = |c: f64| {
+        if (0.0..=1.0).contains(&c) {
+            Ok(c)
+        } else {
+            Err(format!("confidence {c} is not between 0 and 1"))
+        }
+    };
+    let assessors = match &test.assessments {
+        Some(entries) => entries
+            .iter()
+            .map(|e| {
+                Ok(AssessorView {
+                    assessor: e.assessor.clone(),
+                    verdict: match e.verdict.as_str() {
+                        "failed" => None,
+                        v => Some(v.parse::<Verdict>().map_err(|e| format!("{e}"))?),
+                    },
+                    confidence: confidence_in_range(e.confidence)?,
+                })
+            })
+            .collect::<Result<Vec<_>, String>>()?,
+        None => vec![AssessorView {
+            assessor: "deterministic".into(),
+            verdict: Some(
+                test.verdict
+                    .as_deref()
+                    .unwrap_or("unknown")
+                    .parse()
+                    .map_err(|e| format!("{e}"))?,
+            ),
+            confidence: confidence_in_range(test.confidence.unwrap_or(0.0))?,
+        }],
+    };
+    let facts = AutoCloseFacts {
+        use_case: test.use_case.clone().unwrap_or_else(|| agent.to_owned()),
+        autonomy: autonomy.as_str().to_owned(),
+        severity,
+        assessors,
+        injection_suspected: test.injection_suspected.unwrap_or(false),
+        evidence_gaps: test.evidence_gaps.unwrap_or(0),
+        stale_evidence: test.stale_evidence.unwrap_or(0),
+        evidence_total: test.evidence_total.unwrap_or(1),
+        benign_evidence: test.benign_evidence.unwrap_or(0),
+        triggers: set(test.triggers.as_ref()),
+    };
+    let decision = engine.decide_auto_close(agent, CaseId::new(), &facts);
+    let mut failures = Vec::new();
+    let got = if decision.allowed { "allow" } else { "deny" };
+    if got != expect {
+        failures.push(format!("expected {expect}, got {got}"));
+    }
+    if let Some(ids) = &test.expect_policies {
+        let want: BTreeSet<&str> = ids.iter().map(String::as_str).collect();
+        let got: BTreeSet<&str> = decision.policy_ids.iter().map(String::as_str).collect();
+        if want != got {
+            failures.push(format!(
+                "expected policies [{}], got [{}]",
+                want.into_iter().collect::<Vec<_>>().join(", "),
+                got.into_iter().collect::<Vec<_>>().join(", ")
+            ));
+        }
+    }
+    if test.expect_approvals.is_some() || test.expect_roles.is_some() {
+        failures.push(format!(
+            "expect_approvals/expect_roles do not apply to {AUTO_CLOSE}"
+        ));
+    }
+    Ok((decision, failures))
 }
 
 /// How `decision` differs from what `test` expects.

@@ -10,6 +10,8 @@
 //! - [`escalation`]: deterministic triggers that send a case to a person.
 //! - [`injection`]: the prompt-injection detector behind the
 //!   `suspected_injection` trigger (a signal, not the defence).
+//! - [`auto_close`]: the facts of `case.auto_close`, the Cedar decision
+//!   that lets a case close without a person.
 //! - [`disposition`]: where a decided case ends up.
 //!
 //! The shipped schema, default policies (`policies/default/`, one file per
@@ -17,6 +19,7 @@
 //! `policies/`, with fixtures for `warden policy test` in
 //! `policies/tests/`.
 
+pub mod auto_close;
 pub mod disposition;
 pub mod engine;
 pub mod escalation;
@@ -24,11 +27,15 @@ pub mod fixture;
 pub mod injection;
 pub mod request;
 
+pub use auto_close::{AssessorView, AutoCloseFacts};
 pub use disposition::disposition;
 pub use engine::{
-    PolicyEngine, PolicyInfo, PolicyLoadError, Principal, TOOLS, TRUST_LADDER_ROLES, ToolDecision,
+    AUTO_CLOSE, PolicyEngine, PolicyInfo, PolicyLoadError, Principal, TOOLS, TRUST_LADDER_ROLES,
+    ToolDecision,
 };
-pub use escalation::{EscalationConfig, EscalationInput, Trigger, escalation_triggers};
+pub use escalation::{
+    EscalationConfig, EscalationInput, FailedAssessor, Trigger, escalation_triggers,
+};
 pub use request::{ApprovalTally, CaseFacts, TargetFacts};
 
 /// The shipped Cedar schema.
@@ -53,6 +60,7 @@ macro_rules! shipped_policies {
 
 shipped_policies!(
     "case.cedar",
+    "auto-close.cedar",
     "notify.cedar",
     "alert.cedar",
     "isolate-endpoint.cedar",

@@ -203,17 +203,7 @@ async fn test(
             println!("{file}");
             last_file = file;
         }
-        let got = outcome
-            .decision
-            .as_ref()
-            .map(|d| {
-                format!(
-                    "{} [{}]",
-                    fixture::describe(&d.outcome),
-                    d.policy_ids.join(", ")
-                )
-            })
-            .unwrap_or_else(|| "-".into());
+        let got = outcome.got();
         let name: String = outcome.name.chars().take(width).collect();
         println!(
             "{:<4}  {name:<width$}  {:<14}  {got}",

@@ -22,9 +22,11 @@ use cedar_policy::{
 };
 use warden_domain::hashing::sha256_fields;
 use warden_domain::{
-    ActionName, ActionProposal, Decision, DecisionOutcome, ObservableKind, Target,
+    ActionName, ActionProposal, AutoCloseDecision, CaseId, Decision, DecisionOutcome,
+    ObservableKind, Target,
 };
 
+use crate::auto_close::{AutoCloseFacts, auto_close_pairs};
 use crate::request::{ApprovalTally, CaseFacts, TargetFacts, context_pairs};
 
 /// The read-only context tools, each a Cedar action `tool.<name>` on a
@@ -51,6 +53,11 @@ pub const TRUST_LADDER_REASON: &str = "assisted use cases have a person approve 
 /// The resource of a tool call: tools are decided for a use case's plan,
 /// before any one case.
 pub const TOOL_RESOURCE: &str = "*";
+
+/// The Cedar action that decides whether a case closes without a person
+/// (see [`PolicyEngine::decide_auto_close`]). Not a catalogue action: no
+/// connector performs it, no assessor proposes it.
+pub const AUTO_CLOSE: &str = "case.auto_close";
 
 /// Why a policy set could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -141,6 +148,8 @@ struct Names {
     case: EntityTypeName,
     actions: HashMap<ActionName, EntityUid>,
     tools: HashMap<&'static str, EntityUid>,
+    /// `case.auto_close`.
+    auto_close: EntityUid,
     resources: HashMap<&'static str, EntityTypeName>,
 }
 
@@ -177,6 +186,7 @@ impl Names {
                 .iter()
                 .map(|t| (*t, action(&format!("tool.{t}"))))
                 .collect(),
+            auto_close: action(AUTO_CLOSE),
             resources,
         })
     }
@@ -188,9 +198,12 @@ impl Names {
         }
     }
 
-    /// Every action uid: the catalogue's and the tools'.
+    /// Every action uid: the catalogue's, the tools' and `case.auto_close`.
     fn all_actions(&self) -> impl Iterator<Item = &EntityUid> {
-        self.actions.values().chain(self.tools.values())
+        self.actions
+            .values()
+            .chain(self.tools.values())
+            .chain(std::iter::once(&self.auto_close))
     }
 
     fn uid(type_name: &EntityTypeName, id: &str) -> EntityUid {
@@ -556,6 +569,100 @@ impl PolicyEngine {
         decision
     }
 
+    /// May the case `case_id` of `use_case` close without a person
+    /// (`Warden::Action::"case.auto_close"` by `Warden::Agent::"<use case>"`
+    /// on `Warden::Case::"<case id>"`, context `AutoCloseContext`)?
+    ///
+    /// Fails closed: a request that does not fit the schema, any
+    /// evaluation error, a forbid, no permit, or a permit that asks for
+    /// approvals (closing without a person cannot wait for one) is a no.
+    pub fn decide_auto_close(
+        &self,
+        use_case: &str,
+        case_id: CaseId,
+        facts: &AutoCloseFacts,
+    ) -> AutoCloseDecision {
+        let mut decision = AutoCloseDecision {
+            allowed: false,
+            policy_ids: Vec::new(),
+            reasons: Vec::new(),
+            policy_version: self.version.clone(),
+        };
+        let request = match self.auto_close_request(use_case, case_id, facts, true) {
+            Ok(request) => request,
+            Err(reason) => {
+                decision.reasons.push(format!("request rejected: {reason}"));
+                return decision;
+            }
+        };
+        let answer = self.authorize(Kind::Agent, &request, &self.actions);
+        decision.policy_ids = answer.policy_ids;
+        if !answer.errors.is_empty() {
+            // Fail closed: an erroring policy might have been a forbid.
+            decision.reasons.extend(answer.errors);
+            return decision;
+        }
+        if !answer.allowed {
+            decision.reasons.push(if decision.policy_ids.is_empty() {
+                format!("no policy permits {AUTO_CLOSE} (default deny)")
+            } else {
+                "forbidden by policy".into()
+            });
+            return decision;
+        }
+        let (needed, roles) = self.requirement(&decision.policy_ids);
+        if needed > 0 {
+            decision.reasons.push(format!(
+                "the permit asks for {needed} approval(s) ({}): a case that waits for people \
+                 does not close without one",
+                roles.into_iter().collect::<Vec<_>>().join(",")
+            ));
+            return decision;
+        }
+        decision.allowed = true;
+        decision
+    }
+
+    /// The complete Cedar request of [`PolicyEngine::decide_auto_close`]
+    /// (every context attribute), for tools that ask Cedar themselves; the
+    /// entities are [`PolicyEngine::cedar_entities`].
+    pub fn cedar_auto_close_request(
+        &self,
+        use_case: &str,
+        case_id: CaseId,
+        facts: &AutoCloseFacts,
+    ) -> Result<Request, String> {
+        self.auto_close_request(use_case, case_id, facts, false)
+    }
+
+    /// The `case.auto_close` request; `trimmed`: with only the context
+    /// attributes the policies of its slice read.
+    fn auto_close_request(
+        &self,
+        use_case: &str,
+        case_id: CaseId,
+        facts: &AutoCloseFacts,
+        trimmed: bool,
+    ) -> Result<Request, String> {
+        let action = &self.names.auto_close;
+        self.shapes.check(Kind::Agent, action, "Case")?;
+        let mut pairs = auto_close_pairs(facts)?;
+        if trimmed && let Some(read) = self.slices.attributes(Kind::Agent, action) {
+            pairs.retain(|(name, _)| read.contains(name));
+        }
+        let context = Context::from_pairs(pairs).map_err(|e| e.to_string())?;
+        // The shape was checked against the schema at load (`Shapes`); the
+        // context's types are fixed by `auto_close_pairs`.
+        Request::new(
+            Names::uid(&self.names.agent, use_case),
+            action.clone(),
+            self.names.resource("Case", &case_id.to_string())?,
+            context,
+            None,
+        )
+        .map_err(|e| e.to_string())
+    }
+
     /// The complete Cedar request (every context attribute) and the
     /// entities to evaluate it against, for one proposal: what asking Cedar
     /// with the whole policy set ([`PolicyEngine::cedar_policies`]) takes.
@@ -862,6 +969,28 @@ impl Shapes {
         }
         for action in names.tools.values() {
             check(Kind::Agent, action, "Case", tool_context("shape", true));
+        }
+        let closing = AutoCloseFacts {
+            use_case: "shape".into(),
+            autonomy: "assisted".into(),
+            severity: warden_domain::Severity::Medium,
+            assessors: vec![crate::auto_close::AssessorView {
+                assessor: "shape".into(),
+                verdict: Some(warden_domain::Verdict::Benign),
+                confidence: 0.5,
+            }],
+            injection_suspected: false,
+            evidence_gaps: 0,
+            stale_evidence: 0,
+            evidence_total: 0,
+            benign_evidence: 0,
+            triggers: BTreeSet::from(["shape".to_owned()]),
+        };
+        match auto_close_pairs(&closing) {
+            Ok(context) => check(Kind::Agent, &names.auto_close, "Case", context),
+            Err(reason) => {
+                failed.insert((Kind::Agent, names.auto_close.clone(), "Case"), reason);
+            }
         }
         let person = person_entity(Names::uid(&names.person, "shape"), &["analyst".to_owned()])
             .and_then(|entity| {

@@ -12,6 +12,9 @@ use warden_domain::{
 
 use crate::injection;
 
+pub mod assessors;
+pub use assessors::FailedAssessor;
+
 /// Escalation settings (`[escalation]` in `warden.toml`).
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -39,8 +42,9 @@ pub struct Trigger {
     /// Stable code: `low_confidence`, `evidence_gap`, `stale_evidence`,
     /// `critical_asset`, `privileged_identity`, `active_incident`,
     /// `threat_verdict`, `action_denied`, `similar_case_escalated`,
-    /// `suspected_injection`, `assessor_disagreement` (and
-    /// `invalid_assessment`, raised by the pipeline).
+    /// `suspected_injection`, `assessor_disagreement`, `assessor_failed`,
+    /// `no_verdict` (and `invalid_assessment` and `auto_close_denied`,
+    /// raised by the pipeline).
     pub code: &'static str,
     pub reason: String,
 }
@@ -55,6 +59,10 @@ pub struct EscalationInput<'a> {
     /// Other assessors' views of the same case (an ensemble); empty when
     /// one assessor ran.
     pub second_opinions: &'a [Assessment],
+    /// Assessors whose run gave no usable answer (the leading one or a
+    /// further one), as the pipeline knows it; their views above are
+    /// placeholders without a verdict.
+    pub failed: &'a [FailedAssessor],
     pub alerts: &'a [Alert],
     pub evidence: &'a [Evidence],
     pub gaps: &'a [EvidenceGap],
@@ -237,6 +245,8 @@ pub fn escalation_triggers(input: &EscalationInput<'_>, config: &EscalationConfi
             );
         }
     }
+    // Every assessor that ran can stop a closure (assessors.rs).
+    fired.extend(assessors::triggers(input, min_confidence));
     fired
 }
 

@@ -39,6 +39,7 @@ const KINDS: &[&str] = &[
     "model_called",
     "assessed",
     "policy_decided",
+    "auto_close_decided",
     "escalated",
     "approval_evaluated",
     "approval_recorded",
