@@ -261,6 +261,17 @@ fn normalise(kind: ObservableKind, raw: &str) -> Result<String, InvalidObservabl
     }
 }
 
+/// The host name a URL reaches, lower case, when it has one that is a
+/// name (not an address): `https://user@Billing.Example:8443/x` gives
+/// `billing.example`. Intel about a domain speaks about URLs on it.
+pub fn url_domain(url: &str) -> Option<String> {
+    let parsed = url::Url::parse(url.trim()).ok()?;
+    match parsed.host()? {
+        url::Host::Domain(name) => Some(name.trim_end_matches('.').to_ascii_lowercase()),
+        url::Host::Ipv4(_) | url::Host::Ipv6(_) => None,
+    }
+}
+
 /// Merge observables with the same kind and value, uniting their provenance.
 /// The result is sorted by kind then value, so it is deterministic.
 pub fn dedup_observables(observables: impl IntoIterator<Item = Observable>) -> Vec<Observable> {
@@ -335,6 +346,16 @@ mod tests {
         assert_eq!(merged[0].provenance.len(), 2);
         let only_text = dedup_observables([from_text]);
         assert!(!only_text[0].is_structured());
+    }
+
+    #[test]
+    fn url_domain_is_the_named_host() {
+        assert_eq!(
+            url_domain("https://user@Billing.Example:8443/x?y=1").as_deref(),
+            Some("billing.example")
+        );
+        assert_eq!(url_domain("http://10.0.0.1/x"), None);
+        assert_eq!(url_domain("not a url"), None);
     }
 
     #[test]

@@ -27,6 +27,11 @@ pub struct Weights {
     pub severity_high: f64,
     /// Base points: critical.
     pub severity_critical: f64,
+    /// The alert names post-access activity (credential theft, lateral
+    /// movement, persistence, command and control, log clearing,
+    /// exfiltration, impact) by ATT&CK technique or in its text: what the
+    /// detection reports is itself a sign of an attack.
+    pub post_access_activity: f64,
     /// Per distinct rule beyond the first in the case (at most three times).
     pub per_extra_rule: f64,
     /// Most critical asset is tier_0.
@@ -87,6 +92,7 @@ impl Default for Weights {
             severity_medium: 30.0,
             severity_high: 45.0,
             severity_critical: 60.0,
+            post_access_activity: 15.0,
             per_extra_rule: 5.0,
             tier_0: 20.0,
             tier_1: 10.0,

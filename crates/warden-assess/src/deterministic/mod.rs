@@ -61,6 +61,8 @@ struct Score {
 struct AlertScore {
     evidence: EvidenceId,
     base: f64,
+    /// Points for naming post-access activity.
+    stage: f64,
     discount: f64,
     /// The strongest reason to close this alert: `(strength, verdict)`,
     /// lower is stronger (history first). `None`: nothing explains it.
@@ -149,6 +151,11 @@ impl DeterministicAssessor {
             .map(|(i, alert)| AlertScore {
                 evidence: alert_evidence(evidence, alert, i),
                 base: w.severity(alert.severity.level),
+                stage: if scope::names_post_access(alert) {
+                    w.post_access_activity
+                } else {
+                    0.0
+                },
                 discount: 0.0,
                 closing: None,
             })
@@ -412,14 +419,11 @@ impl DeterministicAssessor {
                     };
                     let weight = w.intel_benign * scale;
                     for (alert, scored) in input.alerts.iter().zip(per_alert.iter_mut()) {
-                        let carried = scope::carries(alert, *kind, value)
-                            || (*kind == ObservableKind::Domain
-                                && scope::carries(alert, ObservableKind::Host, value));
-                        if !carried {
+                        if !scope::carries(alert, *kind, value) {
                             continue;
                         }
                         let cited = vec![hit.id.clone(), scored.evidence.clone()];
-                        if scope::names_post_access(alert) {
+                        if scope::beyond_contact(alert) {
                             score.note(
                                 "threat_intel",
                                 0.0,
@@ -551,13 +555,14 @@ impl DeterministicAssessor {
 
         // The case is judged by its worst alert: its own points and
         // discounts, plus every case-wide threat signal.
+        let own = |s: &AlertScore| s.base + s.stage + s.discount;
         let worst = per_alert.iter().zip(input.alerts).max_by(|(a, _), (b, _)| {
-            (a.base + a.discount)
-                .partial_cmp(&(b.base + b.discount))
+            own(a)
+                .partial_cmp(&own(b))
                 .unwrap_or(std::cmp::Ordering::Equal)
         });
         let (alert_likelihood, worst_base) = worst
-            .map(|(s, _)| (s.base + s.discount, s.base))
+            .map(|(s, _)| (own(s), s.base))
             .unwrap_or((w.severity(Severity::Medium), w.severity(Severity::Medium)));
         if let Some((scored, alert)) = worst {
             let detection = RationaleItem {
@@ -574,6 +579,18 @@ impl DeterministicAssessor {
                 evidence: vec![scored.evidence.clone()],
             };
             score.rationale.insert(0, detection);
+            if scored.stage > 0.0 {
+                score.note(
+                    "attack_stage",
+                    scored.stage,
+                    format!(
+                        "{} reports post-access activity (credential theft, lateral movement, \
+                         persistence, command and control, log clearing, exfiltration or impact)",
+                        scored.evidence
+                    ),
+                    vec![scored.evidence.clone()],
+                );
+            }
         }
         let likelihood = (alert_likelihood + score.threat).clamp(0.0, 100.0);
         let risk = (likelihood + score.impact).clamp(0.0, 100.0);

@@ -10,8 +10,8 @@
 //!   name;
 //! - **what**: a scanner scans and probes; it does not dump credentials,
 //!   run beacons, move laterally or exfiltrate. A benign reputation of a
-//!   counterpart explains contact with it, not what was done beyond the
-//!   contact;
+//!   counterpart explains contact with it, not attempts to get in through
+//!   it (brute force, exploitation) nor what was done beyond the contact;
 //! - **which alert**: a reason explains the alert it was found on, never
 //!   another alert of the same case.
 //!
@@ -68,7 +68,7 @@ const POST_ACCESS_WORDS: &[&str] = &[
     "beacon",
     "cobalt",
     "command and control",
-    "c2 ",
+    "c2",
     "c&c",
     "ransom",
     "exfil",
@@ -98,6 +98,41 @@ const PROBING_WORDS: &[&str] = &[
     "vulnerability",
 ];
 
+/// `text` in lower case with camel-case words split (`SSHBruteForce` reads
+/// "ssh brute force", `PortProbe` "port probe"), as rule names of some
+/// products are spelled.
+fn words_of(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len() + 8);
+    for (i, c) in chars.iter().enumerate() {
+        let prev = i.checked_sub(1).and_then(|p| chars.get(p));
+        let next = chars.get(i + 1);
+        let boundary = c.is_ascii_uppercase()
+            && prev.is_some_and(|p| {
+                p.is_ascii_lowercase()
+                    || (p.is_ascii_uppercase() && next.is_some_and(|n| n.is_ascii_lowercase()))
+            });
+        if boundary {
+            out.push(' ');
+        }
+        out.extend(c.to_lowercase());
+    }
+    out
+}
+
+/// `text` (from [`words_of`]) has `word` at the start of a word: `exfil`
+/// matches "exfiltration" but `c2` does not match "ec2". Words of two
+/// characters or fewer must also end there (`c2` is not "c2rust").
+fn has_word(text: &str, word: &str) -> bool {
+    let is_word_char = |c: char| c.is_ascii_alphanumeric();
+    text.match_indices(word).any(|(at, _)| {
+        let before = text.get(..at).and_then(|t| t.chars().next_back());
+        let after = text.get(at + word.len()..).and_then(|t| t.chars().next());
+        before.is_none_or(|c| !is_word_char(c))
+            && (word.len() > 2 || after.is_none_or(|c| !is_word_char(c)))
+    })
+}
+
 fn base_technique(id: &str) -> &str {
     id.split('.').next().unwrap_or(id)
 }
@@ -112,14 +147,39 @@ pub(super) fn names_post_access(alert: &Alert) -> bool {
     {
         return true;
     }
-    let text = format!(
+    let text = words_of(&format!(
         "{} {} {}",
         alert.rule.name,
         alert.title.as_untrusted_str(),
         alert.description.as_untrusted_str()
-    )
-    .to_lowercase();
-    POST_ACCESS_WORDS.iter().any(|w| text.contains(w))
+    ));
+    POST_ACCESS_WORDS.iter().any(|w| has_word(&text, w))
+}
+
+/// ATT&CK techniques (base ids) of attempts to get in: brute force and
+/// exploitation. A scanner makes them as checks; coming through an
+/// otherwise known counterpart (our VPN, a vendor) they are attacks.
+const ACCESS_ATTEMPT_TECHNIQUES: &[&str] = &["T1110", "T1190", "T1210"];
+
+/// Words of a rule name for attempts to get in.
+const ACCESS_ATTEMPT_WORDS: &[&str] = &["brute", "spray", "exploit", "stuffing"];
+
+/// The alert reports more than contact with a counterpart: post-access
+/// activity, or an attempt to get in (brute force, exploitation). A
+/// benign reputation explains the contact, not what is tried through it.
+pub(super) fn beyond_contact(alert: &Alert) -> bool {
+    if names_post_access(alert) {
+        return true;
+    }
+    if alert
+        .attacks
+        .iter()
+        .any(|t| ACCESS_ATTEMPT_TECHNIQUES.contains(&base_technique(&t.id)))
+    {
+        return true;
+    }
+    let rule = words_of(&alert.rule.name);
+    ACCESS_ATTEMPT_WORDS.iter().any(|w| has_word(&rule, w))
 }
 
 /// The alert is about probing and nothing more: every technique it names is
@@ -129,8 +189,8 @@ pub(super) fn is_probing(alert: &Alert) -> bool {
         return false;
     }
     if alert.attacks.is_empty() {
-        let rule = alert.rule.name.to_lowercase();
-        return PROBING_WORDS.iter().any(|w| rule.contains(w));
+        let rule = words_of(&alert.rule.name);
+        return PROBING_WORDS.iter().any(|w| has_word(&rule, w));
     }
     alert
         .attacks
@@ -242,19 +302,64 @@ pub(super) fn is_actor_in(alert: &Alert, kind: ObservableKind, value: &str) -> b
         .any(|o| o.value.eq_ignore_ascii_case(value) && o.is_actor())
 }
 
-/// Every structured actor value of the alert (any kind), lower case.
+/// Every structured actor value of the alert (any kind), lower case. An
+/// alert that names no acting host or address but exactly one host where
+/// it happened (a Splunk `dest` on an endpoint event) happened there: that
+/// host is its actor.
 pub(super) fn actor_values(alert: &Alert) -> Vec<String> {
-    alert
-        .observables
-        .iter()
-        .filter(|o| o.is_structured() && o.is_actor())
+    let structured = || alert.observables.iter().filter(|o| o.is_structured());
+    let mut values: Vec<String> = structured()
+        .filter(|o| o.is_actor())
         .map(|o| o.value.to_lowercase())
-        .collect()
+        .collect();
+    let acting_machine = structured()
+        .any(|o| o.is_actor() && matches!(o.kind, ObservableKind::Host | ObservableKind::Ip));
+    let places: Vec<&str> = structured()
+        .filter(|o| o.kind == ObservableKind::Host)
+        .map(|o| o.value.as_str())
+        .collect();
+    if let [place] = places.as_slice()
+        && !acting_machine
+    {
+        values.push(place.to_lowercase());
+    }
+    values
 }
 
 /// The alert carries `value` of `kind` in a structured field (any role).
+/// A domain is also carried as a host of that name and as the host of a
+/// URL.
 pub(super) fn carries(alert: &Alert, kind: ObservableKind, value: &str) -> bool {
+    let value = value.to_lowercase();
     alert
-        .structured(kind)
-        .any(|o| o.value.eq_ignore_ascii_case(value))
+        .observables
+        .iter()
+        .filter(|o| o.is_structured())
+        .any(|o| {
+            (o.kind == kind && o.value.to_lowercase() == value)
+                || (kind == ObservableKind::Domain
+                    && ((o.kind == ObservableKind::Host && o.value == value)
+                        || (o.kind == ObservableKind::Url
+                            && warden_domain::url_domain(&o.value).as_deref()
+                                == Some(value.as_str()))))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_start_at_word_boundaries_and_camel_case_splits() {
+        let rule = words_of("Recon:EC2/PortProbeUnprotectedPort");
+        assert!(has_word(&rule, "probe"));
+        assert!(!has_word(&rule, "c2"));
+        assert!(has_word(
+            &words_of("UnauthorizedAccess:EC2/SSHBruteForce"),
+            "brute"
+        ));
+        assert!(has_word(&words_of("Possible C2 beacon"), "c2"));
+        assert!(has_word(&words_of("Data exfiltration over DNS"), "exfil"));
+        assert!(!has_word(&words_of("Rootkitten sighting"), "c2"));
+    }
 }

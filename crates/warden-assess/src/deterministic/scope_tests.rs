@@ -259,9 +259,18 @@ fn no_evidence_means_no_verdict() {
             observable(ObservableKind::Ip, "10.20.0.9", "destination.ip"),
         ],
     );
+    // Credential theft named by the rule is a sign of an attack on its own.
     let a = assess(&[mimikatz], vec![]);
-    assert_eq!(a.verdict, Verdict::Unknown, "{:#?}", a.rationale);
-    assert!(!is_closing(a.verdict));
+    assert_eq!(a.verdict, Verdict::Suspicious, "{:#?}", a.rationale);
+    let odd = alert(
+        "Unusual process tree",
+        Severity::Medium,
+        &[],
+        vec![observable(ObservableKind::Host, "ws-7", "host.name")],
+    );
+    let b = assess(&[odd], vec![]);
+    assert_eq!(b.verdict, Verdict::Unknown, "{:#?}", b.rationale);
+    assert!(b.rationale.iter().any(|r| r.factor == "unexplained"));
     let quiet = alert("Informational", Severity::Informational, &[], vec![]);
     assert_eq!(assess(&[quiet], vec![]).verdict, Verdict::Unknown);
 }
@@ -299,11 +308,10 @@ fn past_closures_apply_to_the_same_rule_on_the_same_actor_only() {
         rule,
         Severity::Low,
         &["T1059.001"],
-        vec![observable(
-            ObservableKind::Host,
-            "it-ops-01",
-            "destination.domain",
-        )],
+        vec![
+            observable(ObservableKind::Ip, "10.6.0.2", "source.ip"),
+            observable(ObservableKind::Host, "it-ops-01", "destination.domain"),
+        ],
     );
     let as_target = assess(&[target], vec![history(1, rule, "it-ops-01")]);
     assert!(!is_closing(as_target.verdict), "{:?}", as_target.verdict);
@@ -341,6 +349,37 @@ fn a_benign_counterpart_explains_contact_not_exfiltration() {
         ],
     );
     assert!(!is_closing(assess(&[exfil], vec![mirror]).verdict));
+}
+
+#[test]
+fn a_password_spray_through_the_corporate_vpn_is_not_excused_by_its_reputation() {
+    let vpn = context_item(
+        1,
+        EvidenceKind::Intel,
+        (ObservableKind::Ip, "198.51.100.7"),
+        json!({"indicator": "198.51.100.7", "verdict": "benign", "source": "allow-list",
+               "confidence": 95, "structured": true}),
+    );
+    let sign_in = |rule: &str, techniques: &[&str]| {
+        alert(
+            rule,
+            Severity::Low,
+            techniques,
+            vec![observable(ObservableKind::Ip, "198.51.100.7", "source.ip")],
+        )
+    };
+    let routine = assess(
+        &[sign_in("Sign-in from a new country", &["T1078"])],
+        vec![vpn.clone()],
+    );
+    assert_eq!(routine.verdict, Verdict::Benign, "{:#?}", routine.rationale);
+    for spray in [
+        sign_in("Many failed sign-ins", &["T1110.003"]),
+        sign_in("Password spray detected", &[]),
+    ] {
+        let a = assess(&[spray], vec![vpn.clone()]);
+        assert!(!is_closing(a.verdict), "{:?}", a.verdict);
+    }
 }
 
 /// Verdict sides ordered by how much attention they ask for.
