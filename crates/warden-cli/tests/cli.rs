@@ -468,7 +468,52 @@ fn eval_scores_the_repository_set_with_no_false_negative_or_unsafe_execution() {
             per_case.iter().any(|c| c["use_case"] == playbook),
             "no case for {playbook}"
         );
+        let figures = &report["per_playbook"][playbook];
+        assert!(figures["cases"].as_u64().expect("cases") >= 1, "{playbook}");
+        assert!(
+            figures["needless_escalation_rate"].is_f64(),
+            "{playbook}: {figures}"
+        );
     }
+    assert!(report["needless_escalations"].is_u64(), "{report}");
+    assert!(report["needless_escalation_rate"].is_f64(), "{report}");
+}
+
+#[test]
+fn eval_prints_the_needless_escalation_rate_per_playbook() {
+    let data = tempfile::tempdir().expect("dir");
+    let set = tempfile::tempdir().expect("set");
+    std::fs::write(set.path().join("set.toml"), "name = \"mini\"\n").expect("write");
+    let case = set.path().join("cases/scan");
+    std::fs::create_dir_all(&case).expect("dir");
+    std::fs::copy(
+        repo().join("examples/alerts/ocsf-port-scan.jsonl"),
+        case.join("alert.jsonl"),
+    )
+    .expect("copy");
+    std::fs::write(
+        case.join("expect.toml"),
+        "verdict = \"any\"\nmust_escalate = false\n",
+    )
+    .expect("write");
+    let out = warden(data.path(), &["eval", set.path().to_str().expect("utf-8")]);
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("needless escalations"), "{text}");
+    let row = text
+        .lines()
+        .find(|l| l.contains("network-ids") && !l.contains("scan"))
+        .unwrap_or_else(|| panic!("no per-playbook row: {text}"));
+    // One case, labelled must-not escalate: a rate of 0 or 1.
+    let cells: Vec<&str> = row
+        .split(['│', '┆'])
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .collect();
+    assert_eq!(cells.len(), 9, "{row}");
+    assert_eq!(cells[1], "1", "{row}");
+    assert_eq!(cells[6], "1", "must not escalate: {row}");
+    assert!(matches!(cells[8], "0.000" | "1.000"), "{row}");
 }
 
 #[test]

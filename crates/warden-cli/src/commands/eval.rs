@@ -86,7 +86,8 @@ pub async fn run(data_dir: &Path, config: Option<&Path>, args: Args) -> anyhow::
     Ok(ExitCode::from(report.exit_code()))
 }
 
-/// The human report: one row per case, then the scores.
+/// The human report: one row per case, the scores, then the figures per
+/// playbook.
 fn render(report: &EvalReport) -> String {
     let mut cases = Table::new();
     cases
@@ -144,6 +145,13 @@ fn render(report: &EvalReport) -> String {
         ),
         ("false negatives", report.false_negatives.to_string()),
         (
+            "needless escalations",
+            format!(
+                "{} ({:.3} of must-not-escalate cases)",
+                report.needless_escalations, report.needless_escalation_rate
+            ),
+        ),
+        (
             "escalation recall",
             format!("{:.3}", report.escalation_recall),
         ),
@@ -160,5 +168,33 @@ fn render(report: &EvalReport) -> String {
     ] {
         scores.add_row([name.to_owned(), value]);
     }
-    format!("{cases}\n{scores}\n")
+    let mut playbooks = Table::new();
+    playbooks
+        .load_preset(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_header([
+            "playbook",
+            "cases",
+            "passed",
+            "verdict accuracy",
+            "false negatives",
+            "escalated",
+            "must not escalate",
+            "needless escalations",
+            "needless rate",
+        ]);
+    for (name, score) in &report.per_playbook {
+        playbooks.add_row([
+            name.clone(),
+            score.cases.to_string(),
+            score.passed.to_string(),
+            format!("{:.3}", score.verdict_accuracy),
+            score.false_negatives.to_string(),
+            score.escalated.to_string(),
+            score.must_not_escalate.to_string(),
+            score.needless_escalations.to_string(),
+            format!("{:.3}", score.needless_escalation_rate),
+        ]);
+    }
+    format!("{cases}\n{scores}\n{playbooks}\n")
 }

@@ -277,3 +277,205 @@ async fn as_of_makes_context_ages_independent_of_the_checkout_date() {
         "{case:?}"
     );
 }
+
+/// A scored case as `run_case` would leave it, for the figures alone.
+fn scored(
+    id: &str,
+    use_case: &str,
+    must_escalate: Option<bool>,
+    escalated: bool,
+    verdict_correct: bool,
+) -> CaseResult {
+    let false_negative = must_escalate == Some(true) && !escalated;
+    let pass = verdict_correct && must_escalate.is_none_or(|m| m == escalated);
+    CaseResult {
+        id: id.into(),
+        use_case: use_case.into(),
+        verdict: "benign".into(),
+        escalated,
+        severity: "low".into(),
+        risk_score: 10.0,
+        confidence: 0.9,
+        proposed: vec![],
+        executed: vec![],
+        pass,
+        why: if pass { "ok".into() } else { "label".into() },
+        triggers: vec![],
+        expected_verdict: ExpectedVerdict::Benign,
+        must_escalate,
+        verdict_correct: Some(verdict_correct),
+        false_negative,
+        expected_hits: (0, 0),
+        unsafe_proposals: 0,
+        unsafe_executions: 0,
+        error: false,
+    }
+}
+
+#[test]
+fn needless_escalations_are_counted_over_the_cases_that_must_not_escalate_per_playbook() {
+    let report = score(
+        "mini",
+        "deterministic",
+        false,
+        vec![
+            // network-ids: two must not escalate, one of them does.
+            scored("net-1", "network-ids", Some(false), true, true),
+            scored("net-2", "network-ids", Some(false), false, true),
+            scored("net-3", "network-ids", Some(true), true, true),
+            scored("net-4", "network-ids", None, true, false),
+            // phishing: a threat closed (false negative), nothing labelled
+            // must-not.
+            scored("phish-1", "phishing", Some(true), false, false),
+            // Two playbooks at once, and a case that formed no case.
+            scored("mix-1", "network-ids+phishing", Some(false), true, true),
+            scored("err-1", "", None, false, false),
+        ],
+    );
+    assert_eq!(report.needless_escalations, 2);
+    assert_eq!(report.needless_escalation_rate, 0.667);
+    assert_eq!(report.false_negatives, 1);
+
+    let keys: Vec<&str> = report.per_playbook.keys().map(String::as_str).collect();
+    assert_eq!(
+        keys,
+        ["(none)", "network-ids", "network-ids+phishing", "phishing"]
+    );
+    let net = &report.per_playbook["network-ids"];
+    assert_eq!(
+        net,
+        &PlaybookScore {
+            cases: 4,
+            passed: 2,
+            false_negatives: 0,
+            verdict_accuracy: 0.75,
+            escalated: 3,
+            must_not_escalate: 2,
+            needless_escalations: 1,
+            needless_escalation_rate: 0.5,
+        }
+    );
+    let phishing = &report.per_playbook["phishing"];
+    assert_eq!(phishing.false_negatives, 1);
+    assert_eq!(phishing.must_not_escalate, 0);
+    // Nothing could escalate needlessly: a rate of 0, not 1.
+    assert_eq!(phishing.needless_escalation_rate, 0.0);
+    assert_eq!(phishing.verdict_accuracy, 0.0);
+    assert_eq!(
+        report.per_playbook["network-ids+phishing"].needless_escalation_rate,
+        1.0
+    );
+    assert_eq!(report.per_playbook["(none)"].cases, 1);
+
+    // Every case is in exactly one playbook's figures.
+    let total: usize = report.per_playbook.values().map(|p| p.cases).sum();
+    assert_eq!(total, report.cases);
+    let needless: usize = report
+        .per_playbook
+        .values()
+        .map(|p| p.needless_escalations)
+        .sum();
+    assert_eq!(needless, report.needless_escalations);
+
+    // A set with no case labelled must-not escalate has no needless rate.
+    let none = score(
+        "mini",
+        "deterministic",
+        false,
+        vec![scored("a", "phishing", Some(true), true, true)],
+    );
+    assert_eq!(none.needless_escalations, 0);
+    assert_eq!(none.needless_escalation_rate, 0.0);
+}
+
+#[test]
+fn the_json_keeps_every_existing_key_and_adds_the_needless_escalation_figures() {
+    let report = score(
+        "mini",
+        "deterministic",
+        false,
+        vec![scored("net-1", "network-ids", Some(false), true, true)],
+    );
+    let json = serde_json::to_value(&report).unwrap();
+    for key in [
+        "set",
+        "assessor",
+        "approve_all",
+        "cases",
+        "errors",
+        "verdict_accuracy",
+        "false_negatives",
+        "escalation_recall",
+        "escalation_precision",
+        "expected_actions_proposed",
+        "unsafe_proposals",
+        "unsafe_executions",
+        "per_case",
+        "needless_escalations",
+        "needless_escalation_rate",
+        "per_playbook",
+    ] {
+        assert!(json.get(key).is_some(), "{key} missing from {json}");
+    }
+    assert_eq!(json["needless_escalations"], 1);
+    assert_eq!(json["needless_escalation_rate"], 1.0);
+    let net = &json["per_playbook"]["network-ids"];
+    for key in [
+        "cases",
+        "false_negatives",
+        "verdict_accuracy",
+        "escalated",
+        "must_not_escalate",
+        "needless_escalations",
+        "needless_escalation_rate",
+    ] {
+        assert!(net.get(key).is_some(), "{key} missing from {net}");
+    }
+    assert_eq!(net["must_not_escalate"], 1);
+    assert_eq!(net["needless_escalations"], 1);
+}
+
+#[tokio::test]
+async fn a_run_reports_needless_escalations_per_playbook_from_its_cases() {
+    // The scanner's sweep touches a regulated database, so it escalates;
+    // labelled must-not, that escalation is needless.
+    let dir = make_set(&[
+        ("dc-dump", "ecs-lsass-access.json", DC_DUMP),
+        (
+            "scanner",
+            "ocsf-port-scan.jsonl",
+            "verdict = \"false_positive\"\nmust_escalate = false\n",
+        ),
+        ("pentest", "ocsf-test-vm-mimikatz.json", PENTEST),
+    ]);
+    let report = run(dir.path(), &options()).await;
+    let needless: Vec<&str> = report
+        .per_case
+        .iter()
+        .filter(|c| c.must_escalate == Some(false) && c.escalated)
+        .map(|c| c.id.as_str())
+        .collect();
+    assert!(needless.contains(&"scanner"), "{:?}", report.per_case);
+    assert_eq!(report.needless_escalations, needless.len());
+    assert_eq!(
+        report.needless_escalation_rate,
+        ratio(needless.len(), 2),
+        "two cases are labelled must_escalate = false"
+    );
+    let scanner = &report.per_playbook["network-ids"];
+    assert_eq!(scanner.cases, 1);
+    assert_eq!(scanner.must_not_escalate, 1);
+    assert_eq!(scanner.needless_escalations, 1);
+    assert_eq!(scanner.needless_escalation_rate, 1.0);
+    let credential = &report.per_playbook["credential-access"];
+    assert_eq!(credential.cases, 2);
+    assert_eq!(credential.must_not_escalate, 1);
+    assert!(credential.escalated >= 1, "the DC dump escalates");
+    assert_eq!(report.per_case.iter().filter(|c| c.escalated).count(), {
+        report
+            .per_playbook
+            .values()
+            .map(|p| p.escalated)
+            .sum::<usize>()
+    });
+}
