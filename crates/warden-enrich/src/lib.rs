@@ -310,7 +310,19 @@ pub async fn enrich(
             .await;
     }
 
-    // Threat intel, from the intel list and from STIX bundles.
+    // Threat intel, from the intel list and from STIX bundles. A URL also
+    // asks about the domain it reaches (structured when the URL is).
+    let mut intel_subjects = observables.clone();
+    for ((kind, value), structured) in &observables {
+        if *kind == ObservableKind::Url
+            && let Some(domain) = warden_domain::url_domain(value)
+        {
+            *intel_subjects
+                .entry((ObservableKind::Domain, domain))
+                .or_default() |= *structured;
+        }
+    }
+    let observables = intel_subjects;
     if !observables.is_empty() {
         let indicators: Vec<serde_json::Value> = observables
             .keys()

@@ -143,6 +143,14 @@ fn render(report: &EvalReport) -> String {
             "verdict accuracy",
             format!("{:.3}", report.verdict_accuracy),
         ),
+        ("abstentions (unknown)", report.abstentions.to_string()),
+        (
+            "accuracy when decided",
+            format!(
+                "{:.3} (right side {:.3})",
+                report.decided_verdict_accuracy, report.verdict_side_accuracy
+            ),
+        ),
         ("false negatives", report.false_negatives.to_string()),
         (
             "needless escalations",

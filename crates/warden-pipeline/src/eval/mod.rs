@@ -275,6 +275,17 @@ pub struct EvalReport {
     pub cases: usize,
     pub errors: usize,
     pub verdict_accuracy: f64,
+    /// Judged cases (label not `any`) where the assessor gave no verdict
+    /// (`unknown`, which always goes to a person). `verdict_accuracy`
+    /// counts them as misses.
+    pub abstentions: usize,
+    /// `verdict_accuracy` over the judged cases that got a verdict.
+    pub decided_verdict_accuracy: f64,
+    /// Over the same cases, the share on the right side: a threat
+    /// (malicious or suspicious) for a threat label, a non-threat (benign or
+    /// false positive) for a non-threat label. The side decides closing
+    /// against escalating; the level within a side decides the response.
+    pub verdict_side_accuracy: f64,
     pub false_negatives: usize,
     pub escalation_recall: f64,
     pub escalation_precision: f64,
@@ -690,6 +701,28 @@ fn verdict_accuracy<'a>(cases: impl IntoIterator<Item = &'a CaseResult>) -> f64 
     ratio(judged.iter().filter(|ok| **ok).count(), judged.len())
 }
 
+/// Judged cases (label not `any`) that got a verdict other than `unknown`.
+fn decided<'a>(cases: &[&'a CaseResult]) -> Vec<&'a CaseResult> {
+    cases
+        .iter()
+        .copied()
+        .filter(|c| c.expected_verdict != ExpectedVerdict::Any && !c.error)
+        .filter(|c| c.verdict != Verdict::Unknown.as_str())
+        .collect()
+}
+
+/// The share of `cases` whose verdict is on the side of its label.
+fn side_accuracy(cases: &[&CaseResult]) -> f64 {
+    let right = cases
+        .iter()
+        .filter(|c| {
+            let threat = matches!(c.verdict.as_str(), "malicious" | "suspicious");
+            threat == c.expected_verdict.is_threat()
+        })
+        .count();
+    ratio(right, cases.len())
+}
+
 impl CaseResult {
     /// Labelled `must_escalate = false` and escalated.
     fn needless_escalation(&self) -> bool {
@@ -752,6 +785,13 @@ pub fn score(
         .into_iter()
         .map(|(name, cases)| (name.to_owned(), playbook_score(&cases)))
         .collect();
+    let all: Vec<&CaseResult> = per_case.iter().collect();
+    let decided = decided(&all);
+    let abstentions = per_case
+        .iter()
+        .filter(|c| c.expected_verdict != ExpectedVerdict::Any && !c.error)
+        .filter(|c| c.verdict == Verdict::Unknown.as_str())
+        .count();
     EvalReport {
         set: set.to_owned(),
         assessor: assessor.to_owned(),
@@ -759,6 +799,9 @@ pub fn score(
         cases: per_case.len(),
         errors: per_case.iter().filter(|c| c.error).count(),
         verdict_accuracy: verdict_accuracy(&per_case),
+        abstentions,
+        decided_verdict_accuracy: verdict_accuracy(decided.iter().copied()),
+        verdict_side_accuracy: side_accuracy(&decided),
         false_negatives: per_case.iter().filter(|c| c.false_negative).count(),
         escalation_recall: ratio(must.iter().filter(|c| c.escalated).count(), must.len()),
         escalation_precision: ratio(
