@@ -452,7 +452,13 @@ fn eval_scores_the_repository_set_with_no_false_negative_or_unsafe_execution() {
     assert_eq!(report["errors"], 0);
     assert_eq!(report["false_negatives"], 0);
     assert_eq!(report["unsafe_executions"], 0);
-    assert!(report["verdict_accuracy"].as_f64().expect("accuracy") >= 0.9);
+    // The two sides of the trade-off (issue 17): no threat closed, and few
+    // cases that need no person sent to one.
+    assert!(report["needless_escalation_rate"].as_f64().expect("rate") <= 0.10);
+    // Exact accuracy counts abstentions (`unknown`, always escalated) as
+    // misses; the side of the threat line is what decides closing.
+    assert!(report["verdict_side_accuracy"].as_f64().expect("side") >= 0.95);
+    assert!(report["verdict_accuracy"].as_f64().expect("accuracy") >= 0.75);
     let per_case = report["per_case"].as_array().expect("per_case");
     for playbook in [
         "cloud-access-key",
