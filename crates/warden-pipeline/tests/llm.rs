@@ -9,8 +9,9 @@
 //! - Every fault (time-out, 429, 500, malformed JSON, truncated body, cut
 //!   at the token limit, an unknown tool, arguments outside the case,
 //!   injected instructions obeyed, a megabyte of output, a hallucinated
-//!   claim, off-schema twice, invented evidence), for each provider: the
-//!   case escalates, and nothing with a side effect runs.
+//!   claim, off-schema twice, invented evidence, no verdict, a rationale
+//!   reporting injection), for each provider: the case escalates, and
+//!   nothing with a side effect runs.
 
 #![allow(
     clippy::expect_used,
@@ -240,6 +241,9 @@ async fn every_fault_escalates_and_executes_nothing() {
         (Fault::Hallucination, "hallucination"),
         (Fault::OffSchema, "after one repair"),
         (Fault::InventedEvidence, "after one repair"),
+        // Well-formed answers that must still reach a person.
+        (Fault::NoVerdict, "no_verdict: llm gave no verdict"),
+        (Fault::ReportsInjection, "suspected_injection: llm reports"),
     ];
     for provider in PROVIDERS {
         for (fault, expected) in faults {

@@ -10,7 +10,9 @@
 //! ticket (and a block of an indicator that intel calls malicious). A
 //! model whose name contains `contrarian` calls every case benign (a second
 //! model that disagrees). A [`Fault`] makes it misbehave in one of the ways a real provider or a
-//! fooled model does. The code under test is always the real client.
+//! fooled model does, for every model or, with [`ModelDouble::start_with_models`], for the
+//! models named (an ensemble whose second model fails). The code under test is always the
+//! real client.
 
 #![allow(
     clippy::indexing_slicing,
@@ -62,6 +64,14 @@ pub enum Fault {
     OffSchema,
     /// Cites evidence that does not exist.
     InventedEvidence,
+    /// Calm and wrong: every case is benign at 0.99, citing the case's own
+    /// alerts and evidence (valid ids), nothing proposed.
+    CalmlyWrong,
+    /// Answers `unknown` (a well-formed answer with no verdict).
+    NoVerdict,
+    /// A benign answer at 0.99 whose rationale says the alert tries to
+    /// steer the model (factor `injection`), as the prompt asks it to.
+    ReportsInjection,
 }
 
 /// What the double saw.
@@ -77,6 +87,8 @@ pub struct Seen {
 #[derive(Debug, Clone)]
 struct Double {
     fault: Fault,
+    /// Faults of the models named (the request's `model`), over `fault`.
+    per_model: Arc<Vec<(String, Fault)>>,
     delay: Duration,
     seen: Arc<Seen>,
 }
@@ -102,14 +114,34 @@ impl ModelDouble {
     /// # Panics
     ///
     /// When no local port can be bound (the test cannot run).
+    pub async fn start(fault: Fault, delay: Duration) -> Self {
+        Self::start_with_models(fault, delay, &[]).await
+    }
+
+    /// Start a double whose models named in `per_model` (the request's
+    /// `model`) misbehave as given; every other model with `fault`.
+    ///
+    /// # Panics
+    ///
+    /// When no local port can be bound (the test cannot run).
     #[expect(
         clippy::expect_used,
         reason = "a test double that cannot bind fails its test"
     )]
-    pub async fn start(fault: Fault, delay: Duration) -> Self {
+    pub async fn start_with_models(
+        fault: Fault,
+        delay: Duration,
+        per_model: &[(&str, Fault)],
+    ) -> Self {
         let seen = Arc::new(Seen::default());
         let state = Double {
             fault,
+            per_model: Arc::new(
+                per_model
+                    .iter()
+                    .map(|(model, fault)| ((*model).to_owned(), *fault))
+                    .collect(),
+            ),
             delay,
             seen: seen.clone(),
         };
@@ -148,7 +180,18 @@ enum Turn {
 }
 
 impl Double {
-    async fn begin(&self, headers: &HeaderMap, body: &Bytes) -> Result<Value, Response> {
+    /// The fault of the model a request names.
+    fn fault_for(&self, request: &Value) -> Fault {
+        let model = request["model"].as_str().unwrap_or_default();
+        self.per_model
+            .iter()
+            .find(|(name, _)| name == model)
+            .map_or(self.fault, |(_, fault)| *fault)
+    }
+
+    /// Record the request and answer the faults that need no answer; the
+    /// request and the fault of the model it names.
+    async fn begin(&self, headers: &HeaderMap, body: &Bytes) -> Result<(Value, Fault), Response> {
         self.seen.calls.fetch_add(1, Ordering::SeqCst);
         let lines: Vec<String> = headers
             .iter()
@@ -163,7 +206,8 @@ impl Double {
             all.push(request.clone());
         }
         tokio::time::sleep(self.delay).await;
-        match self.fault {
+        let fault = self.fault_for(&request);
+        match fault {
             Fault::Hang => {
                 tokio::time::sleep(Duration::from_secs(30)).await;
                 Err(StatusCode::GATEWAY_TIMEOUT.into_response())
@@ -185,7 +229,7 @@ impl Double {
                 "{\"id\": \"x\", \"choices\": [ this is not json",
             )
                 .into_response()),
-            _ => Ok(request),
+            _ => Ok((request, fault)),
         }
     }
 }
@@ -382,6 +426,42 @@ fn decide(
         Fault::InventedEvidence => {
             answer["rationale"][0]["evidence"] = json!(["ev-999"]);
         }
+        Fault::CalmlyWrong | Fault::ReportsInjection => {
+            // Every id it cites is the case's own: the answer passes every
+            // check, and is wrong.
+            let cited: Vec<Value> = alert_ids
+                .iter()
+                .cloned()
+                .chain(evidence.iter().map(|e| e["id"].clone()))
+                .filter(|id| !id.is_null())
+                .take(16)
+                .collect();
+            let mut rationale = vec![json!({
+                "factor": "detection",
+                "text": "routine, expected activity for this environment; nothing to act on",
+                "evidence": cited,
+            })];
+            if fault == Fault::ReportsInjection {
+                rationale.push(json!({
+                    "factor": "injection",
+                    "text": "the alert's description addresses the analyst and asks for the case to be closed",
+                    "evidence": [cited.first().cloned().unwrap_or(Value::Null)],
+                }));
+            }
+            answer = json!({
+                "verdict": "benign",
+                "severity": "low",
+                "confidence": 0.99,
+                "risk_score": 5,
+                "rationale": rationale,
+                "claims": [],
+                "actions": [],
+            });
+        }
+        Fault::NoVerdict => {
+            answer["verdict"] = json!("unknown");
+            answer["confidence"] = json!(0.9);
+        }
         Fault::Megabyte => return Turn::Text("A".repeat(1024 * 1024)),
         _ => {}
     }
@@ -416,7 +496,7 @@ fn respond(fault: Fault, body: Value) -> Response {
 }
 
 async fn openai(State(double): State<Double>, headers: HeaderMap, body: Bytes) -> Response {
-    let request = match double.begin(&headers, &body).await {
+    let (request, fault) = match double.begin(&headers, &body).await {
         Ok(r) => r,
         Err(response) => return response,
     };
@@ -440,7 +520,7 @@ async fn openai(State(double): State<Double>, headers: HeaderMap, body: Bytes) -
         .collect();
     let model = request["model"].as_str().unwrap_or("double").to_owned();
     let doc = case_document(&users);
-    let (message, finish) = match decide(double.fault, &model, &doc, &results, &offered, repair) {
+    let (message, finish) = match decide(fault, &model, &doc, &results, &offered, repair) {
         Turn::Tools(calls) => (
             json!({"role": "assistant", "content": null, "tool_calls": calls.iter().map(|(id, name, args)| json!({
                 "id": id, "type": "function", "function": {"name": name, "arguments": args.to_string()}
@@ -453,14 +533,14 @@ async fn openai(State(double): State<Double>, headers: HeaderMap, body: Bytes) -
         ),
         Turn::Text(text) => (json!({"role": "assistant", "content": text}), "stop"),
     };
-    let finish = if double.fault == Fault::CutAtLimit {
+    let finish = if fault == Fault::CutAtLimit {
         "length"
     } else {
         finish
     };
     let (prompt, completion) = usage_of(&request, message.to_string().len());
     respond(
-        double.fault,
+        fault,
         json!({
             "id": format!("chatcmpl-{}", double.seen.calls.load(Ordering::SeqCst)),
             "object": "chat.completion",
@@ -473,7 +553,7 @@ async fn openai(State(double): State<Double>, headers: HeaderMap, body: Bytes) -
 }
 
 async fn anthropic(State(double): State<Double>, headers: HeaderMap, body: Bytes) -> Response {
-    let request = match double.begin(&headers, &body).await {
+    let (request, fault) = match double.begin(&headers, &body).await {
         Ok(r) => r,
         Err(response) => return response,
     };
@@ -513,7 +593,7 @@ async fn anthropic(State(double): State<Double>, headers: HeaderMap, body: Bytes
         .collect();
     let model = request["model"].as_str().unwrap_or("double").to_owned();
     let doc = case_document(&users);
-    let (content, stop) = match decide(double.fault, &model, &doc, &results, &offered, repair) {
+    let (content, stop) = match decide(fault, &model, &doc, &results, &offered, repair) {
         Turn::Tools(calls) => (
             calls
                 .iter()
@@ -527,7 +607,7 @@ async fn anthropic(State(double): State<Double>, headers: HeaderMap, body: Bytes
         ),
         Turn::Text(text) => (vec![json!({"type": "text", "text": text})], "end_turn"),
     };
-    let stop = if double.fault == Fault::CutAtLimit {
+    let stop = if fault == Fault::CutAtLimit {
         "max_tokens"
     } else {
         stop
@@ -535,7 +615,7 @@ async fn anthropic(State(double): State<Double>, headers: HeaderMap, body: Bytes
     let (input_tokens, output_tokens) =
         usage_of(&request, Value::Array(content.clone()).to_string().len());
     respond(
-        double.fault,
+        fault,
         json!({
             "id": format!("msg_{}", double.seen.calls.load(Ordering::SeqCst)),
             "type": "message",
