@@ -137,6 +137,9 @@ async fn the_stage_check_notices_what_a_stage_failed_to_record() {
     let all = audit.records(None).await.expect("records");
     for kind in [
         "policy_decided",
+        // The pentest case closes without a person: only under a
+        // recorded case.auto_close decision.
+        "auto_close_decided",
         "evidence_collected",
         "alert_ingested",
         "run_started",
