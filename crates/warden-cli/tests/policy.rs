@@ -332,3 +332,48 @@ fn explain_refuses_unknown_cases() {
     let output = warden(dir.path(), &["policy", "explain", "not-an-id"]);
     assert_eq!(output.status.code(), Some(1));
 }
+
+#[test]
+fn a_case_closed_without_a_person_names_the_policy_on_its_card_and_in_explain() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let args = [
+        "triage",
+        "examples/alerts",
+        "--context",
+        "examples/context",
+        "--json",
+    ];
+    let output = warden(dir.path(), &args);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let closed: Vec<Value> = stdout(&output)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .filter(|c: &Value| c["disposition"] == "auto_closed")
+        .collect();
+    assert!(!closed.is_empty(), "no example closes without a person");
+    for case in &closed {
+        assert_eq!(case["auto_close"]["allowed"], true, "{case}");
+        assert_eq!(case["auto_close"]["policy_ids"][0], "auto-close.permit");
+    }
+    let case_id = closed[0]["case_id"].as_str().expect("id").to_owned();
+
+    let text = stdout(&warden(dir.path(), &["policy", "explain", &case_id]));
+    assert!(text.contains("case.auto_close on case: allow"), "{text}");
+    assert!(text.contains("auto-close.permit (permit): "), "{text}");
+    let output = warden(dir.path(), &["policy", "explain", &case_id, "--json"]);
+    let closure = stdout(&output)
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("json"))
+        .find(|d| d["action"] == "case.auto_close")
+        .expect("the closure decision");
+    assert_eq!(closure["outcome"]["outcome"], "allow");
+    assert_eq!(closure["policies"][0]["id"], "auto-close.permit");
+    assert_eq!(closure["current_version"], true);
+
+    // The human card says it too.
+    let card = stdout(&warden(&dir.path().join("cards"), &args[..args.len() - 1]));
+    assert!(
+        card.contains("closed under policy auto-close.permit"),
+        "{card}"
+    );
+}

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
-use warden_domain::{CaseId, Decision, Untrusted};
+use warden_domain::{AutoCloseDecision, CaseId, Decision, Untrusted};
 use warden_policy::PolicyEngine;
 use warden_policy::fixture::{self, FixtureFile, Outcome};
 use warden_store::CaseReader;
@@ -247,10 +247,19 @@ async fn explain(
         bail!("{case_id:?} is not a case id (case-<uuid>)");
     };
     let (env, _) = env::open(data_dir, config).await?;
-    if env.store.case(id).await?.is_none() {
+    let Some(case) = env.store.case(id).await? else {
         bail!("no case {id} in {}", data_dir.display());
-    }
-    let decisions = env.store.decisions_of_case(id).await?;
+    };
+    // The proposals' decisions, then whether the case could close without
+    // a person (`case.auto_close`, stored with the case).
+    let mut decisions: Vec<Explained> = env
+        .store
+        .decisions_of_case(id)
+        .await?
+        .iter()
+        .map(Explained::of)
+        .collect();
+    decisions.extend(case.auto_close.as_ref().map(Explained::closure));
     let current = env.policy.version();
     if json {
         for decision in &decisions {
@@ -267,8 +276,8 @@ async fn explain(
         println!(
             "\n{} on {}: {}",
             decision.action,
-            safe(&decision.target.label()),
-            fixture::describe(&decision.outcome)
+            safe(&decision.target),
+            decision.outcome_text
         );
         if decision.policy_ids.is_empty() {
             println!("  policies: none matched (default deny)");
@@ -318,7 +327,48 @@ async fn explain(
     Ok(ExitCode::SUCCESS)
 }
 
-fn explain_json(engine: &PolicyEngine, decision: &Decision) -> serde_json::Value {
+/// A stored decision as `explain` shows it: a proposal's, or the case's
+/// `case.auto_close`.
+struct Explained {
+    action: String,
+    target: String,
+    /// `allow`, `needs_approval (1 of soc_lead)`, `deny`.
+    outcome_text: String,
+    /// The `--json` outcome object (`{"outcome": "allow", ...}`).
+    outcome: serde_json::Value,
+    policy_ids: Vec<String>,
+    reasons: Vec<String>,
+    policy_version: String,
+}
+
+impl Explained {
+    fn of(decision: &Decision) -> Self {
+        Self {
+            action: decision.action.to_string(),
+            target: decision.target.label(),
+            outcome_text: fixture::describe(&decision.outcome),
+            outcome: serde_json::to_value(&decision.outcome).unwrap_or_default(),
+            policy_ids: decision.policy_ids.clone(),
+            reasons: decision.reasons.clone(),
+            policy_version: decision.policy_version.clone(),
+        }
+    }
+
+    fn closure(decision: &AutoCloseDecision) -> Self {
+        let outcome = if decision.allowed { "allow" } else { "deny" };
+        Self {
+            action: warden_policy::AUTO_CLOSE.to_owned(),
+            target: "case".to_owned(),
+            outcome_text: outcome.to_owned(),
+            outcome: serde_json::json!({ "outcome": outcome }),
+            policy_ids: decision.policy_ids.clone(),
+            reasons: decision.reasons.clone(),
+            policy_version: decision.policy_version.clone(),
+        }
+    }
+}
+
+fn explain_json(engine: &PolicyEngine, decision: &Explained) -> serde_json::Value {
     let policies: Vec<serde_json::Value> = decision
         .policy_ids
         .iter()
@@ -336,7 +386,7 @@ fn explain_json(engine: &PolicyEngine, decision: &Decision) -> serde_json::Value
         .collect();
     serde_json::json!({
         "action": decision.action,
-        "target": decision.target.label(),
+        "target": decision.target,
         "outcome": decision.outcome,
         "policies": policies,
         "reasons": decision.reasons,
