@@ -3,10 +3,12 @@
 //!
 //! The assessors here are scripted (the `Assessor` trait), the baseline
 //! among them under the deterministic assessor's name, so each test fixes
-//! exactly what every assessor says. The playbook's plan has one tool with
-//! nothing to look up (`kev_lookup` runs only on vulnerabilities found),
-//! so no evidence gap or record about an asset or account can escalate
-//! the case: what decides is the assessors and the policy.
+//! exactly what every assessor says. The case is the sanctioned pentest
+//! VM's Mimikatz alert with the example context, looked up in the asset
+//! and identity inventories only: both know the VM and the pentester
+//! (tagged `pentest`, evidence that speaks for benign), nothing is
+//! missing, nothing is critical or privileged. What decides is the
+//! assessors and the policy.
 
 #![allow(
     clippy::expect_used,
@@ -24,14 +26,14 @@ use warden_domain::{
     Assessment, AuditEvent, CaseState, Clock, Disposition, RationaleItem, Severity, SystemClock,
     Verdict,
 };
-use warden_enrich::Context;
+use warden_enrich::{Context, ContextConfig};
 use warden_pipeline::{CaseOutcome, Config, Pipeline};
 use warden_playbook::{Playbook, PlaybookSet};
 use warden_policy::PolicyEngine;
 use warden_store::{CaseReader, SqliteStore};
 use warden_testkit::repo;
 
-/// The use case of these tests: nothing to look up, notes only.
+/// The use case of these tests: assets and accounts, notes only.
 const USE_CASE: &str = "closing-test";
 
 /// What a scripted assessor says.
@@ -107,7 +109,7 @@ fn scripted(name: &'static str, says: Says) -> Arc<dyn Assessor> {
 fn playbooks() -> PlaybookSet {
     let text = format!(
         "name = \"{USE_CASE}\"\nowner = \"soc@corp.example\"\nautonomy = \"assisted\"\n\
-         [context]\ntools = [\"kev_lookup\"]\n[actions]\nallowed = [\"case.note\"]\n"
+         [context]\ntools = [\"asset_lookup\", \"identity_lookup\"]\n[actions]\nallowed = [\"case.note\"]\n"
     );
     PlaybookSet::from_playbooks(vec![
         Playbook::parse("closing-test.toml", &text).expect("playbook"),
@@ -141,7 +143,8 @@ async fn triage(
         audit.clone(),
         clock,
         policy,
-        Context::none(),
+        Context::load(&repo().join("examples/context"), &ContextConfig::default())
+            .expect("example context"),
     )
     .expect("pipeline")
     .with_playbooks(playbooks())
@@ -329,6 +332,7 @@ async fn assessors_agreeing_on_benign_close_the_case_under_the_permitting_policy
     assert_eq!(policy_ids, &vec!["auto-close.permit".to_owned()]);
     assert_eq!(context["min_confidence"], 85);
     assert_eq!(context["injection_suspected"], false);
+    assert_eq!(context["benign_evidence"], 2, "{context}");
     // The card and the JSON say which policy allowed the closure.
     assert!(
         outcome

@@ -88,6 +88,14 @@ fn the_shipped_rule_closes_only_what_every_assessor_calls_no_threat() {
             "{what}: {decision:?}"
         );
     }
+    let mut unexplained = agreeing();
+    unexplained.benign_evidence = 0;
+    let decision = decide(&unexplained);
+    assert!(!decision.allowed);
+    assert_eq!(
+        decision.policy_ids,
+        vec!["auto-close.forbid-without-positive-evidence".to_owned()]
+    );
     let mut injected = agreeing();
     injected.injection_suspected = true;
     let decision = decide(&injected);
