@@ -113,7 +113,7 @@ pub fn case_document(input: &AssessmentInput<'_>, max_untrusted_chars: usize) ->
         .map(evidence_record)
         .chain(recent_past_cases(input.evidence))
         .collect();
-    let gaps: Vec<Value> = input.gaps.iter().map(gap_record).collect();
+    let gaps = gaps_by_source(input.gaps);
     // The case's severity is its worst alert's, shown there; what the
     // case adds is how many alerts it received and why they were grouped.
     let mut case = Map::new();
@@ -201,8 +201,19 @@ pub fn evidence_record(evidence: &Evidence) -> Value {
     Value::Object(record)
 }
 
-fn gap_record(gap: &EvidenceGap) -> Value {
-    json!({"source": gap.source, "reason": gap.reason})
+/// Gaps as `{source: [reason, ...]}`: a case with many internal addresses
+/// unknown to the inventory names the inventory once.
+fn gaps_by_source(gaps: &[EvidenceGap]) -> Value {
+    let mut by_source: Map<String, Value> = Map::new();
+    for gap in gaps {
+        if let Value::Array(reasons) = by_source
+            .entry(gap.source.clone())
+            .or_insert_with(|| Value::Array(Vec::new()))
+        {
+            reasons.push(Value::String(gap.reason.clone()));
+        }
+    }
+    Value::Object(by_source)
 }
 
 /// `value` without nulls, empty strings, empty lists and empty objects.
