@@ -236,7 +236,7 @@ fn a_host_named_like_the_scanner_without_corroboration_is_unverified() {
         &["T1046"],
         vec![observable(ObservableKind::Host, "scan01", "host.name")],
     );
-    let a = assess(&[probe.clone()], vec![scanner(1)]);
+    let a = assess(std::slice::from_ref(&probe), vec![scanner(1)]);
     assert_eq!(a.verdict, Verdict::Unknown, "{:#?}", a.rationale);
     assert!(a.rationale.iter().any(|r| r.text.contains("unverified")));
     // The same host name with the scanner's address is the scanner.
