@@ -101,6 +101,7 @@ impl Enrichment {
         self.redacted.extend(summary.kinds);
         self.redacted.extend(redact::redact_value(&mut facts));
         let summary = summary.text;
+        let subject = subject.map(|(kind, value)| (kind, redact::redacted(&value)));
         let id = match kind {
             EvidenceKind::Alert => EvidenceId::alert(
                 self.evidence
@@ -137,6 +138,11 @@ impl Enrichment {
     }
 
     fn add_gap(&mut self, gap: EvidenceGap) {
+        // A gap names what could not be looked up: redacted like evidence.
+        let gap = EvidenceGap {
+            source: redact::redacted(&gap.source),
+            reason: redact::redacted(&gap.reason),
+        };
         if !self.gaps.contains(&gap) {
             self.gaps.push(gap);
         }
@@ -425,7 +431,10 @@ impl Enrichment {
         params: serde_json::Value,
         now: OffsetDateTime,
     ) -> Option<ToolResult> {
-        let parameters = params.clone();
+        // The call runs on the clear values; the record keeps them
+        // redacted (S6).
+        let mut parameters = params.clone();
+        redact::redact_value(&mut parameters);
         let (outcome, result) = match tools.call(name, params, now).await {
             Ok(result) => {
                 for gap in &result.gaps {
@@ -473,9 +482,11 @@ impl Enrichment {
         // A source never configured is not asked on request either.
         if let Some(line) = tools.not_consulted(name) {
             self.calls.push(format!("{name}: not consulted, {line}"));
+            let mut parameters = params;
+            redact::redact_value(&mut parameters);
             self.tool_calls.push(ToolCall {
                 tool: name.to_owned(),
-                parameters: params,
+                parameters,
                 outcome: format!("not consulted, {line}"),
             });
             self.note_not_consulted(line);

@@ -39,9 +39,18 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
             "private_key",
             r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----[\s\S]*?(?:-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|$)",
         ),
+        // The password of a URL's userinfo, whatever the scheme
+        // (`https://svc:PASSWORD@host`, `postgresql://app:PASSWORD@db`).
         rule(
             "connection_string",
-            r"(?i)\b(?:postgres(?:ql)?|mysql|mariadb|mongodb(?:\+srv)?|redis|rediss|amqps?|mssql|sqlserver|jdbc:[a-z]+|ldaps?|ftp|sftp|smtp|https?)://[^\s:/@]+:(?P<secret>[^\s@/]+)@",
+            r"(?i)\b[a-z][a-z0-9+.-]{0,30}://[^\s:/@?#]+:(?P<secret>[^\s@/?#]+)@",
+        ),
+        // Query parameters that carry a credential
+        // (`?access_token=...`, `&sig=...` of a SAS URL, `&X-Amz-Signature=`).
+        // Before the `password=` rule, which would take the rest of the URL.
+        rule(
+            "url_secret",
+            r#"(?i)[?&](?:access_token|refresh_token|id_token|auth_token|token|auth|key|api_key|apikey|api-key|password|passwd|pwd|pass|secret|client_secret|sig|signature|code|session|sessionid|session_id|x-amz-signature|x-amz-credential|x-amz-security-token|x-goog-signature|x-goog-credential)=(?P<secret>[^&#\s"']+)"#,
         ),
         rule(
             "password",
@@ -78,6 +87,15 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
         rule(
             "password",
             r#"(?i)(?:--?(?:password|passwd|pass|pwd|pw)(?:\s+|=)|/p(?:assword)?:|\bsshpass\s+-p\s*|\s-u\s*\S+\s+-p)(?P<secret>"[^"]+"|'[^']+'|[^\s"']+)"#,
+        ),
+        // `curl -u USER:PASSWORD`, `curl --user "USER:PASS WORD"`.
+        rule(
+            "password",
+            r#"(?i)\bcurl(?:\.exe)?[^\n|;&]*?(?:\s-u\s*|--user(?:\s+|=))(?P<secret>"[^"\s:]*:[^"]*"|'[^'\s:]*:[^']*')"#,
+        ),
+        rule(
+            "password",
+            r#"(?i)\bcurl(?:\.exe)?[^\n|;&]*?(?:\s-u\s*|--user(?:\s+|=))[^\s:"'\[]+:(?P<secret>[^\s"']+)"#,
         ),
         // `net user NAME PASSWORD /add`: the password is positional.
         rule(
@@ -173,16 +191,96 @@ pub fn redact_value(value: &mut serde_json::Value) -> Vec<&'static str> {
     kinds
 }
 
-/// A copy of `alert` fit for an assessor: title, description and every
-/// string of the raw payload redacted. Entities are left as they are (they
-/// are host names, addresses and hashes, not secrets).
+/// A copy of `alert` fit for an assessor, a prompt or the record: every
+/// value of alert origin redacted (title, description, rule and product
+/// names, technique names, every entity value: URLs with userinfo or
+/// tokens, user names people typed a password or a token into, process
+/// paths) and every string of the raw payload. The store keeps the alert
+/// as it came; a look-up that needs a clear value maps the redacted one
+/// back ([`Unredact`]).
 pub fn redact_alert(alert: &Alert) -> Alert {
     let mut copy = alert.clone();
     copy.title = Untrusted::new(redact(copy.title.as_untrusted_str()).text);
     copy.description = Untrusted::new(redact(copy.description.as_untrusted_str()).text);
     copy.rule.name = redact(&copy.rule.name).text;
+    if let Some(uid) = &mut copy.rule.uid {
+        *uid = redact(uid).text;
+    }
+    copy.product = redact(&copy.product).text;
+    for attack in &mut copy.attacks {
+        if let Some(name) = &mut attack.name {
+            *name = redact(name).text;
+        }
+    }
+    for observable in &mut copy.observables {
+        observable.value = redact(&observable.value).text;
+    }
     redact_value(&mut copy.raw);
     copy
+}
+
+/// `text` redacted, for a sink (an audit reason, a log line).
+pub fn redacted(text: &str) -> String {
+    redact(text).text
+}
+
+/// The clear value behind each redacted entity value of a case, so a
+/// look-up asked with what an assessor was shown runs on the value the
+/// alert carried, while the record keeps the redacted form.
+#[derive(Debug, Clone, Default)]
+pub struct Unredact {
+    clear: std::collections::BTreeMap<String, String>,
+}
+
+impl Unredact {
+    /// The map for `values` (clear entity values of a case). A redacted
+    /// form that stands for two clear values maps to neither: which one
+    /// was meant cannot be told.
+    pub fn of<'a>(values: impl IntoIterator<Item = &'a str>) -> Self {
+        let mut clear = std::collections::BTreeMap::new();
+        let mut ambiguous = std::collections::BTreeSet::new();
+        for value in values {
+            let shown = redact(value).text;
+            if shown == value {
+                continue;
+            }
+            match clear.get(&shown) {
+                Some(existing) if existing != value => {
+                    ambiguous.insert(shown);
+                }
+                _ => {
+                    clear.insert(shown, value.to_owned());
+                }
+            }
+        }
+        for shown in ambiguous {
+            clear.remove(&shown);
+        }
+        Self { clear }
+    }
+
+    /// The clear value behind `shown`, or `shown` itself.
+    pub fn clear<'a>(&'a self, shown: &'a str) -> &'a str {
+        self.clear.get(shown).map_or(shown, String::as_str)
+    }
+
+    /// `value` with every string that is a redacted entity value replaced
+    /// by its clear value.
+    pub fn clear_value(&self, value: &mut serde_json::Value) {
+        let mut stack = vec![value];
+        while let Some(value) = stack.pop() {
+            match value {
+                serde_json::Value::String(text) => {
+                    if let Some(clear) = self.clear.get(text.as_str()) {
+                        *text = clear.clone();
+                    }
+                }
+                serde_json::Value::Array(items) => stack.extend(items.iter_mut()),
+                serde_json::Value::Object(map) => stack.extend(map.values_mut()),
+                _ => {}
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -53,6 +53,10 @@ pub(crate) struct CaseHost<'a> {
     pub plan: Vec<String>,
     /// The case's structured entities (the only allowed argument texts).
     pub entities: BTreeSet<String>,
+    /// The clear value behind each redacted entity value the assessor
+    /// was shown: the look-up runs on it, the record keeps the redacted
+    /// form (S6).
+    pub unredact: warden_enrich::redact::Unredact,
     pub context: &'a CaseContext,
     pub calls: AtomicU32,
 }
@@ -161,14 +165,11 @@ impl AssessorHost for CaseHost<'_> {
             self.refuse(request, reason.clone()).await?;
             return Err(reason);
         }
+        let mut arguments = Value::Object(request.arguments.clone());
+        self.unredact.clear_value(&mut arguments);
         let mut enrichment = self.context.enrichment.lock().await;
         let (evidence, gaps) = enrichment
-            .follow_up(
-                self.tools,
-                &request.tool,
-                Value::Object(request.arguments.clone()),
-                self.clock.now(),
-            )
+            .follow_up(self.tools, &request.tool, arguments, self.clock.now())
             .await;
         if let Some(call) = enrichment.tool_calls.last() {
             self.audit
@@ -177,8 +178,12 @@ impl AssessorHost for CaseHost<'_> {
                     AuditEvent::ToolCalled {
                         case_id: self.case_id,
                         tool: call.tool.clone(),
-                        parameters: call.parameters.clone(),
-                        outcome: call.outcome.clone(),
+                        parameters: {
+                            let mut parameters = call.parameters.clone();
+                            warden_enrich::redact::redact_value(&mut parameters);
+                            parameters
+                        },
+                        outcome: warden_enrich::redact::redacted(&call.outcome),
                     },
                 )
                 .await

@@ -39,7 +39,7 @@ use warden_domain::{
     Clock, Decision, DecisionOutcome, Disposition, Execution, ExecutionStatus, RequestStatus,
     Verdict,
 };
-use warden_enrich::redact::redact_alert;
+use warden_enrich::redact::{Unredact, redact_alert, redacted};
 use warden_enrich::{Context, EnrichRequest, ToolBox, enrich, register_embedded};
 use warden_execute::{CaseNoteConnector, CaseView, Connector, Executor};
 use warden_ingest::{
@@ -531,7 +531,7 @@ impl Pipeline {
                 PIPELINE,
                 AuditEvent::IngestRejected {
                     origin: error.origin.clone(),
-                    reason: error.reason.clone(),
+                    reason: redacted(&error.reason),
                     raw_sha256: sha256.clone(),
                 },
             )
@@ -566,7 +566,7 @@ impl Pipeline {
                         alert_id: alert.id,
                         format: alert.format,
                         origin: alert.origin.clone(),
-                        rule: alert.rule.name.clone(),
+                        rule: redacted(&alert.rule.name),
                         raw_sha256: alert.raw_sha256.clone(),
                     },
                 )
@@ -691,8 +691,8 @@ impl Pipeline {
                     AuditEvent::ToolCalled {
                         case_id: case.id,
                         tool: call.tool.clone(),
-                        parameters: call.parameters.clone(),
-                        outcome: call.outcome.clone(),
+                        parameters: redacted_value(&call.parameters),
+                        outcome: redacted(&call.outcome),
                     },
                 )
                 .await?;
@@ -704,7 +704,7 @@ impl Pipeline {
                     case_id: case.id,
                     evidence: enrichment.ids(),
                     sources: enrichment.sources(),
-                    gaps: enrichment.gaps.clone(),
+                    gaps: redacted_gaps(&enrichment.gaps),
                 },
             )
             .await?;
@@ -719,8 +719,16 @@ impl Pipeline {
         // An output that cites evidence that does not exist, or targets
         // what its action cannot take, loses its proposals and escalates
         // (S4).
-        let redacted: Vec<Alert> = alerts.iter().map(redact_alert).collect();
-        let entities: std::collections::BTreeSet<String> = structured_entities(&alerts)
+        // Assessors see every alert-origin value redacted (S6); a tool call
+        // asked with a redacted entity value runs on the clear one, and the
+        // record keeps the redacted form.
+        let shown: Vec<Alert> = alerts.iter().map(redact_alert).collect();
+        let clear_entities: Vec<String> = structured_entities(&alerts)
+            .into_iter()
+            .map(|(_, value)| value)
+            .collect();
+        let unredact = Unredact::of(clear_entities.iter().map(String::as_str));
+        let entities: std::collections::BTreeSet<String> = structured_entities(&shown)
             .into_iter()
             .map(|(_, value)| value)
             .collect();
@@ -733,7 +741,7 @@ impl Pipeline {
         let input = AssessmentInput {
             case: &case,
             use_case,
-            alerts: &redacted,
+            alerts: &shown,
             evidence: &planned_evidence,
             gaps: &planned_gaps,
         };
@@ -799,7 +807,7 @@ impl Pipeline {
                         case_id: case.id,
                         evidence: added.iter().map(|e| e.id.clone()).collect(),
                         sources: warden_enrich::sources_of(added),
-                        gaps: added_gaps.to_vec(),
+                        gaps: redacted_gaps(added_gaps),
                     },
                 )
                 .await?;
@@ -865,6 +873,7 @@ impl Pipeline {
         // the leading assessment and the others for agreement.
         for view in &second_opinions {
             self.store.save_assessment(case.id, view).await?;
+            .chain(clear_entities)
         }
         self.store.save_assessment(case.id, &assessment).await?;
         self.advance(&mut case, CaseState::Assessed).await?;
@@ -887,6 +896,7 @@ impl Pipeline {
                 proposal,
                 &case_facts,
                 &target,
+            unredact: unredact.clone(),
                 &ApprovalTally::default(),
             );
             self.audit
@@ -1032,7 +1042,7 @@ impl Pipeline {
             if !decision.allowed {
                 let denied = Trigger {
                     code: "auto_close_denied",
-                    reason: auto_close_denial(&decision),
+                    reason: redacted(&auto_close_denial(&decision)),
                 };
                 self.audit
                     .append(
@@ -1069,6 +1079,11 @@ impl Pipeline {
             use_case: use_case.name.clone(),
             case,
             alerts: draft.alerts,
+        // Reasons quote entity values of the alerts: redacted for every
+        // sink (the record, the case, the card).
+        for trigger in &mut triggers {
+            trigger.reason = redacted(&trigger.reason);
+        }
             evidence: enrichment.evidence,
             gaps: enrichment.gaps,
             not_consulted: enrichment.not_consulted,
@@ -1197,3 +1212,20 @@ fn build_executor(
 
 #[cfg(test)]
 mod tests;
+/// `value` with every string redacted, for the record (S6).
+fn redacted_value(value: &serde_json::Value) -> serde_json::Value {
+    let mut value = value.clone();
+    warden_enrich::redact::redact_value(&mut value);
+    value
+}
+
+/// Gaps with their sources and reasons redacted, for the record (S6).
+fn redacted_gaps(gaps: &[warden_domain::EvidenceGap]) -> Vec<warden_domain::EvidenceGap> {
+    gaps.iter()
+        .map(|gap| warden_domain::EvidenceGap {
+            source: redacted(&gap.source),
+            reason: redacted(&gap.reason),
+        })
+        .collect()
+}
+

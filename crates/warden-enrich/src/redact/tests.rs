@@ -79,6 +79,32 @@ const CASES: &[(&str, &str)] = &[
         "OPENAI_API_KEY=sk-proj-abcdefghijklmnopqrstuvwxyz0123 node app.js",
         "OPENAI_API_KEY=[REDACTED:openai_key] node app.js",
     ),
+    // URL userinfo, whatever the scheme, and secret-bearing query
+    // parameters (S6).
+    (
+        "https://svc_deploy:Wint3r-Sky@files.corp.example/b.zip?access_token=abc123&v=2",
+        "https://svc_deploy:[REDACTED:connection_string]@files.corp.example/b.zip?access_token=[REDACTED:url_secret]&v=2",
+    ),
+    (
+        "webdav://svc:pa55word@dav.corp.example/share",
+        "webdav://svc:[REDACTED:connection_string]@dav.corp.example/share",
+    ),
+    (
+        "https://acme.blob.core.windows.net/c/f?sv=2024-01-01&sig=Zm9vYmFy%2Bz&se=2026",
+        "https://acme.blob.core.windows.net/c/f?sv=2024-01-01&sig=[REDACTED:url_secret]&se=2026",
+    ),
+    (
+        "http://10.0.0.5/cb?token=abc&key=k1&password=p&secret=s&client_secret=cs&code=x1#frag",
+        "http://10.0.0.5/cb?token=[REDACTED:url_secret]&key=[REDACTED:url_secret]&password=[REDACTED:url_secret]&secret=[REDACTED:url_secret]&client_secret=[REDACTED:url_secret]&code=[REDACTED:url_secret]#frag",
+    ),
+    (
+        "curl.exe -u deploy:Hunter2-Blue -o b.zip https://files.corp.example/b.zip",
+        "curl.exe -u deploy:[REDACTED:password] -o b.zip https://files.corp.example/b.zip",
+    ),
+    (
+        "wget --user=deploy --password=Hunter2 https://x.example/ ; curl --user 'ops:Blue 7' https://y.example/",
+        "wget --user=deploy --password=[REDACTED:password] https://x.example/ ; curl --user [REDACTED:password] https://y.example/",
+    ),
 ];
 
 #[test]
@@ -100,6 +126,8 @@ fn ordinary_command_lines_are_untouched() {
         "net user",
         "schtasks /create /tn Updater /tr C:\\Users\\Public\\u.exe /sc onlogon",
         "https://portal.example/login?user=jdoe",
+        "https://shop.example/item?id=42&keyword=shoes&tokens=3&monkey=1",
+        "ssh -u admin host",
         "C:\\Windows\\System32\\cmd.exe /c whoami /priv",
     ] {
         let redacted = redact(text);
@@ -158,4 +186,51 @@ fn real_sigma_detection_command_lines() {
             .iter()
             .all(|t| t.ends_with("-pw [REDACTED:password]"))
     );
+}
+
+/// Every alert-origin value of the assessors' copy is redacted: entities
+/// (URLs, user names, process paths), rule and product names, title,
+/// description and raw payload.
+#[test]
+fn the_alert_copy_redacts_entities_rule_and_product() {
+    use warden_domain::{Observable, ObservableKind, Provenance};
+    let url = "https://svc:Wint3r-Sky@files.corp.example/b?access_token=abc123";
+    let report = warden_ingest::read_paths(
+        &[warden_testkit::repo().join("examples/alerts/ecs-powershell-encoded.json")],
+        &warden_ingest::ReadOptions::default(),
+    );
+    let Some(mut alert) = report.alerts.into_iter().next() else {
+        panic!("the example alert reads: {:?}", report.errors);
+    };
+    alert.observables = vec![
+        Observable {
+            kind: ObservableKind::Url,
+            value: url.into(),
+            provenance: vec![Provenance::Field {
+                path: "url.full".into(),
+            }],
+        },
+        Observable {
+            kind: ObservableKind::User,
+            value: "ghp_L0gInAsTokEn9aBcDeFgHiJkLmNoPqRsTuVw".into(),
+            provenance: vec![Provenance::Field {
+                path: "user.name".into(),
+            }],
+        },
+    ];
+    alert.rule.name = "Download password=Hunter22".into();
+    alert.product = "EDR sk-proj-abcdefghijklmnopqrstuvwxyz0123".into();
+    let copy = redact_alert(&alert);
+    let shown = serde_json::to_string(&copy).unwrap_or_default();
+    for secret in [
+        "Wint3r-Sky",
+        "abc123",
+        "ghp_L0gInAsTokEn9aBcDeFgHiJkLmNoPqRsTuVw",
+        "Hunter22",
+        "sk-proj-abcdefghijklmnopqrstuvwxyz0123",
+    ] {
+        assert!(!shown.contains(secret), "{secret} in {shown}");
+    }
+    assert_eq!(copy.observables.len(), 2);
+    assert_eq!(copy.observables[1].value, "[REDACTED:github_token]");
 }
