@@ -121,7 +121,9 @@ async fn calm_wrong_unknown_and_failing_models_never_close_a_case_that_must_esca
             "ensemble",
         ),
     ];
-    let mut summary = Vec::new();
+    // The three runs at once, each against its own double: a run is
+    // mostly waiting on its store's commits, so they overlap well.
+    let mut started = Vec::new();
     for (name, lead, second, assessor) in runs {
         let per_model: Vec<(&str, Fault)> = second.map(|f| (SECOND, f)).into_iter().collect();
         let double = ModelDouble::start_with_models(lead, Duration::ZERO, &per_model).await;
@@ -129,12 +131,14 @@ async fn calm_wrong_unknown_and_failing_models_never_close_a_case_that_must_esca
             Some(_) => format!("{quick}second_model = \"{SECOND}\"\n"),
             None => quick.to_owned(),
         };
-        let report = eval(
-            &tmp.path().join(name.replace(' ', "-")),
-            &double.url,
-            assessor,
-            &config,
-        );
+        let dir = tmp.path().join(name.replace(' ', "-"));
+        let url = double.url.clone();
+        let run = tokio::task::spawn_blocking(move || eval(&dir, &url, assessor, &config));
+        started.push((name, lead, second, assessor, double, run));
+    }
+    let mut summary = Vec::new();
+    for (name, lead, second, assessor, double, run) in started {
+        let report = run.await.expect("the eval run");
         let t = tally(&report);
         summary.push(format!(
             "{name} (--assessor {assessor}): {} cases, {} must escalate, {} of them closed, \
