@@ -14,7 +14,9 @@
 //! - approve: an approval answers a recorded request for that exact
 //!   proposal;
 //! - execute: an action ran only after a recorded decision that let it
-//!   through, and, when people had to approve, after their approval;
+//!   through, and, when people had to approve, after their approval; an
+//!   action handed to a connector has an `action_started` entry for its
+//!   idempotency key before its `action_executed` entry;
 //! - case: triage completed is recorded.
 //!
 //! Across the log: a run records the configuration, policy and agent it ran
@@ -101,6 +103,7 @@ fn case_obligations(case: CaseId, entries: &[&AuditRecord]) -> Vec<String> {
     let mut let_through = HashSet::new();
     let mut requested = HashSet::new();
     let mut approved = HashSet::new();
+    let mut started = HashSet::new();
     let mut closure_allowed = false;
     for record in entries {
         let seq = record.seq;
@@ -181,12 +184,25 @@ fn case_obligations(case: CaseId, entries: &[&AuditRecord]) -> Vec<String> {
                     approved.insert(proposal_hash.clone());
                 }
             }
+            AuditEvent::ActionStarted {
+                idempotency_key, ..
+            } => {
+                started.insert(idempotency_key.clone());
+            }
             AuditEvent::ActionExecuted {
                 proposal_hash,
+                idempotency_key,
                 status,
                 action,
+                connector,
                 ..
             } if *status != ExecutionStatus::Refused => {
+                if connector != "executor" && !started.contains(idempotency_key) {
+                    problems.push(format!(
+                        "entry {seq}: {action} ran through {connector} with no earlier \
+                         action_started entry for key {idempotency_key}"
+                    ));
+                }
                 if !let_through.contains(proposal_hash) {
                     problems.push(format!(
                         "entry {seq}: {action} ran with no earlier decision letting it through"

@@ -16,6 +16,8 @@
 //!   entries, name the first bad sequence number and what is wrong.
 //! - [`proof`]: inclusion and consistency proofs against checkpoints, and
 //!   their standalone verification (public key and proof only).
+//! - [`witness`]: where every signed checkpoint is also kept, outside the
+//!   data directory; `verify` checks the log against them.
 //! - [`export`]: JSON lines and RFC 5424 syslog, to a file, UDP or TCP.
 //! - [`search`]: by case, actor, action, tool, kind and time.
 //! - [`canonical`]: RFC 8785 canonical JSON, the bytes that are hashed.
@@ -28,6 +30,7 @@ pub mod proof;
 pub mod search;
 pub mod signing;
 pub mod verify;
+pub mod witness;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -64,6 +67,8 @@ pub enum AuditError {
     Tree(String),
     #[error("audit export: {0}")]
     Export(String),
+    #[error("audit witness {witness}: {reason}")]
+    Witness { witness: String, reason: String },
 }
 
 /// One audit entry: who, when, what.
@@ -157,6 +162,9 @@ pub struct Checkpointer {
     every: u64,
     /// Where the latest checkpoint is also written, to be shipped elsewhere.
     file: Option<PathBuf>,
+    /// Where every checkpoint is also appended, outside the data
+    /// directory.
+    witnesses: Vec<witness::Witness>,
     /// Size of the newest checkpoint signed (0: none yet, or not read yet).
     last: AtomicU64,
 }
@@ -168,6 +176,7 @@ impl Checkpointer {
             key,
             every: every.max(1),
             file: None,
+            witnesses: Vec::new(),
             last: AtomicU64::new(0),
         }
     }
@@ -175,6 +184,12 @@ impl Checkpointer {
     /// Also write each new checkpoint to `file` (replaced atomically).
     pub fn with_file(mut self, file: PathBuf) -> Self {
         self.file = Some(file);
+        self
+    }
+
+    /// Also append each new checkpoint to every one of `witnesses`.
+    pub fn with_witnesses(mut self, witnesses: Vec<witness::Witness>) -> Self {
+        self.witnesses = witnesses;
         self
     }
 
@@ -307,6 +322,9 @@ impl<S: Store + ?Sized> StoreAuditLog<S> {
         if let Some(file) = &checkpointer.file {
             write_atomically(file, &checkpoint.note)?;
         }
+        for witness in &checkpointer.witnesses {
+            witness.push(&checkpoint.note)?;
+        }
         Ok(checkpoint)
     }
 
@@ -329,6 +347,11 @@ impl<S: Store + ?Sized> StoreAuditLog<S> {
             && let Ok(note) = std::fs::read_to_string(file)
         {
             previous.push(public.open_checkpoint(&note)?);
+        }
+        for witness in &checkpointer.witnesses {
+            if let Some(note) = witness.checkpoints()?.pop() {
+                previous.push(public.open_checkpoint(&note)?);
+            }
         }
         for head in previous {
             let consistent = if head.size > size {

@@ -273,3 +273,173 @@ async fn cancelled_appenders_do_not_break_the_others() {
         .expect("verify");
     assert!(report.ok(), "{report:?}");
 }
+
+#[tokio::test]
+async fn stage_check_wants_action_started_before_action_executed() {
+    use warden_domain::{ActionName, ExecutionStatus, ProposalHash, Target};
+    let (_store, log) = log().await;
+    let case_id = CaseId::new();
+    let hash = ProposalHash::from_stored("ab".repeat(32));
+    let decided = AuditEvent::PolicyDecided {
+        case_id,
+        proposal: warden_domain::audit::ProposalRecord {
+            proposal_hash: hash.clone(),
+            action: ActionName::CaseNote,
+            target: Target::case(case_id),
+        },
+        outcome: warden_domain::DecisionOutcome::Allow,
+        policy_ids: vec!["p".into()],
+        policy_version: "v".into(),
+        reasons: vec![],
+    };
+    let executed = AuditEvent::ActionExecuted {
+        case_id,
+        proposal_hash: hash.clone(),
+        idempotency_key: hash.to_string(),
+        action: ActionName::CaseNote,
+        target: Target::case(case_id),
+        connector: "case-note".into(),
+        status: ExecutionStatus::Succeeded,
+        detail: "ok".into(),
+    };
+    log.append("system:test", run_started())
+        .await
+        .expect("append");
+    log.append("system:test", decided).await.expect("append");
+    let started = AuditEvent::ActionStarted {
+        case_id,
+        proposal_hash: hash.clone(),
+        idempotency_key: hash.to_string(),
+        action: ActionName::CaseNote,
+        target: Target::case(case_id),
+        connector: "case-note".into(),
+    };
+    // Without the start on the record first: a violation.
+    let (_other, bare) = self::log().await;
+    for event in [run_started(), executed.clone(), started.clone()] {
+        bare.append("system:test", event).await.expect("append");
+    }
+    let problems = expect::missing(&bare.records(None).await.expect("records"));
+    assert!(
+        problems.iter().any(|p| p.contains("action_started")),
+        "{problems:?}"
+    );
+    // Started, then executed, for the same key: nothing missing.
+    log.append("system:test", started).await.expect("append");
+    log.append("system:test", executed).await.expect("append");
+    let problems = expect::missing(&log.records(None).await.expect("records"));
+    assert_eq!(problems, Vec::<String>::new());
+}
+
+fn run_started() -> AuditEvent {
+    AuditEvent::RunStarted {
+        command: "test".into(),
+        warden_version: "0".into(),
+        config_sha256: String::new(),
+        policy_version: "v".into(),
+        playbooks_sha256: String::new(),
+        assessor: "deterministic".into(),
+        model: String::new(),
+    }
+}
+
+/// The reproduction: whoever holds the data directory rewrites an
+/// entry, rebuilds the tree and re-signs with the key beside the database;
+/// the store alone verifies, the witness does not.
+#[tokio::test]
+async fn a_rewritten_and_re_signed_log_fails_verify_against_a_witness() {
+    let (store, log) = log().await;
+    let key_dir = tempfile::tempdir().expect("dir");
+    let key = LogKey::create_files(key_dir.path(), "warden.test/audit").expect("key");
+    let public = key.public().clone();
+    let elsewhere = tempfile::tempdir().expect("dir");
+    let url = format!(
+        "file://{}",
+        elsewhere.path().join("warden-checkpoints").display()
+    );
+    let witnesses = witness::parse_all(std::slice::from_ref(&url)).expect("witness");
+    let log = log.with_checkpointer(Checkpointer::new(key, 1000).with_witnesses(witnesses.clone()));
+    for n in 0..10 {
+        log.append("system:test", escalated(n))
+            .await
+            .expect("append");
+    }
+    log.checkpoint().await.expect("sign").expect("checkpoint");
+    let witnessed = witnesses[0].checkpoints().expect("read");
+    assert_eq!(witnessed.len(), 1);
+    let before = verify::verify_with(store.as_ref(), &public, &witnessed)
+        .await
+        .expect("verify");
+    assert!(before.ok(), "{before:?}");
+
+    // The rewrite: entry 5 onwards replaced (entry 5 changed, the rest
+    // appended again), checkpoints deleted, the tree rebuilt by the store.
+    for statement in [
+        "DROP TRIGGER audit_log_no_delete",
+        "DROP TRIGGER audit_tree_no_delete",
+        "DROP TRIGGER audit_checkpoints_no_delete",
+        "DELETE FROM audit_log WHERE seq >= 5",
+        "DELETE FROM audit_checkpoints",
+    ] {
+        sqlx::query(statement)
+            .execute(store.pool())
+            .await
+            .expect(statement);
+    }
+    sqlx::query("DELETE FROM audit_tree WHERE idx >= ?")
+        .bind(i64::try_from(warden_store::merkle::stored_hash_count(4)).expect("count"))
+        .execute(store.pool())
+        .await
+        .expect("truncate tree");
+    // Re-signed with the data directory's key (the attacker's
+    // configuration names no witness).
+    let stolen = LogKey::load(&key_dir.path().join(signing::PRIVATE_KEY_FILE)).expect("key");
+    let forged = StoreAuditLog::new(
+        store.clone(),
+        Arc::new(FixedClock::new(OffsetDateTime::UNIX_EPOCH)),
+    )
+    .with_checkpointer(Checkpointer::new(stolen, 1000));
+    forged
+        .append("system:test", escalated(404))
+        .await
+        .expect("append");
+    for n in 5..10 {
+        forged
+            .append("system:test", escalated(n))
+            .await
+            .expect("append");
+    }
+    forged
+        .checkpoint()
+        .await
+        .expect("sign")
+        .expect("checkpoint");
+
+    let alone = verify::verify(store.as_ref(), &public)
+        .await
+        .expect("verify");
+    assert!(alone.ok(), "the store alone cannot tell: {alone:?}");
+    let report = verify::verify_with(store.as_ref(), &public, &witnessed)
+        .await
+        .expect("verify");
+    let problem = report.problem.expect("the witness catches the rewrite");
+    assert_eq!(problem.kind, verify::ProblemKind::Checkpoint, "{problem:?}");
+
+    // And a log configured with the witness refuses to sign over it.
+    let honest = StoreAuditLog::new(
+        store.clone(),
+        Arc::new(FixedClock::new(OffsetDateTime::UNIX_EPOCH)),
+    )
+    .with_checkpointer(
+        Checkpointer::new(
+            LogKey::load(&key_dir.path().join(signing::PRIVATE_KEY_FILE)).expect("key"),
+            1000,
+        )
+        .with_witnesses(witnesses.clone()),
+    );
+    honest
+        .append("system:test", escalated(11))
+        .await
+        .expect("append");
+    assert!(honest.checkpoint().await.is_err());
+}

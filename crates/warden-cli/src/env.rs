@@ -131,7 +131,7 @@ pub async fn open(data_dir: &Path, config_path: Option<&Path>) -> anyhow::Result
         .with_context(|| format!("cannot open the store in {}", data_dir.display()))?;
 
     let store = Arc::new(store);
-    let (key, made_key) = audit_key(data_dir)?;
+    let (key, made_key) = audit_key(data_dir, &config.audit)?;
     if made_key {
         created.paths.push(
             data_dir
@@ -148,7 +148,11 @@ pub async fn open(data_dir: &Path, config_path: Option<&Path>) -> anyhow::Result
         warden_audit::StoreAuditLog::new(store.clone(), Arc::new(warden_domain::SystemClock))
             .with_checkpointer(
                 warden_audit::Checkpointer::new(key, config.audit.checkpoint_every)
-                    .with_file(data_dir.join(CHECKPOINT)),
+                    .with_file(data_dir.join(CHECKPOINT))
+                    .with_witnesses(
+                        warden_audit::witness::parse_all(&config.audit.witnesses)
+                            .context("[audit] witnesses")?,
+                    ),
             ),
     );
 
@@ -201,7 +205,17 @@ pub async fn open(data_dir: &Path, config_path: Option<&Path>) -> anyhow::Result
 /// The data directory's audit key, made on first use (`warden init`). The
 /// log's name is unique per data directory, so checkpoints of two
 /// installations can never be confused.
-fn audit_key(data_dir: &Path) -> anyhow::Result<(warden_audit::LogKey, bool)> {
+fn audit_key(
+    data_dir: &Path,
+    audit: &warden_pipeline::AuditConfig,
+) -> anyhow::Result<(warden_audit::LogKey, bool)> {
+    // A key kept outside the data directory is never made here: it is
+    // provisioned by the account that owns it.
+    if let Some(path) = &audit.signing_key {
+        let key =
+            warden_audit::LogKey::load(path).with_context(|| "[audit] signing_key".to_owned())?;
+        return Ok((key, false));
+    }
     let dir = data_dir.join(KEYS);
     let private = dir.join(warden_audit::signing::PRIVATE_KEY_FILE);
     if private.exists() {
@@ -212,6 +226,22 @@ fn audit_key(data_dir: &Path) -> anyhow::Result<(warden_audit::LogKey, bool)> {
     let key = warden_audit::LogKey::create_files(&dir, &origin)
         .with_context(|| format!("cannot create the audit key in {}", dir.display()))?;
     Ok((key, true))
+}
+
+/// The public key that checks the checkpoints: `audit.pub` beside the
+/// configured `[audit] signing_key` when there is one, else the data
+/// directory's.
+pub fn configured_public_key(
+    data_dir: &Path,
+    audit: &warden_pipeline::AuditConfig,
+) -> anyhow::Result<warden_audit::PublicKey> {
+    if let Some(private) = &audit.signing_key {
+        let beside = private.with_file_name(warden_audit::signing::PUBLIC_KEY_FILE);
+        if beside.exists() {
+            return Ok(warden_audit::PublicKey::load(&beside)?);
+        }
+    }
+    public_key(data_dir)
 }
 
 /// The public key that checks this data directory's checkpoints.

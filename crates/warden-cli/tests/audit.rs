@@ -486,3 +486,117 @@ fn search_finds_entries_by_action_tool_case_and_kind() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--since"));
 }
+
+/// The reproduction through the binary: whoever holds the data
+/// directory rewrites an entry (and every later one), rebuilds the tree,
+/// deletes the stored and shipped checkpoints and re-signs with
+/// `keys/audit.key`. `audit verify` on the data directory alone passes; a
+/// witness that kept the checkpoints signed before the rewrite makes it
+/// fail.
+#[test]
+fn a_rewritten_and_re_signed_log_fails_verify_against_a_witness() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let elsewhere = dir.path().join("other-mount");
+    std::fs::create_dir_all(&elsewhere).expect("mkdir");
+    let url = format!("file://{}", elsewhere.join("warden-checkpoints").display());
+    let config = dir.path().join("warden.toml");
+    std::fs::write(&config, format!("[audit]\nwitnesses = [{url:?}]\n")).expect("config");
+    let config = config.to_str().expect("utf-8");
+    let out = warden(
+        &data,
+        &[
+            "--config",
+            config,
+            "triage",
+            "examples/alerts",
+            "--context",
+            "examples/context",
+            "--json",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let witnessed = std::fs::read_to_string(elsewhere.join("warden-checkpoints")).expect("witness");
+    assert!(!witnessed.trim().is_empty());
+    let verify = |with_witness: bool| {
+        let mut args = vec!["--config", config, "audit", "verify", "--json"];
+        if !with_witness {
+            args = vec!["audit", "verify", "--json"];
+        }
+        let out = warden(&data, &args);
+        let report: Value = serde_json::from_str(stdout(&out).trim()).expect("json report");
+        (out.status.success(), report)
+    };
+    let (ok, report) = verify(true);
+    assert!(ok, "{report}");
+    let entries = report["entries"].as_u64().expect("entries");
+    let from = entries / 2;
+
+    // The rewrite, with the data directory's own key.
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let store = std::sync::Arc::new(
+            warden_store::SqliteStore::open(&data.join("warden.db"))
+                .await
+                .expect("store"),
+        );
+        let kept: Vec<(String, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT actor, entry FROM audit_log WHERE seq >= {from} ORDER BY seq"
+        )))
+        .fetch_all(store.pool())
+        .await
+        .expect("read");
+        for statement in [
+            "DROP TRIGGER IF EXISTS audit_log_no_delete".to_owned(),
+            "DROP TRIGGER IF EXISTS audit_tree_no_delete".to_owned(),
+            "DROP TRIGGER IF EXISTS audit_checkpoints_no_delete".to_owned(),
+            format!("DELETE FROM audit_log WHERE seq >= {from}"),
+            format!(
+                "DELETE FROM audit_tree WHERE idx >= {}",
+                warden_store::merkle::stored_hash_count(from - 1)
+            ),
+            "DELETE FROM audit_checkpoints".to_owned(),
+        ] {
+            sqlx::query(sqlx::AssertSqlSafe(statement.clone()))
+                .execute(store.pool())
+                .await
+                .unwrap_or_else(|e| panic!("{statement}: {e}"));
+        }
+        std::fs::remove_file(data.join("audit-checkpoint.txt")).expect("shipped copy");
+        let key = warden_audit::LogKey::load(&data.join("keys").join("audit.key")).expect("key");
+        let forged = warden_audit::StoreAuditLog::new(
+            store.clone(),
+            std::sync::Arc::new(warden_domain::SystemClock),
+        )
+        .with_checkpointer(warden_audit::Checkpointer::new(key, 1_000_000));
+        for (n, (actor, entry)) in kept.iter().enumerate() {
+            let mut entry: warden_audit::AuditEntry = serde_json::from_str(entry).expect("entry");
+            if n == 0 {
+                entry.actor = "system:relabelled".into();
+            }
+            use warden_audit::AuditLog as _;
+            forged
+                .append(if n == 0 { &entry.actor } else { actor }, entry.event)
+                .await
+                .expect("append");
+        }
+        forged
+            .checkpoint()
+            .await
+            .expect("sign")
+            .expect("checkpoint");
+        store.pool().close().await;
+    });
+
+    let (alone, report) = verify(false);
+    assert!(alone, "the data directory alone cannot tell: {report}");
+    let (ok, report) = verify(true);
+    assert!(!ok, "the witness must catch the rewrite: {report}");
+    assert_eq!(report["problem"]["kind"], "checkpoint", "{report}");
+    let named = warden(&data, &["audit", "verify", "--witness", &url]);
+    assert!(!named.status.success(), "{}", stdout(&named));
+}

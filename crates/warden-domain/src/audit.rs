@@ -264,6 +264,16 @@ pub enum AuditEvent {
         by: String,
         reason: String,
     },
+    /// The executor claimed an order's idempotency key and is about to
+    /// hand it to a connector: recorded before the external effect (S5).
+    ActionStarted {
+        case_id: CaseId,
+        proposal_hash: ProposalHash,
+        idempotency_key: String,
+        action: ActionName,
+        target: Target,
+        connector: String,
+    },
     /// The executor ran, or refused, an action.
     ActionExecuted {
         case_id: CaseId,
@@ -324,7 +334,7 @@ impl AuditEvent {
             | AuditEvent::ApprovalRecorded { .. }
             | AuditEvent::ProposalModified { .. }
             | AuditEvent::RequestClosed { .. } => Stage::Approve,
-            AuditEvent::ActionExecuted { .. } => Stage::Execute,
+            AuditEvent::ActionStarted { .. } | AuditEvent::ActionExecuted { .. } => Stage::Execute,
             AuditEvent::CaseStateChanged { .. }
             | AuditEvent::TriageCompleted { .. }
             | AuditEvent::CaseReviewed { .. }
@@ -360,6 +370,7 @@ impl AuditEvent {
             | AuditEvent::Escalated { case_id, .. }
             | AuditEvent::ApprovalEvaluated { case_id, .. }
             | AuditEvent::ApprovalRecorded { case_id, .. }
+            | AuditEvent::ActionStarted { case_id, .. }
             | AuditEvent::ActionExecuted { case_id, .. }
             | AuditEvent::CaseStateChanged { case_id, .. }
             | AuditEvent::TriageCompleted { case_id, .. } => Some(*case_id),
@@ -391,6 +402,7 @@ impl AuditEvent {
             AuditEvent::Escalated { .. } => "escalated",
             AuditEvent::ApprovalEvaluated { .. } => "approval_evaluated",
             AuditEvent::ApprovalRecorded { .. } => "approval_recorded",
+            AuditEvent::ActionStarted { .. } => "action_started",
             AuditEvent::ActionExecuted { .. } => "action_executed",
             AuditEvent::CaseStateChanged { .. } => "case_state_changed",
             AuditEvent::TriageCompleted { .. } => "triage_completed",

@@ -409,6 +409,22 @@ impl Executor {
     ) -> Result<Option<String>, ExecuteError> {
         let hash = &request.proposal_hash;
         let records = self.audit.records(Some(request.proposal.case_id)).await?;
+        // A closing (rejected, expired, superseded) is recorded before the
+        // request changes: once on the record, it holds even if the store's
+        // change lost a race with an approval.
+        let closed = records.iter().find_map(|r| match &r.entry.event {
+            AuditEvent::RequestClosed {
+                proposal_hash,
+                status,
+                ..
+            } if proposal_hash == hash => Some(*status),
+            _ => None,
+        });
+        if let Some(status) = closed {
+            return Ok(Some(format!(
+                "the audit log records this request as {status}"
+            )));
+        }
         let decided = records.iter().any(|r| {
             matches!(&r.entry.event, AuditEvent::PolicyDecided { proposal, outcome, .. }
                 if &proposal.proposal_hash == hash && outcome == &request.decision.outcome)
@@ -448,6 +464,21 @@ impl Executor {
             return execution;
         };
         execution.connector = connector.name().to_owned();
+        // S5: the start is on the record before the external effect; if it
+        // cannot be recorded, nothing is done.
+        let started = AuditEvent::ActionStarted {
+            case_id: proposal.case_id,
+            proposal_hash: execution.proposal_hash.clone(),
+            idempotency_key: key.to_owned(),
+            action: proposal.action,
+            target: proposal.target.clone(),
+            connector: connector.name().to_owned(),
+        };
+        if let Err(err) = self.audit.append(EXECUTOR, started).await {
+            execution.detail = format!("the start could not be recorded: {err}");
+            execution.at = self.clock.now();
+            return execution;
+        }
         let request = ConnectorRequest {
             proposal,
             idempotency_key: key,

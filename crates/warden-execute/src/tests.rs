@@ -271,3 +271,106 @@ async fn recovery_finishes_an_interrupted_execution_exactly_once() {
     assert!(f.executor.run_ready().await.expect("run").is_empty());
     assert_eq!(notes(&f).await, 1);
 }
+
+/// A connector that looks at the audit log when it is asked to act: the
+/// start of the action must already be on the record (S5).
+struct Witnessing {
+    audit: Arc<dyn AuditLog>,
+    case_id: warden_domain::CaseId,
+    seen: std::sync::Mutex<Vec<bool>>,
+}
+
+#[async_trait]
+impl Connector for Witnessing {
+    fn name(&self) -> &str {
+        "witnessing"
+    }
+    fn handles(&self, _action: ActionName) -> bool {
+        true
+    }
+    async fn perform(
+        &self,
+        request: &ConnectorRequest<'_>,
+    ) -> Result<ConnectorOutcome, ConnectorError> {
+        let records = self
+            .audit
+            .records(Some(self.case_id))
+            .await
+            .expect("records");
+        let started = records.iter().any(|r| {
+            r.entry.event.kind() == "action_started"
+                && serde_json::to_value(&r.entry.event).expect("json")["idempotency_key"]
+                    == request.idempotency_key
+        });
+        self.seen.lock().expect("lock").push(started);
+        Ok(ConnectorOutcome {
+            detail: "done".into(),
+            handle: None,
+        })
+    }
+}
+
+#[tokio::test]
+async fn action_started_is_on_the_record_before_the_connector_acts() {
+    let f = fixture().await;
+    let witness = Arc::new(Witnessing {
+        audit: f.audit.clone(),
+        case_id: f.case.id,
+        seen: std::sync::Mutex::new(Vec::new()),
+    });
+    let executor = Executor::new(
+        f.store.clone(),
+        f.audit.clone(),
+        f.clock.clone(),
+        PolicyEngine::default_set().expect("policy"),
+        [use_case()],
+    )
+    .with_connector(witness.clone());
+    let hash = order(&f, &note(&f.case), RequestStatus::Ready, 0, true).await;
+    let execution = executor.execute(&hash).await.expect("execute");
+    assert_eq!(
+        execution.status,
+        ExecutionStatus::Succeeded,
+        "{}",
+        execution.detail
+    );
+    assert_eq!(*witness.seen.lock().expect("lock"), vec![true]);
+    // Started, then executed, for the same key, in that order.
+    let kinds: Vec<&str> = f
+        .audit
+        .records(Some(f.case.id))
+        .await
+        .expect("records")
+        .iter()
+        .map(|r| r.entry.event.kind())
+        .filter(|k| k.starts_with("action_"))
+        .collect();
+    assert_eq!(kinds, ["action_started", "action_executed"]);
+}
+
+#[tokio::test]
+async fn an_order_closed_on_the_record_is_refused_whatever_the_store_says() {
+    let f = fixture().await;
+    let hash = order(&f, &note(&f.case), RequestStatus::Ready, 0, true).await;
+    // The rejection was recorded, and its status change lost a race.
+    f.audit
+        .append(
+            "system:approvals",
+            AuditEvent::RequestClosed {
+                case_id: f.case.id,
+                proposal_hash: hash.clone(),
+                status: RequestStatus::Rejected,
+                reason: "wrong_target: no".into(),
+            },
+        )
+        .await
+        .expect("audit");
+    let execution = f.executor.execute(&hash).await.expect("execute");
+    assert_eq!(execution.status, ExecutionStatus::Refused);
+    assert!(
+        execution.detail.contains("rejected"),
+        "{}",
+        execution.detail
+    );
+    assert_eq!(notes(&f).await, 0);
+}

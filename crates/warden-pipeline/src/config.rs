@@ -55,12 +55,27 @@ pub struct AuditConfig {
     /// Sign a checkpoint every this many entries (commands also sign one
     /// when they finish, and `warden audit checkpoint` on demand).
     pub checkpoint_every: u64,
+    /// The log's private signing key. Unset: `keys/audit.key` in the data
+    /// directory, which lets whoever holds the data directory rewrite the
+    /// log and re-sign it. Set it to a path outside the data directory,
+    /// owned by another account that lets Warden's account read it (the
+    /// public key is expected beside it as `audit.pub`, unless the data
+    /// directory's `keys/audit.pub` is the only one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signing_key: Option<std::path::PathBuf>,
+    /// Where every signed checkpoint is also appended, outside the data
+    /// directory (`file:///mnt/other/warden-checkpoints`); `warden audit
+    /// verify` checks the log against every checkpoint they hold.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub witnesses: Vec<String>,
 }
 
 impl Default for AuditConfig {
     fn default() -> Self {
         Self {
             checkpoint_every: 1000,
+            signing_key: None,
+            witnesses: Vec::new(),
         }
     }
 }

@@ -262,13 +262,14 @@ impl Control {
             expires_at: request.expires_at,
         };
         self.not_answered_yet(hash, &person.name).await?;
-        // The request closes first: a rejection that reports success has
-        // stopped the order, even against an approval racing it (which then
-        // finds the request no longer pending).
-        self.transition(&request, RequestStatus::Rejected).await?;
-        self.answer(&request, &approval).await?;
-        self.record_closed(&request, RequestStatus::Rejected, &reason_text)
-            .await
+        // On the record first (S5), then the request closes: a rejection
+        // that reports success has stopped the order, even against an
+        // approval racing it (which then finds the request no longer
+        // pending); and once the rejection is on the record the executor
+        // refuses the order whatever the store says.
+        self.close(&request, RequestStatus::Rejected, &reason_text)
+            .await?;
+        self.answer(&request, &approval).await
     }
 
     /// `person` changes the proposal's parameters. The change is a new
@@ -715,10 +716,6 @@ impl Control {
         Ok(())
     }
 
-    /// Close a pending request: the status change first (compare-and-set,
-    /// so a request that became ready or closed meanwhile is reported, not
-    /// silently left as it was), then its record. Closing only ever takes
-    /// authority away, so a record lost after the change fails safe.
     /// One answer per person per proposal (names compare case-insensitively;
     /// the store's unique key holds it under a race too).
     async fn not_answered_yet(&self, hash: &ProposalHash, name: &str) -> Result<(), ControlError> {
@@ -734,14 +731,19 @@ impl Control {
         Ok(())
     }
 
+    /// Close a pending request: its record first (S5), then the status
+    /// change (compare-and-set, so a request that became ready or closed
+    /// meanwhile is reported, not silently left as it was). A record whose
+    /// change then lost such a race still takes authority away: the
+    /// executor refuses an order whose closing is on the record.
     async fn close(
         &self,
         request: &ApprovalRequest,
         status: RequestStatus,
         reason: &str,
     ) -> Result<(), ControlError> {
-        self.transition(request, status).await?;
-        self.record_closed(request, status, reason).await
+        self.record_closed(request, status, reason).await?;
+        self.transition(request, status).await
     }
 
     /// Pending -> `status`, or the status it has instead.

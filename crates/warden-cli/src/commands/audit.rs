@@ -37,6 +37,11 @@ pub enum AuditCommand {
         /// directory's own audit-checkpoint.txt is always checked too.
         #[arg(long = "checkpoint")]
         checkpoints: Vec<PathBuf>,
+        /// A witness to check against (`file:///PATH`), besides those in
+        /// `[audit] witnesses`; repeatable. Name it here when the
+        /// configuration itself may have been changed.
+        #[arg(long = "witness")]
+        witnesses: Vec<String>,
         #[arg(long)]
         json: bool,
     },
@@ -178,11 +183,12 @@ pub async fn run(data_dir: &Path, config: Option<&Path>, args: Args) -> anyhow::
         AuditCommand::Verify {
             public_key,
             checkpoints,
+            witnesses,
             json,
         } => {
             let key = match public_key {
                 Some(path) => warden_audit::PublicKey::load(&path)?,
-                None => env::public_key(data_dir)?,
+                None => env::configured_public_key(data_dir, &env.config.audit)?,
             };
             let mut external = Vec::new();
             let shipped = data_dir.join(env::CHECKPOINT);
@@ -193,6 +199,18 @@ pub async fn run(data_dir: &Path, config: Option<&Path>, args: Args) -> anyhow::
                 external.push(
                     std::fs::read_to_string(path)
                         .with_context(|| format!("cannot read checkpoint {}", path.display()))?,
+                );
+            }
+            // Every checkpoint each witness holds: a log rewritten and
+            // re-signed with the data directory's key is not consistent
+            // with what they kept.
+            let mut urls = env.config.audit.witnesses.clone();
+            urls.extend(witnesses);
+            for witness in warden_audit::witness::parse_all(&urls).context("witnesses")? {
+                external.extend(
+                    witness
+                        .checkpoints()
+                        .with_context(|| format!("cannot read witness {}", witness.name()))?,
                 );
             }
             let report = verify::verify_with(env.store.as_ref(), &key, &external).await?;

@@ -50,7 +50,7 @@ pub async fn run(data_dir: &Path, config: Option<&Path>, args: Args) -> anyhow::
         env.store.clone(),
         pipeline,
         env.audit.clone(),
-        env::public_key(data_dir)?,
+        env::configured_public_key(data_dir, &env.config.audit)?,
         Arc::new(warden_domain::SystemClock),
     );
     let listener = tokio::net::TcpListener::bind(&args.listen)

@@ -390,3 +390,101 @@ async fn an_added_account_is_recorded_once_before_it_exists() {
     assert_eq!(recorded.len(), 1);
     assert_eq!(recorded[0].entry.actor, "local:cli");
 }
+
+/// An audit log that fails every `request_closed` append: the failure
+/// injected between a request's record and its change.
+struct FailingClosures {
+    inner: Arc<StoreAuditLog<SqliteStore>>,
+}
+
+#[async_trait::async_trait]
+impl AuditLog for FailingClosures {
+    async fn append(
+        &self,
+        actor: &str,
+        event: AuditEvent,
+    ) -> Result<warden_audit::AuditReceipt, warden_audit::AuditError> {
+        if event.kind() == "request_closed" {
+            return Err(warden_audit::AuditError::Append("injected".into()));
+        }
+        self.inner.append(actor, event).await
+    }
+    async fn records(
+        &self,
+        case: Option<warden_domain::CaseId>,
+    ) -> Result<Vec<warden_audit::AuditRecord>, warden_audit::AuditError> {
+        self.inner.records(case).await
+    }
+}
+
+/// Every request that left `pending` has its `request_closed` entry.
+async fn closed_without_entry(f: &Fixture) -> Vec<String> {
+    let records = f.audit.records(None).await.expect("records");
+    let mut problems = Vec::new();
+    for request in f.store.approval_requests(None, None).await.expect("read") {
+        if !matches!(
+            request.status,
+            RequestStatus::Rejected | RequestStatus::Expired | RequestStatus::Superseded
+        ) {
+            continue;
+        }
+        let on_record = records.iter().any(|r| {
+            matches!(&r.entry.event, AuditEvent::RequestClosed { proposal_hash, status, .. }
+                if *proposal_hash == request.proposal_hash && *status == request.status)
+        });
+        if !on_record {
+            problems.push(format!(
+                "{} is {} with no entry",
+                request.proposal_hash, request.status
+            ));
+        }
+    }
+    problems
+}
+
+#[tokio::test]
+async fn a_failed_record_leaves_no_closed_request_without_its_entry() {
+    let f = fixture().await;
+    let failing = Control::new(
+        f.store.clone(),
+        Arc::new(FailingClosures {
+            inner: f.audit.clone(),
+        }),
+        f.clock.clone(),
+        ApprovalConfig::default(),
+    );
+    let alice = person("alice", &["analyst"]);
+    // Reject.
+    let request = isolation(&f, 1, &[]).await;
+    let hash = &request.proposal_hash;
+    assert!(
+        failing
+            .reject(hash, &alice, RejectionReason::TooDisruptive, "not now")
+            .await
+            .is_err()
+    );
+    assert_eq!(closed_without_entry(&f).await, Vec::<String>::new());
+    assert_eq!(status(&f, hash).await, RequestStatus::Pending);
+    // Supersede.
+    assert!(
+        failing
+            .modify(
+                hash,
+                &alice,
+                BTreeMap::from([("duration".to_owned(), "2h".to_owned())]),
+            )
+            .await
+            .is_err()
+    );
+    assert_eq!(closed_without_entry(&f).await, Vec::<String>::new());
+    assert_eq!(status(&f, hash).await, RequestStatus::Pending);
+    // Expire.
+    f.clock.advance(time::Duration::days(2));
+    assert!(failing.expire_due().await.is_err());
+    assert_eq!(closed_without_entry(&f).await, Vec::<String>::new());
+    assert_eq!(status(&f, hash).await, RequestStatus::Pending);
+    // With the log working, each closure is on the record.
+    assert_eq!(f.control.expire_due().await.expect("expire"), 1);
+    assert_eq!(status(&f, hash).await, RequestStatus::Expired);
+    assert_eq!(closed_without_entry(&f).await, Vec::<String>::new());
+}

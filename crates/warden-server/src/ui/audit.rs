@@ -45,6 +45,7 @@ const KINDS: &[&str] = &[
     "approval_recorded",
     "proposal_modified",
     "request_closed",
+    "action_started",
     "action_executed",
     "case_state_changed",
     "triage_completed",
