@@ -1243,3 +1243,39 @@ async fn the_queue_filters_and_counts_and_the_dashboard_and_audit_show_the_log()
         "data-testid=\"metric-escalations\">{escalations}<"
     )));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_case_page_names_the_policy_that_let_a_case_close_without_a_person() {
+    let context = warden_enrich::Context::load(
+        &warden_testkit::repo().join("examples/context"),
+        &warden_enrich::ContextConfig::default(),
+    )
+    .unwrap();
+    let server = common::Parts::new(
+        Config::default(),
+        PolicyEngine::default_set().unwrap(),
+        context,
+    )
+    .await
+    .serve();
+    let app = App {
+        router: server.router,
+        state: server.state,
+        _queue: server.queue,
+        _dir: server.dir,
+    };
+    let alice = app.person("alice", &["analyst"]).await;
+    // The pentest VM's Mimikatz closes under the shipped permit; the
+    // domain controller's LSASS access escalates and triage never asks.
+    let pentest = warden_testkit::example_json("ocsf-test-vm-mimikatz.json");
+    let closed = app.triage(&[pentest]).await[0];
+    let body = app.page(&format!("/cases/{closed}"), &alice).await;
+    assert!(body.contains("auto_closed"), "{body}");
+    assert!(
+        body.contains("data-testid=\"case-closing-policy\">closed under auto-close.permit<"),
+        "{body}"
+    );
+    let escalated = app.triage(&[lsass()]).await[0];
+    let body = app.page(&format!("/cases/{escalated}"), &alice).await;
+    assert!(!body.contains("case-closing-policy"), "{body}");
+}

@@ -422,6 +422,10 @@ struct CasePage {
     severity: String,
     verdict: String,
     disposition: String,
+    /// The `case.auto_close` decision, in words: which policies let the
+    /// case close without a person, or refused it; empty when triage did
+    /// not ask.
+    closing_policy: String,
     use_case: String,
     created_at: String,
     updated_at: String,
@@ -467,6 +471,21 @@ async fn detail(
             disposition: case
                 .disposition
                 .map(|d| d.as_str().to_owned())
+                .unwrap_or_default(),
+            closing_policy: case
+                .auto_close
+                .as_ref()
+                .map(|d| {
+                    format!(
+                        "{} under {}",
+                        if d.allowed { "closed" } else { "refused" },
+                        if d.policy_ids.is_empty() {
+                            "no policy (default deny)".to_owned()
+                        } else {
+                            d.policy_ids.join(", ")
+                        }
+                    )
+                })
                 .unwrap_or_default(),
             use_case: detail.use_case.clone(),
             created_at: views::rfc3339(case.created_at),
