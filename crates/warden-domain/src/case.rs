@@ -79,6 +79,8 @@ impl CaseState {
                 | (Escalated, AwaitingApproval | Actioned | Closed)
                 | (Actioned, Closed)
                 | (AutoClosed, Closed | Escalated)
+                // A triage that fails part-way goes to a person (S4).
+                | (New | Enriched | Assessed, Escalated)
         )
     }
 

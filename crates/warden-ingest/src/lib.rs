@@ -31,7 +31,9 @@ pub mod reader;
 pub use attack::AttackCatalogue;
 pub use correlate::{CaseDraft, CorrelationConfig, correlate};
 pub use formats::{FormatChoice, FormatError, Formats, Mapping, MappingError, detect, normalise};
-pub use reader::{IngestError, IngestReport, Limits, ReadOptions, parse_record, read_paths};
+pub use reader::{
+    IngestError, IngestReport, Limits, ReadOptions, parse_record, read_paths, unwrap_envelope,
+};
 
 #[doc(no_inline)]
 pub use warden_domain::Alert;

@@ -146,14 +146,7 @@ fn read_file(path: &Path, options: &ReadOptions, report: &mut IngestReport) {
         report.errors.push(error(&name, reason, &bytes, limits));
         return;
     }
-    let parsed = parse_json(&bytes, limits).map(|value| match value {
-        // An API response wrapping a list of alerts counts as the list.
-        Value::Object(_) if options.formats.detect(&value).is_err() => match collection(value) {
-            Ok(items) => Value::Array(items),
-            Err(value) => value,
-        },
-        value => value,
-    });
+    let parsed = parse_json(&bytes, limits).map(|value| unwrap_envelope(value, &options.formats));
     match parsed {
         Ok(Value::Array(items)) => {
             for (index, item) in items.into_iter().enumerate() {
@@ -180,6 +173,22 @@ fn read_file(path: &Path, options: &ReadOptions, report: &mut IngestReport) {
             convert(&name, value, &bytes, options, report);
         }
         Err(reason) => report.errors.push(error(&name, reason, &bytes, limits)),
+    }
+}
+
+/// A JSON document as an alert file holds it: an API response wrapping a
+/// list of alerts (an object no format reads, with a known key holding
+/// them, such as GuardDuty's `{"Findings": [...]}`) counts as the list, an
+/// array of alerts; anything else is handed back as it is. The file reader
+/// and `warden serve`'s push API both read documents through this, so that
+/// they take the same ones.
+pub fn unwrap_envelope(value: Value, formats: &Formats) -> Value {
+    match value {
+        Value::Object(_) if formats.detect(&value).is_err() => match collection(value) {
+            Ok(items) => Value::Array(items),
+            Err(value) => value,
+        },
+        value => value,
     }
 }
 

@@ -101,6 +101,21 @@ pub struct ServerConfig {
     pub executor_interval_seconds: u32,
     /// How often a checkpoint is signed over new audit entries, in seconds.
     pub checkpoint_interval_seconds: u32,
+    /// Most alerts (records) one push may carry; a larger batch is refused
+    /// whole with 413, to be split by the sender.
+    pub ingest_max_batch_alerts: usize,
+    /// Alerts each principal (API token or account) may push per minute,
+    /// on average: a token bucket refilled at this rate. Over it, a push
+    /// is answered 429 with `Retry-After`.
+    pub ingest_alerts_per_minute: u32,
+    /// The bucket's size: alerts a principal may push at once after a
+    /// quiet spell. Never below `ingest_max_batch_alerts`, so that one
+    /// full batch can always pass.
+    pub ingest_burst_alerts: u32,
+    /// Bytes of pushed alerts (as received) waiting for triage, from all
+    /// senders together; a push that would go over it is answered 429
+    /// with `Retry-After` (one push is always taken into an empty queue).
+    pub triage_queue_max_bytes: usize,
 }
 
 impl Default for ServerConfig {
@@ -113,6 +128,10 @@ impl Default for ServerConfig {
             max_body_bytes: 8 * 1024 * 1024,
             executor_interval_seconds: 5,
             checkpoint_interval_seconds: 60,
+            ingest_max_batch_alerts: 1000,
+            ingest_alerts_per_minute: 6000,
+            ingest_burst_alerts: 2000,
+            triage_queue_max_bytes: 64 * 1024 * 1024,
         }
     }
 }

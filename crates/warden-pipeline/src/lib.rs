@@ -91,6 +91,29 @@ pub struct TriageRun {
     pub rejected: Vec<IngestError>,
 }
 
+/// A case whose triage failed part-way (see
+/// [`Pipeline::triage_alerts_each`]), and what became of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseFailure {
+    pub case_id: warden_domain::CaseId,
+    pub alert_ids: Vec<warden_domain::AlertId>,
+    /// The error that stopped its triage.
+    pub error: String,
+    pub handled: FailureHandling,
+}
+
+/// Where a failed case went: to a person, or its alerts to the dead-letter
+/// store; only when neither could be recorded is it nowhere but the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FailureHandling {
+    /// Escalated with the error (`triage_failed: ...`).
+    Escalated,
+    /// Never stored as a case: its alerts are dead letters with the reason.
+    DeadLettered(Vec<String>),
+    /// Neither could be recorded (the store or the log is failing).
+    NotRecorded(String),
+}
+
 /// What a dead-letter retry did.
 #[derive(Debug)]
 pub enum RetryOutcome {
@@ -576,10 +599,128 @@ impl Pipeline {
         // several are assessed at once (in order of the drafts).
         use futures_util::{StreamExt as _, TryStreamExt as _};
         futures_util::stream::iter(correlate(alerts, &self.config.correlation))
-            .map(|draft| self.triage_case(draft))
+            .map(|draft| self.triage_case(draft, self.new_case_id()))
             .buffered(self.cases_in_flight)
             .try_collect()
             .await
+    }
+
+    /// Triage parsed alerts as [`Pipeline::triage_alerts`] does, but each
+    /// case on its own: one whose triage fails stops no other, and is never
+    /// dropped (S4). It is escalated to a person with the error, or, when
+    /// it was never stored, its alerts go to the dead-letter store with the
+    /// reason. Only a failure to record the alerts' receipt fails the call.
+    pub async fn triage_alerts_each(
+        &self,
+        alerts: Vec<Alert>,
+    ) -> Result<Vec<Result<CaseOutcome, CaseFailure>>, PipelineError> {
+        for alert in &alerts {
+            self.audit
+                .append(
+                    PIPELINE,
+                    AuditEvent::AlertIngested {
+                        alert_id: alert.id,
+                        format: alert.format,
+                        origin: alert.origin.clone(),
+                        rule: alert.rule.name.clone(),
+                        raw_sha256: alert.raw_sha256.clone(),
+                    },
+                )
+                .await?;
+        }
+        use futures_util::StreamExt as _;
+        Ok(
+            futures_util::stream::iter(correlate(alerts, &self.config.correlation))
+                .map(|draft| self.triage_case_or_escalate(draft))
+                .buffered(self.cases_in_flight)
+                .collect()
+                .await,
+        )
+    }
+
+    /// A new case's id (a replay re-opens the stored case under its own).
+    fn new_case_id(&self) -> warden_domain::CaseId {
+        // `CaseId::default()` is a fresh id.
+        self.replaying.unwrap_or_default()
+    }
+
+    async fn triage_case_or_escalate(&self, draft: CaseDraft) -> Result<CaseOutcome, CaseFailure> {
+        let case_id = self.new_case_id();
+        let alerts: Vec<Alert> = draft.alerts.iter().map(|(a, _)| a.clone()).collect();
+        let error = match self.triage_case(draft, case_id).await {
+            Ok(outcome) => return Ok(outcome),
+            Err(err) => err.to_string(),
+        };
+        let handled = match self.escalate_failed(case_id, &error).await {
+            Ok(true) => FailureHandling::Escalated,
+            Ok(false) => self.dead_letter_failed(&alerts, &error, None).await,
+            Err(escalation) => {
+                let escalation = escalation.to_string();
+                self.dead_letter_failed(&alerts, &error, Some(escalation))
+                    .await
+            }
+        };
+        Err(CaseFailure {
+            case_id,
+            alert_ids: alerts.iter().map(|a| a.id).collect(),
+            error,
+            handled,
+        })
+    }
+
+    /// Escalate a stored case whose triage failed, with the error, on the
+    /// record first. `false` when the case was never stored.
+    async fn escalate_failed(
+        &self,
+        case_id: warden_domain::CaseId,
+        error: &str,
+    ) -> Result<bool, PipelineError> {
+        let Some(mut case) = self.store.case(case_id).await? else {
+            return Ok(false);
+        };
+        self.audit
+            .append(
+                PIPELINE,
+                AuditEvent::Escalated {
+                    case_id,
+                    reasons: vec![format!("triage_failed: {error}")],
+                },
+            )
+            .await?;
+        if case.state.can_move_to(CaseState::Escalated) {
+            case.disposition = Some(Disposition::Escalated);
+            self.advance(&mut case, CaseState::Escalated).await?;
+        }
+        Ok(true)
+    }
+
+    /// Keep the alerts of a case that could not be stored or escalated as
+    /// dead letters, with the reason.
+    async fn dead_letter_failed(
+        &self,
+        alerts: &[Alert],
+        error: &str,
+        escalation: Option<String>,
+    ) -> FailureHandling {
+        let reason = match &escalation {
+            None => format!("triage failed before its case was stored: {error}"),
+            Some(escalation) => {
+                format!("triage failed: {error}; escalating it failed too: {escalation}")
+            }
+        };
+        let mut ids = Vec::new();
+        for alert in alerts {
+            let letter = IngestError {
+                origin: alert.origin.clone(),
+                reason: reason.clone(),
+                payload: serde_json::to_vec(&alert.raw).unwrap_or_default(),
+            };
+            match self.dead_letter(&letter).await {
+                Ok(id) => ids.push(id),
+                Err(err) => return FailureHandling::NotRecorded(format!("{reason}; {err}")),
+            }
+        }
+        FailureHandling::DeadLettered(ids)
     }
 
     /// With the simulated approver on, grant `request` as many distinct
@@ -627,7 +768,11 @@ impl Pipeline {
 
     /// One case through correlate (already grouped), enrich, assess, decide,
     /// approve and execute.
-    async fn triage_case(&self, draft: CaseDraft) -> Result<CaseOutcome, PipelineError> {
+    async fn triage_case(
+        &self,
+        draft: CaseDraft,
+        case_id: warden_domain::CaseId,
+    ) -> Result<CaseOutcome, PipelineError> {
         let now = self.clock.now();
         let alerts: Vec<Alert> = draft.alerts.iter().map(|(a, _)| a.clone()).collect();
         let severity = alerts
@@ -649,11 +794,9 @@ impl Pipeline {
             severity,
             now,
         );
-        if let Some(id) = self.replaying {
-            // A replay re-opens the stored case under its own id (in a
-            // scratch store): history lookups leave it out as they did.
-            case.id = id;
-        }
+        // A replay re-opens the stored case under its own id (in a scratch
+        // store): history lookups leave it out as they did.
+        case.id = case_id;
         self.audit
             .append(
                 PIPELINE,

@@ -30,6 +30,7 @@ pub mod api;
 pub mod auth;
 pub mod error;
 pub mod guard;
+pub mod limits;
 pub mod metrics;
 pub mod routes;
 pub mod ui;
@@ -48,8 +49,9 @@ pub use routes::router;
 /// The audit log the server writes through.
 pub type Audit = warden_audit::StoreAuditLog<SqliteStore>;
 
-/// Alerts waiting for the triage worker; bounded, so a flood pushes back
-/// on senders (503) instead of growing memory.
+/// Pushes waiting for the triage worker; bounded (and bounded in bytes by
+/// `[server] triage_queue_max_bytes`), so a flood pushes back on senders
+/// (429 with `Retry-After`) instead of growing memory.
 pub const TRIAGE_QUEUE: usize = 1024;
 
 /// What every handler shares.
@@ -65,6 +67,7 @@ struct Inner {
     public_key: warden_audit::PublicKey,
     config: ServerConfig,
     throttle: auth::throttle::Throttle,
+    limits: limits::IngestLimits,
     clock: Arc<dyn Clock>,
     triage: mpsc::Sender<Batch>,
 }
@@ -83,6 +86,9 @@ impl std::fmt::Debug for AppState {
 pub(crate) struct Batch {
     pub alerts: Vec<Alert>,
     pub received: std::time::Instant,
+    /// The batch's bytes in the triage queue, given back once it is
+    /// triaged (when the batch is dropped).
+    pub queued: limits::Reservation,
 }
 
 /// The receiving end of the triage queue, for [`workers::spawn`].
@@ -103,6 +109,7 @@ impl AppState {
         let (tx, rx) = mpsc::channel(TRIAGE_QUEUE);
         let throttle =
             auth::throttle::Throttle::new(config.login_max_failures, config.login_lockout_seconds);
+        let limits = limits::IngestLimits::new(&config);
         metrics::install();
         (
             Self {
@@ -113,6 +120,7 @@ impl AppState {
                     public_key,
                     config,
                     throttle,
+                    limits,
                     clock,
                     triage: tx,
                 }),
@@ -143,6 +151,11 @@ impl AppState {
 
     pub fn throttle(&self) -> &auth::throttle::Throttle {
         &self.inner.throttle
+    }
+
+    /// Limits on pushed alerts.
+    pub fn limits(&self) -> &limits::IngestLimits {
+        &self.inner.limits
     }
 
     pub fn now(&self) -> time::OffsetDateTime {

@@ -52,6 +52,14 @@ fn describe() {
         "Records refused at ingest (dead-lettered)"
     );
     describe_counter!(
+        "warden_pushes_refused_total",
+        "Pushes refused with 429, by reason (rate_limited, queue_full)"
+    );
+    describe_counter!(
+        "warden_triage_failures_total",
+        "Cases whose triage failed (escalated with the error, or dead-lettered)"
+    );
+    describe_counter!(
         "warden_cases_triaged_total",
         "Cases triaged, by disposition and use case"
     );
@@ -108,6 +116,16 @@ fn describe() {
 pub fn alerts_received(accepted: usize, rejected: usize) {
     counter!("warden_alerts_ingested_total").increment(accepted as u64);
     counter!("warden_alerts_rejected_total").increment(rejected as u64);
+}
+
+/// A push refused before ingest (`rate_limited`, `queue_full`).
+pub fn push_refused(reason: &'static str) {
+    counter!("warden_pushes_refused_total", "reason" => reason).increment(1);
+}
+
+/// A case whose triage failed (escalated, or its alerts dead-lettered).
+pub fn triage_failed() {
+    counter!("warden_triage_failures_total").increment(1);
 }
 
 /// A case finished triage `seconds` after its alerts arrived.

@@ -78,22 +78,43 @@ async fn triage(
 
 async fn triage_batch(state: &AppState, batch: crate::Batch) {
     let count = batch.alerts.len();
-    match state.pipeline().triage_alerts(batch.alerts).await {
-        Ok(outcomes) => {
+    // Each case on its own: one that fails is escalated with the error (or
+    // its alerts dead-lettered), and the rest of the batch goes on.
+    match state.pipeline().triage_alerts_each(batch.alerts).await {
+        Ok(results) => {
             let seconds = batch.received.elapsed().as_secs_f64();
-            for outcome in &outcomes {
-                crate::metrics::case_triaged(outcome, seconds);
+            let mut cases = 0;
+            for result in &results {
+                match result {
+                    Ok(outcome) => {
+                        cases += 1;
+                        crate::metrics::case_triaged(outcome, seconds);
+                    }
+                    Err(failure) => {
+                        crate::metrics::triage_failed();
+                        tracing::error!(
+                            case = %failure.case_id,
+                            alerts = failure.alert_ids.len(),
+                            error = %failure.error,
+                            handled = ?failure.handled,
+                            "triage of a case failed"
+                        );
+                    }
+                }
             }
             tracing::info!(
                 alerts = count,
-                cases = outcomes.len(),
+                cases,
+                failed = results.len() - cases,
                 "triaged pushed alerts"
             );
         }
-        // Each alert's receipt is in the audit log before triage starts;
-        // the error goes to the operator's log.
+        // Recording the alerts' receipt failed: nothing of theirs was
+        // triaged; the error goes to the operator's log.
         Err(err) => tracing::error!(error = %err, alerts = count, "triage failed"),
     }
+    // The batch's bytes leave the queue only now (`batch.queued`).
+    drop(batch.queued);
 }
 
 async fn executor(state: AppState, mut stopped: watch::Receiver<bool>) {

@@ -318,8 +318,36 @@ async fn ingest_one(
     ApiQuery(query): ApiQuery<IngestQuery>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let origin = format!("http:{}", principal.name());
-    ingest(&state, vec![(origin, body.to_vec())], query).await
+    let name = principal.name();
+    // One document, read as `warden triage` reads a `.json` file: one
+    // alert, an array of them, or a vendor envelope around a list.
+    let records = match serde_json::from_slice::<serde_json::Value>(&body) {
+        Ok(value) => match warden_ingest::unwrap_envelope(value, state.pipeline().formats()) {
+            serde_json::Value::Array(items) => items_as_records(name, items),
+            _ => vec![(format!("http:{name}"), body.to_vec())],
+        },
+        // Not JSON: ingest keeps it as a dead letter with the reason.
+        Err(_) => vec![(format!("http:{name}"), body.to_vec())],
+    };
+    if records.is_empty() {
+        return Err(ApiError::bad_request("the document holds no alerts"));
+    }
+    ingest(&state, &principal, records, query).await
+}
+
+/// An array's items as records, each in its compact serialised form (as
+/// the file reader hashes array elements).
+fn items_as_records(name: &str, items: Vec<serde_json::Value>) -> Vec<(String, Vec<u8>)> {
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(n, item)| {
+            (
+                format!("http:{name}[{n}]"),
+                serde_json::to_vec(&item).unwrap_or_default(),
+            )
+        })
+        .collect()
 }
 
 async fn ingest_batch(
@@ -342,27 +370,51 @@ async fn ingest_batch(
             .filter(|(_, line)| !line.iter().all(u8::is_ascii_whitespace))
             .map(|(n, line)| (format!("http:{name}:{}", n + 1), line.to_vec()))
             .collect()
-    } else {
-        let items: Vec<Box<serde_json::value::RawValue>> = serde_json::from_slice(&body)
-            .map_err(|e| {
-                ApiError::bad_request(format!(
-                    "a batch is a JSON array of alerts (or JSON lines sent as application/x-ndjson): {e}"
-                ))
-            })?;
+    } else if let Ok(items) = serde_json::from_slice::<Vec<Box<serde_json::value::RawValue>>>(&body)
+    {
         items
             .into_iter()
             .enumerate()
             .map(|(n, raw)| (format!("http:{name}[{n}]"), raw.get().as_bytes().to_vec()))
             .collect()
+    } else {
+        // A vendor envelope around a list (GuardDuty `{"Findings": [...]}`,
+        // Splunk `results`, ...), read as `warden triage` reads it.
+        let value: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
+            ApiError::bad_request(format!(
+                "a batch is a JSON array of alerts (or JSON lines sent as application/x-ndjson): {e}"
+            ))
+        })?;
+        match warden_ingest::unwrap_envelope(value, state.pipeline().formats()) {
+            serde_json::Value::Array(items) => items_as_records(name, items),
+            _ => {
+                return Err(ApiError::bad_request(
+                    "a batch is a JSON array of alerts, a vendor response listing them \
+                     (such as GuardDuty's {\"Findings\": [...]}), or JSON lines sent as \
+                     application/x-ndjson",
+                ));
+            }
+        }
     };
     if records.is_empty() {
         return Err(ApiError::bad_request("the batch holds no alerts"));
     }
-    ingest(&state, records, query).await
+    ingest(&state, &principal, records, query).await
+}
+
+/// 429 with `Retry-After` (whole seconds, at least one).
+fn too_many(code: &'static str, message: String, wait: std::time::Duration) -> Response {
+    let seconds = wait.as_secs().max(1);
+    let mut response = ApiError::new(StatusCode::TOO_MANY_REQUESTS, code, message).into_response();
+    if let Ok(value) = header::HeaderValue::from_str(&seconds.to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
 }
 
 async fn ingest(
     state: &AppState,
+    principal: &Principal,
     records: Vec<(String, Vec<u8>)>,
     query: IngestQuery,
 ) -> Result<Response, ApiError> {
@@ -374,17 +426,50 @@ async fn ingest(
         .transpose()
         .map_err(ApiError::bad_request)?;
     let received = std::time::Instant::now();
-    let permit = state
-        .triage_sender()
-        .clone()
-        .try_reserve_owned()
-        .map_err(|_| {
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "busy",
-                "triage is behind; send again shortly",
-            )
-        })?;
+    let limits = state.limits();
+    if records.len() > limits.max_batch() {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_many_alerts",
+            format!(
+                "{} alerts in one push; at most {} are taken at once: split the batch",
+                records.len(),
+                limits.max_batch()
+            ),
+        ));
+    }
+    // The queue first (its places come back if the rate refuses), then the
+    // sender's own rate. Nothing is parsed or recorded for a refused push.
+    let queue_full = || {
+        tracing::warn!(by = %principal.actor(), "push refused: the triage queue is full");
+        crate::metrics::push_refused("queue_full");
+        too_many(
+            "queue_full",
+            "triage is behind; send again after the Retry-After seconds".to_owned(),
+            crate::limits::QUEUE_RETRY_AFTER,
+        )
+    };
+    let Ok(permit) = state.triage_sender().clone().try_reserve_owned() else {
+        return Ok(queue_full());
+    };
+    let bytes = records.iter().map(|(_, bytes)| bytes.len()).sum();
+    let Some(queued) = limits.reserve(bytes) else {
+        return Ok(queue_full());
+    };
+    if let Err(wait) = limits.take(&principal.actor(), records.len(), received) {
+        tracing::warn!(by = %principal.actor(), alerts = records.len(), "push refused: over its rate");
+        crate::metrics::push_refused("rate_limited");
+        return Ok(too_many(
+            "rate_limited",
+            format!(
+                "{} pushes alerts faster than its rate of {} a minute; send again after the \
+                 Retry-After seconds",
+                principal.actor(),
+                state.config().ingest_alerts_per_minute
+            ),
+            wait,
+        ));
+    }
     let results = pipeline.accept_records(records, format).await?;
     let mut result = IngestResult {
         accepted: Vec::new(),
@@ -413,7 +498,11 @@ async fn ingest(
     let status = if alerts.is_empty() {
         StatusCode::UNPROCESSABLE_ENTITY
     } else {
-        permit.send(crate::Batch { alerts, received });
+        permit.send(crate::Batch {
+            alerts,
+            received,
+            queued,
+        });
         StatusCode::ACCEPTED
     };
     Ok((status, Json(result)).into_response())

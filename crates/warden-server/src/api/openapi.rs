@@ -276,13 +276,21 @@ impl Builder {
             if responses.contains_key(&status.to_string()) {
                 continue;
             }
-            responses.insert(
-                status.to_string(),
-                json!({
-                    "description": error_description(status),
-                    "content": { "application/json": { "schema": error.clone() } },
-                }),
-            );
+            let mut answer = json!({
+                "description": error_description(status),
+                "content": { "application/json": { "schema": error.clone() } },
+            });
+            if let (429, Value::Object(map)) = (status, &mut answer) {
+                map.insert(
+                    "headers".into(),
+                    json!({ "Retry-After": {
+                        "description": "Seconds to wait before sending again",
+                        "required": true,
+                        "schema": { "type": "integer", "minimum": 1 },
+                    }}),
+                );
+            }
+            responses.insert(status.to_string(), answer);
         }
         let security = match route.access {
             Access::Public => json!([]),
@@ -411,7 +419,11 @@ fn error_description(status: u16) -> &'static str {
         409 => "The state does not allow it (already answered, expired, taken)",
         415 => "The body is not sent as application/json",
         422 => "The body is JSON of the wrong shape",
-        503 => "Triage is behind; send again shortly",
+        413 => "More alerts in one push than `[server] ingest_max_batch_alerts`: split the batch",
+        429 => {
+            "The sender is over its rate (`rate_limited`) or the triage queue is full \
+            (`queue_full`): send again after `Retry-After` seconds"
+        }
         _ => "An error",
     }
 }
@@ -432,11 +444,15 @@ fn operation(b: &mut Builder, route: &Route) -> Option<Op> {
             let result = b.answer::<IngestResult>();
             let mut op = Op::new("ingestAlert", 202, "Accepted and queued", result.clone())
                 .query(b.query::<IngestQuery>())
-                .errors(&[400, 503]);
+                .errors(&[400, 413, 429]);
             op.body = Some(json!({
                 "required": true,
                 "description": "One alert: OCSF, ECS, Suricata EVE, chainsaw, Splunk, Microsoft \
-                    Graph, hayabusa, Falcon, GuardDuty or a configured mapping",
+                    Graph, hayabusa, Falcon, GuardDuty or a configured mapping; or, as \
+                    `warden triage` reads a `.json` file, an array of alerts or a vendor \
+                    response listing them (GuardDuty `{\"Findings\": [...]}`, Splunk \
+                    `results`, Microsoft Graph `value`, CrowdStrike `resources`, \
+                    Elasticsearch `hits.hits`)",
                 "content": { "application/json": { "schema": any_json } },
             }));
             op.other = vec![(
@@ -455,13 +471,17 @@ fn operation(b: &mut Builder, route: &Route) -> Option<Op> {
                 result.clone(),
             )
             .query(b.query::<IngestQuery>())
-            .errors(&[400, 503]);
+            .errors(&[400, 413, 429]);
             op.body = Some(json!({
                 "required": true,
-                "description": "A JSON array of alerts, or JSON lines sent as \
-                    `application/x-ndjson`",
+                "description": "A JSON array of alerts, a vendor response listing them \
+                    (GuardDuty `{\"Findings\": [...]}`, Splunk `results`, ...), or JSON lines \
+                    sent as `application/x-ndjson`",
                 "content": {
-                    "application/json": { "schema": { "type": "array", "items": any_json } },
+                    "application/json": { "schema": { "oneOf": [
+                        { "type": "array", "items": any_json },
+                        { "type": "object", "description": "A vendor response listing alerts" },
+                    ] } },
                 },
             }));
             op.other = vec![(

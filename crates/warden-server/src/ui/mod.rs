@@ -264,14 +264,30 @@ struct LoginQuery {
     next: Option<String>,
 }
 
-/// Only a local path is a place to go back to after signing in.
+/// Only a local path is a place to go back to after signing in: a
+/// relative reference with no scheme and no authority, starting with one
+/// `/` not followed by another `/` or a `\\`, made only of the characters
+/// RFC 3986 allows in a path, query and fragment (so no backslash, no
+/// space and no control character: browsers drop tabs and line breaks, and
+/// read `/\t/evil.example` as `//evil.example`). Anything else goes home
+/// (`/`); no `next` at all goes to the case queue.
 fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => {
-            path.to_owned()
-        }
-        _ => "/cases".to_owned(),
+    let Some(path) = next else {
+        return "/cases".to_owned();
+    };
+    if is_local_path(path) {
+        path.to_owned()
+    } else {
+        "/".to_owned()
     }
+}
+
+fn is_local_path(path: &str) -> bool {
+    let bytes = path.as_bytes();
+    let uri_char = |b: &u8| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/?#%".contains(b);
+    bytes.first() == Some(&b'/')
+        && !matches!(bytes.get(1), Some(b'/' | b'\\'))
+        && bytes.iter().all(uri_char)
 }
 
 fn login_form(
