@@ -600,3 +600,52 @@ fn a_rewritten_and_re_signed_log_fails_verify_against_a_witness() {
     let named = warden(&data, &["audit", "verify", "--witness", &url]);
     assert!(!named.status.success(), "{}", stdout(&named));
 }
+
+/// `[audit] signing_key`: the log signs with a key kept outside the data
+/// directory (never made there), and verify checks with its `audit.pub`.
+#[test]
+fn the_signing_key_can_live_outside_the_data_directory() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let keys = dir.path().join("other-account");
+    let key = warden_audit::LogKey::create_files(&keys, "warden.test/outside").expect("key");
+    let private = keys.join(warden_audit::signing::PRIVATE_KEY_FILE);
+    let config = dir.path().join("warden.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[audit]\nsigning_key = {:?}\n",
+            private.display().to_string()
+        ),
+    )
+    .expect("config");
+    let config = config.to_str().expect("utf-8");
+    let out = warden(
+        &data,
+        &[
+            "--config",
+            config,
+            "triage",
+            "examples/alerts",
+            "--context",
+            "examples/context",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !data.join("keys").join("audit.key").exists(),
+        "no key is made in the data directory"
+    );
+    let shipped = std::fs::read_to_string(data.join("audit-checkpoint.txt")).expect("shipped");
+    key.public()
+        .open_checkpoint(&shipped)
+        .expect("signed with the outside key");
+    let out = warden(&data, &["--config", config, "audit", "verify", "--json"]);
+    let report: Value = serde_json::from_str(stdout(&out).trim()).expect("json report");
+    assert!(out.status.success(), "{report}");
+    assert!(report["checkpoints"].as_u64() > Some(0), "{report}");
+}
