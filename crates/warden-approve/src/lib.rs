@@ -6,7 +6,9 @@
 //! - [`release`]: the only way to make an [`Executable`]. It checks that the
 //!   decision is for exactly this proposal (S3), that policy allowed it, and
 //!   that every approval the policy requires is recorded by distinct,
-//!   authorised people, none of them the requester, none expired (S1).
+//!   authorised people, none of them a requester (the agent, a person who
+//!   modified it, a principal whose push produced one of the case's
+//!   alerts), none expired (S1).
 //! - [`tally`]: counts valid approvals, for the policy context and for the
 //!   executor's re-check.
 //! - [`card`]: the approval card people decide on.
@@ -20,7 +22,7 @@ pub mod card;
 use std::collections::{BTreeMap, BTreeSet};
 
 use time::OffsetDateTime;
-use warden_domain::{ActionProposal, Approval, Decision, DecisionOutcome, ProposalHash};
+use warden_domain::{ActionProposal, Alert, Approval, Decision, DecisionOutcome, ProposalHash};
 
 pub use card::{build_card, reverse_of};
 
@@ -30,7 +32,7 @@ pub struct Executable {
     proposal: ActionProposal,
     decision: Decision,
     approvals: Vec<Approval>,
-    requester: String,
+    requesters: Requesters,
 }
 
 impl Executable {
@@ -47,8 +49,9 @@ impl Executable {
         &self.approvals
     }
 
-    pub fn requester(&self) -> &str {
-        &self.requester
+    /// Everyone counted as asking for it (none of them approves it).
+    pub fn requesters(&self) -> &Requesters {
+        &self.requesters
     }
 
     /// Run the release checks again at `now` (the executor does, at
@@ -58,7 +61,7 @@ impl Executable {
             self.proposal.clone(),
             self.decision.clone(),
             &self.approvals,
-            &self.requester,
+            self.requesters.clone(),
             now,
         )
         .map(|_| ())
@@ -83,23 +86,95 @@ pub enum Withheld {
     },
 }
 
+/// Who counts as asking for a proposal, so that none of them approves it
+/// (S1, separation of duties): the requester (`agent:<use case>`, or the
+/// person who modified the proposal) and every principal whose push
+/// produced one of the case's alerts. Names compare case-insensitively.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Requesters(BTreeSet<String>);
+
+impl Requesters {
+    /// Just `requester`.
+    pub fn new(requester: &str) -> Self {
+        let mut requesters = Self::default();
+        requesters.add(requester);
+        requesters
+    }
+
+    /// Count `name` as a requester too.
+    pub fn add(&mut self, name: &str) {
+        self.0.insert(name.to_ascii_lowercase());
+    }
+
+    /// Count the principals that pushed `alerts` as requesters too (see
+    /// [`ingest_principal`]).
+    pub fn with_ingest_of<'a>(mut self, alerts: impl IntoIterator<Item = &'a Alert>) -> Self {
+        for alert in alerts {
+            if let Some(name) = ingest_principal(&alert.origin) {
+                self.add(name);
+            }
+        }
+        self
+    }
+
+    /// Whether `name` is one of them.
+    pub fn contains(&self, name: &str) -> bool {
+        self.0.contains(&name.to_ascii_lowercase())
+    }
+
+    /// The names, lower case, sorted.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(String::as_str)
+    }
+}
+
+impl From<&str> for Requesters {
+    fn from(requester: &str) -> Self {
+        Self::new(requester)
+    }
+}
+
+impl From<&Requesters> for Requesters {
+    fn from(requesters: &Requesters) -> Self {
+        requesters.clone()
+    }
+}
+
+impl From<&String> for Requesters {
+    fn from(requester: &String) -> Self {
+        Self::new(requester)
+    }
+}
+
+/// The principal whose push produced an alert with this `origin`: the
+/// server records an alert pushed over HTTP as `http:<name>`,
+/// `http:<name>:<line>` (JSON lines) or `http:<name>[<index>]` (a JSON
+/// array), where `<name>` is the signed-in person or the API token (neither
+/// kind of name may hold `:` or `[`). `None` for alerts read from files.
+pub fn ingest_principal(origin: &str) -> Option<&str> {
+    let rest = origin.strip_prefix("http:")?;
+    let name = rest.split([':', '[']).next().unwrap_or_default();
+    (!name.is_empty()).then_some(name)
+}
+
 /// Valid approvals of `hash`: approved, bound to this hash, not expired at
-/// `now`, not by the requester, by a holder of one of `roles` (any role when
-/// empty). One per person: the same person twice counts once.
+/// `now`, not by one of the requesters, by a holder of one of `roles` (any
+/// role when empty). One per person: the same person twice counts once.
 pub fn tally(
     hash: &ProposalHash,
     approvals: &[Approval],
-    requester: &str,
+    requesters: impl Into<Requesters>,
     roles: &[String],
     now: OffsetDateTime,
 ) -> (u32, BTreeSet<String>) {
+    let requesters = requesters.into();
     let mut by_person: BTreeMap<&str, &str> = BTreeMap::new();
     for approval in approvals {
         let valid = approval.approved
             && &approval.proposal_hash == hash
             && approval.expires_at > now
             && approval.decided_at <= now
-            && !approval.approver.eq_ignore_ascii_case(requester)
+            && !requesters.contains(&approval.approver)
             && (roles.is_empty() || roles.contains(&approval.role));
         if valid {
             by_person
@@ -117,9 +192,10 @@ pub fn release(
     proposal: ActionProposal,
     decision: Decision,
     approvals: &[Approval],
-    requester: &str,
+    requesters: impl Into<Requesters>,
     now: OffsetDateTime,
 ) -> Result<Executable, Withheld> {
+    let requesters = requesters.into();
     let hash = proposal.hash();
     // INVARIANT (S3): the decision and approvals bind this exact proposal.
     if decision.proposal_hash != hash
@@ -138,7 +214,7 @@ pub fn release(
             approvals: needed,
             roles,
         } => {
-            let (valid, _) = tally(&hash, approvals, requester, roles, now);
+            let (valid, _) = tally(&hash, approvals, requesters.clone(), roles, now);
             if valid < *needed {
                 return Err(Withheld::AwaitingApproval {
                     needed: *needed,
@@ -148,7 +224,9 @@ pub fn release(
             }
             approvals
                 .iter()
-                .filter(|a| a.proposal_hash == hash && a.approved)
+                .filter(|a| {
+                    a.proposal_hash == hash && a.approved && !requesters.contains(&a.approver)
+                })
                 .cloned()
                 .collect()
         }
@@ -157,7 +235,7 @@ pub fn release(
         proposal,
         decision,
         approvals: counted,
-        requester: requester.to_owned(),
+        requesters,
     })
 }
 

@@ -170,3 +170,49 @@ fn a_changed_proposal_voids_decision_and_approvals() {
         Err(Withheld::AwaitingApproval { valid: 0, .. })
     ));
 }
+
+#[test]
+fn ingest_principals_are_read_from_http_origins_only() {
+    assert_eq!(ingest_principal("http:alice"), Some("alice"));
+    assert_eq!(ingest_principal("http:splunk-prod:12"), Some("splunk-prod"));
+    assert_eq!(
+        ingest_principal("http:j.doe@corp.example[3]"),
+        Some("j.doe@corp.example")
+    );
+    assert_eq!(ingest_principal("alerts/x.json:4"), None);
+    assert_eq!(ingest_principal("http:"), None);
+}
+
+#[test]
+fn a_principal_that_pushed_an_alert_of_the_case_does_not_count() {
+    let now = OffsetDateTime::now_utc();
+    let p = proposal();
+    let one = DecisionOutcome::NeedsApproval {
+        approvals: 1,
+        roles: vec![],
+    };
+    let approvals = [approval(&p, "Alice", "analyst", now)];
+    let mut requesters = Requesters::new("agent:default");
+    requesters.add("alice");
+    assert_eq!(tally(&p.hash(), &approvals, &requesters, &[], now).0, 0);
+    assert!(matches!(
+        release(
+            p.clone(),
+            decision(&p, one.clone()),
+            &approvals,
+            &requesters,
+            now
+        ),
+        Err(Withheld::AwaitingApproval { valid: 0, .. })
+    ));
+    assert!(
+        release(
+            p.clone(),
+            decision(&p, one),
+            &approvals,
+            "agent:default",
+            now
+        )
+        .is_ok()
+    );
+}

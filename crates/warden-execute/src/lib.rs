@@ -25,13 +25,13 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
-use warden_approve::{Executable, release, reverse_of, tally};
+use warden_approve::{Executable, Requesters, release, reverse_of, tally};
 use warden_audit::AuditLog;
 use warden_domain::{
-    ActionName, ActionProposal, Approval, ApprovalRequest, AuditEvent, Autonomy, Clock,
+    ActionName, ActionProposal, Alert, Approval, ApprovalRequest, AuditEvent, Autonomy, Clock,
     DecisionOutcome, Execution, ExecutionStatus, ProposalHash, RequestStatus, Target, UseCase,
 };
-use warden_policy::{ApprovalTally, PolicyEngine};
+use warden_policy::{ApprovalTally, PolicyEngine, TRUST_LADDER_ROLES};
 use warden_store::{Claim, Store};
 
 pub use facts::CaseView;
@@ -47,6 +47,78 @@ pub use connectors::sandbox::RecordingConnector;
 pub struct ConnectorRequest<'a> {
     pub proposal: &'a ActionProposal,
     pub idempotency_key: &'a str,
+    /// The executor's last check (the kill switch), asked through
+    /// [`ConnectorRequest::go_ahead`] right before the call that has the
+    /// side effect; `None` outside the executor (tests, previews).
+    pub gate: Option<&'a dyn Gate>,
+}
+
+impl ConnectorRequest<'_> {
+    /// Ask the executor whether the action may still take effect: call it
+    /// after the read-only look-ups (which can take up to the time-out) and
+    /// right before the call that changes something. An error (the kill
+    /// switch was pulled meanwhile, or cannot be read) must stop the
+    /// connector there.
+    pub async fn go_ahead(&self) -> Result<(), ConnectorError> {
+        match self.gate {
+            Some(gate) => gate
+                .check()
+                .await
+                .map_err(|reason| ConnectorError::new(ConnectorErrorKind::Rejected, reason)),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The executor's check right before a side effect (see
+/// [`ConnectorRequest::go_ahead`]).
+#[async_trait]
+pub trait Gate: Send + Sync + std::fmt::Debug {
+    /// `Err(reason)` when the action must not take effect now.
+    async fn check(&self) -> Result<(), String>;
+}
+
+/// The kill switch, read again at the last moment (S1: no kill switch
+/// covers the action when its side effect happens).
+struct KillSwitchGate {
+    store: Arc<dyn Store>,
+    use_case: String,
+    stopped: std::sync::Mutex<Option<String>>,
+}
+
+impl std::fmt::Debug for KillSwitchGate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KillSwitchGate")
+            .field("use_case", &self.use_case)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KillSwitchGate {
+    /// Why it stopped the action, if it did.
+    fn stopped(&self) -> Option<String> {
+        self.stopped.lock().ok().and_then(|s| s.clone())
+    }
+}
+
+#[async_trait]
+impl Gate for KillSwitchGate {
+    async fn check(&self) -> Result<(), String> {
+        let reason = match self.store.is_paused(&self.use_case).await {
+            Ok(false) => return Ok(()),
+            Ok(true) => format!(
+                "execution is paused (kill switch) for {}: stopped before the side effect",
+                self.use_case
+            ),
+            Err(err) => {
+                format!("the kill switch cannot be read ({err}): stopped before the side effect")
+            }
+        };
+        if let Ok(mut stopped) = self.stopped.lock() {
+            *stopped = Some(reason.clone());
+        }
+        Err(reason)
+    }
 }
 
 /// What a connector reports after acting.
@@ -102,6 +174,11 @@ impl Default for ExecutorConfig {
 /// The audit actor of the executor.
 pub const EXECUTOR: &str = "system:executor";
 
+/// How the executor derives a case's use case from its stored alerts (the
+/// playbook selection the pipeline made), so that it never trusts the use
+/// case stored with an order. `None`: no playbook takes these alerts.
+pub type UseCaseOf = Arc<dyn Fn(&[Alert]) -> Option<String> + Send + Sync>;
+
 /// The executor: a separate component that takes orders (approval requests
 /// in status `ready`) from the store, checks S1 again itself, and performs
 /// each through a connector at most once.
@@ -112,6 +189,7 @@ pub struct Executor {
     connectors: Vec<Arc<dyn Connector>>,
     policy: PolicyEngine,
     use_cases: BTreeMap<String, UseCase>,
+    use_case_of: Option<UseCaseOf>,
     config: ExecutorConfig,
 }
 
@@ -148,8 +226,18 @@ impl Executor {
             connectors: Vec::new(),
             policy,
             use_cases: use_cases.into_iter().map(|u| (u.name.clone(), u)).collect(),
+            use_case_of: None,
             config: ExecutorConfig::default(),
         }
+    }
+
+    /// Derive each order's use case from its case's stored alerts with
+    /// `use_case_of` (the pipeline passes its playbook selection); an order
+    /// whose stored use case differs is refused. Without it, the stored use
+    /// case must at least be one configured here.
+    pub fn with_use_case_of(mut self, use_case_of: UseCaseOf) -> Self {
+        self.use_case_of = Some(use_case_of);
+        self
     }
 
     /// Add a connector; the first that handles an action performs it.
@@ -290,10 +378,28 @@ impl Executor {
                 "the stored proposal does not match its hash".into(),
             ));
         }
-        let Some(playbook_use_case) = self.use_cases.get(&request.use_case) else {
+        // The case as it is now; its use case derived from its alerts
+        // again, never taken from the order.
+        let case_id = proposal.case_id;
+        let alerts = self.store.alerts_of_case(case_id).await?;
+        let derived = match &self.use_case_of {
+            Some(use_case_of) => use_case_of(&alerts),
+            None => Some(request.use_case.clone()),
+        };
+        let Some(derived) = derived else {
+            return Ok(Cleared::Refuse(
+                "no use case takes this case's alerts".into(),
+            ));
+        };
+        if derived != request.use_case {
             return Ok(Cleared::Refuse(format!(
-                "use case {} is not configured here",
+                "the order names use case {}, but the case's alerts belong to {derived}",
                 request.use_case
+            )));
+        }
+        let Some(playbook_use_case) = self.use_cases.get(&derived) else {
+            return Ok(Cleared::Refuse(format!(
+                "use case {derived} is not configured here"
             )));
         };
         let mut use_case = playbook_use_case.clone();
@@ -316,8 +422,6 @@ impl Executor {
             return Ok(Cleared::Refuse("the order expired".into()));
         }
 
-        // The case as it is now.
-        let case_id = proposal.case_id;
         // Stored second opinions first, the leading assessment last.
         let mut assessments = self.store.assessments_of_case(case_id).await?;
         let Some(assessment) = assessments.pop() else {
@@ -325,7 +429,6 @@ impl Executor {
         };
         let evidence = self.store.evidence_of_case(case_id).await?;
         let gaps = self.store.gaps_of_case(case_id).await?;
-        let alerts = self.store.alerts_of_case(case_id).await?;
         let view = CaseView {
             use_case: &use_case,
             assessment: &assessment,
@@ -335,26 +438,58 @@ impl Executor {
             second_opinions: &assessments,
         };
 
-        // Approvals verified and counted here, for the roles the original
-        // request asked for.
-        let approvals = self.store.approvals_of(hash).await?;
-        let (count, roles) = tally(
-            hash,
-            &approvals,
-            &request.requester,
-            &request.card.roles,
-            now,
+        let case_facts = view.case_facts();
+        let target_facts = view.target_facts(&proposal.target, case_id);
+        let records = self.audit.records(Some(case_id)).await?;
+
+        // Who asked, recomputed (S1): the agent of the derived use case,
+        // the requester stored with the order, whoever modified the
+        // proposal (on the record), and every principal whose push
+        // produced one of the case's alerts. None of them approves it.
+        let mut requesters = Requesters::new(&request.requester);
+        requesters.add(&format!("agent:{}", use_case.name));
+        for record in &records {
+            if let AuditEvent::ProposalModified { to, by, .. } = &record.entry.event
+                && &to.proposal_hash == hash
+            {
+                requesters.add(by);
+            }
+        }
+        let requesters = requesters.with_ingest_of(&alerts);
+
+        // What approval the policy asks for now (how many, which roles),
+        // decided again rather than read from the stored card.
+        let required = self.policy.decide(
+            &use_case.name,
+            proposal,
+            &case_facts,
+            &target_facts,
+            &ApprovalTally::default(),
         );
+        // (A deny here may still turn into an allow with approvals, in a
+        // policy that reads them: the decision with the tally settles it.)
+        let (policy_needs, wanted_roles): (u32, Vec<String>) = match &required.outcome {
+            DecisionOutcome::NeedsApproval { approvals, roles } => (*approvals, roles.clone()),
+            DecisionOutcome::Deny | DecisionOutcome::Allow => (0, Vec::new()),
+        };
+        // A policy that names no roles leaves it to responders.
+        let wanted_roles = if wanted_roles.is_empty() {
+            TRUST_LADDER_ROLES.iter().map(|r| (*r).to_owned()).collect()
+        } else {
+            wanted_roles
+        };
+
+        // Approvals verified and counted here, for the roles the policy
+        // asks for now.
+        let approvals = self.store.approvals_of(hash).await?;
+        let (count, roles) = tally(hash, &approvals, &requesters, &wanted_roles, now);
         // S4, held here too and not only by the stored card: in a case that
         // escalated, nothing with a side effect runs without a person.
-        let escalated = self
-            .audit
-            .records(Some(case_id))
-            .await?
+        let escalated = records
             .iter()
             .any(|r| matches!(r.entry.event, AuditEvent::Escalated { .. }));
         let floor = u32::from(escalated && proposal.action.has_side_effect());
-        let needed = request.card.approvals_required.max(floor);
+        let needed = request.card.approvals_required.max(policy_needs).max(floor);
         if count < needed {
             return Ok(Cleared::Refuse(format!(
                 "{count} valid approval(s); the request needs {needed}{}",
@@ -372,8 +507,8 @@ impl Executor {
         let decision = self.policy.decide(
             &use_case.name,
             proposal,
-            &view.case_facts(),
-            &view.target_facts(&proposal.target, case_id),
+            &case_facts,
+            &target_facts,
             &ApprovalTally { count, roles },
         );
         self.audit
@@ -386,13 +521,7 @@ impl Executor {
                 decision.reasons.join("; ")
             )));
         }
-        match release(
-            proposal.clone(),
-            decision,
-            &approvals,
-            &request.requester,
-            now,
-        ) {
+        match release(proposal.clone(), decision, &approvals, requesters, now) {
             Ok(order) => Ok(Cleared::Go(Box::new(order))),
             Err(withheld) => Ok(Cleared::Refuse(format!("not cleared: {withheld}"))),
         }
@@ -464,6 +593,26 @@ impl Executor {
             return execution;
         };
         execution.connector = connector.name().to_owned();
+        // The kill switch again, right before the connector is called (the
+        // checks above take time), and once more by the connector itself
+        // after its look-ups, right before the call with the side effect.
+        let use_case = match self.store.approval_request(&proposal.hash()).await {
+            Ok(Some(request)) => request.use_case,
+            _ => {
+                execution.detail = "the order cannot be read again before acting".into();
+                return execution;
+            }
+        };
+        let gate = KillSwitchGate {
+            store: self.store.clone(),
+            use_case,
+            stopped: std::sync::Mutex::new(None),
+        };
+        if let Err(reason) = gate.check().await {
+            execution.detail = reason;
+            execution.at = self.clock.now();
+            return execution;
+        }
         // S5: the start is on the record before the external effect; if it
         // cannot be recorded, nothing is done.
         let started = AuditEvent::ActionStarted {
@@ -482,10 +631,17 @@ impl Executor {
         let request = ConnectorRequest {
             proposal,
             idempotency_key: key,
+            gate: Some(&gate),
         };
         let limit = Duration::from_millis(self.config.timeout_ms);
         let result = tokio::time::timeout(limit, connector.perform(&request)).await;
         execution.at = self.clock.now();
+        if let Some(reason) = gate.stopped() {
+            // Stopped by the switch before anything changed.
+            execution.status = ExecutionStatus::Refused;
+            execution.detail = reason;
+            return execution;
+        }
         match result {
             Ok(Ok(outcome)) => {
                 execution.status = ExecutionStatus::Succeeded;

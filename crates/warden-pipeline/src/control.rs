@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use warden_approve::tally;
+use warden_approve::{Requesters, tally};
 use warden_audit::{AuditError, AuditLog};
 use warden_domain::audit::ProposalRecord;
 use warden_domain::{
@@ -68,6 +68,10 @@ pub enum ControlError {
     RoleNotAccepted { role: String, wanted: String },
     #[error("{0} asked for this action and cannot approve it")]
     SelfApproval(String),
+    #[error(
+        "{0} pushed an alert of this case and cannot approve its actions (separation of duties: whoever sent the alert counts as a requester)"
+    )]
+    PushedAlert(String),
     #[error("{0} already answered this request")]
     AlreadyAnswered(String),
     #[error("a note saying why is needed")]
@@ -172,7 +176,8 @@ impl Control {
         role: Option<&str>,
     ) -> Result<ApprovalProgress, ControlError> {
         let request = self.pending(hash).await?;
-        let role = self.acting_role(&request, person, role)?;
+        let requesters = self.requesters(&request).await?;
+        let role = self.acting_role(&request, &requesters, person, role)?;
         let now = self.clock.now();
         let approval = Approval {
             proposal_hash: hash.clone(),
@@ -188,13 +193,7 @@ impl Control {
         self.answer(&request, &approval).await?;
 
         let approvals = self.store.approvals_of(hash).await?;
-        let (valid, _) = tally(
-            hash,
-            &approvals,
-            &request.requester,
-            &request.card.roles,
-            now,
-        );
+        let (valid, _) = tally(hash, &approvals, &requesters, &request.card.roles, now);
         let needed = request.card.approvals_required;
         let ready = valid >= needed
             && self
@@ -284,7 +283,8 @@ impl Control {
     ) -> Result<ApprovalRequest, ControlError> {
         let old = self.pending(hash).await?;
         // A modification must come from someone who could approve.
-        self.acting_role(&old, person, None)?;
+        let requesters = self.requesters(&old).await?;
+        self.acting_role(&old, &requesters, person, None)?;
         let mut proposal = old.proposal.clone();
         proposal.parameters = parameters;
         proposal.proposed_by = format!("person:{}", person.name);
@@ -643,16 +643,28 @@ impl Control {
         Ok(request)
     }
 
+    /// Who counts as asking for `request` (S1): its requester, and every
+    /// principal (person or API token) whose push produced one of its
+    /// case's alerts. None of them approves it; the executor counts again.
+    pub async fn requesters(&self, request: &ApprovalRequest) -> Result<Requesters, ControlError> {
+        let alerts = self.store.alerts_of_case(request.proposal.case_id).await?;
+        Ok(Requesters::new(&request.requester).with_ingest_of(&alerts))
+    }
+
     /// The role `person` acts in for `request`, checked: held by them,
-    /// accepted by the request, and not the requester.
+    /// accepted by the request, and not one of its `requesters`.
     fn acting_role(
         &self,
         request: &ApprovalRequest,
+        requesters: &Requesters,
         person: &Person,
         role: Option<&str>,
     ) -> Result<String, ControlError> {
         if person.name.eq_ignore_ascii_case(&request.requester) {
             return Err(ControlError::SelfApproval(person.name.clone()));
+        }
+        if requesters.contains(&person.name) {
+            return Err(ControlError::PushedAlert(person.name.clone()));
         }
         let accepted: BTreeSet<&str> = if request.card.roles.is_empty() {
             APPROVER_ROLES.iter().copied().collect()

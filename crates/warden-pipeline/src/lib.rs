@@ -1346,6 +1346,11 @@ fn build_executor(
         policy.clone(),
         playbooks.iter().map(|p| p.use_case.clone()),
     )
+    .with_use_case_of({
+        // The executor derives each order's use case again, as triage did.
+        let playbooks = playbooks.clone();
+        Arc::new(move |alerts: &[Alert]| Some(playbooks.select(alerts).name().to_owned()))
+    })
     .with_config(config.executor);
     for connector in connectors {
         executor = executor.with_connector(connector.clone());

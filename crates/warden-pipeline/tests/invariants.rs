@@ -2463,3 +2463,144 @@ async fn a_rejection_racing_an_approval_either_fails_or_stops_the_order() {
         check_invariants(&h, &ledger, &run.outcomes, &label).await;
     }
 }
+
+/// Separation of duties (issue 18): the person whose session or token
+/// pushed a case's alerts counts as a requester of the case's proposals.
+/// She cannot approve them through the control plane (the API, the UI and
+/// the CLI all answer through it), under any spelling of her name; and an
+/// approval of hers slipped into the store and onto the record does not
+/// count when the executor counts again. Someone else's approval does.
+#[tokio::test]
+async fn whoever_pushed_a_cases_alert_cannot_approve_what_it_caused() {
+    let case = validation_case("phish-002");
+    let h = harness(None, case_context(case)).await;
+    let records: Vec<(String, Vec<u8>)> = case
+        .alert_files
+        .iter()
+        .enumerate()
+        .map(|(n, path)| {
+            (
+                format!("http:alice[{n}]"),
+                std::fs::read(path).expect("alert file"),
+            )
+        })
+        .collect();
+    let alerts: Vec<_> = h
+        .pipeline
+        .accept_records(records, case.format.clone())
+        .await
+        .expect("accept")
+        .into_iter()
+        .map(|r| r.expect("parsed"))
+        .collect();
+    let outcomes = h.pipeline.triage_alerts(alerts).await.expect("triage");
+    let mut ledger = snapshot(&h).await;
+    let pending = h
+        .store
+        .approval_requests(Some(RequestStatus::Pending), None)
+        .await
+        .expect("pending");
+    let request = pending
+        .iter()
+        .find(|r| r.proposal.action.has_side_effect())
+        .expect("a side effect waiting for a person");
+    let hash = &request.proposal_hash;
+    let every_role = ["analyst", "soc_lead", "incident_commander"];
+    for name in ["alice", "ALICE", "Alice"] {
+        let pusher = person(name, &every_role);
+        let result = h.pipeline.control().approve(hash, &pusher, None).await;
+        assert!(
+            matches!(result, Err(ControlError::PushedAlert(_))),
+            "{name} pushed the alert and approved its action: {result:?}"
+        );
+        let modified = h
+            .pipeline
+            .control()
+            .modify(hash, &pusher, modified_parameters("by the pusher"))
+            .await;
+        assert!(
+            matches!(modified, Err(ControlError::PushedAlert(_))),
+            "{name} pushed the alert and rewrote its action: {modified:?}"
+        );
+    }
+    assert!(
+        h.store
+            .approvals_of(hash)
+            .await
+            .expect("approvals")
+            .is_empty(),
+        "an answer of the pusher was stored"
+    );
+
+    // Her approvals forged into the store and onto the record, the order
+    // marked ready: the executor counts none of them.
+    let now = h.clock.now();
+    let role = request
+        .card
+        .roles
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "analyst".into());
+    for name in ["alice", "ALICE"] {
+        h.audit
+            .append(
+                &format!("person:{name}"),
+                AuditEvent::ApprovalRecorded {
+                    case_id: request.proposal.case_id,
+                    proposal_hash: hash.clone(),
+                    approver: name.into(),
+                    role: role.clone(),
+                    approved: true,
+                    reason: None,
+                },
+            )
+            .await
+            .expect("audit");
+        h.store
+            .add_approval(&warden_domain::Approval {
+                proposal_hash: hash.clone(),
+                approver: name.into(),
+                role: role.clone(),
+                approved: true,
+                reason: None,
+                decided_at: now,
+                expires_at: now + time::Duration::hours(1),
+            })
+            .await
+            .expect("approval");
+    }
+    assert!(
+        h.store
+            .set_request_status(hash, RequestStatus::Pending, RequestStatus::Ready, now)
+            .await
+            .expect("ready")
+    );
+    let execution = h.pipeline.executor().execute(hash).await.expect("execute");
+    assert_eq!(
+        execution.status,
+        ExecutionStatus::Refused,
+        "{}",
+        execution.detail
+    );
+    assert!(
+        execution.detail.contains("0 valid approval"),
+        "{}",
+        execution.detail
+    );
+    assert!(
+        h.sandbox.performed().is_empty(),
+        "ran on the pusher's approval: {:?}",
+        h.sandbox.performed()
+    );
+    ledger.forbid(hash, "only the person who pushed the alert approved");
+
+    // Another proposal of the case: someone who did not push it approves.
+    if let Some(other) = pending
+        .iter()
+        .find(|r| &r.proposal_hash != hash && r.proposal.action.has_side_effect())
+    {
+        let given = approve_with(&h, other, &["alice".to_owned()], u32::MAX).await;
+        assert!(given >= 1, "nobody else could approve");
+    }
+    check_invariants(&h, &ledger, &outcomes, "pushed by alice").await;
+}

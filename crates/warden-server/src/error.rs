@@ -113,7 +113,10 @@ impl From<warden_pipeline::control::ControlError> for ApiError {
             E::NotPending(_) | E::Expired(_) | E::AlreadyAnswered(_) | E::Transition(_) => {
                 ApiError::conflict(err.to_string())
             }
-            E::RoleNotHeld { .. } | E::RoleNotAccepted { .. } | E::SelfApproval(_) => {
+            E::RoleNotHeld { .. }
+            | E::RoleNotAccepted { .. }
+            | E::SelfApproval(_)
+            | E::PushedAlert(_) => {
                 ApiError::forbidden(err.to_string())
             }
             E::EmptyNote => ApiError::bad_request(err.to_string()),

@@ -298,6 +298,8 @@ impl Connector for CrowdStrikeConnector {
         if wanted.contains(&status.as_str()) {
             return Ok(already(&status));
         }
+        // The look-ups can take up to the time-out: the kill switch again.
+        request.go_ahead().await?;
 
         let what = match proposal.action {
             ActionName::EdrIsolateHost => "the containment",

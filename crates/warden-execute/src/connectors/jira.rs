@@ -169,6 +169,7 @@ impl JiraConnector {
     /// One attempt: find the issue, or open it.
     async fn find_or_create(
         &self,
+        order: &ConnectorRequest<'_>,
         label: &str,
         fields: &Value,
     ) -> Result<ConnectorOutcome, ConnectorError> {
@@ -178,6 +179,8 @@ impl JiraConnector {
                 handle: Some(key),
             });
         }
+        // The search can take up to the time-out: the kill switch again.
+        order.go_ahead().await?;
         let what = "the issue creation";
         let request = self
             .request(Method::POST, &["rest", "api", "3", "issue"])?
@@ -265,6 +268,9 @@ impl Connector for JiraConnector {
         }
         let fields = self.fields(request, &label);
         let (label, fields) = (label.as_str(), &fields);
-        http::reconcile(&self.http, move || self.find_or_create(label, fields)).await
+        http::reconcile(&self.http, move || {
+            self.find_or_create(request, label, fields)
+        })
+        .await
     }
 }

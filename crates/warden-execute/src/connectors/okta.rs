@@ -222,6 +222,8 @@ impl Connector for OktaConnector {
             ));
         }
         let user = self.user(login).await?;
+        // The look-up can take up to the time-out: the kill switch again.
+        request.go_ahead().await?;
         match proposal.action {
             // A deactivated user cannot sign in either.
             ActionName::IdpDisableUser => {

@@ -180,6 +180,7 @@ mod tests {
         let brief = Brief::of(&ConnectorRequest {
             proposal: &proposal,
             idempotency_key: "ABCDEF0123456789abcdef",
+            gate: None,
         });
         assert_eq!(
             brief.parameters,

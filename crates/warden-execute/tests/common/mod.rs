@@ -230,6 +230,7 @@ pub fn request(proposal: &ActionProposal) -> ConnectorRequest<'_> {
     ConnectorRequest {
         proposal,
         idempotency_key: KEY,
+        gate: None,
     }
 }
 
