@@ -38,6 +38,14 @@ pub struct ContextConfig {
     /// Maximum age of `incidents.csv`, in days (an exported incident list is
     /// stale once a week old; lower it if yours is refreshed continuously).
     pub incidents_max_age_days: i64,
+    /// The domains of the organisation's directory (`corp.example`, the
+    /// NetBIOS `corp`), for `identity_lookup`: an `identities.csv` row
+    /// that names no domain stands for its account in these domains, so
+    /// `jdoe@contractor.example` is not the row `jdoe` (an unverified
+    /// match, without the row's facts). Empty: such a row stands for its
+    /// name in any domain; set it, or name the domain in each row.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub identity_domains: Vec<String>,
 }
 
 impl Default for ContextConfig {
@@ -52,6 +60,7 @@ impl Default for ContextConfig {
             kev_max_age_days: 30,
             stix_max_age_days: 7,
             incidents_max_age_days: 7,
+            identity_domains: Vec::new(),
         }
     }
 }

@@ -93,6 +93,7 @@ pub(super) fn load(
         stix_skipped,
         notes,
         configured: BTreeSet::new(),
+        identity_domains: super::identity_domains(config),
     };
     // `[context] sources` when set; otherwise what the folder holds (a
     // broken file is there, so it is configured and its reason a gap).

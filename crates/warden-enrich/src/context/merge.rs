@@ -66,6 +66,11 @@ pub(super) fn merged_over(case: Context, base: &Context) -> Context {
         stix_skipped,
         notes,
         configured: case.configured.union(&base.configured).copied().collect(),
+        identity_domains: case
+            .identity_domains
+            .union(&base.identity_domains)
+            .cloned()
+            .collect(),
     }
 }
 

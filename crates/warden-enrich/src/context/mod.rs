@@ -212,6 +212,8 @@ pub struct Context {
     /// The sources the deployment uses: `[context] sources`, or those
     /// present in the folder when that is unset. Only these are consulted.
     configured: BTreeSet<SourceKind>,
+    /// `[context] identity_domains`, lower case.
+    identity_domains: BTreeSet<String>,
 }
 
 impl Context {
@@ -239,7 +241,14 @@ impl Context {
             stix_skipped: Vec::new(),
             notes: Vec::new(),
             configured: config.sources.iter().flatten().copied().collect(),
+            identity_domains: identity_domains(&config),
         }
+    }
+
+    /// The domains a row of `identities.csv` without one stands for
+    /// (`[context] identity_domains`, lower case); empty: any.
+    pub fn identity_domains(&self) -> &BTreeSet<String> {
+        &self.identity_domains
     }
 
     /// Load the folder at `dir`, judging STIX validity against the current
@@ -390,3 +399,13 @@ impl Context {
 
 #[cfg(test)]
 mod tests;
+
+/// `[context] identity_domains`, lower case and trimmed.
+pub(crate) fn identity_domains(config: &ContextConfig) -> BTreeSet<String> {
+    config
+        .identity_domains
+        .iter()
+        .map(|d| d.trim().to_ascii_lowercase())
+        .filter(|d| !d.is_empty())
+        .collect()
+}

@@ -266,30 +266,68 @@ impl ContextTool for IdentityTool {
         let mut findings = Vec::new();
         let mut misses = Vec::new();
         for user in p.users.iter().take(MAX_ITEMS) {
-            let name = account_name(user);
-            match identities
-                .iter()
-                .find(|i| account_name(&i.user).eq_ignore_ascii_case(name))
-            {
-                Some(identity) => findings.push(Finding {
-                    kind: EvidenceKind::Identity,
-                    subject: Some((ObservableKind::User, user.clone())),
-                    summary: format!(
-                        "{} ({}, {}) is a {}{} account, MFA {}",
-                        identity.user,
-                        identity.display_name,
-                        identity.role,
-                        if identity.privileged {
-                            "privileged "
-                        } else {
-                            ""
-                        },
-                        identity.user_type,
-                        identity.mfa
-                    ),
-                    facts: serde_json::to_value(identity).unwrap_or_default(),
-                }),
-                None => misses.push(format!("no identity record for user {user}")),
+            let (name, domain) = identity_parts(user);
+            let same_name = || {
+                identities
+                    .iter()
+                    .filter(|i| account_name(&i.user).eq_ignore_ascii_case(&name))
+            };
+            // The full identity: a row that names its domain is matched
+            // only with it; a row that names none stands for the name in
+            // the directory's own domains (`[context] identity_domains`;
+            // any domain when that is unset) and for the bare name.
+            let home = self.0.identity_domains();
+            let verified = same_name().find(|i| match (identity_parts(&i.user).1, &domain) {
+                (Some(row_domain), _) => Some(&row_domain) == domain.as_ref(),
+                (None, None) => true,
+                (None, Some(domain)) => home.is_empty() || home.contains(domain),
+            });
+            match (verified, same_name().next()) {
+                // The row's facts, as they are (a verified match carries no
+                // flag: only an unverified one says so).
+                (Some(identity), _) => {
+                    let facts = serde_json::to_value(identity).unwrap_or_default();
+                    findings.push(Finding {
+                        kind: EvidenceKind::Identity,
+                        subject: Some((ObservableKind::User, user.clone())),
+                        summary: format!(
+                            "{} ({}, {}) is a {}{} account, MFA {}",
+                            identity.user,
+                            identity.display_name,
+                            identity.role,
+                            if identity.privileged {
+                                "privileged "
+                            } else {
+                                ""
+                            },
+                            identity.user_type,
+                            identity.mfa
+                        ),
+                        facts,
+                    });
+                }
+                // Same account name, other or missing domain: not the same
+                // person. Said so, with none of the row's facts, and a gap.
+                (None, Some(partial)) => {
+                    findings.push(Finding {
+                        kind: EvidenceKind::Identity,
+                        subject: Some((ObservableKind::User, user.clone())),
+                        summary: format!(
+                            "{user} is not verified: only its account name matches {}",
+                            partial.user
+                        ),
+                        facts: json!({
+                            "match": "unverified",
+                            "user": user,
+                            "partial_match": partial.user,
+                        }),
+                    });
+                    misses.push(format!(
+                        "identity of user {user} not verified: only the account name matches {}",
+                        partial.user
+                    ));
+                }
+                (None, None) => misses.push(format!("no identity record for user {user}")),
             }
         }
         Ok(ToolOutput {
@@ -297,6 +335,22 @@ impl ContextTool for IdentityTool {
             findings,
             misses,
         })
+    }
+}
+
+/// An account as `(name, domain)`, both lower case: `CORP\jdoe` gives
+/// `("jdoe", Some("corp"))`, `jdoe@corp.example` gives `("jdoe",
+/// Some("corp.example"))`, `jdoe` gives `("jdoe", None)`. A NetBIOS and a
+/// DNS domain name are different domains here: only the same spelling
+/// verifies.
+fn identity_parts(user: &str) -> (String, Option<String>) {
+    let user = user.trim().to_ascii_lowercase();
+    if let Some((domain, name)) = user.rsplit_once('\\') {
+        return (account_name(name).to_owned(), Some(domain.to_owned()));
+    }
+    match user.split_once('@') {
+        Some((name, domain)) => (name.to_owned(), Some(domain.to_owned())),
+        None => (user, None),
     }
 }
 

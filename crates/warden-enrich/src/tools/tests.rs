@@ -1003,3 +1003,102 @@ async fn a_tool_says_whether_its_source_is_consulted() {
         Some("identities (not configured)")
     );
 }
+
+/// Issue 18: an identity row that names its domain is matched only by the
+/// full identity. The same account name in another domain, or with none,
+/// is not the same person: its finding says `"match": "unverified"`,
+/// carries none of the row's privilege, type, MFA, country or tag facts,
+/// and the lookup records a gap for it.
+#[tokio::test]
+async fn an_account_name_in_another_domain_is_unverified_and_carries_no_facts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(
+        dir.path(),
+        "identities.csv",
+        "user,display_name,department,role,privileged,user_type,mfa,usual_countries,tags\n\
+         amartin@corp.example,Alex Martin,IT,Global Administrator,true,human,enabled,US,vip\n",
+    );
+    let context = Context::load(dir.path(), &ContextConfig::default()).expect("loads");
+    let tools = embedded_box(context).await;
+    let now = OffsetDateTime::now_utc();
+    let result = tools
+        .call(
+            "identity_lookup",
+            json!({"users": ["AMartin@Corp.Example", "amartin@contractor.example", "amartin"]}),
+            now,
+        )
+        .await
+        .expect("answers");
+    let facts = |user: &str| {
+        result
+            .findings
+            .iter()
+            .find(|e| e.subject.as_ref().is_some_and(|(_, v)| v == user))
+            .map(|e| e.facts.clone())
+            .unwrap_or_else(|| panic!("evidence for {user}"))
+    };
+    let verified = facts("AMartin@Corp.Example");
+    assert!(verified.get("match").is_none(), "{verified}");
+    assert_eq!(verified["privileged"], true);
+    for other in ["amartin@contractor.example", "amartin"] {
+        let partial = facts(other);
+        assert_eq!(partial["match"], "unverified", "{other}: {partial}");
+        for fact in ["privileged", "tags", "user_type", "mfa", "usual_countries"] {
+            assert!(partial.get(fact).is_none(), "{other} got {fact}: {partial}");
+        }
+    }
+    let gaps: Vec<&str> = result.gaps.iter().map(|g| g.reason.as_str()).collect();
+    assert_eq!(gaps.len(), 2, "{gaps:?}");
+    assert!(
+        gaps.iter()
+            .all(|g| g.contains("not verified") && g.contains("amartin@corp.example")),
+        "{gaps:?}"
+    );
+}
+
+/// Issue 18, a row without a domain (`jdoe`): with `[context]
+/// identity_domains` set, only the directory's own domains (and the bare
+/// name) verify; `jdoe@contractor.example` is unverified, with no facts.
+#[tokio::test]
+async fn a_row_without_a_domain_stands_for_the_directorys_domains_only() {
+    let dir = inventory_only();
+    let config = ContextConfig {
+        identity_domains: vec!["Corp.Example".into(), "CORP".into()],
+        ..ContextConfig::default()
+    };
+    let context = Context::load(dir.path(), &config).expect("loads");
+    let tools = embedded_box(context).await;
+    let result = tools
+        .call(
+            "identity_lookup",
+            json!({"users": ["jdoe@corp.example", "CORP\\jdoe", "jdoe", "jdoe@contractor.example"]}),
+            OffsetDateTime::now_utc(),
+        )
+        .await
+        .expect("answers");
+    let matched: Vec<(String, String)> = result
+        .findings
+        .iter()
+        .map(|f| {
+            (
+                f.subject.clone().expect("subject").1,
+                f.facts["match"].as_str().unwrap_or("verified").to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        matched,
+        vec![
+            ("jdoe@corp.example".to_owned(), "verified".to_owned()),
+            ("CORP\\jdoe".to_owned(), "verified".to_owned()),
+            ("jdoe".to_owned(), "verified".to_owned()),
+            (
+                "jdoe@contractor.example".to_owned(),
+                "unverified".to_owned()
+            ),
+        ]
+    );
+    let contractor = &result.findings[3].facts;
+    assert!(contractor.get("user_type").is_none(), "{contractor}");
+    assert_eq!(result.gaps.len(), 1, "{:?}", result.gaps);
+}
