@@ -144,6 +144,7 @@ name = "isolation without approval is claimed to run"
 action = "edr.isolate_host"
 target = "host:ws-1"
 asset_environment = "staging"
+asset_criticality = "tier_2"
 expect = "allow"
 
 [[test]]
