@@ -56,6 +56,8 @@ use warden_store::{DeadLetter, Person, Store, StoreError};
 pub use config::{AuditConfig, Config, ServerConfig};
 pub use control::{Control, ControlError};
 pub use report::CaseOutcome;
+/// Redaction, for the server's views of a case (S6).
+pub use warden_enrich::redact;
 
 /// What stops the pipeline (bad input does not: it is dead-lettered).
 #[derive(Debug, thiserror::Error)]
@@ -874,6 +876,7 @@ impl Pipeline {
         let entities: std::collections::BTreeSet<String> = structured_entities(&shown)
             .into_iter()
             .map(|(_, value)| value)
+            .chain(clear_entities)
             .collect();
         // What the plan found is the assessors' input; their own tool calls
         // add to the case's enrichment, shared through the context.
@@ -896,6 +899,7 @@ impl Pipeline {
             assessor: assessor.name().to_owned(),
             plan: plan.clone(),
             entities: entities.clone(),
+            unredact: unredact.clone(),
             context: &context,
             calls: std::sync::atomic::AtomicU32::new(0),
         };
@@ -1016,7 +1020,6 @@ impl Pipeline {
         // the leading assessment and the others for agreement.
         for view in &second_opinions {
             self.store.save_assessment(case.id, view).await?;
-            .chain(clear_entities)
         }
         self.store.save_assessment(case.id, &assessment).await?;
         self.advance(&mut case, CaseState::Assessed).await?;
@@ -1039,7 +1042,6 @@ impl Pipeline {
                 proposal,
                 &case_facts,
                 &target,
-            unredact: unredact.clone(),
                 &ApprovalTally::default(),
             );
             self.audit
@@ -1079,6 +1081,11 @@ impl Pipeline {
                     rejected_tools.join("; ")
                 ),
             });
+        }
+        // Reasons quote entity values of the alerts: redacted for every
+        // sink (the record, the case, the card).
+        for trigger in &mut triggers {
+            trigger.reason = redacted(&trigger.reason);
         }
         if !triggers.is_empty() {
             self.audit
@@ -1222,11 +1229,6 @@ impl Pipeline {
             use_case: use_case.name.clone(),
             case,
             alerts: draft.alerts,
-        // Reasons quote entity values of the alerts: redacted for every
-        // sink (the record, the case, the card).
-        for trigger in &mut triggers {
-            trigger.reason = redacted(&trigger.reason);
-        }
             evidence: enrichment.evidence,
             gaps: enrichment.gaps,
             not_consulted: enrichment.not_consulted,
@@ -1314,6 +1316,23 @@ fn auto_close_denial(decision: &AutoCloseDecision) -> String {
     )
 }
 
+/// `value` with every string redacted, for the record (S6).
+fn redacted_value(value: &serde_json::Value) -> serde_json::Value {
+    let mut value = value.clone();
+    warden_enrich::redact::redact_value(&mut value);
+    value
+}
+
+/// Gaps with their sources and reasons redacted, for the record (S6).
+fn redacted_gaps(gaps: &[warden_domain::EvidenceGap]) -> Vec<warden_domain::EvidenceGap> {
+    gaps.iter()
+        .map(|gap| warden_domain::EvidenceGap {
+            source: redacted(&gap.source),
+            reason: redacted(&gap.reason),
+        })
+        .collect()
+}
+
 /// What stands in for an assessment that failed or broke the contract:
 /// no verdict, no confidence, nothing proposed.
 fn unusable(assessor: &str) -> Assessment {
@@ -1360,20 +1379,3 @@ fn build_executor(
 
 #[cfg(test)]
 mod tests;
-/// `value` with every string redacted, for the record (S6).
-fn redacted_value(value: &serde_json::Value) -> serde_json::Value {
-    let mut value = value.clone();
-    warden_enrich::redact::redact_value(&mut value);
-    value
-}
-
-/// Gaps with their sources and reasons redacted, for the record (S6).
-fn redacted_gaps(gaps: &[warden_domain::EvidenceGap]) -> Vec<warden_domain::EvidenceGap> {
-    gaps.iter()
-        .map(|gap| warden_domain::EvidenceGap {
-            source: redacted(&gap.source),
-            reason: redacted(&gap.reason),
-        })
-        .collect()
-}
-
