@@ -169,11 +169,16 @@ fn answer_text(reply: &ChatReply) -> Option<String> {
 
 /// A tool result as the model sees it: the evidence records (least data,
 /// as in the case document) and gaps, or the refusal.
-fn tool_result(result: &Result<warden_assess::ToolAnswer, String>) -> String {
+/// Evidence and gap reasons name the case's entities: spotlighted as in
+/// the case document (`origin`, from [`prompt::alert_strings`]).
+fn tool_result(
+    result: &Result<warden_assess::ToolAnswer, String>,
+    origin: &std::collections::BTreeSet<String>,
+) -> String {
     match result {
         Ok(found) => json!({
-            "evidence": found.evidence.iter().map(prompt::evidence_record).collect::<Vec<_>>(),
-            "gaps": found.gaps.iter().map(|g| json!({"source": g.source, "reason": g.reason})).collect::<Vec<_>>(),
+            "evidence": found.evidence.iter().map(|e| prompt::evidence_record(e, origin)).collect::<Vec<_>>(),
+            "gaps": {"untrusted": found.gaps.iter().map(|g| json!({"source": g.source, "reason": g.reason})).collect::<Vec<_>>()},
         }),
         Err(reason) => json!({"refused": reason}),
     }
@@ -216,6 +221,7 @@ impl LlmAssessor {
     ) -> Result<warden_domain::Assessment, AssessorFailure> {
         let fingerprint = input.payload_fingerprint();
         let document = prompt::case_document(input, self.config.max_untrusted_chars);
+        let origin = prompt::alert_strings(input.alerts);
         let tools: Vec<ToolSpec> = host.tools();
         let mut evidence: Vec<Evidence> = input.evidence.to_vec();
         let mut messages = vec![Message::User {
@@ -291,7 +297,7 @@ impl LlmAssessor {
                     }
                     messages.push(Message::Tool {
                         call_id: call.id.clone(),
-                        content: tool_result(&result),
+                        content: tool_result(&result, &origin),
                     });
                 }
                 continue;

@@ -254,16 +254,13 @@ fn decide(
     offered: &[String],
     repair: bool,
 ) -> Turn {
-    let entities: Vec<(String, String)> = doc["entities"]
+    // Entities are `{"untrusted": [[kind, value], ...]}` (the prompt's
+    // spotlighting of alert-origin values).
+    let entities: Vec<(String, String)> = doc["entities"]["untrusted"]
         .as_array()
         .into_iter()
         .flatten()
-        .filter_map(|e| {
-            Some((
-                e["kind"].as_str()?.to_owned(),
-                e["value"].as_str()?.to_owned(),
-            ))
-        })
+        .filter_map(|e| Some((e[0].as_str()?.to_owned(), e[1].as_str()?.to_owned())))
         .collect();
     let users: Vec<String> = entities
         .iter()
@@ -349,7 +346,9 @@ fn decide(
     })];
     let mut claims = Vec::new();
     for identity in &identities {
-        let user = identity["subject"][1].as_str().unwrap_or_default();
+        let user = identity["subject"]["untrusted"][1]
+            .as_str()
+            .unwrap_or_default();
         let privileged = identity["facts"]["privileged"].as_bool().unwrap_or(false);
         let claimed = if fault == Fault::Hallucination {
             true
@@ -371,9 +370,10 @@ fn decide(
     })];
     for intel in &malicious_intel {
         rationale.push(json!({"factor": "intel", "text": "threat intel calls an indicator of this case malicious", "evidence": [intel["id"]]}));
-        if let (Some(kind), Some(value)) =
-            (intel["subject"][0].as_str(), intel["subject"][1].as_str())
-            && matches!(kind, "ip" | "domain" | "url")
+        if let (Some(kind), Some(value)) = (
+            intel["subject"]["untrusted"][0].as_str(),
+            intel["subject"]["untrusted"][1].as_str(),
+        ) && matches!(kind, "ip" | "domain" | "url")
         {
             actions.push(json!({
                 "action": "net.block_indicator",
