@@ -240,6 +240,9 @@ pub enum AuditEvent {
         author: String,
         text: String,
     },
+    /// Someone read a case's alerts as they came, unredacted (S6): the
+    /// API serves them redacted unless a role that may asks.
+    RawPayloadRead { case_id: CaseId, by: String },
     /// A use case's autonomy changed (by a person, or stepped down by the
     /// trust ladder).
     AutonomyChanged {
@@ -338,7 +341,8 @@ impl AuditEvent {
             AuditEvent::CaseStateChanged { .. }
             | AuditEvent::TriageCompleted { .. }
             | AuditEvent::CaseReviewed { .. }
-            | AuditEvent::CaseNoteAdded { .. } => Stage::Case,
+            | AuditEvent::CaseNoteAdded { .. }
+            | AuditEvent::RawPayloadRead { .. } => Stage::Case,
             AuditEvent::AutonomyChanged { .. }
             | AuditEvent::KillSwitchChanged { .. }
             | AuditEvent::ApiTokenChanged { .. } => Stage::Control,
@@ -361,6 +365,7 @@ impl AuditEvent {
             | AuditEvent::ToolRequestRejected { case_id, .. }
             | AuditEvent::CaseReviewed { case_id, .. }
             | AuditEvent::CaseNoteAdded { case_id, .. }
+            | AuditEvent::RawPayloadRead { case_id, .. }
             | AuditEvent::CaseOpened { case_id, .. }
             | AuditEvent::EvidenceCollected { case_id, .. }
             | AuditEvent::Assessed { case_id, .. }
@@ -411,6 +416,7 @@ impl AuditEvent {
             AuditEvent::ToolRequestRejected { .. } => "tool_request_rejected",
             AuditEvent::CaseReviewed { .. } => "case_reviewed",
             AuditEvent::CaseNoteAdded { .. } => "case_note_added",
+            AuditEvent::RawPayloadRead { .. } => "raw_payload_read",
             AuditEvent::AutonomyChanged { .. } => "autonomy_changed",
             AuditEvent::KillSwitchChanged { .. } => "kill_switch_changed",
             AuditEvent::ApiTokenChanged { .. } => "api_token_changed",

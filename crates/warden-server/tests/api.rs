@@ -767,3 +767,53 @@ async fn every_api_answer_matches_the_openapi_document() {
         .await;
     assert_eq!(gone.status, StatusCode::NOT_FOUND);
 }
+
+/// S6: a case's alerts are served redacted to viewers and `read` tokens;
+/// unredacted only to a soc_lead or an admin who asks (`?raw=true`), and
+/// that read is on the record.
+#[tokio::test]
+async fn case_alerts_are_redacted_unless_a_lead_asks_for_them_raw() {
+    let mut h = harness().await;
+    let pusher = h.token("pusher", &["alerts:write", "read"]).await;
+    let secret = "Wint3r-Sky-42x";
+    let mut alert: Value = serde_json::from_slice(&example("ecs-lsass-access.json")).unwrap();
+    alert["url"] = json!({"full": format!("https://svc_deploy:{secret}@files.corp.example/b.zip")});
+    let pushed = h.post_json(&pusher, "/api/v1/alerts", alert).await;
+    assert_eq!(pushed.status, StatusCode::ACCEPTED, "{}", pushed.text);
+    let workers = warden_server::workers::spawn(&h.state, h.queue.take().unwrap());
+    let list = wait_for_cases(&h, &pusher, 1).await;
+    let case_id = list["cases"][0]["id"].as_str().unwrap().to_owned();
+    let uri = format!("/api/v1/cases/{case_id}");
+    let raw_uri = format!("{uri}?raw=true");
+
+    let reader = h.token("reader", &["read"]).await;
+    let viewer = h.person("viewer").await;
+    for caller in [&reader, &viewer, &pusher] {
+        let detail = h.call(caller, Method::GET, &uri, None).await;
+        assert_eq!(detail.status, StatusCode::OK);
+        assert!(!detail.text.contains(secret), "served unredacted");
+        assert!(detail.text.contains("[REDACTED:connection_string]"));
+        let refused = h.call(caller, Method::GET, &raw_uri, None).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.text);
+    }
+    let analyst = h.person("analyst").await;
+    let refused = h.call(&analyst, Method::GET, &raw_uri, None).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+
+    let lead = h.person("soc_lead").await;
+    let raw = h.call(&lead, Method::GET, &raw_uri, None).await;
+    assert_eq!(raw.status, StatusCode::OK, "{}", raw.text);
+    assert!(raw.text.contains(secret));
+    let reads: Vec<_> = h
+        .state
+        .store()
+        .audit_rows(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.kind == "raw_payload_read")
+        .collect();
+    assert_eq!(reads.len(), 1, "one raw read, on the record");
+    assert_eq!(reads[0].actor, "person:soc_lead");
+    workers.shutdown().await;
+}

@@ -1279,3 +1279,42 @@ async fn the_case_page_names_the_policy_that_let_a_case_close_without_a_person()
     let body = app.page(&format!("/cases/{escalated}"), &alice).await;
     assert!(!body.contains("case-closing-policy"), "{body}");
 }
+
+/// Every log line a test writes.
+#[derive(Clone, Default)]
+struct LogLines(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogLines {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// S6: a failed sign-in never logs what was typed as the account name
+/// (people type passwords there), and a newline in it forges no line.
+#[tokio::test]
+async fn a_failed_sign_in_logs_no_typed_account_name() {
+    let lines = LogLines::default();
+    let writer = lines.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let app = app().await;
+    let secure = app.state.config().secure_cookies;
+    let typed = "Hunter2-Blue-77\nWARN forged: sign-in ok account=admin";
+    for _ in 0..6 {
+        let (status, _) = common::sign_in(&app.router, secure, typed, "wrong", None).await;
+        assert_ne!(status, StatusCode::SEE_OTHER);
+    }
+    let logged = String::from_utf8_lossy(&lines.0.lock().unwrap()).into_owned();
+    assert!(logged.contains("sign-in failed"), "{logged}");
+    assert!(!logged.to_lowercase().contains("hunter2"), "{logged}");
+    assert!(!logged.contains("forged"), "{logged}");
+}

@@ -517,11 +517,45 @@ async fn list_cases(
     Ok(Json(views::case_list(&state, &filter).await?))
 }
 
+/// `GET /api/v1/cases/{id}?raw=true`: the alerts as they came.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+pub struct CaseQuery {
+    /// The alerts unredacted: soc_lead and admin only, and on the record.
+    #[serde(default)]
+    pub raw: bool,
+}
+
+/// Roles that may read a case's alerts unredacted (S6).
+const RAW_ROLES: [&str; 2] = ["soc_lead", "admin"];
+
 async fn show_case(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     ApiPath(id): ApiPath<String>,
+    ApiQuery(query): ApiQuery<CaseQuery>,
 ) -> Result<Json<views::CaseDetail>, ApiError> {
-    Ok(Json(views::case_detail(&state, &id).await?))
+    if !query.raw {
+        return Ok(Json(views::case_detail(&state, &id).await?));
+    }
+    let may = matches!(&principal, Principal::Person { person, .. }
+        if person.roles.iter().any(|r| RAW_ROLES.contains(&r.as_str())));
+    if !may {
+        return Err(ApiError::forbidden(
+            "the unredacted alerts are for soc_lead and admin only",
+        ));
+    }
+    let case_id = views::parse_case_id(&id)?;
+    // On the record before the payload is served (S5).
+    warden_audit::AuditLog::append(
+        &**state.audit(),
+        &principal.actor(),
+        warden_domain::AuditEvent::RawPayloadRead {
+            case_id,
+            by: principal.actor(),
+        },
+    )
+    .await?;
+    Ok(Json(views::case_detail_as(&state, &id, true).await?))
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -207,15 +207,29 @@ pub fn parse_case_id(id: &str) -> Result<CaseId, ApiError> {
         .map_err(|_| ApiError::not_found(format!("no case {id:?}: case ids look like case-...")))
 }
 
-/// A case's whole record, or 404.
+/// A case's whole record, or 404; its alerts redacted (S6).
 pub async fn case_detail(state: &AppState, id: &str) -> Result<CaseDetail, ApiError> {
+    case_detail_as(state, id, false).await
+}
+
+/// A case's whole record, or 404. Unless `raw`, every alert-origin value
+/// of its alerts (entities, rule and product names, title, description,
+/// raw payload) and its title are redacted (S6); the caller decides who
+/// may ask for `raw` and puts that on the record.
+pub async fn case_detail_as(state: &AppState, id: &str, raw: bool) -> Result<CaseDetail, ApiError> {
     let id = parse_case_id(id)?;
     let store = state.store();
     let case = store
         .case(id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("case {id} does not exist")))?;
-    let alerts = store.alerts_of_case(id).await?;
+    let mut case = case;
+    let mut alerts = store.alerts_of_case(id).await?;
+    if !raw {
+        use warden_pipeline::redact::{redact_alert, redacted};
+        alerts = alerts.iter().map(redact_alert).collect();
+        case.title = redacted(&case.title);
+    }
     let mut approvals = Vec::new();
     for request in store.approval_requests(None, Some(id)).await? {
         let answers = store.approvals_of(&request.proposal_hash).await?;

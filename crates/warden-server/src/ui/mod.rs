@@ -325,6 +325,26 @@ async fn login_page(State(state): State<AppState>, Query(query): Query<LoginQuer
     )
 }
 
+/// The account name a sign-in form was given, as a log line may show it
+/// (S6): people type passwords there, and a newline would forge lines. A
+/// keyed hash (a key drawn at start, never stored), so repeated attempts
+/// on one name can be told apart from a spray, and the typed text never
+/// reaches the log.
+fn account_for_log(typed: &str) -> String {
+    use sha2::Digest as _;
+    static KEY: std::sync::LazyLock<[u8; 32]> = std::sync::LazyLock::new(|| {
+        let mut key = [0u8; 32];
+        rand_core_06::RngCore::fill_bytes(&mut rand_core_06::OsRng, &mut key);
+        key
+    });
+    let mut hasher = sha2::Sha256::new();
+    hasher.update(*KEY);
+    hasher.update(typed.as_bytes());
+    let digest = hasher.finalize();
+    let hex: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+    format!("typed:{hex} ({} chars)", typed.chars().count())
+}
+
 #[derive(Debug, Deserialize)]
 struct LoginFields {
     username: String,
@@ -354,7 +374,7 @@ async fn login(
     let now = state.now();
     let name = fields.username.trim().to_lowercase();
     if let Some(wait) = state.throttle().wait(&name, address.as_deref(), now) {
-        tracing::warn!(account = %name, "sign-in refused: locked out after failures");
+        tracing::warn!(account = %account_for_log(&name), "sign-in refused: locked out after failures");
         let seconds = wait.whole_seconds().max(1);
         let mut response = login_form(
             &state,
@@ -376,7 +396,7 @@ async fn login(
             Ok(person) => person,
             Err(_) => {
                 state.throttle().failed(&name, address.as_deref(), now);
-                tracing::warn!(account = %name, "sign-in failed");
+                tracing::warn!(account = %account_for_log(&name), "sign-in failed");
                 return login_form(
                     &state,
                     next,
