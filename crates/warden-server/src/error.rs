@@ -116,9 +116,7 @@ impl From<warden_pipeline::control::ControlError> for ApiError {
             E::RoleNotHeld { .. }
             | E::RoleNotAccepted { .. }
             | E::SelfApproval(_)
-            | E::PushedAlert(_) => {
-                ApiError::forbidden(err.to_string())
-            }
+            | E::PushedAlert(_) => ApiError::forbidden(err.to_string()),
             E::EmptyNote => ApiError::bad_request(err.to_string()),
             E::Account(_) => ApiError::bad_request(err.to_string()),
         }
