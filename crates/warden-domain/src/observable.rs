@@ -261,6 +261,19 @@ fn normalise(kind: ObservableKind, raw: &str) -> Result<String, InvalidObservabl
     }
 }
 
+/// Whether two address texts are the same IP (`2001:DB8::1` and
+/// `2001:db8:0::1` are); texts that are not both addresses compare as
+/// trimmed text. Context files list addresses as people write them.
+pub fn same_ip(listed: &str, wanted: &str) -> bool {
+    match (
+        listed.trim().parse::<IpAddr>(),
+        wanted.trim().parse::<IpAddr>(),
+    ) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => listed.trim() == wanted.trim(),
+    }
+}
+
 /// The host name a URL reaches, lower case, when it has one that is a
 /// name (not an address): `https://user@Billing.Example:8443/x` gives
 /// `billing.example`. Intel about a domain speaks about URLs on it.

@@ -213,16 +213,6 @@ pub(super) enum AssetMatch {
     Absent,
 }
 
-fn same_address(listed: &str, seen: &str) -> bool {
-    match (
-        listed.trim().parse::<std::net::IpAddr>(),
-        seen.parse::<std::net::IpAddr>(),
-    ) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    }
-}
-
 /// How `asset` (an asset evidence item) appears in `alert`.
 pub(super) fn asset_in_alert(asset: &Evidence, alert: &Alert) -> AssetMatch {
     let hostname = asset.fact_str("hostname").to_ascii_lowercase();
@@ -239,7 +229,7 @@ pub(super) fn asset_in_alert(asset: &Evidence, alert: &Alert) -> AssetMatch {
         let is_it = match observable.kind {
             ObservableKind::Ip => ips
                 .iter()
-                .any(|listed| same_address(listed, &observable.value)),
+                .any(|listed| warden_domain::same_ip(listed, &observable.value)),
             ObservableKind::Host => observable.value == hostname,
             _ => false,
         };

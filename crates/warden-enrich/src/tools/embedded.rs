@@ -216,17 +216,7 @@ pub fn is_internal_address(text: &str) -> bool {
     }
 }
 
-/// Whether two address texts are the same IP (`2001:DB8::1` and
-/// `2001:db8:0::1` are); non-addresses compare as text.
-pub(super) fn same_ip(listed: &str, wanted: &str) -> bool {
-    match (
-        listed.trim().parse::<std::net::IpAddr>(),
-        wanted.trim().parse::<std::net::IpAddr>(),
-    ) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => listed.trim() == wanted.trim(),
-    }
-}
+pub(super) use warden_domain::same_ip;
 
 // ------------------------------------------------------------ identities
 
