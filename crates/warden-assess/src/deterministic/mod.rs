@@ -26,7 +26,7 @@ use warden_domain::{
 pub use config::{AssessorConfig, Thresholds, Weights};
 
 use crate::{AssessmentInput, Assessor, AssessorHost, AssessorRun};
-use scope::AssetMatch;
+use scope::{AssetMatch, Reach};
 
 /// The always-available, network-free assessor.
 #[derive(Debug, Clone, Default)]
@@ -64,6 +64,8 @@ struct AlertScore {
     /// Points for naming post-access activity.
     stage: f64,
     discount: f64,
+    /// How far the alert says the activity got.
+    reach: Reach,
     /// The strongest reason to close this alert: `(strength, verdict)`,
     /// lower is stronger (history first). `None`: nothing explains it.
     closing: Option<(u8, Verdict)>,
@@ -157,6 +159,7 @@ impl DeterministicAssessor {
                     0.0
                 },
                 discount: 0.0,
+                reach: scope::reach(alert),
                 closing: None,
             })
             .collect();
@@ -620,6 +623,66 @@ impl DeterministicAssessor {
         } else {
             Verdict::Benign
         };
+        // How far the activity got bounds the verdict. An attempt that
+        // nothing explains is an attack attempt (suspicious), and one that
+        // shows no access is no more than that. Data leaving, with nothing
+        // that points to an attacker, is suspicious: a person decides whose
+        // intent it was.
+        let all_reach = |allowed: &[Reach]| {
+            !per_alert.is_empty() && per_alert.iter().all(|s| allowed.contains(&s.reach))
+        };
+        let attacker_evidence = score.rationale.iter().any(|r| {
+            r.weight > 0.0
+                && matches!(
+                    r.factor.as_str(),
+                    "threat_intel" | "active_incident" | "past_cases" | "history"
+                )
+        });
+        let unexplained_attempt = per_alert
+            .iter()
+            .any(|s| s.closing.is_none() && s.reach == Reach::Attempt);
+        let verdict = match verdict {
+            Verdict::Unknown if unexplained_attempt => {
+                score.note(
+                    "attack_stage",
+                    0.0,
+                    "an attempt to get in (scanning or password guessing) that nothing explains: \
+                     suspicious"
+                        .to_owned(),
+                    per_alert
+                        .iter()
+                        .filter(|s| s.closing.is_none() && s.reach == Reach::Attempt)
+                        .map(|s| s.evidence.clone())
+                        .collect(),
+                );
+                Verdict::Suspicious
+            }
+            Verdict::Malicious if all_reach(&[Reach::Attempt]) => {
+                score.note(
+                    "attack_stage",
+                    0.0,
+                    "every alert is an attempt (scanning or password guessing) and none shows \
+                     access: suspicious, not malicious"
+                        .to_owned(),
+                    per_alert.iter().map(|s| s.evidence.clone()).collect(),
+                );
+                Verdict::Suspicious
+            }
+            Verdict::Malicious
+                if all_reach(&[Reach::Attempt, Reach::DataLeaving]) && !attacker_evidence =>
+            {
+                score.note(
+                    "attack_stage",
+                    0.0,
+                    "data left, and no intel, incident or earlier true positive points to an \
+                     attacker: suspicious until a person decides whose intent it was"
+                        .to_owned(),
+                    per_alert.iter().map(|s| s.evidence.clone()).collect(),
+                );
+                Verdict::Suspicious
+            }
+            other => other,
+        };
         if verdict == Verdict::Unknown && !unexplained.is_empty() {
             score.note(
                 "unexplained",
@@ -644,10 +707,16 @@ impl DeterministicAssessor {
         };
         // A case judged not to be an attack is at most of low severity,
         // whatever it touched.
-        let severity = if matches!(verdict, Verdict::Benign | Verdict::FalsePositive) {
-            severity.min(Severity::Low)
-        } else {
-            severity
+        // One judged an attack is at least as severe as the worst alert
+        // it was judged by: context may raise the detector's level, not
+        // lower it.
+        let worst_level = worst.map(|(_, alert)| alert.severity.level);
+        let severity = match verdict {
+            Verdict::Benign | Verdict::FalsePositive => severity.min(Severity::Low),
+            Verdict::Malicious | Verdict::Suspicious => {
+                worst_level.map_or(severity, |level| severity.max(level))
+            }
+            _ => severity,
         };
 
         // Confidence: lower near a threshold, with gaps, with stale evidence,

@@ -198,6 +198,90 @@ pub(super) fn is_probing(alert: &Alert) -> bool {
         .all(|t| PROBING_TECHNIQUES.contains(&base_technique(&t.id)))
 }
 
+/// How far an alert says the activity got, read from its ATT&CK techniques
+/// (or, when it names none, its rule name; never the title or description,
+/// which the sender writes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Reach {
+    /// Looking or guessing from outside: reconnaissance, discovery scans,
+    /// password guessing. Nothing in the alert shows that it got in.
+    Attempt,
+    /// Data or secrets leaving (an upload, a DLP match, exfiltration) and
+    /// nothing else: whether an attacker or an employee took it is not in
+    /// the alert.
+    DataLeaving,
+    /// Anything else, including exploitation, execution and every
+    /// post-access stage other than data leaving.
+    Beyond,
+}
+
+/// ATT&CK techniques (base ids) of attempts from outside that show no
+/// access: reconnaissance, discovery and brute force (exploitation,
+/// T1190/T1210, may have worked and is not among them).
+const ATTEMPT_TECHNIQUES: &[&str] = &[
+    "T1595", "T1590", "T1592", "T1593", "T1594", "T1596", "T1046", "T1018", "T1135", "T1087",
+    "T1082", "T1016", "T1049", "T1069", "T1007", "T1012", "T1033", "T1057", "T1083", "T1518",
+    "T1124", "T1201", "T1110",
+];
+
+/// ATT&CK techniques (base ids) of the exfiltration tactic.
+const EXFILTRATION_TECHNIQUES: &[&str] = &[
+    "T1041", "T1048", "T1567", "T1537", "T1029", "T1030", "T1020", "T1052", "T1011",
+];
+
+/// Words of a rule name (with no techniques) for an attempt that shows no
+/// access.
+const ATTEMPT_WORDS: &[&str] = &[
+    "scan", "sweep", "nmap", "brute", "spray", "stuffing", "recon", "enumerat",
+];
+
+/// Words of a rule name (with no techniques) for data leaving.
+const DATA_LEAVING_WORDS: &[&str] = &["dlp", "upload", "data transfer"];
+
+/// How far `alert`'s activity got (see [`Reach`]).
+pub(super) fn reach(alert: &Alert) -> Reach {
+    let text = words_of(&format!(
+        "{} {} {}",
+        alert.rule.name,
+        alert.title.as_untrusted_str(),
+        alert.description.as_untrusted_str()
+    ));
+    // Any other post-access word anywhere, or an exploit in the rule,
+    // means it went beyond.
+    let beyond_words = POST_ACCESS_WORDS
+        .iter()
+        .filter(|w| **w != "exfil")
+        .any(|w| has_word(&text, w));
+    if beyond_words || has_word(&words_of(&alert.rule.name), "exploit") {
+        return Reach::Beyond;
+    }
+    let all_in = |list: &[&str]| {
+        alert
+            .attacks
+            .iter()
+            .all(|t| list.contains(&base_technique(&t.id)))
+    };
+    if !alert.attacks.is_empty() {
+        return if all_in(ATTEMPT_TECHNIQUES) {
+            Reach::Attempt
+        } else if all_in(EXFILTRATION_TECHNIQUES) {
+            Reach::DataLeaving
+        } else {
+            Reach::Beyond
+        };
+    }
+    let rule = words_of(&alert.rule.name);
+    if has_word(&text, "exfil") {
+        Reach::Beyond
+    } else if ATTEMPT_WORDS.iter().any(|w| has_word(&rule, w)) {
+        Reach::Attempt
+    } else if DATA_LEAVING_WORDS.iter().any(|w| has_word(&rule, w)) {
+        Reach::DataLeaving
+    } else {
+        Reach::Beyond
+    }
+}
+
 /// How an asset record is tied to one alert's actor.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum AssetMatch {

@@ -237,7 +237,8 @@ fn a_host_named_like_the_scanner_without_corroboration_is_unverified() {
         vec![observable(ObservableKind::Host, "scan01", "host.name")],
     );
     let a = assess(std::slice::from_ref(&probe), vec![scanner(1)]);
-    assert_eq!(a.verdict, Verdict::Unknown, "{:#?}", a.rationale);
+    // Unexplained, the sweep is an attempt like any other.
+    assert_eq!(a.verdict, Verdict::Suspicious, "{:#?}", a.rationale);
     assert!(a.rationale.iter().any(|r| r.text.contains("unverified")));
     // The same host name with the scanner's address is the scanner.
     let mut corroborated = probe;
@@ -479,4 +480,138 @@ proptest! {
         prop_assert!(side(after.verdict) >= side(before.verdict),
             "{:?} -> {:?}", before.verdict, after.verdict);
     }
+}
+
+// How far the activity got bounds the verdict: an unexplained attempt is
+// suspicious, an attempt that shows no access is no more than that, and data
+// leaving with nothing pointing to an attacker is a person's call.
+
+fn from_outside(rule: &str, severity: Severity, techniques: &[&str], ip: &str) -> Alert {
+    alert(
+        rule,
+        severity,
+        techniques,
+        vec![
+            observable(ObservableKind::Ip, ip, "source.ip"),
+            observable(ObservableKind::Ip, "10.1.2.3", "destination.ip"),
+        ],
+    )
+}
+
+fn bad_address(n: usize, ip: &str) -> Evidence {
+    context_item(
+        n,
+        EvidenceKind::Intel,
+        (ObservableKind::Ip, ip),
+        json!({"indicator": ip, "verdict": "malicious", "source": "feed",
+               "confidence": 90, "structured": true}),
+    )
+}
+
+#[test]
+fn an_unexplained_attempt_is_suspicious() {
+    for attempt in [
+        from_outside(
+            "Port scan detected",
+            Severity::Low,
+            &["T1046"],
+            "10.20.5.40",
+        ),
+        from_outside("SSHBruteForce", Severity::Low, &[], "203.0.113.9"),
+        from_outside(
+            "Many failed sign-ins",
+            Severity::Medium,
+            &["T1110.003"],
+            "203.0.113.9",
+        ),
+    ] {
+        let a = assess(std::slice::from_ref(&attempt), vec![]);
+        assert_eq!(a.verdict, Verdict::Suspicious, "{}", attempt.rule.name);
+    }
+    // An unexplained alert that is not an attempt stays without a verdict.
+    let other = from_outside(
+        "Unusual process",
+        Severity::Low,
+        &["T1059.001"],
+        "10.20.5.40",
+    );
+    assert_eq!(assess(&[other], vec![]).verdict, Verdict::Unknown);
+}
+
+#[test]
+fn an_attempt_that_shows_no_access_is_at_most_suspicious() {
+    let ip = "203.0.113.77";
+    let spray = from_outside("Password spray", Severity::Critical, &["T1110.003"], ip);
+    let a = assess(std::slice::from_ref(&spray), vec![bad_address(1, ip)]);
+    assert_eq!(a.verdict, Verdict::Suspicious, "{:#?}", a.rationale);
+    assert!(a.severity >= Severity::Critical, "{:?}", a.severity);
+    // A sign-in that got through from the same address is beyond an attempt.
+    let success = from_outside(
+        "Successful sign-in after failures",
+        Severity::High,
+        &["T1078"],
+        ip,
+    );
+    let a = assess(&[spray, success], vec![bad_address(1, ip)]);
+    assert_eq!(a.verdict, Verdict::Malicious, "{:#?}", a.rationale);
+    // An exploit is not a mere attempt: it may have worked.
+    let exploit = from_outside("ET EXPLOIT EternalBlue probe", Severity::Critical, &[], ip);
+    assert_eq!(
+        assess(&[exploit], vec![bad_address(1, ip)]).verdict,
+        Verdict::Malicious
+    );
+}
+
+#[test]
+fn data_leaving_is_malicious_only_with_something_pointing_to_an_attacker() {
+    let upload = alert(
+        "Large upload to a file-sharing site",
+        Severity::Critical,
+        &["T1567.002"],
+        vec![
+            observable(ObservableKind::Ip, "10.3.0.8", "source.ip"),
+            observable(ObservableKind::Ip, "203.0.113.140", "destination.ip"),
+        ],
+    );
+    let a = assess(std::slice::from_ref(&upload), vec![]);
+    assert_eq!(a.verdict, Verdict::Suspicious, "{:#?}", a.rationale);
+    assert_eq!(a.severity, Severity::Critical);
+    let a = assess(
+        std::slice::from_ref(&upload),
+        vec![bad_address(1, "203.0.113.140")],
+    );
+    assert_eq!(a.verdict, Verdict::Malicious, "{:#?}", a.rationale);
+    // Credential theft beside the upload is an attacker's work.
+    let dump = alert(
+        "LSASS memory dump",
+        Severity::High,
+        &["T1003.001"],
+        vec![observable(ObservableKind::Ip, "10.3.0.8", "source.ip")],
+    );
+    assert_eq!(assess(&[upload, dump], vec![]).verdict, Verdict::Malicious);
+}
+
+#[test]
+fn reach_reads_techniques_then_the_rule_never_only_the_title() {
+    use super::scope::{Reach, reach};
+    let mut scan = from_outside("Port scan", Severity::Low, &["T1046"], "10.0.0.1");
+    assert_eq!(reach(&scan), Reach::Attempt);
+    // A title naming post-access activity takes it beyond an attempt...
+    scan.title = Untrusted::new("port scan then cobalt strike beacon");
+    assert_eq!(reach(&scan), Reach::Beyond);
+    // ...but a title alone never makes an alert an attempt.
+    let mut other = from_outside("Process started", Severity::Low, &[], "10.0.0.1");
+    other.title = Untrusted::new("routine port scan");
+    assert_eq!(reach(&other), Reach::Beyond);
+    let exfil_by_name = from_outside(
+        "InstanceCredentialExfiltration",
+        Severity::High,
+        &[],
+        "10.0.0.1",
+    );
+    assert_eq!(reach(&exfil_by_name), Reach::Beyond);
+    let dlp = from_outside("DLP policy matched", Severity::High, &[], "10.0.0.1");
+    assert_eq!(reach(&dlp), Reach::DataLeaving);
+    let mixed = from_outside("Upload", Severity::High, &["T1567", "T1003"], "10.0.0.1");
+    assert_eq!(reach(&mixed), Reach::Beyond);
 }
