@@ -153,7 +153,7 @@ impl DeterministicAssessor {
             .map(|(i, alert)| AlertScore {
                 evidence: alert_evidence(evidence, alert, i),
                 base: w.severity(alert.severity.level),
-                stage: if scope::names_post_access(alert) {
+                stage: if scope::names_post_access(alert) || scope::started_by_a_document(alert) {
                     w.post_access_activity
                 } else {
                     0.0
@@ -583,14 +583,17 @@ impl DeterministicAssessor {
             };
             score.rationale.insert(0, detection);
             if scored.stage > 0.0 {
+                let what = if scope::started_by_a_document(alert) {
+                    "a shell or interpreter started by a document reader or script host, \
+                     the way a document delivers its payload"
+                } else {
+                    "post-access activity (credential theft, lateral movement, persistence, \
+                     command and control, log clearing, exfiltration or impact)"
+                };
                 score.note(
                     "attack_stage",
                     scored.stage,
-                    format!(
-                        "{} reports post-access activity (credential theft, lateral movement, \
-                         persistence, command and control, log clearing, exfiltration or impact)",
-                        scored.evidence
-                    ),
+                    format!("{} reports {what}", scored.evidence),
                     vec![scored.evidence.clone()],
                 );
             }

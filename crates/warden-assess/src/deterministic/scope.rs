@@ -156,6 +156,76 @@ pub(super) fn names_post_access(alert: &Alert) -> bool {
     POST_ACCESS_WORDS.iter().any(|w| has_word(&text, w))
 }
 
+/// Programs that open documents or web content a user received: a
+/// shell or interpreter they start is how a document delivers its payload.
+const DOCUMENT_HOSTS: &[&str] = &[
+    "winword.exe",
+    "excel.exe",
+    "powerpnt.exe",
+    "outlook.exe",
+    "onenote.exe",
+    "msaccess.exe",
+    "mspub.exe",
+    "visio.exe",
+    "acrord32.exe",
+    "acrobat.exe",
+    "mshta.exe",
+    "wscript.exe",
+    "cscript.exe",
+];
+
+/// Shells, interpreters and loaders a payload runs through.
+const SCRIPT_HOSTS: &[&str] = &[
+    "powershell.exe",
+    "pwsh.exe",
+    "cmd.exe",
+    "wscript.exe",
+    "cscript.exe",
+    "mshta.exe",
+    "rundll32.exe",
+    "regsvr32.exe",
+    "certutil.exe",
+    "bitsadmin.exe",
+];
+
+/// The file name of a process path, lower case (`C:\\x\\WINWORD.EXE`
+/// reads `winword.exe`).
+fn program(path: &str) -> String {
+    path.rsplit(['\\', '/'])
+        .next()
+        .unwrap_or(path)
+        .trim_matches('"')
+        .to_ascii_lowercase()
+}
+
+/// The endpoint sensor saw a document reader or script host start a shell
+/// or interpreter: the parent process field names one, a process field the
+/// other. Both come from the sensor's process tree, not from the alert's
+/// text.
+pub(super) fn started_by_a_document(alert: &Alert) -> bool {
+    let processes = || {
+        alert
+            .observables
+            .iter()
+            .filter(|o| o.kind == ObservableKind::Process && o.is_structured())
+    };
+    let in_field = |o: &&warden_domain::Observable, parent: bool| {
+        o.provenance.iter().any(|p| match p {
+            warden_domain::Provenance::Field { path } => {
+                path.to_ascii_lowercase().contains("parent") == parent
+            }
+            warden_domain::Provenance::Text { .. } => false,
+        })
+    };
+    let parent = processes()
+        .filter(|o| in_field(o, true))
+        .any(|o| DOCUMENT_HOSTS.contains(&program(&o.value).as_str()));
+    let child = processes()
+        .filter(|o| in_field(o, false))
+        .any(|o| SCRIPT_HOSTS.contains(&program(&o.value).as_str()));
+    parent && child
+}
+
 /// ATT&CK techniques (base ids) of attempts to get in: brute force and
 /// exploitation. A scanner makes them as checks; coming through an
 /// otherwise known counterpart (our VPN, a vendor) they are attacks.

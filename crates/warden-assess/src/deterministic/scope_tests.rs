@@ -615,3 +615,33 @@ fn reach_reads_techniques_then_the_rule_never_only_the_title() {
     let mixed = from_outside("Upload", Severity::High, &["T1567", "T1003"], "10.0.0.1");
     assert_eq!(reach(&mixed), Reach::Beyond);
 }
+
+#[test]
+fn a_shell_started_by_a_document_is_an_attack_stage_read_from_the_process_tree() {
+    let shell = |parent_path: &str, parent: &str| {
+        alert(
+            "Suspicious Encoded PowerShell Command Line",
+            Severity::High,
+            &["T1059.001"],
+            vec![
+                observable(ObservableKind::Host, "ws-sal-014", "Computer"),
+                observable(
+                    ObservableKind::Process,
+                    r"c:\windows\system32\windowspowershell\v1.0\powershell.exe",
+                    "Image",
+                ),
+                observable(ObservableKind::Process, parent, parent_path),
+            ],
+        )
+    };
+    let delivered = shell("ParentImage", r"C:\Windows\SysWOW64\mshta.exe");
+    let a = assess(std::slice::from_ref(&delivered), vec![]);
+    assert_eq!(a.verdict, Verdict::Malicious, "{:#?}", a.rationale);
+    assert!(a.rationale.iter().any(|r| r.factor == "attack_stage"));
+    // The same shell under the task scheduler is not a delivery.
+    let scheduled = shell("ParentImage", r"C:\Windows\System32\svchost.exe");
+    assert_eq!(assess(&[scheduled], vec![]).verdict, Verdict::Suspicious);
+    // Nor is Word named in a field that is not the parent's.
+    let named = shell("CommandLine", r"C:\Program Files\Office16\WINWORD.EXE");
+    assert_eq!(assess(&[named], vec![]).verdict, Verdict::Suspicious);
+}
