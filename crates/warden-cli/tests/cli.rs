@@ -254,10 +254,10 @@ fn unknown_assessor_and_format_are_refused_clearly() {
     );
     let output = warden(
         dir.path(),
-        &["triage", "examples/alerts", "--format", "cef"],
+        &["triage", "examples/alerts", "--format", "asff"],
     );
     assert_eq!(output.status.code(), Some(2), "clap usage error");
-    assert!(stderr(&output).contains("unknown format \"cef\""));
+    assert!(stderr(&output).contains("unknown format \"asff\""));
 }
 
 #[test]

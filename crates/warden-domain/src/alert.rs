@@ -35,6 +35,12 @@ pub enum SourceFormat {
     Falcon,
     /// An Amazon GuardDuty finding (API, CLI or EventBridge event).
     Guardduty,
+    /// An ArcSight Common Event Format line (`CEF:0|...`), alone or after a
+    /// syslog header.
+    Cef,
+    /// An IBM QRadar Log Event Extended Format line (`LEEF:1.0|...`,
+    /// `LEEF:2.0|...`), alone or after a syslog header.
+    Leef,
     /// A source described by a user's mapping file (JSON pointers to fields);
     /// the mapping's name is on the alert's `product`.
     Mapped,
@@ -45,7 +51,7 @@ impl SourceFormat {
     /// alerts need a mapping file, so it is not among them.
     ///
     /// [`Mapped`]: SourceFormat::Mapped
-    pub const ALL: [SourceFormat; 9] = [
+    pub const ALL: [SourceFormat; 11] = [
         SourceFormat::Ocsf,
         SourceFormat::Ecs,
         SourceFormat::Suricata,
@@ -55,6 +61,8 @@ impl SourceFormat {
         SourceFormat::Hayabusa,
         SourceFormat::Falcon,
         SourceFormat::Guardduty,
+        SourceFormat::Cef,
+        SourceFormat::Leef,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -68,6 +76,8 @@ impl SourceFormat {
             SourceFormat::Hayabusa => "hayabusa",
             SourceFormat::Falcon => "falcon",
             SourceFormat::Guardduty => "guardduty",
+            SourceFormat::Cef => "cef",
+            SourceFormat::Leef => "leef",
             SourceFormat::Mapped => "mapped",
         }
     }

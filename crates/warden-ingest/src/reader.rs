@@ -100,7 +100,7 @@ fn alert_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
             found.extend(alert_files(&entry)?);
         } else if matches!(
             entry.extension().and_then(|e| e.to_str()),
-            Some("json" | "jsonl" | "ndjson")
+            Some("json" | "jsonl" | "ndjson" | "cef" | "leef")
         ) {
             found.push(entry);
         }
@@ -124,11 +124,12 @@ fn read_file(path: &Path, options: &ReadOptions, report: &mut IngestReport) {
         }
     };
     let is_lines = match path.extension().and_then(|e| e.to_str()) {
-        Some("jsonl" | "ndjson") => true,
+        Some("jsonl" | "ndjson" | "cef" | "leef") => true,
         Some("json") => false,
         // Unknown extension: a file whose first line is a whole JSON object
-        // and that has more lines is JSON lines.
-        _ => looks_like_json_lines(&bytes),
+        // and that has more lines is JSON lines; one whose first line is a
+        // CEF or LEEF line is read a line at a time too.
+        _ => looks_like_json_lines(&bytes) || first_line_is_text_format(&bytes),
     };
     if is_lines {
         for (index, line) in bytes.split(|b| *b == b'\n').enumerate() {
@@ -240,6 +241,26 @@ fn looks_like_json_lines(bytes: &[u8]) -> bool {
     first_is_object && lines.next().is_some()
 }
 
+fn first_line_is_text_format(bytes: &[u8]) -> bool {
+    bytes
+        .split(|b| *b == b'\n')
+        .find(|l| !l.iter().all(u8::is_ascii_whitespace))
+        .is_some_and(|line| line_payload(line).is_some())
+}
+
+/// A CEF or LEEF line (not JSON), as the JSON string the line formats
+/// read: the text as received, without its line ending.
+fn line_payload(bytes: &[u8]) -> Option<Value> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    if text.trim_start().starts_with(['{', '[', '"']) {
+        return None;
+    }
+    crate::formats::text::locate_text(text)?;
+    Some(Value::String(
+        text.trim_end_matches(['\r', '\n']).to_owned(),
+    ))
+}
+
 fn ingest_record(origin: &str, bytes: &[u8], options: &ReadOptions, report: &mut IngestReport) {
     match parse_record(origin, bytes, options) {
         Ok(alert) => report.alerts.push(alert),
@@ -247,8 +268,8 @@ fn ingest_record(origin: &str, bytes: &[u8], options: &ReadOptions, report: &mut
     }
 }
 
-/// One record's bytes (a JSONL line, a dead letter's payload) to an alert,
-/// with the same checks as a file read.
+/// One record's bytes (a JSONL line, a CEF or LEEF line, a dead letter's
+/// payload) to an alert, with the same checks as a file read.
 pub fn parse_record(
     origin: &str,
     bytes: &[u8],
@@ -256,7 +277,10 @@ pub fn parse_record(
 ) -> Result<Alert, IngestError> {
     let limits = &options.limits;
     check_text(bytes, limits, limits.max_alert_bytes)
-        .and_then(|()| parse_json(bytes, limits))
+        .and_then(|()| match line_payload(bytes) {
+            Some(line) => Ok(line),
+            None => parse_json(bytes, limits),
+        })
         .map_err(|reason| error(origin, reason, bytes, limits))
         .and_then(|value| {
             let mut report = IngestReport::default();

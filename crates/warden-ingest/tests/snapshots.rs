@@ -21,12 +21,16 @@ use std::path::Path;
 use serde_json::{Value, json};
 use warden_ingest::{Formats, Mapping, ReadOptions, parse_record};
 
-/// The first record of `file` (a JSONL line, a JSON array's first element
-/// or a JSON file), normalised, in snapshot form. `label` is the origin
-/// recorded, so snapshots do not depend on where the checkout lives.
+/// The first record of `file` (a JSONL, CEF or LEEF line, a JSON array's
+/// first element or a JSON file), normalised, in snapshot form. `label` is
+/// the origin recorded, so snapshots do not depend on where the checkout
+/// lives.
 fn first_alert(file: &Path, label: &str, options: &ReadOptions) -> Value {
     let text = std::fs::read_to_string(file).expect("sample readable");
-    let record = if label.ends_with(".jsonl") {
+    let record = if [".jsonl", ".cef", ".leef"]
+        .iter()
+        .any(|ext| label.ends_with(ext))
+    {
         text.lines().next().expect("a line").to_owned()
     } else {
         match serde_json::from_str::<Value>(&text).expect("JSON") {
@@ -166,4 +170,18 @@ fn snapshot_mapped_wazuh_alert() {
     let file = testdata("mapped/wazuh-alerts.jsonl");
     let alert = first_alert(&file, "mapped/wazuh-alerts.jsonl", &options);
     snapshot!("snapshot_mapped_wazuh_alert", alert);
+}
+
+#[test]
+fn snapshot_cef_trend_micro_apex_central() {
+    let file = testdata("cef/vendor-examples.cef");
+    let alert = first_alert(&file, "cef/vendor-examples.cef", &ReadOptions::default());
+    snapshot!("snapshot_cef_trend_micro_apex_central", alert);
+}
+
+#[test]
+fn snapshot_leef_trend_micro_ddei_system_event() {
+    let file = testdata("leef/vendor-examples.leef");
+    let alert = first_alert(&file, "leef/vendor-examples.leef", &ReadOptions::default());
+    snapshot!("snapshot_leef_trend_micro_ddei_system_event", alert);
 }

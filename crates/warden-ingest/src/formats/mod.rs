@@ -1,13 +1,17 @@
 //! Vendor formats: detection and normalisation.
 //!
 //! One folder per format. Each exposes `matches(&Value) -> bool` (does this
-//! payload look like mine?) and `normalise(&Value, &mut AlertDraft)`.
+//! payload look like mine?) and `normalise(&Value, &mut AlertDraft)`. The
+//! line formats (`cef/`, `leef/`) take a JSON string holding the line;
+//! `text.rs` holds what they share.
 
+pub mod cef;
 pub mod chainsaw;
 pub mod ecs;
 pub mod falcon;
 pub mod guardduty;
 pub mod hayabusa;
+pub mod leef;
 pub mod mapped;
 pub mod msgraph;
 pub mod ocsf;
@@ -15,6 +19,7 @@ pub mod splunk;
 pub mod suricata;
 #[cfg(test)]
 mod test_support;
+pub(crate) mod text;
 
 use std::sync::Arc;
 
@@ -42,6 +47,9 @@ pub enum FormatError {
          or a configured mapping"
     )]
     Unknown,
+    /// A line format's text that breaks its grammar (what and where).
+    #[error("{0}")]
+    Malformed(String),
     #[error("missing required field {0}")]
     Missing(&'static str),
     #[error("field {field} has the wrong type: expected {expected}")]
@@ -55,6 +63,13 @@ pub enum FormatError {
 
 /// Which format a payload is in, if Warden knows it.
 pub fn detect(payload: &Value) -> Result<SourceFormat, FormatError> {
+    // A string is a line (CEF, LEEF); no JSON format is a string, so this
+    // cannot take another format's payload.
+    match text::locate(payload) {
+        Some((text::LineFormat::Cef, _)) => return Ok(SourceFormat::Cef),
+        Some((text::LineFormat::Leef, _)) => return Ok(SourceFormat::Leef),
+        None => {}
+    }
     if !payload.is_object() {
         return Err(FormatError::NotAnObject(json_type(payload)));
     }
@@ -100,6 +115,20 @@ pub fn normalise_owned(
     origin: &str,
     raw_sha256: &str,
 ) -> Result<Alert, FormatError> {
+    normalise_received(format, payload, origin, raw_sha256, None)
+}
+
+/// [`normalise_owned`] for a payload received at `received` (a syslog
+/// message): that time is the alert's when the payload carries none (a CEF
+/// line without `rt`, a LEEF line without `devTime`, or one whose date has
+/// no year).
+pub fn normalise_received(
+    format: SourceFormat,
+    payload: Value,
+    origin: &str,
+    raw_sha256: &str,
+    received: Option<OffsetDateTime>,
+) -> Result<Alert, FormatError> {
     let normaliser: fn(&Value, &mut AlertDraft) -> Result<(), FormatError> = match format {
         SourceFormat::Ocsf => ocsf::normalise,
         SourceFormat::Ecs => ecs::normalise,
@@ -110,13 +139,18 @@ pub fn normalise_owned(
         SourceFormat::Hayabusa => hayabusa::normalise,
         SourceFormat::Falcon => falcon::normalise,
         SourceFormat::Guardduty => guardduty::normalise,
+        SourceFormat::Cef => cef::normalise,
+        SourceFormat::Leef => leef::normalise,
         SourceFormat::Mapped => {
             return Err(FormatError::Unsupported(
                 "a mapped format is read with its mapping file (see [ingest] mappings)".into(),
             ));
         }
     };
-    let mut draft = AlertDraft::default();
+    let mut draft = AlertDraft {
+        time: received,
+        ..AlertDraft::default()
+    };
     normaliser(&payload, &mut draft)?;
     draft.finish(format, payload, origin, raw_sha256)
 }

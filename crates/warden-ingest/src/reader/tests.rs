@@ -171,6 +171,8 @@ fn every_vendor_sample_in_testdata_ingests() {
     assert_eq!(count(SourceFormat::Falcon), 2);
     assert_eq!(count(SourceFormat::Guardduty), 3);
     assert_eq!(count(SourceFormat::Mapped), 3);
+    assert_eq!(count(SourceFormat::Cef), 1);
+    assert_eq!(count(SourceFormat::Leef), 2);
     // Without the mapping, the Wazuh alerts are refused (and kept), not
     // guessed at.
     let bare = read_paths(&[testdata.join("mapped")], &ReadOptions::default());
