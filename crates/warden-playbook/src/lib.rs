@@ -9,9 +9,12 @@
 //!   set (`playbooks/*.toml`, compiled in) or a folder of the operator's;
 //!   [`PlaybookSet::select`] picks the one for a case.
 //!
-//! Matching reads only structured alert fields (format, product, rule name,
-//! ATT&CK ids), never free text: an attacker who writes "phishing" into a
-//! command line cannot move a case to another playbook's authority.
+//! Matching reads only structured alert fields (format, product, rule name
+//! and id, ATT&CK ids), never free text: an attacker who writes "phishing"
+//! into a command line cannot move a case to another playbook's authority.
+//! A rule name that is only the finding's title (OCSF without an analytic,
+//! every Microsoft Graph alert: see [`rule_name_is_stable`]) is free text
+//! too, and no `rules` pattern reads it ([`rule_name_for_matching`]).
 //!
 //! The file format is documented in `docs/playbooks.md`.
 
@@ -70,6 +73,8 @@ struct MatchFile {
     #[serde(default)]
     rules: Vec<String>,
     #[serde(default)]
+    rule_uids: Vec<String>,
+    #[serde(default)]
     techniques: Vec<String>,
     #[serde(default)]
     tactics: Vec<String>,
@@ -103,6 +108,8 @@ pub struct MatchRule {
     formats: Vec<SourceFormat>,
     products: Vec<String>,
     rules: Vec<Regex>,
+    /// Lower case.
+    rule_uids: Vec<String>,
     techniques: Vec<String>,
     tactics: Vec<String>,
 }
@@ -115,7 +122,16 @@ impl MatchRule {
             let product = alert.product.to_lowercase();
             self.products.iter().any(|p| product.contains(p.as_str()))
         };
-        let rule = self.rules.is_empty() || self.rules.iter().any(|r| r.is_match(&alert.rule.name));
+        // INVARIANT (S2): a rule name that is only the finding's title is
+        // text the sender wrote; no pattern reads it.
+        let rule = self.rules.is_empty()
+            || rule_name_for_matching(alert)
+                .is_some_and(|name| self.rules.iter().any(|r| r.is_match(&name)));
+        let rule_uid = self.rule_uids.is_empty()
+            || alert.rule.uid.as_deref().is_some_and(|uid| {
+                let uid = uid.to_lowercase();
+                self.rule_uids.contains(&uid)
+            });
         // T1003 covers its sub-techniques (T1003.001).
         let technique = self.techniques.is_empty()
             || alert.attacks.iter().any(|a| {
@@ -132,8 +148,48 @@ impl MatchRule {
                     .iter()
                     .any(|t| self.tactics.iter().any(|want| tactic_eq(t, want)))
             });
-        format && product && rule && technique && tactic
+        format && product && rule && rule_uid && technique && tactic
     }
+}
+
+/// Whether `alert`'s rule name is the name of the detection rule that
+/// fired, set where the rule is configured, rather than the finding's
+/// title, which the normaliser falls back to when the format names no rule.
+/// A title is free text that whoever sends or provokes the alert writes
+/// (it often quotes the activity), so it must not choose a playbook (S2).
+///
+/// - OCSF: a stable name when the finding names its analytic
+///   (`finding_info.analytic.name`); the title otherwise.
+/// - Microsoft Graph: always the title (a Graph alert names no rule; its
+///   `detectorId` is the rule's uid, which `rule_uids` matches, and
+///   [`rule_name_for_matching`] reads its antivirus signature instead).
+/// - Every other built-in format reads its rule name from a rule field
+///   (see `docs/playbooks.md`); a mapping reads the field its file names.
+///
+/// Decided from the payload as received (`alert.raw`), so an alert read
+/// back from the store is judged as it was at ingest.
+pub fn rule_name_is_stable(alert: &Alert) -> bool {
+    use warden_ingest::formats::{msgraph, ocsf};
+    match alert.format {
+        SourceFormat::Ocsf => !ocsf::rule_name_is_title(&alert.raw),
+        SourceFormat::Msgraph => !msgraph::rule_name_is_title(&alert.raw),
+        // ECS, Suricata, chainsaw, Splunk, hayabusa, Falcon, GuardDuty and
+        // mappings read a rule field. A format whose normaliser can fall
+        // back to a title must get its own arm above.
+        _ => true,
+    }
+}
+
+/// What `rules` patterns read: the rule name when it is stable
+/// ([`rule_name_is_stable`]); for a Microsoft Graph alert, the antivirus
+/// signature that fired (`threatDisplayName`) when it has one; otherwise
+/// nothing, and no pattern matches.
+pub fn rule_name_for_matching(alert: &Alert) -> Option<std::borrow::Cow<'_, str>> {
+    use std::borrow::Cow;
+    if alert.format == SourceFormat::Msgraph {
+        return warden_ingest::formats::msgraph::signature_name(&alert.raw).map(Cow::Owned);
+    }
+    rule_name_is_stable(alert).then_some(Cow::Borrowed(alert.rule.name.as_str()))
 }
 
 /// Tactic names compare without case, spaces, dashes or underscores
@@ -241,16 +297,26 @@ impl Playbook {
                     ))
                 })?);
             }
+            let mut rule_uids = Vec::new();
+            for uid in &block.rule_uids {
+                let uid = uid.trim();
+                if uid.is_empty() {
+                    return Err(error(format!("match[{i}].rule_uids: an empty rule id")));
+                }
+                rule_uids.push(uid.to_lowercase());
+            }
             let rule = MatchRule {
                 formats,
                 products: block.products.iter().map(|p| p.to_lowercase()).collect(),
                 rules,
+                rule_uids,
                 techniques,
                 tactics: block.tactics.clone(),
             };
             if rule.formats.is_empty()
                 && rule.products.is_empty()
                 && rule.rules.is_empty()
+                && rule.rule_uids.is_empty()
                 && rule.techniques.is_empty()
                 && rule.tactics.is_empty()
             {

@@ -227,3 +227,154 @@ fn shipped_files_load_from_a_folder_too() {
         .to_string();
     assert!(err.contains("catch-all"), "{err}");
 }
+
+/// An alert from `payload` in `format`, as ingest makes it.
+fn normalised(format: SourceFormat, payload: &serde_json::Value) -> Alert {
+    warden_ingest::normalise(format, payload, "test", "h").expect("normalises")
+}
+
+/// An OCSF detection whose title says credential theft and whose analytic
+/// (uid R-17, no name) and ATT&CK tag say a port scan, or nothing.
+fn ocsf_titled(techniques: &[&str]) -> serde_json::Value {
+    let attacks: Vec<serde_json::Value> = techniques
+        .iter()
+        .map(|t| serde_json::json!({"technique": {"uid": t}, "tactic": {"name": "Discovery"}}))
+        .collect();
+    serde_json::json!({
+        "class_uid": 2004,
+        "time": 1_763_000_000_000_i64,
+        "metadata": {"product": {"name": "Acme NDR"}},
+        "finding_info": {
+            "uid": "f-1",
+            "title": "mimikatz lsass dump",
+            "analytic": {"uid": "R-17"},
+            "attacks": attacks
+        },
+        "device": {"hostname": "ws-17.corp.example"}
+    })
+}
+
+/// A Graph alert with the same title, its detector and ATT&CK tags.
+fn graph_titled(techniques: &[&str]) -> serde_json::Value {
+    serde_json::json!({
+        "@odata.type": "#microsoft.graph.security.alert",
+        "id": "da-1",
+        "title": "mimikatz lsass dump",
+        "category": "Discovery",
+        "serviceSource": "microsoftDefenderForEndpoint",
+        "detectionSource": "edr",
+        "detectorId": "7c2a1b33-5d4e-4f60-8a71-9b2c3d4e5f60",
+        "createdDateTime": "2026-11-17T14:05:00Z",
+        "mitreTechniques": techniques,
+        "evidence": [{"@odata.type": "#microsoft.graph.security.deviceEvidence",
+                      "deviceDnsName": "ws-17.corp.example"}]
+    })
+}
+
+#[test]
+fn a_title_that_stands_in_for_the_rule_name_does_not_choose_the_playbook() {
+    let set = PlaybookSet::shipped().expect("valid");
+    for (format, payload, expected) in [
+        // The stable identifiers say a port scan: the scan's playbook.
+        (SourceFormat::Ocsf, ocsf_titled(&["T1046"]), "network-ids"),
+        (
+            SourceFormat::Msgraph,
+            graph_titled(&["T1046"]),
+            "network-ids",
+        ),
+        // They say nothing: the catch-all, not credential theft.
+        (SourceFormat::Ocsf, ocsf_titled(&[]), "default"),
+        (SourceFormat::Msgraph, graph_titled(&[]), "default"),
+    ] {
+        let alert = normalised(format, &payload);
+        assert_eq!(
+            alert.rule.name, "mimikatz lsass dump",
+            "the title stands in"
+        );
+        assert!(!rule_name_is_stable(&alert), "{format}");
+        assert_eq!(
+            set.select(std::slice::from_ref(&alert)).name(),
+            expected,
+            "{format} {:?}",
+            alert.attacks
+        );
+        // Read back from the store, it is judged the same way.
+        let stored: Alert =
+            serde_json::from_str(&serde_json::to_string(&alert).expect("json")).expect("back");
+        assert_eq!(set.select(&[stored]).name(), expected, "{format} stored");
+        // A case with such an alert and a real credential-theft alert goes
+        // by the real one.
+        let lsass = alerts("examples/alerts/ecs-lsass-access.json").remove(0);
+        assert_eq!(set.select(&[alert, lsass]).name(), "credential-access");
+    }
+}
+
+#[test]
+fn a_named_analytic_still_matches_rule_patterns_whatever_the_title() {
+    let set = PlaybookSet::shipped().expect("valid");
+    let mut payload = ocsf_titled(&[]);
+    payload["finding_info"]["analytic"]["name"] = "LSASS memory read by an unsigned process".into();
+    payload["finding_info"]["title"] = "weekly report".into();
+    let alert = normalised(SourceFormat::Ocsf, &payload);
+    assert!(rule_name_is_stable(&alert));
+    assert_eq!(set.select(&[alert]).name(), "credential-access");
+    // Every other built-in format reads its rule name from a rule field.
+    for alert in alerts("examples/alerts") {
+        if alert.format != SourceFormat::Ocsf && alert.format != SourceFormat::Msgraph {
+            assert!(rule_name_is_stable(&alert), "{}", alert.origin);
+        }
+    }
+}
+
+#[test]
+fn rule_uids_match_the_rule_id_exactly_ignoring_case() {
+    let by_uid = Playbook::parse(
+        "t",
+        &MINIMAL.replace(
+            "formats = [\"ecs\"]",
+            "formats = [\"msgraph\"]\nrule_uids = [\"7C2A1B33-5D4E-4F60-8A71-9B2C3D4E5F60\"]",
+        ),
+    )
+    .expect("ok");
+    let alert = normalised(SourceFormat::Msgraph, &graph_titled(&[]));
+    assert!(by_uid.matches(&alert));
+    let mut other = graph_titled(&[]);
+    other["detectorId"] = "7c2a1b33-5d4e-4f60-8a71-9b2c3d4e5f6".into();
+    assert!(!by_uid.matches(&normalised(SourceFormat::Msgraph, &other)));
+    // An alert without a rule id is not taken by a rule_uids block.
+    let mut none = graph_titled(&[]);
+    none.as_object_mut().expect("object").remove("detectorId");
+    assert!(!by_uid.matches(&normalised(SourceFormat::Msgraph, &none)));
+
+    let err = Playbook::parse(
+        "t.toml",
+        &MINIMAL.replace("formats = [\"ecs\"]", "rule_uids = [\" \"]"),
+    )
+    .expect_err("empty")
+    .to_string();
+    assert!(err.contains("empty rule id"), "{err}");
+}
+
+#[test]
+fn a_graph_alerts_antivirus_signature_is_read_in_place_of_its_title() {
+    let set = PlaybookSet::shipped().expect("valid");
+    // The signature Defender Antivirus named, whatever the title says.
+    let mut payload = graph_titled(&[]);
+    payload["title"] = "weekly report".into();
+    payload["threatDisplayName"] = "HackTool:Win32/Mimikatz.D".into();
+    let alert = normalised(SourceFormat::Msgraph, &payload);
+    assert!(!rule_name_is_stable(&alert));
+    assert_eq!(
+        rule_name_for_matching(&alert).as_deref(),
+        Some("HackTool:Win32/Mimikatz.D")
+    );
+    assert_eq!(set.select(&[alert]).name(), "credential-access");
+    let mut payload = graph_titled(&["T1071.001"]);
+    payload["threatDisplayName"] = "Backdoor:Win64/Sliver.A!MTB".into();
+    let alert = normalised(SourceFormat::Msgraph, &payload);
+    assert_eq!(set.select(&[alert]).name(), "endpoint-malware");
+    // Without one, the title is not read: the technique decides.
+    let alert = normalised(SourceFormat::Msgraph, &graph_titled(&["T1071.001"]));
+    assert_eq!(rule_name_for_matching(&alert), None);
+    assert_eq!(set.select(&[alert]).name(), "network-ids");
+}

@@ -19,6 +19,21 @@ pub fn matches(payload: &Value) -> bool {
             && payload.get("title").is_some())
 }
 
+/// Whether the alert's rule name is only the alert's title. A Graph alert
+/// names no rule (`detectorId` is the rule's id), so [`normalise`] always
+/// takes its `title` as the rule name; playbooks do not match it (S2).
+pub fn rule_name_is_title(_payload: &Value) -> bool {
+    true
+}
+
+/// The antivirus signature that fired (`threatDisplayName`, such as
+/// `Backdoor:Win64/Sliver.A!MTB`), when the alert has one: named by the
+/// vendor's signature, not written by the sender like the title, so
+/// playbooks' rule patterns read it in place of the rule name.
+pub fn signature_name(payload: &Value) -> Option<String> {
+    string(payload, "threatDisplayName")
+}
+
 /// Fill `draft` from a Graph alert.
 pub fn normalise(payload: &Value, draft: &mut AlertDraft) -> Result<(), FormatError> {
     use ObservableKind as K;

@@ -47,3 +47,23 @@ fn graph_alert_with_typed_evidence() {
     assert_eq!(values(&alert, ObservableKind::FileHash).len(), 1);
     assert_eq!(alert.attacks[0].id, "T1059.001");
 }
+
+#[test]
+fn the_rule_name_of_a_graph_alert_is_its_title() {
+    let payload = json!({
+        "@odata.type": "#microsoft.graph.security.alert",
+        "title": "mimikatz lsass dump", "detectorId": "d-1",
+        "serviceSource": "microsoftDefenderForEndpoint", "detectionSource": "edr",
+        "createdDateTime": "2026-11-17T14:05:00Z"
+    });
+    let alert = normalise(SourceFormat::Msgraph, &payload, "x", "h").expect("normalises");
+    assert_eq!(alert.rule.name, "mimikatz lsass dump");
+    assert!(super::rule_name_is_title(&payload));
+    assert_eq!(super::signature_name(&payload), None);
+    let mut antivirus = payload.clone();
+    antivirus["threatDisplayName"] = "Backdoor:Win64/Sliver.A!MTB".into();
+    assert_eq!(
+        super::signature_name(&antivirus).as_deref(),
+        Some("Backdoor:Win64/Sliver.A!MTB")
+    );
+}

@@ -26,6 +26,19 @@ fn info(payload: &Value, key: &str) -> Option<String> {
         .or_else(|| string(payload, &format!("finding.{key}")))
 }
 
+/// The analytic (rule) that raised the finding, when it names one.
+fn analytic_name(payload: &Value) -> Option<String> {
+    info(payload, "analytic.name").or_else(|| string(payload, "analytic.name"))
+}
+
+/// Whether the alert's rule name is only the finding's title: the finding
+/// names no analytic, so [`normalise`] took the title (free text the sender
+/// writes, often quoting the activity) as the rule name. Playbooks do not
+/// match such a name (S2).
+pub fn rule_name_is_title(payload: &Value) -> bool {
+    analytic_name(payload).is_none()
+}
+
 /// An object with a numeric `class_uid` is OCSF.
 pub fn matches(payload: &Value) -> bool {
     payload.get("class_uid").is_some_and(Value::is_number)
@@ -61,8 +74,7 @@ pub fn normalise(payload: &Value, draft: &mut AlertDraft) -> Result<(), FormatEr
     }
 
     let title = info(payload, "title").map(|t| t.trim().to_owned());
-    let rule_name = info(payload, "analytic.name")
-        .or_else(|| string(payload, "analytic.name"))
+    let rule_name = analytic_name(payload)
         .or_else(|| title.clone())
         .ok_or(FormatError::Missing("finding_info.title"))?;
     draft.rule = Some(RuleRef {

@@ -74,3 +74,32 @@ fn unknown_severity_falls_back_to_caption_then_medium() {
     assert_eq!(base(json!({"severity_id": 0})).level, Severity::Medium);
     assert_eq!(base(json!({"severity_id": 2})).original, "2");
 }
+
+#[test]
+fn a_rule_name_taken_from_the_title_is_said_to_be_one() {
+    let named = json!({
+        "class_uid": 2004, "time": 1_763_000_000_000_i64,
+        "finding_info": {"title": "mimikatz lsass dump", "uid": "f-1",
+                         "analytic": {"name": "Port scan from a workstation", "uid": "R-17"}}
+    });
+    let alert = normalise(SourceFormat::Ocsf, &named, "x", "h").expect("normalises");
+    assert_eq!(alert.rule.name, "Port scan from a workstation");
+    assert!(!super::rule_name_is_title(&named));
+    // The older Security Finding spells it `finding.analytic`.
+    let older =
+        json!({"class_uid": 2001, "time": 1, "finding": {"title": "t", "analytic": {"name": "R"}}});
+    assert!(!super::rule_name_is_title(&older));
+
+    let untitled = json!({
+        "class_uid": 2004, "time": 1_763_000_000_000_i64,
+        "finding_info": {"title": "  mimikatz lsass dump ", "uid": "f-2", "analytic": {"uid": "R-17"}}
+    });
+    let alert = normalise(SourceFormat::Ocsf, &untitled, "x", "h").expect("normalises");
+    assert_eq!(
+        alert.rule.name, "mimikatz lsass dump",
+        "the title stands in"
+    );
+    assert!(super::rule_name_is_title(&untitled));
+    let blank = json!({"class_uid": 2004, "time": 1, "finding_info": {"title": "t", "analytic": {"name": " "}}});
+    assert!(super::rule_name_is_title(&blank));
+}
