@@ -10,9 +10,13 @@
 //! - [`formats`]: format detection and one folder per vendor format
 //!   (`ocsf/`, `ecs/`, `suricata/`, `chainsaw/`, `hayabusa/`, `splunk/`,
 //!   `msgraph/`, `falcon/`, `guardduty/`), each turning a JSON payload into
-//!   an [`Alert`]; `mapped/` does the same for sources described by a
-//!   user's mapping file; [`Formats`] holds the built-ins and the loaded
-//!   mappings and picks one per payload.
+//!   an [`Alert`], and the line formats `cef/` and `leef/`, whose payload is
+//!   a JSON string holding the line; `mapped/` does the same for sources
+//!   described by a user's mapping file; [`Formats`] holds the built-ins and
+//!   the loaded mappings and picks one per payload.
+//! - [`syslog`]: a syslog message (RFC 5424 or RFC 3164) split into its
+//!   header fields and its CEF or LEEF payload, for the syslog receiver;
+//!   `formats::normalise_received` dates a payload that carries no time.
 //! - [`extract`]: observables found by pattern in untrusted text; they carry
 //!   `Provenance::Text` and can never become action targets on their own.
 //! - [`fields`]: tolerant JSON lookups (`a.b.c` matches nested objects and
@@ -27,6 +31,7 @@ pub mod extract;
 pub mod fields;
 pub mod formats;
 pub mod reader;
+pub mod syslog;
 
 pub use attack::AttackCatalogue;
 pub use correlate::{CaseDraft, CorrelationConfig, correlate};
