@@ -108,7 +108,7 @@ impl std::error::Error for SyslogError {}
 pub fn split(message: &str) -> Result<SyslogMessage<'_>, SyslogError> {
     let message = message.trim_end_matches(['\r', '\n', '\0']);
     let (format, at) = locate_text(message).ok_or(SyslogError::NoPayload)?;
-    let (head, payload) = message.split_at(at);
+    let (head, payload) = message.split_at_checked(at).ok_or(SyslogError::NoPayload)?;
     let format = match format {
         LineFormat::Cef => PayloadFormat::Cef,
         LineFormat::Leef => PayloadFormat::Leef,

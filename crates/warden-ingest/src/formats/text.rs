@@ -57,9 +57,12 @@ fn find_marker(head: &str, marker: &str) -> Option<usize> {
     if trimmed.starts_with(marker) {
         return Some(lead);
     }
-    head.match_indices(marker)
-        .map(|(at, _)| at)
-        .find(|&at| at <= MAX_PREFIX_BYTES && head[..at].ends_with([' ', '\t']))
+    head.match_indices(marker).map(|(at, _)| at).find(|&at| {
+        at <= MAX_PREFIX_BYTES
+            && head
+                .get(..at)
+                .is_some_and(|before| before.ends_with([' ', '\t']))
+    })
 }
 
 /// Why a date could not be read.

@@ -6,9 +6,9 @@
 //! out (the field after the event id already holds `key=value`) or empty,
 //! the delimiter is a tab, as QRadar reads such events. LEEF defines no
 //! escaping: values are taken as written. Two sender mistakes are read as
-//! meant: a 1.0 event whose attributes hold no tab but are separated by
-//! spaces (`src=10.50.1.1  dst=2.10.20.20`) is split before each ` key=`,
-//! and a piece with no `=` (a value that contained the delimiter) is joined
+//! meant: an event read with a tab whose attributes hold no tab but are
+//! separated by spaces (`src=10.50.1.1  dst=2.10.20.20`) is split before
+//! each ` key=` (when that finds more than one attribute), and a piece with no `=` (a value that contained the delimiter) is joined
 //! back to the value before it.
 
 use std::fmt;
@@ -181,9 +181,15 @@ fn parse_delimiter(field: &str) -> Result<char, LeefError> {
 /// piece with no `=`.
 fn parse_attributes(text: &str, delimiter: char) -> Result<Vec<(String, String)>, usize> {
     let text = text.trim_end_matches(['\r', '\n']);
-    if delimiter == '\t' && !text.contains('\t') && !text.trim().is_empty() {
-        // Spaces where tabs belong: split before each ` key=`, as CEF does.
-        return crate::formats::cef::split_pairs(text, false);
+    if delimiter == '\t' && !text.contains('\t') {
+        // Spaces where tabs belong: split before each ` key=`, as CEF does,
+        // when that finds more than one attribute (one attribute is taken
+        // as written).
+        if let Ok(pairs) = crate::formats::cef::split_pairs(text, false)
+            && pairs.len() > 1
+        {
+            return Ok(pairs);
+        }
     }
     let mut pairs: Vec<(String, String)> = Vec::new();
     let mut at = 0;

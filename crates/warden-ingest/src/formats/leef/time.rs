@@ -76,7 +76,7 @@ pub(super) fn parse_with_pattern(value: &str, pattern: &str) -> Result<OffsetDat
                     Some(Token::Literal(c)) => rest.find(*c).unwrap_or(rest.len()),
                     _ => rest.len(),
                 };
-                let (zone, tail) = rest.split_at(stop);
+                let (zone, tail) = rest.split_at_checked(stop).ok_or(DateError::Unreadable)?;
                 offset = parse_zone(zone)?;
                 rest = tail;
             }
