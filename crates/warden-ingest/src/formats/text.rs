@@ -116,13 +116,13 @@ fn month_name_date(text: &str) -> Result<OffsetDateTime, DateError> {
         .next()
         .and_then(|d| d.parse().ok())
         .ok_or(DateError::Unreadable)?;
-    let next = words.next().ok_or(DateError::Unreadable)?;
-    let (year, clock) = if next.contains(':') {
+    let year = words.next().ok_or(DateError::Unreadable)?;
+    if year.contains(':') {
+        // `MMM dd HH:mm:ss`: the clock where the year belongs.
         return Err(DateError::NoYear);
-    } else {
-        let year: i32 = next.parse().map_err(|_| DateError::Unreadable)?;
-        (year, words.next().ok_or(DateError::Unreadable)?)
-    };
+    }
+    let year: i32 = year.parse().map_err(|_| DateError::Unreadable)?;
+    let clock = words.next().ok_or(DateError::Unreadable)?;
     let zone: Vec<&str> = words.collect();
     let offset = match zone.as_slice() {
         [] => UtcOffset::UTC,
