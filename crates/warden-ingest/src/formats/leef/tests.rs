@@ -187,6 +187,13 @@ fn spaces_where_tabs_belong_are_split_as_meant() {
 }
 
 #[test]
+fn one_attribute_without_a_tab_is_taken_as_written() {
+    // Found by the round-trip property test: not split on spaces.
+    let event = parse("LEEF:2.0|V|P|1|E|x09|a= ").expect("parses");
+    assert_eq!(event.attributes, vec![("a".to_owned(), " ".to_owned())]);
+}
+
+#[test]
 fn a_value_holding_the_delimiter_is_joined_back() {
     let event = parse("LEEF:1.0|V|P|1|E|msg=first\tsecond half\tsrc=10.0.0.1").expect("parses");
     assert_eq!(event.get("msg"), Some("first\tsecond half"));
