@@ -47,11 +47,11 @@ pub struct Exported {
 /// The structured-data id of Warden's parameters.
 pub const SD_ID: &str = "warden@32473";
 /// Syslog facility 13, "log audit" (RFC 5424 table 1).
-const FACILITY_LOG_AUDIT: u8 = 13;
+pub(crate) const FACILITY_LOG_AUDIT: u8 = 13;
 /// Datagrams sent back to back before a short pause.
 const UDP_BURST: usize = 16;
 /// The largest UDP payload IPv4 can carry.
-const MAX_DATAGRAM: usize = 65_507;
+pub(crate) const MAX_DATAGRAM: usize = 65_507;
 
 /// One entry as a JSON line (without the newline).
 pub fn json_line(row: &AuditRow) -> String {
@@ -85,7 +85,7 @@ fn severity(row: &AuditRow) -> u8 {
 }
 
 /// `[`, `"`, `\` and `]` escaped as RFC 5424 section 6.3.3 asks.
-fn sd_value(text: &str) -> String {
+pub(crate) fn sd_value(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         if matches!(c, '"' | '\\' | ']') {
@@ -97,7 +97,7 @@ fn sd_value(text: &str) -> String {
 }
 
 /// PRINTUSASCII only, at most `max` characters, `-` when empty.
-fn header_field(text: &str, max: usize) -> String {
+pub(crate) fn header_field(text: &str, max: usize) -> String {
     let field: String = text
         .chars()
         .filter(|c| c.is_ascii_graphic())
@@ -107,7 +107,7 @@ fn header_field(text: &str, max: usize) -> String {
 }
 
 /// RFC 3339 with at most six fraction digits, in UTC (RFC 5424 TIMESTAMP).
-fn timestamp(at: OffsetDateTime) -> String {
+pub(crate) fn timestamp(at: OffsetDateTime) -> String {
     let at = at.to_offset(time::UtcOffset::UTC);
     format!(
         "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",

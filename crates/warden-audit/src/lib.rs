@@ -17,7 +17,8 @@
 //! - [`proof`]: inclusion and consistency proofs against checkpoints, and
 //!   their standalone verification (public key and proof only).
 //! - [`witness`]: where every signed checkpoint is also kept, outside the
-//!   data directory; `verify` checks the log against them.
+//!   data directory (a file, an HTTP endpoint, syslog); `verify` checks the
+//!   log against those that can be read back.
 //! - [`export`]: JSON lines and RFC 5424 syslog, to a file, UDP or TCP.
 //! - [`search`]: by case, actor, action, tool, kind and time.
 //! - [`canonical`]: RFC 8785 canonical JSON, the bytes that are hashed.
@@ -162,7 +163,7 @@ pub struct Checkpointer {
     every: u64,
     /// Where the latest checkpoint is also written, to be shipped elsewhere.
     file: Option<PathBuf>,
-    /// Where every checkpoint is also appended, outside the data
+    /// Where every checkpoint is also pushed, outside the data
     /// directory.
     witnesses: Vec<witness::Witness>,
     /// Size of the newest checkpoint signed (0: none yet, or not read yet).
@@ -187,7 +188,8 @@ impl Checkpointer {
         self
     }
 
-    /// Also append each new checkpoint to every one of `witnesses`.
+    /// Also push each new checkpoint to every one of `witnesses`; a
+    /// witness that cannot take it fails the signing.
     pub fn with_witnesses(mut self, witnesses: Vec<witness::Witness>) -> Self {
         self.witnesses = witnesses;
         self
@@ -323,14 +325,15 @@ impl<S: Store + ?Sized> StoreAuditLog<S> {
             write_atomically(file, &checkpoint.note)?;
         }
         for witness in &checkpointer.witnesses {
-            witness.push(&checkpoint.note)?;
+            witness.push(&checkpoint).await?;
         }
         Ok(checkpoint)
     }
 
     /// The key never signs a tree that does not extend what it signed
-    /// before: the newest stored checkpoint and the shipped file must both
-    /// be prefixes of the tree of `size` leaves with `root` (a consistency
+    /// before: the newest stored checkpoint, the shipped file and the
+    /// newest checkpoint of every readable witness must all be prefixes of
+    /// the tree of `size` leaves with `root` (a consistency
     /// proof from the stored hashes), or someone rewrote the log under us.
     async fn extends_previous(
         &self,
@@ -348,8 +351,9 @@ impl<S: Store + ?Sized> StoreAuditLog<S> {
         {
             previous.push(public.open_checkpoint(&note)?);
         }
+        // A push-only witness (syslog) has nothing to compare with.
         for witness in &checkpointer.witnesses {
-            if let Some(note) = witness.checkpoints()?.pop() {
+            if let Some(note) = witness.newest().await? {
                 previous.push(public.open_checkpoint(&note)?);
             }
         }

@@ -357,7 +357,7 @@ async fn a_rewritten_and_re_signed_log_fails_verify_against_a_witness() {
         "file://{}",
         elsewhere.path().join("warden-checkpoints").display()
     );
-    let witnesses = witness::parse_all(std::slice::from_ref(&url)).expect("witness");
+    let witnesses = witness::parse_all(&[url.into()]).expect("witness");
     let log = log.with_checkpointer(Checkpointer::new(key, 1000).with_witnesses(witnesses.clone()));
     for n in 0..10 {
         log.append("system:test", escalated(n))
@@ -365,7 +365,7 @@ async fn a_rewritten_and_re_signed_log_fails_verify_against_a_witness() {
             .expect("append");
     }
     log.checkpoint().await.expect("sign").expect("checkpoint");
-    let witnessed = witnesses[0].checkpoints().expect("read");
+    let witnessed = witnesses[0].checkpoints().await.expect("read");
     assert_eq!(witnessed.len(), 1);
     let before = verify::verify_with(store.as_ref(), &public, &witnessed)
         .await

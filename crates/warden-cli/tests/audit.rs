@@ -649,3 +649,135 @@ fn the_signing_key_can_live_outside_the_data_directory() {
     assert!(out.status.success(), "{report}");
     assert!(report["checkpoints"].as_u64() > Some(0), "{report}");
 }
+
+/// A witness over HTTP on loopback that keeps what it is POSTed and lists
+/// it back on GET (the protocol of docs/audit.md), served from `runtime`.
+fn http_witness(
+    runtime: &tokio::runtime::Runtime,
+) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use axum::routing::get;
+    let held = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let (keep, list) = (held.clone(), held.clone());
+    let app = axum::Router::new().route(
+        "/warden/checkpoints",
+        get(move || {
+            let notes = list.lock().expect("lock").clone();
+            async move {
+                notes
+                    .iter()
+                    .map(|n| format!("{}\n", serde_json::to_string(n).expect("json")))
+                    .collect::<String>()
+            }
+        })
+        .post(move |note: String| {
+            keep.lock().expect("lock").push(note);
+            async { axum::http::StatusCode::NO_CONTENT }
+        }),
+    );
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    runtime.spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{addr}/warden/checkpoints"), held)
+}
+
+/// `[audit] witnesses` with an HTTP and a syslog witness: `triage` pushes
+/// its checkpoints to both, `verify` checks against the HTTP one and names
+/// the syslog one as not checked; `--witness` takes the https form; plain
+/// http to another host is a configuration error.
+#[test]
+fn verify_checks_http_witnesses_and_names_syslog_ones_as_not_checked() {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let (url, held) = http_witness(&runtime);
+    let syslog = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let syslog_url = format!(
+        "syslog+udp://127.0.0.1:{}",
+        syslog.local_addr().expect("addr").port()
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let config = dir.path().join("warden.toml");
+    std::fs::write(
+        &config,
+        format!("[audit]\nwitnesses = [{url:?}, {syslog_url:?}]\n"),
+    )
+    .expect("config");
+    let config = config.to_str().expect("utf-8");
+    let out = warden(
+        &data,
+        &[
+            "--config",
+            config,
+            "triage",
+            "examples/alerts",
+            "--context",
+            "examples/context",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let witnessed = held.lock().expect("lock").len();
+    assert!(witnessed > 0, "triage pushed its checkpoints");
+    syslog
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .expect("timeout");
+    let mut datagram = vec![0; 65_536];
+    let len = syslog
+        .recv(&mut datagram)
+        .expect("a syslog message arrived");
+    let message = String::from_utf8_lossy(&datagram[..len]).into_owned();
+    assert!(
+        message.contains(" warden ") && message.contains(" checkpoint "),
+        "{message}"
+    );
+
+    let out = warden(&data, &["--config", config, "audit", "verify"]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains(&format!("witness {url}: {witnessed} checkpoints checked")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("witness {syslog_url}: not readable, not checked")),
+        "{text}"
+    );
+    let out = warden(&data, &["--config", config, "audit", "verify", "--json"]);
+    let report: Value = serde_json::from_str(stdout(&out).trim()).expect("json report");
+    assert_eq!(report["witnesses"][0]["checkpoints"], witnessed, "{report}");
+    assert_eq!(report["witnesses"][1]["checked"], false, "{report}");
+
+    // Named on the command line: the https form is taken (here nothing
+    // answers on that port, so reading it fails and says which).
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let https = format!(
+        "https://127.0.0.1:{}/w",
+        closed.local_addr().expect("addr").port()
+    );
+    drop(closed);
+    let out = warden(&data, &["audit", "verify", "--witness", &https]);
+    assert!(!out.status.success());
+    let error = common::stderr(&out);
+    assert!(
+        error.contains(&format!("cannot read witness {https}")),
+        "{error}"
+    );
+
+    // Plain http elsewhere than loopback is refused, clearly.
+    std::fs::write(
+        config,
+        "[audit]\nwitnesses = [\"http://witness.example.org/warden\"]\n",
+    )
+    .expect("config");
+    let out = warden(&data, &["--config", config, "audit", "verify"]);
+    assert!(!out.status.success());
+    let error = common::stderr(&out);
+    assert!(
+        error.contains("http://witness.example.org/warden") && error.contains("https"),
+        "{error}"
+    );
+}

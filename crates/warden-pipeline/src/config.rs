@@ -63,11 +63,16 @@ pub struct AuditConfig {
     /// directory's `keys/audit.pub` is the only one).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub signing_key: Option<std::path::PathBuf>,
-    /// Where every signed checkpoint is also appended, outside the data
-    /// directory (`file:///mnt/other/warden-checkpoints`); `warden audit
-    /// verify` checks the log against every checkpoint they hold.
+    /// Where every signed checkpoint is also pushed, outside the data
+    /// directory, as it is signed: `file:///PATH` on another mount,
+    /// `https://HOST/PATH` (plain `http://` only to a loopback address;
+    /// `{ url = "https://...", token = { env = "NAME" } }` for a bearer
+    /// token), `syslog+udp://HOST:PORT` or `syslog+tcp://HOST:PORT`. A
+    /// witness that cannot take a checkpoint fails the signing. `warden
+    /// audit verify` checks the log against every checkpoint the file and
+    /// HTTP witnesses hold; syslog is push-only and cannot be checked.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub witnesses: Vec<String>,
+    pub witnesses: Vec<warden_audit::witness::WitnessConfig>,
 }
 
 impl Default for AuditConfig {

@@ -13,6 +13,7 @@ use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
+use warden_audit::witness::{SecretRef, WitnessConfig};
 use warden_audit::{export, proof, search, verify};
 use warden_domain::CaseId;
 use warden_store::{AuditQuery, CaseReader};
@@ -37,11 +38,16 @@ pub enum AuditCommand {
         /// directory's own audit-checkpoint.txt is always checked too.
         #[arg(long = "checkpoint")]
         checkpoints: Vec<PathBuf>,
-        /// A witness to check against (`file:///PATH`), besides those in
-        /// `[audit] witnesses`; repeatable. Name it here when the
-        /// configuration itself may have been changed.
+        /// A witness to check against (`file:///PATH`, `https://HOST/PATH`),
+        /// besides those in `[audit] witnesses`; repeatable. Name it here
+        /// when the configuration itself may have been changed. A syslog
+        /// witness is push-only: it is listed as not checked.
         #[arg(long = "witness")]
         witnesses: Vec<String>,
+        /// Environment variable holding the bearer token for the
+        /// `--witness` HTTP witnesses (never printed).
+        #[arg(long, value_name = "NAME", requires = "witnesses")]
+        witness_token_env: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -184,6 +190,7 @@ pub async fn run(data_dir: &Path, config: Option<&Path>, args: Args) -> anyhow::
             public_key,
             checkpoints,
             witnesses,
+            witness_token_env,
             json,
         } => {
             let key = match public_key {
@@ -203,19 +210,43 @@ pub async fn run(data_dir: &Path, config: Option<&Path>, args: Args) -> anyhow::
             }
             // Every checkpoint each witness holds: a log rewritten and
             // re-signed with the data directory's key is not consistent
-            // with what they kept.
-            let mut urls = env.config.audit.witnesses.clone();
-            urls.extend(witnesses);
-            for witness in warden_audit::witness::parse_all(&urls).context("witnesses")? {
-                external.extend(
-                    witness
+            // with what they kept. A push-only witness (syslog) cannot be
+            // read back: it is named as not checked, never passed over
+            // in silence.
+            let mut configs = env.config.audit.witnesses.clone();
+            configs.extend(witnesses.into_iter().map(|url| WitnessConfig {
+                url,
+                token: witness_token_env.clone().map(SecretRef::Env),
+            }));
+            let mut witnessed = Vec::new();
+            for witness in warden_audit::witness::parse_all(&configs).context("witnesses")? {
+                let held = if witness.readable() {
+                    let held = witness
                         .checkpoints()
-                        .with_context(|| format!("cannot read witness {}", witness.name()))?,
-                );
+                        .await
+                        .with_context(|| format!("cannot read witness {}", witness.name()))?;
+                    let count = held.len();
+                    external.extend(held);
+                    Some(count)
+                } else {
+                    None
+                };
+                witnessed.push((witness.name(), held));
             }
             let report = verify::verify_with(env.store.as_ref(), &key, &external).await?;
             if json {
-                println!("{}", serde_json::to_string(&report)?);
+                let mut value = serde_json::to_value(&report)?;
+                if let Some(object) = value.as_object_mut() {
+                    let list = witnessed
+                        .iter()
+                        .map(|(name, held)| match held {
+                            Some(n) => serde_json::json!({"witness": name, "checkpoints": n}),
+                            None => serde_json::json!({"witness": name, "checked": false}),
+                        })
+                        .collect();
+                    object.insert("witnesses".into(), serde_json::Value::Array(list));
+                }
+                println!("{value}");
             } else {
                 match &report.problem {
                     None => println!(
@@ -228,6 +259,12 @@ pub async fn run(data_dir: &Path, config: Option<&Path>, args: Args) -> anyhow::
                         problem.kind.as_str(),
                         problem.detail
                     ),
+                }
+                for (name, held) in &witnessed {
+                    match held {
+                        Some(n) => println!("witness {name}: {n} checkpoints checked"),
+                        None => println!("witness {name}: not readable, not checked"),
+                    }
                 }
             }
             Ok(if report.ok() {
