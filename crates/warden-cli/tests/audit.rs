@@ -650,18 +650,30 @@ fn the_signing_key_can_live_outside_the_data_directory() {
     assert!(report["checkpoints"].as_u64() > Some(0), "{report}");
 }
 
+/// What the test HTTP witness keeps: the notes POSTed, and the
+/// `Authorization` header of every GET.
+#[derive(Clone, Default)]
+struct Witnessed {
+    notes: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    reads: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
 /// A witness over HTTP on loopback that keeps what it is POSTed and lists
 /// it back on GET (the protocol of docs/audit.md), served from `runtime`.
-fn http_witness(
-    runtime: &tokio::runtime::Runtime,
-) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+fn http_witness(runtime: &tokio::runtime::Runtime) -> (String, Witnessed) {
     use axum::routing::get;
-    let held = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let held = Witnessed::default();
     let (keep, list) = (held.clone(), held.clone());
     let app = axum::Router::new().route(
         "/warden/checkpoints",
-        get(move || {
-            let notes = list.lock().expect("lock").clone();
+        get(move |headers: axum::http::HeaderMap| {
+            let auth = headers
+                .get(axum::http::header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
+            list.reads.lock().expect("lock").push(auth);
+            let notes = list.notes.lock().expect("lock").clone();
             async move {
                 notes
                     .iter()
@@ -670,7 +682,7 @@ fn http_witness(
             }
         })
         .post(move |note: String| {
-            keep.lock().expect("lock").push(note);
+            keep.notes.lock().expect("lock").push(note);
             async { axum::http::StatusCode::NO_CONTENT }
         }),
     );
@@ -720,7 +732,7 @@ fn verify_checks_http_witnesses_and_names_syslog_ones_as_not_checked() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let witnessed = held.lock().expect("lock").len();
+    let witnessed = held.notes.lock().expect("lock").len();
     assert!(witnessed > 0, "triage pushed its checkpoints");
     syslog
         .set_read_timeout(Some(std::time::Duration::from_secs(5)))
@@ -750,6 +762,35 @@ fn verify_checks_http_witnesses_and_names_syslog_ones_as_not_checked() {
     let report: Value = serde_json::from_str(stdout(&out).trim()).expect("json report");
     assert_eq!(report["witnesses"][0]["checkpoints"], witnessed, "{report}");
     assert_eq!(report["witnesses"][1]["checked"], false, "{report}");
+
+    // Named on the command line with a token from the environment: it is
+    // sent to the HTTP witness only (a file witness beside it takes none),
+    // and printed nowhere.
+    const TOKEN: &str = "cli-witness-token-5d1e0b7a";
+    let file_witness = format!("file://{}", dir.path().join("none-yet").display());
+    let out = common::warden_with_env(
+        &data,
+        &[
+            "audit",
+            "verify",
+            "--witness",
+            &url,
+            "--witness",
+            &file_witness,
+            "--witness-token-env",
+            "WITNESS_READ_TOKEN",
+        ],
+        &[("WITNESS_READ_TOKEN", TOKEN)],
+    );
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}{}", common::stderr(&out));
+    assert!(
+        text.contains(&format!("witness {file_witness}: 0 checkpoints checked")),
+        "{text}"
+    );
+    let reads = held.reads.lock().expect("lock").clone();
+    assert_eq!(reads.last(), Some(&format!("Bearer {TOKEN}")), "{reads:?}");
+    assert!(!text.contains(TOKEN) && !common::stderr(&out).contains(TOKEN));
 
     // Named on the command line: the https form is taken (here nothing
     // answers on that port, so reading it fails and says which).

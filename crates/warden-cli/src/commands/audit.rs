@@ -214,9 +214,15 @@ pub async fn run(data_dir: &Path, config: Option<&Path>, args: Args) -> anyhow::
             // read back: it is named as not checked, never passed over
             // in silence.
             let mut configs = env.config.audit.witnesses.clone();
-            configs.extend(witnesses.into_iter().map(|url| WitnessConfig {
-                url,
-                token: witness_token_env.clone().map(SecretRef::Env),
+            configs.extend(witnesses.into_iter().map(|url| {
+                let http = url.starts_with("https://") || url.starts_with("http://");
+                WitnessConfig {
+                    token: witness_token_env
+                        .clone()
+                        .filter(|_| http)
+                        .map(SecretRef::Env),
+                    url,
+                }
             }));
             let mut witnessed = Vec::new();
             for witness in warden_audit::witness::parse_all(&configs).context("witnesses")? {
