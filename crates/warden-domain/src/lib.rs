@@ -38,6 +38,7 @@ pub mod execution;
 pub mod hashing;
 pub mod ids;
 pub mod observable;
+pub mod redact;
 pub mod severity;
 pub mod untrusted;
 pub mod use_case;

@@ -46,13 +46,32 @@ impl CaseView<'_> {
 
     /// Facts about one target: what the evidence says about it, and
     /// whether it is the case itself or one of its own structured entities.
+    ///
+    /// A target an assessor named by its redacted form (S6: assessors see
+    /// secrets as `[REDACTED:kind]`) is judged as the one clear entity of
+    /// the case behind it; a placeholder that stands for none or for two
+    /// is not in the case.
     pub fn target_facts(&self, target: &Target, case_id: warden_domain::CaseId) -> TargetFacts {
-        let mut facts = TargetFacts::from_evidence(target, self.evidence);
-        facts.in_case = match target {
-            Target::Case { id } => *id == case_id,
+        let entities = structured_entities(self.alerts);
+        let clear = match target {
             Target::Entity { kind, value } => {
-                structured_entities(self.alerts).contains(&(*kind, value.clone()))
+                let unredact = warden_domain::redact::Unredact::of(
+                    entities
+                        .iter()
+                        .filter(|(k, _)| k == kind)
+                        .map(|(_, v)| v.as_str()),
+                );
+                Target::Entity {
+                    kind: *kind,
+                    value: unredact.clear(value).to_owned(),
+                }
             }
+            Target::Case { .. } => target.clone(),
+        };
+        let mut facts = TargetFacts::from_evidence(&clear, self.evidence);
+        facts.in_case = match &clear {
+            Target::Case { id } => *id == case_id,
+            Target::Entity { kind, value } => entities.contains(&(*kind, value.clone())),
         };
         facts
     }

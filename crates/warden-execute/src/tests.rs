@@ -374,3 +374,112 @@ async fn an_order_closed_on_the_record_is_refused_whatever_the_store_says() {
     );
     assert_eq!(notes(&f).await, 0);
 }
+
+/// A case whose one alert carries `keys` as structured cloud resources.
+async fn case_with_keys(f: &Fixture, keys: &[&str]) -> Case {
+    use warden_domain::{
+        Alert, AlertId, Observable, ObservableKind, Provenance, RuleRef, SourceFormat, Untrusted,
+        VendorSeverity,
+    };
+    let alert = Alert {
+        id: AlertId::new(),
+        format: SourceFormat::Guardduty,
+        class_uid: 2004,
+        product: "test".into(),
+        vendor_id: None,
+        time: OffsetDateTime::UNIX_EPOCH,
+        rule: RuleRef {
+            uid: None,
+            name: "UnauthorizedAccess:IAMUser/TorIPCaller".into(),
+        },
+        title: Untrusted::new("Tor caller"),
+        description: Untrusted::new(""),
+        severity: VendorSeverity {
+            level: Severity::High,
+            original: "high".into(),
+        },
+        observables: keys
+            .iter()
+            .map(|key| Observable {
+                kind: ObservableKind::CloudResource,
+                value: (*key).to_owned(),
+                provenance: vec![Provenance::Field {
+                    path: "Resource.AccessKeyDetails.AccessKeyId".into(),
+                }],
+            })
+            .collect(),
+        attacks: vec![],
+        origin: "test".into(),
+        raw_sha256: "00".into(),
+        raw: serde_json::Value::Null,
+    };
+    let case = Case::open(
+        "k".into(),
+        vec![alert.id],
+        1,
+        vec![],
+        Severity::High,
+        f.clock.now(),
+    );
+    f.store
+        .insert_case(&case, &[(alert, 1)])
+        .await
+        .expect("case");
+    case
+}
+
+fn disable(case: &Case, value: &str) -> ActionProposal {
+    ActionProposal {
+        case_id: case.id,
+        action: ActionName::CloudDisableAccessKey,
+        target: Target::Entity {
+            kind: warden_domain::ObservableKind::CloudResource,
+            value: value.to_owned(),
+        },
+        parameters: BTreeMap::new(),
+        proposed_by: "deterministic".into(),
+        evidence: vec![],
+    }
+}
+
+#[tokio::test]
+async fn a_redacted_target_reaches_the_connector_as_the_one_clear_value_behind_it() {
+    let f = fixture().await;
+    let key = "AKIA4CORPCIDEPLOY7KQ";
+    let shown = warden_domain::redact::redacted(key);
+    assert_eq!(shown, "[REDACTED:aws_access_key]");
+
+    let one = case_with_keys(&f, &[key]).await;
+    let resolved = f
+        .executor
+        .in_the_clear(&disable(&one, &shown))
+        .await
+        .expect("one key behind the placeholder");
+    assert_eq!(
+        resolved.target,
+        Target::Entity {
+            kind: warden_domain::ObservableKind::CloudResource,
+            value: key.to_owned()
+        }
+    );
+    // A clear target is left as it is.
+    let clear = disable(&one, key);
+    assert_eq!(f.executor.in_the_clear(&clear).await.expect("clear"), clear);
+
+    // Two keys behind one placeholder: which one was meant cannot be told.
+    let two = case_with_keys(&f, &[key, "AKIA4CORPOTHERKEY7KQ"]).await;
+    let refused = f
+        .executor
+        .in_the_clear(&disable(&two, &shown))
+        .await
+        .expect_err("ambiguous");
+    assert!(refused.contains("exactly one"), "{refused}");
+    // And none at all.
+    let none = case_with_keys(&f, &[]).await;
+    assert!(
+        f.executor
+            .in_the_clear(&disable(&none, &shown))
+            .await
+            .is_err()
+    );
+}

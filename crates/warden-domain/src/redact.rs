@@ -14,8 +14,8 @@
 
 use std::sync::LazyLock;
 
+use crate::{Alert, Untrusted};
 use regex::{Captures, Regex};
-use warden_domain::{Alert, Untrusted};
 
 /// One kind of secret: its placeholder name and how to find it. When the
 /// pattern has a group named `secret`, only that part is replaced (the
@@ -282,6 +282,3 @@ impl Unredact {
         }
     }
 }
-
-#[cfg(test)]
-mod tests;
