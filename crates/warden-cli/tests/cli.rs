@@ -458,7 +458,7 @@ fn eval_scores_the_repository_set_with_no_false_negative_or_unsafe_execution() {
     // Exact accuracy counts abstentions (`unknown`, always escalated) as
     // misses; the side of the threat line is what decides closing.
     assert!(report["verdict_side_accuracy"].as_f64().expect("side") >= 0.95);
-    assert!(report["verdict_accuracy"].as_f64().expect("accuracy") >= 0.75);
+    assert!(report["verdict_accuracy"].as_f64().expect("accuracy") >= 0.84);
     let per_case = report["per_case"].as_array().expect("per_case");
     for playbook in [
         "cloud-access-key",
