@@ -38,6 +38,11 @@ pub struct Config {
     pub audit: AuditConfig,
     /// `warden serve`: sessions, sign-in throttling, background workers.
     pub server: ServerConfig,
+    /// `warden serve`: alerts taken from the network (`[intake.syslog]`).
+    /// Left out of the serialised configuration while empty, so that a
+    /// file without it hashes as it did before the section existed.
+    #[serde(skip_serializing_if = "IntakeConfig::is_empty")]
+    pub intake: IntakeConfig,
     /// The LLM assessor (`--assessor llm|ensemble`): provider, limits,
     /// budgets. The `WARDEN_LLM_*` environment wins over it.
     pub llm: warden_llm::LlmConfig,
@@ -137,6 +142,64 @@ impl Default for ServerConfig {
             ingest_alerts_per_minute: 6000,
             ingest_burst_alerts: 2000,
             triage_queue_max_bytes: 64 * 1024 * 1024,
+        }
+    }
+}
+
+/// `[intake]`: where `warden serve` takes alerts from besides HTTP pushes.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IntakeConfig {
+    /// The syslog receiver (RFC 5424 and RFC 3164 carrying CEF, LEEF or a
+    /// JSON alert); off unless the section is there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub syslog: Option<SyslogConfig>,
+}
+
+impl IntakeConfig {
+    /// No intake configured.
+    pub fn is_empty(&self) -> bool {
+        self.syslog.is_none()
+    }
+}
+
+/// `[intake.syslog]`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SyslogConfig {
+    /// Listeners, each `udp://HOST:PORT`, `tcp://HOST:PORT` (RFC 6587
+    /// octet counting or newline framing, detected per connection) or
+    /// `tls://HOST:PORT` (the same framing inside TLS).
+    pub listen: Vec<String>,
+    /// PEM certificate chain of the `tls://` listeners (server certificate
+    /// first), relative to the data directory.
+    pub tls_certificate: Option<String>,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1) of the `tls://` listeners,
+    /// relative to the data directory.
+    pub tls_key: Option<String>,
+    /// Largest message taken, in bytes (after framing); a longer one is
+    /// refused, counted and dead-lettered with its first bytes.
+    pub max_message_bytes: usize,
+    /// Messages read from the sockets and waiting to be parsed, per
+    /// listener (so at most `queue_messages` x `max_message_bytes` bytes
+    /// each). When full, UDP messages are dropped (and counted) and TCP
+    /// and TLS connections are no longer read (the senders are pushed
+    /// back).
+    pub queue_messages: usize,
+    /// Open TCP and TLS connections per listener; one over it is closed
+    /// at once.
+    pub max_connections: usize,
+}
+
+impl Default for SyslogConfig {
+    fn default() -> Self {
+        Self {
+            listen: Vec::new(),
+            tls_certificate: None,
+            tls_key: None,
+            max_message_bytes: 64 * 1024,
+            queue_messages: 2048,
+            max_connections: 256,
         }
     }
 }

@@ -19,6 +19,8 @@
 //! - [`metrics`]: Prometheus metrics.
 //! - [`workers`]: triage of pushed alerts, the executor, periodic audit
 //!   checkpoints, expired-session clean-up; stopped gracefully on shutdown.
+//! - [`intake`]: alerts from the network besides pushes: the syslog
+//!   receiver (`[intake.syslog]`), feeding the same triage queue.
 //!
 //! Data flow: an integration `POST`s alerts; ingest parses them (failures
 //! go to the dead-letter store) and queues the alerts; the triage worker
@@ -30,6 +32,7 @@ pub mod api;
 pub mod auth;
 pub mod error;
 pub mod guard;
+pub mod intake;
 pub mod limits;
 pub mod metrics;
 pub mod routes;

@@ -111,6 +111,26 @@ fn describe() {
         "Share of reviewed cases where the analyst overrode the agent, by use case"
     );
     describe_gauge!("warden_kill_switches", "Kill switches pulled");
+    describe_counter!(
+        "warden_syslog_received_total",
+        "Syslog messages read, by listener"
+    );
+    describe_counter!(
+        "warden_syslog_parsed_total",
+        "Syslog messages that became alerts, by listener"
+    );
+    describe_counter!(
+        "warden_syslog_dead_lettered_total",
+        "Syslog messages dead-lettered with their reason, by listener"
+    );
+    describe_counter!(
+        "warden_syslog_dropped_total",
+        "UDP syslog messages dropped because the intake queue was full, by listener"
+    );
+    describe_counter!(
+        "warden_syslog_oversized_total",
+        "Syslog messages over max_message_bytes (also dead-lettered), by listener"
+    );
 }
 
 pub fn alerts_received(accepted: usize, rejected: usize) {

@@ -58,6 +58,11 @@ pub async fn run(data_dir: &Path, config: Option<&Path>, args: Args) -> anyhow::
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let address = listener.local_addr()?;
     let workers = warden_server::workers::spawn(&state, queue);
+    // `[intake.syslog]`: bound now, so an address in use stops the start.
+    let intake = warden_server::intake::syslog::start(&state, data_dir).await?;
+    for listener in intake.iter().flat_map(|i| i.listeners()) {
+        println!("warden: syslog on {}", listener.name);
+    }
     // The address goes to standard output so scripts can wait for it.
     println!(
         "warden: serving on http://{address} (data directory {})",
@@ -67,6 +72,10 @@ pub async fn run(data_dir: &Path, config: Option<&Path>, args: Args) -> anyhow::
         .await
         .context("the server stopped with an error")?;
     eprintln!("warden: stopping: finishing queued alerts and signing a checkpoint");
+    // The receiver first: its queued messages still reach the triage worker.
+    if let Some(intake) = intake {
+        intake.shutdown().await;
+    }
     workers.shutdown().await;
     env.finish().await?;
     Ok(ExitCode::SUCCESS)
