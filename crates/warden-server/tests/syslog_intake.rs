@@ -353,10 +353,23 @@ async fn oversized_messages_are_refused_counted_and_dead_lettered() {
         assert_eq!(letter.payload.len(), 1024, "its first bytes are kept");
         assert!(huge.as_bytes().starts_with(&letter.payload));
     }
-    assert!(outcome.dead_letters.iter().any(|d| {
-        d.reason
-            .contains(&format!("message of {} bytes", huge.len()))
-    }));
+    // Over TCP the length is known; a datagram is cut at the limit.
+    let exact = format!("message of {} bytes", huge.len());
+    assert_eq!(
+        outcome
+            .dead_letters
+            .iter()
+            .filter(|d| d.reason.contains(&exact))
+            .count(),
+        2
+    );
+    assert!(
+        outcome
+            .dead_letters
+            .iter()
+            .any(|d| d.reason.contains("message of more than 1024 bytes")
+                && d.origin.starts_with("syslog+udp://"))
+    );
     assert_eq!(outcome.ingested.len(), 3);
 }
 
@@ -475,4 +488,54 @@ fn intake_syslog_configuration_parses_with_documented_defaults() {
             .syslog
             .is_none()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_queue_drops_udp_messages_counted_and_pushes_tcp_senders_back() {
+    let mut syslog = config(&["udp://127.0.0.1:0", "tcp://127.0.0.1:0"]);
+    syslog.queue_messages = 4;
+    let harness = Harness::start(syslog).await;
+    let good = texts(&vendor_messages());
+    let burst: Vec<String> = (0..2000).map(|n| good[n % 4].clone()).collect();
+    let udp_to = harness.addr(Transport::Udp);
+    let tcp_to = harness.addr(Transport::Tcp);
+    let framed = octet_counted(&burst);
+    let (_, _) = tokio::join!(send_udp(udp_to, &burst), send_tcp(tcp_to, &framed));
+    let tcp = harness.settle(Transport::Tcp, 2000, SETTLE).await;
+    assert_eq!(
+        (tcp.received, tcp.parsed, tcp.dropped),
+        (2000, 2000, 0),
+        "{tcp:?}"
+    );
+    let udp = harness
+        .settle(Transport::Udp, 2000, Duration::from_secs(2))
+        .await;
+    println!("udp burst of 2000 into a queue of 4: {udp:?}");
+    assert_eq!(udp.in_flight(), 0, "{udp:?}");
+    assert_eq!(udp.received, udp.parsed + udp.dropped, "{udp:?}");
+    harness.stop().await;
+}
+
+#[tokio::test]
+async fn stopping_hands_every_message_already_read_to_triage() {
+    let harness = Harness::start(config(&["tcp://127.0.0.1:0"])).await;
+    let good = texts(&vendor_messages());
+    let mut messages: Vec<String> = (0..400).map(|n| good[n % 4].clone()).collect();
+    messages.push(NO_PAYLOAD.to_owned());
+    send_tcp(harness.addr(Transport::Tcp), &newline_framed(&messages)).await;
+    // Stop as soon as everything is read, before it is parsed.
+    let start = std::time::Instant::now();
+    while harness.stats(Transport::Tcp).received < 401 && start.elapsed() < SETTLE {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let listener = harness.listener(Transport::Tcp);
+    let outcome = harness.stop().await;
+    let stats = listener.stats.snapshot();
+    assert_eq!(
+        (stats.received, stats.parsed, stats.dead_lettered),
+        (401, 400, 1),
+        "{stats:?}"
+    );
+    assert_eq!(outcome.ingested.len(), 400, "every alert was triaged");
+    assert_eq!(outcome.dead_letters.len(), 1);
 }

@@ -109,12 +109,18 @@ fn parse(state: &AppState, received: &Received) -> Result<Alert, IngestError> {
     let bytes = match &received.frame {
         Frame::Message(bytes) => bytes,
         Frame::Oversized { prefix, length } => {
+            let max = prefix.len();
+            // A datagram is cut by the kernel at one byte over the limit:
+            // its real length is not known.
+            let size = if *length > max + 1 {
+                format!("message of {length} bytes")
+            } else {
+                format!("message of more than {max} bytes")
+            };
             return Err(refuse(
                 format!(
-                    "message of {length} bytes is over the limit of {} bytes \
-                     ([intake.syslog] max_message_bytes); its first {} bytes are kept",
-                    prefix.len(),
-                    prefix.len()
+                    "{size} is over the limit of {max} bytes ([intake.syslog] \
+                     max_message_bytes); its first {max} bytes are kept"
                 ),
                 prefix,
             ));
