@@ -20,7 +20,8 @@
 //! Size: `WARDEN_SOAK_MESSAGES` per transport (default 20000) at
 //! `WARDEN_SOAK_RATE` messages a second each (default 2000), so the
 //! default run takes about ten seconds of sending; the 100,000 is
-//! `WARDEN_SOAK_MESSAGES=100000`.
+//! `WARDEN_SOAK_MESSAGES=100000`. `WARDEN_SOAK_DRAIN=1` also waits for the
+//! triage of every queued alert and times it.
 
 mod common;
 mod syslog_common;
@@ -197,4 +198,20 @@ async fn syslog_soak_at_a_fixed_rate_loses_nothing_over_tcp_and_reports_udp_loss
         "soak: receiver stopped in {:.2} s",
         stopping.elapsed().as_secs_f64()
     );
+    // `WARDEN_SOAK_DRAIN=1`: also stop the workers, which triage every
+    // queued alert first, and time it (the pipeline's pace).
+    if env_number("WARDEN_SOAK_DRAIN", 0) == 1 {
+        let draining = Instant::now();
+        let outcome = harness.stop().await;
+        println!(
+            "soak: triage of the queued alerts finished in {:.1} s: {} alerts in {} cases",
+            draining.elapsed().as_secs_f64(),
+            outcome.ingested.len(),
+            outcome.cases
+        );
+        assert_eq!(
+            outcome.ingested.len() as u64,
+            tcp_stats.parsed + udp_stats.parsed
+        );
+    }
 }
