@@ -583,28 +583,15 @@ impl Pipeline {
         &self,
         alerts: Vec<Alert>,
     ) -> Result<Vec<CaseOutcome>, PipelineError> {
-        for alert in &alerts {
-            self.audit
-                .append(
-                    PIPELINE,
-                    AuditEvent::AlertIngested {
-                        alert_id: alert.id,
-                        format: alert.format,
-                        origin: alert.origin.clone(),
-                        rule: redacted(&alert.rule.name),
-                        raw_sha256: alert.raw_sha256.clone(),
-                    },
-                )
-                .await?;
-        }
-        // Cases are independent: with a model that answers in seconds,
-        // several are assessed at once (in order of the drafts).
-        use futures_util::{StreamExt as _, TryStreamExt as _};
-        futures_util::stream::iter(correlate(alerts, &self.config.correlation))
-            .map(|draft| self.triage_case(draft, self.new_case_id()))
-            .buffered(self.cases_in_flight)
-            .try_collect()
-            .await
+        self.record_receipt(&alerts).await?;
+        in_draft_order(
+            correlate(alerts, &self.config.correlation),
+            self.cases_in_flight,
+            |draft| self.triage_case(draft, self.new_case_id()),
+        )
+        .await
+        .into_iter()
+        .collect()
     }
 
     /// Triage parsed alerts as [`Pipeline::triage_alerts`] does, but each
@@ -616,28 +603,34 @@ impl Pipeline {
         &self,
         alerts: Vec<Alert>,
     ) -> Result<Vec<Result<CaseOutcome, CaseFailure>>, PipelineError> {
-        for alert in &alerts {
-            self.audit
-                .append(
-                    PIPELINE,
-                    AuditEvent::AlertIngested {
-                        alert_id: alert.id,
-                        format: alert.format,
-                        origin: alert.origin.clone(),
-                        rule: alert.rule.name.clone(),
-                        raw_sha256: alert.raw_sha256.clone(),
-                    },
-                )
-                .await?;
-        }
-        use futures_util::StreamExt as _;
-        Ok(
-            futures_util::stream::iter(correlate(alerts, &self.config.correlation))
-                .map(|draft| self.triage_case_or_escalate(draft))
-                .buffered(self.cases_in_flight)
-                .collect()
-                .await,
+        self.record_receipt(&alerts).await?;
+        Ok(in_draft_order(
+            correlate(alerts, &self.config.correlation),
+            self.cases_in_flight,
+            |draft| self.triage_case_or_escalate(draft),
         )
+        .await)
+    }
+
+    /// One `alert_ingested` entry per alert, in the alerts' order, rule
+    /// names redacted (S6). Appended together, so the audit log's group
+    /// commit writes a file or a pushed batch in a few transactions
+    /// instead of one per alert.
+    async fn record_receipt(&self, alerts: &[Alert]) -> Result<(), PipelineError> {
+        let appends = alerts.iter().map(|alert| {
+            self.audit.append(
+                PIPELINE,
+                AuditEvent::AlertIngested {
+                    alert_id: alert.id,
+                    format: alert.format,
+                    origin: alert.origin.clone(),
+                    rule: redacted(&alert.rule.name),
+                    raw_sha256: alert.raw_sha256.clone(),
+                },
+            )
+        });
+        futures_util::future::try_join_all(appends).await?;
+        Ok(())
     }
 
     /// A new case's id (a replay re-opens the stored case under its own).
@@ -1265,6 +1258,12 @@ impl std::fmt::Debug for AssessorChoice {
     }
 }
 
+/// Cases triaged at once by the local assessors (deterministic, chaos):
+/// enough for the audit log to group several cases' entries per commit on
+/// a small machine; cases that share an entity still run one after the
+/// other.
+pub const LOCAL_CASES_IN_FLIGHT: usize = 8;
+
 /// Every name `--assessor` takes.
 pub const ASSESSOR_NAMES: &[&str] = &["deterministic", "llm", "ensemble", "chaos"];
 
@@ -1281,7 +1280,7 @@ pub fn assessor_named(name: &str, config: &Config) -> Result<AssessorChoice, Str
     let mut choice = AssessorChoice {
         primary: None,
         second_opinions: Vec::new(),
-        cases_in_flight: 1,
+        cases_in_flight: LOCAL_CASES_IN_FLIGHT,
     };
     match name {
         "deterministic" => {}
@@ -1317,6 +1316,53 @@ fn auto_close_denial(decision: &AutoCloseDecision) -> String {
 }
 
 /// `value` with every string redacted, for the record (S6).
+/// Run `triage` on every draft, up to `limit` at once, and return the
+/// results in draft order. A draft starts only once every earlier case
+/// that shares a structured entity with it has finished, so what a case
+/// reads of earlier ones (past cases on its entities) is what it would read
+/// one case at a time: the outcome does not depend on timing. Cases in
+/// flight together share the audit log's group commits.
+async fn in_draft_order<T, F, Fut>(drafts: Vec<CaseDraft>, limit: usize, triage: F) -> Vec<T>
+where
+    F: Fn(CaseDraft) -> Fut,
+    Fut: std::future::Future<Output = T>,
+{
+    use futures_util::StreamExt as _;
+    use futures_util::stream::FuturesUnordered;
+    let limit = limit.max(1);
+    let mut results: Vec<Option<T>> = drafts.iter().map(|_| None).collect();
+    let mut running = FuturesUnordered::new();
+    let mut entities_of_running: std::collections::BTreeMap<
+        usize,
+        std::collections::BTreeSet<(warden_domain::ObservableKind, String)>,
+    > = std::collections::BTreeMap::new();
+    for (index, draft) in drafts.into_iter().enumerate() {
+        let entities = structured_entities(draft.alerts.iter().map(|(alert, _)| alert));
+        while running.len() >= limit
+            || entities_of_running
+                .values()
+                .any(|other| !other.is_disjoint(&entities))
+        {
+            let Some((done, result)) = running.next().await else {
+                break;
+            };
+            entities_of_running.remove(&done);
+            if let Some(slot) = results.get_mut(done) {
+                *slot = Some(result);
+            }
+        }
+        entities_of_running.insert(index, entities);
+        let case = triage(draft);
+        running.push(async move { (index, case.await) });
+    }
+    while let Some((done, result)) = running.next().await {
+        if let Some(slot) = results.get_mut(done) {
+            *slot = Some(result);
+        }
+    }
+    results.into_iter().flatten().collect()
+}
+
 fn redacted_value(value: &serde_json::Value) -> serde_json::Value {
     let mut value = value.clone();
     warden_enrich::redact::redact_value(&mut value);

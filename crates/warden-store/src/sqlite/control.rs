@@ -72,7 +72,7 @@ pub(super) async fn set_request_status(
     to: RequestStatus,
     at: OffsetDateTime,
 ) -> Result<bool, StoreError> {
-    let mut tx = pool.begin().await?;
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     let row =
         sqlx::query("SELECT body FROM approval_requests WHERE proposal_hash = ? AND status = ?")
             .bind(hash.as_str())

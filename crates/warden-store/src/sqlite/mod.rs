@@ -516,7 +516,7 @@ impl CaseReader for SqliteStore {
 #[async_trait]
 impl Store for SqliteStore {
     async fn insert_case(&self, case: &Case, alerts: &[(Alert, u64)]) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let case_id = case.id.to_string();
         sqlx::query(
             "INSERT INTO cases (id, state, title, severity, verdict, disposition, alert_count, \
@@ -617,7 +617,7 @@ impl Store for SqliteStore {
         evidence: &[Evidence],
         gaps: &[EvidenceGap],
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let case_id = case.to_string();
         for item in evidence {
             sqlx::query(
