@@ -1,3 +1,8 @@
+#![allow(
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a benchmark: a failed step ends the run with its message"
+)]
 //! End-to-end triage on a durable store, against the store's own bare
 //! transaction rates measured in the same run (issue 20).
 //!
