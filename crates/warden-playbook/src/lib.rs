@@ -163,16 +163,19 @@ impl MatchRule {
 /// - Microsoft Graph: always the title (a Graph alert names no rule; its
 ///   `detectorId` is the rule's uid, which `rule_uids` matches, and
 ///   [`rule_name_for_matching`] reads its antivirus signature instead).
+/// - CEF: the Device Event Class ID; the Name (sender text) when the class
+///   id is empty, which is then a title.
 /// - Every other built-in format reads its rule name from a rule field
 ///   (see `docs/playbooks.md`); a mapping reads the field its file names.
 ///
 /// Decided from the payload as received (`alert.raw`), so an alert read
 /// back from the store is judged as it was at ingest.
 pub fn rule_name_is_stable(alert: &Alert) -> bool {
-    use warden_ingest::formats::{msgraph, ocsf};
+    use warden_ingest::formats::{cef, msgraph, ocsf};
     match alert.format {
         SourceFormat::Ocsf => !ocsf::rule_name_is_title(&alert.raw),
         SourceFormat::Msgraph => !msgraph::rule_name_is_title(&alert.raw),
+        SourceFormat::Cef => !cef::rule_name_is_title(&alert.raw),
         // ECS, Suricata, chainsaw, Splunk, hayabusa, Falcon, GuardDuty and
         // mappings read a rule field. A format whose normaliser can fall
         // back to a title must get its own arm above.

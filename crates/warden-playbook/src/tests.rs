@@ -378,3 +378,26 @@ fn a_graph_alerts_antivirus_signature_is_read_in_place_of_its_title() {
     assert_eq!(rule_name_for_matching(&alert), None);
     assert_eq!(set.select(&[alert]).name(), "network-ids");
 }
+
+#[test]
+fn a_cef_name_standing_in_for_an_empty_event_class_id_does_not_choose_the_playbook() {
+    let set = PlaybookSet::shipped().expect("valid");
+    let line = |class_id: &str| {
+        serde_json::Value::String(format!(
+            "CEF:0|Acme|NDR|1.0|{class_id}|mimikatz lsass dump|5|rt=1763000000000 src=10.1.2.3 dst=10.1.2.4"
+        ))
+    };
+    // No event class id: the Name (the sender's text) named the rule.
+    let titled = normalised(SourceFormat::Cef, &line(""));
+    assert!(
+        titled.rule.name.contains("mimikatz"),
+        "{}",
+        titled.rule.name
+    );
+    assert!(!rule_name_is_stable(&titled));
+    assert_eq!(set.select(std::slice::from_ref(&titled)).name(), "default");
+    // A class id is the vendor's rule: its name matches as any rule's does.
+    let ruled = normalised(SourceFormat::Cef, &line("mimikatz-sekurlsa"));
+    assert!(rule_name_is_stable(&ruled));
+    assert_eq!(set.select(&[ruled]).name(), "credential-access");
+}

@@ -35,6 +35,21 @@ pub fn matches(payload: &Value) -> bool {
     text::locate(payload).is_some_and(|(format, _)| format == LineFormat::Cef)
 }
 
+/// The rule name stands in for the event's Name: the line's Device Event
+/// Class ID is empty, so its Name (text the sender writes) named the rule.
+/// A line that does not parse says nothing stable either.
+pub fn rule_name_is_title(payload: &Value) -> bool {
+    let Some(line) = payload.as_str() else {
+        return true;
+    };
+    let Some((LineFormat::Cef, start)) = text::locate_text(line) else {
+        return true;
+    };
+    line.get(start..)
+        .and_then(|cef| parse(cef).ok())
+        .is_none_or(|event| event.event_class_id.trim().is_empty())
+}
+
 /// Fill `draft` from a CEF line.
 pub fn normalise(payload: &Value, draft: &mut AlertDraft) -> Result<(), FormatError> {
     let line = payload.as_str().ok_or(FormatError::WrongType {
