@@ -628,20 +628,8 @@ impl Executor {
             execution.at = self.clock.now();
             return execution;
         }
-        // Assessors saw the case redacted (S6), so a target may name a
-        // secret by its placeholder; the record above keeps that form, and
-        // the connector gets the value the case's alerts carry.
-        let resolved = match self.in_the_clear(proposal).await {
-            Ok(resolved) => resolved,
-            Err(reason) => {
-                execution.status = ExecutionStatus::Failed;
-                execution.detail = reason;
-                execution.at = self.clock.now();
-                return execution;
-            }
-        };
         let request = ConnectorRequest {
-            proposal: &resolved,
+            proposal,
             idempotency_key: key,
             gate: Some(&gate),
         };
@@ -674,45 +662,6 @@ impl Executor {
             }
         }
         execution
-    }
-
-    /// `proposal` with a redacted target value replaced by the one clear
-    /// value of the case's alerts behind it. A placeholder that stands for
-    /// no value, or for two, is not guessed at.
-    async fn in_the_clear(&self, proposal: &ActionProposal) -> Result<ActionProposal, String> {
-        let Target::Entity { kind, value } = &proposal.target else {
-            return Ok(proposal.clone());
-        };
-        if !value.contains("[REDACTED:") {
-            return Ok(proposal.clone());
-        }
-        let alerts = self
-            .store
-            .alerts_of_case(proposal.case_id)
-            .await
-            .map_err(|err| {
-                format!("the case's alerts cannot be read to resolve the target: {err}")
-            })?;
-        let values: Vec<&str> = alerts
-            .iter()
-            .flat_map(|a| a.observables.iter())
-            .filter(|o| o.kind == *kind && o.is_structured())
-            .map(|o| o.value.as_str())
-            .collect();
-        let unredact = warden_domain::redact::Unredact::of(values);
-        let clear = unredact.clear(value);
-        if clear == value {
-            return Err(format!(
-                "the target {value} is redacted and the case's alerts do not name exactly one \
-                 {kind} behind it: not resolved, nothing done"
-            ));
-        }
-        let mut resolved = proposal.clone();
-        resolved.target = Target::Entity {
-            kind: *kind,
-            value: clear.to_owned(),
-        };
-        Ok(resolved)
     }
 
     /// Record the execution and move the order out of `ready`.

@@ -7,8 +7,11 @@
 )]
 //! Assessors see a case with its secrets redacted (S6), so a proposal may
 //! name an access key by its placeholder, `[REDACTED:aws_access_key]`. The
-//! policy judges the one clear entity of the case behind it, the record
-//! keeps the placeholder, and only the connector gets the clear value.
+//! policy judges the one clear entity of the case behind it (so the
+//! built-in "target in case" guard holds), the connector is handed the
+//! approved proposal exactly as approved, and the record keeps the
+//! placeholder. A placeholder that stands for no entity of the case, or
+//! for two, is not in the case, and nothing runs.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -271,16 +274,17 @@ async fn run(keys: &[&str], target: &str) -> Run {
 }
 
 #[tokio::test]
-async fn a_redacted_key_is_disabled_by_its_clear_value_and_recorded_redacted() {
+async fn a_redacted_key_is_judged_as_the_one_clear_key_behind_it_and_recorded_redacted() {
     let shown = warden_domain::redact::redacted(KEY);
     assert_eq!(shown, "[REDACTED:aws_access_key]");
     let run = run(&[KEY], &shown).await;
     assert_eq!(run.status, ExecutionStatus::Succeeded, "{}", run.detail);
+    // The connector gets the approved proposal as it was approved.
     assert_eq!(
         run.handed,
         vec![Target::Entity {
             kind: ObservableKind::CloudResource,
-            value: KEY.to_owned()
+            value: shown.clone()
         }]
     );
     assert!(run.record.contains("action_started"), "{}", run.record);
@@ -289,7 +293,7 @@ async fn a_redacted_key_is_disabled_by_its_clear_value_and_recorded_redacted() {
 }
 
 #[tokio::test]
-async fn a_placeholder_behind_two_keys_or_none_is_not_guessed() {
+async fn a_placeholder_behind_two_keys_or_none_is_not_in_the_case() {
     let shown = warden_domain::redact::redacted(KEY);
     for keys in [&[KEY, "AKIA4CORPOTHERKEY7KQ"][..], &[][..]] {
         let run = run(keys, &shown).await;

@@ -1258,11 +1258,13 @@ impl std::fmt::Debug for AssessorChoice {
     }
 }
 
-/// Cases triaged at once by the local assessors (deterministic, chaos):
-/// enough for the audit log to group several cases' entries per commit on
-/// a small machine; cases that share an entity still run one after the
-/// other.
-pub const LOCAL_CASES_IN_FLIGHT: usize = 8;
+/// Cases triaged at once by the local assessors (deterministic, chaos).
+/// One for now: with 8, the property test
+/// `s1_s3_s4_hold_against_adversarial_models_and_approvers` once saw an
+/// order run although its card had been lowered in the store (not
+/// reproduced yet; see docs/operations.md). [`in_draft_order`] keeps cases
+/// that share an entity in order whatever the number.
+pub const LOCAL_CASES_IN_FLIGHT: usize = 1;
 
 /// Every name `--assessor` takes.
 pub const ASSESSOR_NAMES: &[&str] = &["deterministic", "llm", "ensemble", "chaos"];
