@@ -48,8 +48,7 @@ const POST_ACCESS_TECHNIQUES: &[&str] = &[
     "T1134", // Command and control.
     "T1071", "T1573", "T1095", "T1572", "T1219", "T1001", "T1008", "T1104", "T1132", "T1568",
     "T1571", "T1205", // Defence evasion that hides or disarms.
-    "T1070", "T1562", // Exfiltration.
-    "T1041", "T1048", "T1567", "T1537", "T1029", "T1030", "T1020", "T1052", "T1011",
+    "T1070", "T1562", // Exfiltration: EXFILTRATION_TECHNIQUES.
     // Impact.
     "T1485", "T1486", "T1489", "T1490", "T1491", "T1495", "T1496", "T1498", "T1499", "T1529",
     "T1531", "T1561", "T1565", "T1657",
@@ -140,11 +139,10 @@ fn base_technique(id: &str) -> &str {
 /// The alert names activity beyond probing or contact: a post-access
 /// technique, or a word for it in its rule, title or description.
 pub(super) fn names_post_access(alert: &Alert) -> bool {
-    if alert
-        .attacks
-        .iter()
-        .any(|t| POST_ACCESS_TECHNIQUES.contains(&base_technique(&t.id)))
-    {
+    if alert.attacks.iter().any(|t| {
+        let id = base_technique(&t.id);
+        POST_ACCESS_TECHNIQUES.contains(&id) || EXFILTRATION_TECHNIQUES.contains(&id)
+    }) {
         return true;
     }
     let text = words_of(&format!(
@@ -285,14 +283,12 @@ pub(super) enum Reach {
     Beyond,
 }
 
-/// ATT&CK techniques (base ids) of attempts from outside that show no
-/// access: reconnaissance, discovery and brute force (exploitation,
-/// T1190/T1210, may have worked and is not among them).
-const ATTEMPT_TECHNIQUES: &[&str] = &[
-    "T1595", "T1590", "T1592", "T1593", "T1594", "T1596", "T1046", "T1018", "T1135", "T1087",
-    "T1082", "T1016", "T1049", "T1069", "T1007", "T1012", "T1033", "T1057", "T1083", "T1518",
-    "T1124", "T1201", "T1110",
-];
+/// An ATT&CK technique (base id) of an attempt from outside that shows no
+/// access: what a scanner does (reconnaissance, discovery, brute force),
+/// except exploitation, which may have worked.
+fn is_attempt_technique(id: &str) -> bool {
+    PROBING_TECHNIQUES.contains(&id) && !ACCESS_ATTEMPT_TECHNIQUES.contains(&id) || id == "T1110"
+}
 
 /// ATT&CK techniques (base ids) of the exfiltration tactic.
 const EXFILTRATION_TECHNIQUES: &[&str] = &[
@@ -332,7 +328,11 @@ pub(super) fn reach(alert: &Alert) -> Reach {
             .all(|t| list.contains(&base_technique(&t.id)))
     };
     if !alert.attacks.is_empty() {
-        return if all_in(ATTEMPT_TECHNIQUES) {
+        return if alert
+            .attacks
+            .iter()
+            .all(|t| is_attempt_technique(base_technique(&t.id)))
+        {
             Reach::Attempt
         } else if all_in(EXFILTRATION_TECHNIQUES) {
             Reach::DataLeaving
