@@ -43,6 +43,12 @@ pub struct Config {
     /// file without it hashes as it did before the section existed.
     #[serde(skip_serializing_if = "IntakeConfig::is_empty")]
     pub intake: IntakeConfig,
+    /// `warden serve`: where accepted alerts wait for triage (`[queue]`):
+    /// in the process by default, or a NATS JetStream stream shared by
+    /// every replica. Left out of the serialised configuration while it is
+    /// the default, so older files hash as before.
+    #[serde(skip_serializing_if = "QueueConfig::is_default")]
+    pub queue: QueueConfig,
     /// The LLM assessor (`--assessor llm|ensemble`): provider, limits,
     /// budgets. The `WARDEN_LLM_*` environment wins over it.
     pub llm: warden_llm::LlmConfig,
@@ -160,6 +166,49 @@ impl IntakeConfig {
     /// No intake configured.
     pub fn is_empty(&self) -> bool {
         self.syslog.is_none()
+    }
+}
+
+/// `[queue]`: the alert stream between intake and triage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QueueConfig {
+    /// `nats://HOST:PORT` for a NATS JetStream stream; unset keeps the
+    /// queue in the process. `WARDEN_QUEUE_URL` wins over it.
+    pub url: Option<String>,
+    /// The JetStream stream (created if missing, work-queue retention).
+    pub stream: String,
+    /// The subject alerts are published on.
+    pub subject: String,
+    /// The durable pull consumer every replica's triage worker shares.
+    pub consumer: String,
+    /// Alerts the stream holds before pushes are refused with 429.
+    pub max_alerts: i64,
+    /// How long a worker may hold an alert before NATS redelivers it to
+    /// another worker (the worker reports progress while it triages).
+    pub ack_wait_seconds: u64,
+    /// Alerts a worker takes from the stream at once.
+    pub fetch_batch: usize,
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            stream: "WARDEN_ALERTS".into(),
+            subject: "warden.alerts".into(),
+            consumer: "warden-triage".into(),
+            max_alerts: 1_000_000,
+            ack_wait_seconds: 120,
+            fetch_batch: 64,
+        }
+    }
+}
+
+impl QueueConfig {
+    /// Nothing changed from the default.
+    pub fn is_default(&self) -> bool {
+        self == &Self::default()
     }
 }
 

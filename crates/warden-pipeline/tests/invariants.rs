@@ -2224,6 +2224,15 @@ fn each_misbehaviour_on_its_own_is_refused() {
         (Behaviour::ApproveAfterExpiry, none, vec![], false, false),
         (Behaviour::ApproveThenLetExpire, none, vec![], false, false),
         (Behaviour::Reject, none, vec![], false, false),
+        // A row re-keyed under the application's feet: neither a rejection
+        // nor an approval is taken on it.
+        (
+            Behaviour::Reject,
+            (Tamper::Rehash, true),
+            vec![],
+            false,
+            false,
+        ),
         (Behaviour::Ignore, none, vec![], false, false),
         (
             Behaviour::ModifyThenApproveOld { full: false },

@@ -110,9 +110,11 @@ impl From<warden_pipeline::control::ControlError> for ApiError {
             E::Store(store) => store.into(),
             E::Audit(audit) => ApiError::internal(audit),
             E::NoSuchRequest(_) | E::UnknownUseCase(_) => ApiError::not_found(err.to_string()),
-            E::NotPending(_) | E::Expired(_) | E::AlreadyAnswered(_) | E::Transition(_) => {
-                ApiError::conflict(err.to_string())
-            }
+            E::NotPending(_)
+            | E::Expired(_)
+            | E::AlreadyAnswered(_)
+            | E::Transition(_)
+            | E::Tampered(_) => ApiError::conflict(err.to_string()),
             E::RoleNotHeld { .. }
             | E::RoleNotAccepted { .. }
             | E::SelfApproval(_)

@@ -21,6 +21,9 @@
 //!   checkpoints, expired-session clean-up; stopped gracefully on shutdown.
 //! - [`intake`]: alerts from the network besides pushes: the syslog
 //!   receiver (`[intake.syslog]`), feeding the same triage queue.
+//! - [`queue`]: the alert stream between intake and triage: in the process
+//!   by default, or NATS JetStream (`[queue] url`) shared by replicas, with
+//!   acknowledgement only after a case commits.
 //!
 //! Data flow: an integration `POST`s alerts; ingest parses them (failures
 //! go to the dead-letter store) and queues the alerts; the triage worker
@@ -35,6 +38,7 @@ pub mod guard;
 pub mod intake;
 pub mod limits;
 pub mod metrics;
+pub mod queue;
 pub mod routes;
 pub mod ui;
 pub mod workers;
@@ -73,6 +77,8 @@ struct Inner {
     limits: limits::IngestLimits,
     clock: Arc<dyn Clock>,
     triage: mpsc::Sender<Batch>,
+    /// The shared alert stream, when `[queue] url` names one.
+    stream: std::sync::OnceLock<queue::AlertStream>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -92,6 +98,9 @@ pub(crate) struct Batch {
     /// The batch's bytes in the triage queue, given back once it is
     /// triaged (when the batch is dropped).
     pub queued: limits::Reservation,
+    /// Its messages on the alert stream (`[queue] url`), acknowledged once
+    /// triage is over; `None` for the in-process queue.
+    pub delivery: Option<queue::Delivery>,
 }
 
 /// The receiving end of the triage queue, for [`workers::spawn`].
@@ -126,6 +135,7 @@ impl AppState {
                     limits,
                     clock,
                     triage: tx,
+                    stream: std::sync::OnceLock::new(),
                 }),
             },
             TriageQueue(rx),
@@ -167,6 +177,17 @@ impl AppState {
 
     pub(crate) fn triage_sender(&self) -> &mpsc::Sender<Batch> {
         &self.inner.triage
+    }
+
+    /// Send accepted alerts through `stream` from now on (set once, at
+    /// start, before the router serves; a second call changes nothing).
+    pub fn use_stream(&self, stream: queue::AlertStream) {
+        let _ = self.inner.stream.set(stream);
+    }
+
+    /// The shared alert stream, if one is configured.
+    pub fn stream(&self) -> Option<&queue::AlertStream> {
+        self.inner.stream.get()
     }
 }
 

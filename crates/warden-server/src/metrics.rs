@@ -60,6 +60,14 @@ fn describe() {
         "Cases whose triage failed (escalated with the error, or dead-lettered)"
     );
     describe_counter!(
+        "warden_stream_failures_total",
+        "Pulls from the shared alert stream that failed (NATS away)"
+    );
+    describe_counter!(
+        "warden_alerts_redelivered_total",
+        "Alerts the stream delivered again after their case committed"
+    );
+    describe_counter!(
         "warden_cases_triaged_total",
         "Cases triaged, by disposition and use case"
     );
@@ -141,6 +149,17 @@ pub fn alerts_received(accepted: usize, rejected: usize) {
 /// A push refused before ingest (`rate_limited`, `queue_full`).
 pub fn push_refused(reason: &'static str) {
     counter!("warden_pushes_refused_total", "reason" => reason).increment(1);
+}
+
+/// A pull from the shared alert stream failed (NATS away or restarting).
+pub fn stream_failure() {
+    counter!("warden_stream_failures_total").increment(1);
+}
+
+/// An alert came again from the stream after its case committed, and was
+/// acknowledged without a second case.
+pub fn alert_redelivered() {
+    counter!("warden_alerts_redelivered_total").increment(1);
 }
 
 /// A case whose triage failed (escalated, or its alerts dead-lettered).

@@ -1,7 +1,8 @@
 //! The work `warden serve` does besides answering requests:
 //!
 //! - triage: alerts pushed over HTTP, in arrival order, through the whole
-//!   pipeline;
+//!   pipeline (fed by the shared alert stream when `[queue] url` names one:
+//!   see [`crate::queue`]);
 //! - the executor: finishes orders interrupted by a crash once at start,
 //!   then expires overdue requests and runs ready orders every
 //!   `[server] executor_interval_seconds` (with all its own checks);
@@ -33,6 +34,9 @@ pub fn spawn(state: &AppState, queue: TriageQueue) -> Workers {
     let (stop, stopped) = watch::channel(false);
     let mut tasks = JoinSet::new();
     tasks.spawn(triage(state.clone(), queue, stopped.clone()));
+    if let Some(stream) = state.stream().cloned() {
+        tasks.spawn(crate::queue::feed(state.clone(), stream, stopped.clone()));
+    }
     tasks.spawn(executor(state.clone(), stopped.clone()));
     tasks.spawn(checkpoints(state.clone(), stopped.clone()));
     tasks.spawn(sessions(state.clone(), stopped));
@@ -78,11 +82,23 @@ async fn triage(
 
 async fn triage_batch(state: &AppState, batch: crate::Batch) {
     let count = batch.alerts.len();
+    let crate::Batch {
+        alerts,
+        received,
+        queued,
+        delivery,
+    } = batch;
     // Each case on its own: one that fails is escalated with the error (or
     // its alerts dead-lettered), and the rest of the batch goes on.
-    match state.pipeline().triage_alerts_each(batch.alerts).await {
+    let triaged = state.pipeline().triage_alerts_each(alerts).await;
+    // Off the stream only now: every case committed or its failure was
+    // handled; if the receipt could not even be recorded, redelivered.
+    if let Some(delivery) = delivery {
+        delivery.settle(triaged.is_ok()).await;
+    }
+    match triaged {
         Ok(results) => {
-            let seconds = batch.received.elapsed().as_secs_f64();
+            let seconds = received.elapsed().as_secs_f64();
             let mut cases = 0;
             for result in &results {
                 match result {
@@ -113,8 +129,8 @@ async fn triage_batch(state: &AppState, batch: crate::Batch) {
         // triaged; the error goes to the operator's log.
         Err(err) => tracing::error!(error = %err, alerts = count, "triage failed"),
     }
-    // The batch's bytes leave the queue only now (`batch.queued`).
-    drop(batch.queued);
+    // The batch's bytes leave the queue only now.
+    drop(queued);
 }
 
 async fn executor(state: AppState, mut stopped: watch::Receiver<bool>) {

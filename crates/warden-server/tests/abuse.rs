@@ -129,7 +129,17 @@ async fn a_sender_over_its_rate_or_a_full_queue_gets_429_with_retry_after() {
             responses["429"]["headers"]["Retry-After"].is_object(),
             "{path}: 429 with Retry-After"
         );
-        assert!(responses["503"].is_null(), "{path}: no 503 any more");
+        // 503 only for a shared stream that did not take the alerts (a
+        // full queue is 429, never 503).
+        let unavailable = responses["503"]["description"].as_str().unwrap_or("");
+        assert!(
+            unavailable.contains("alert stream"),
+            "{path}: 503 is {unavailable:?}"
+        );
+        assert!(
+            responses["503"]["headers"]["Retry-After"].is_object(),
+            "{path}: 503 with Retry-After"
+        );
     }
 
     // The queue's byte bound, for everyone (no worker drains it here).

@@ -18,9 +18,9 @@
 use async_trait::async_trait;
 use time::OffsetDateTime;
 use warden_domain::{
-    Alert, Approval, ApprovalRequest, Assessment, Autonomy, Case, CaseId, CaseState, Decision,
-    Disposition, Evidence, EvidenceGap, Execution, ObservableKind, ProposalHash, RequestStatus,
-    Review,
+    Alert, AlertId, Approval, ApprovalRequest, Assessment, Autonomy, Case, CaseId, CaseState,
+    Decision, Disposition, Evidence, EvidenceGap, Execution, ObservableKind, ProposalHash,
+    RequestStatus, Review,
 };
 
 pub mod conformance;
@@ -311,6 +311,10 @@ pub trait CaseReader: Send + Sync {
     /// Every dead letter, oldest first, resolved ones included.
     async fn dead_letters(&self) -> Result<Vec<DeadLetter>, StoreError>;
     async fn dead_letter(&self, id: &str) -> Result<Option<DeadLetter>, StoreError>;
+    /// Which of `ids` are already stored with a case: a queue that
+    /// delivers at least once redelivers alerts whose case committed, and
+    /// those must not make a second case.
+    async fn stored_alert_ids(&self, ids: &[AlertId]) -> Result<Vec<AlertId>, StoreError>;
     /// Whether execution is paused globally or for `use_case`.
     async fn is_paused(&self, use_case: &str) -> Result<bool, StoreError>;
     /// Earlier cases sharing at least one structured entity with `entities`,

@@ -53,6 +53,28 @@ pub async fn run(data_dir: &Path, config: Option<&Path>, args: Args) -> anyhow::
         env::configured_public_key(data_dir, &env.config.audit)?,
         Arc::new(warden_domain::SystemClock),
     );
+    // `[queue] url` / WARDEN_QUEUE_URL: the shared alert stream, connected
+    // before anything is accepted, so a wrong URL stops the start.
+    let queue_url = std::env::var("WARDEN_QUEUE_URL")
+        .ok()
+        .filter(|url| !url.trim().is_empty())
+        .or_else(|| env.config.queue.url.clone());
+    if let Some(url) = queue_url {
+        if !url.starts_with("nats://") {
+            anyhow::bail!(
+                "[queue] url {} is not a NATS URL (nats://HOST:PORT); leave it unset for the \
+                 in-process queue",
+                warden_server::queue::masked(&url)
+            );
+        }
+        let stream = warden_server::queue::AlertStream::connect(&url, &env.config.queue).await?;
+        println!(
+            "warden: alerts queue on NATS JetStream {} stream {}",
+            stream.url(),
+            env.config.queue.stream
+        );
+        state.use_stream(stream);
+    }
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;

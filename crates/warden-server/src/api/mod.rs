@@ -449,12 +449,20 @@ async fn ingest(
             crate::limits::QUEUE_RETRY_AFTER,
         )
     };
-    let Ok(permit) = state.triage_sender().clone().try_reserve_owned() else {
-        return Ok(queue_full());
-    };
-    let bytes = records.iter().map(|(_, bytes)| bytes.len()).sum();
-    let Some(queued) = limits.reserve(bytes) else {
-        return Ok(queue_full());
+    // With a shared stream (`[queue] url`) the stream bounds the backlog
+    // and refuses when full; the local queue is fed by the stream.
+    let local = match state.stream() {
+        Some(_) => None,
+        None => {
+            let Ok(permit) = state.triage_sender().clone().try_reserve_owned() else {
+                return Ok(queue_full());
+            };
+            let bytes = records.iter().map(|(_, bytes)| bytes.len()).sum();
+            let Some(queued) = limits.reserve(bytes) else {
+                return Ok(queue_full());
+            };
+            Some((permit, queued))
+        }
     };
     if let Err(wait) = limits.take(&principal.actor(), records.len(), received) {
         tracing::warn!(by = %principal.actor(), alerts = records.len(), "push refused: over its rate");
@@ -497,12 +505,38 @@ async fn ingest(
     crate::metrics::alerts_received(result.accepted.len(), result.rejected.len());
     let status = if alerts.is_empty() {
         StatusCode::UNPROCESSABLE_ENTITY
-    } else {
+    } else if let Some((permit, queued)) = local {
         permit.send(crate::Batch {
             alerts,
             received,
             queued,
+            delivery: None,
         });
+        StatusCode::ACCEPTED
+    } else if let Some(stream) = state.stream() {
+        // Answered only once the stream holds every alert: a 2xx means
+        // nothing acknowledged can be lost.
+        match stream.publish(&alerts).await {
+            Ok(()) => StatusCode::ACCEPTED,
+            Err(crate::queue::PublishError::Full) => return Ok(queue_full()),
+            Err(err) => {
+                tracing::error!(error = %err, alerts = alerts.len(), "push not queued");
+                crate::metrics::push_refused("stream_unavailable");
+                let mut response = ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "stream_unavailable",
+                    "the alert stream is unavailable; nothing was queued: send again after the \
+                     Retry-After seconds"
+                        .to_owned(),
+                )
+                .into_response();
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
+                return Ok(response);
+            }
+        }
+    } else {
         StatusCode::ACCEPTED
     };
     Ok((status, Json(result)).into_response())

@@ -280,7 +280,7 @@ impl Builder {
                 "description": error_description(status),
                 "content": { "application/json": { "schema": error.clone() } },
             });
-            if let (429, Value::Object(map)) = (status, &mut answer) {
+            if let (429 | 503, Value::Object(map)) = (status, &mut answer) {
                 map.insert(
                     "headers".into(),
                     json!({ "Retry-After": {
@@ -424,6 +424,10 @@ fn error_description(status: u16) -> &'static str {
             "The sender is over its rate (`rate_limited`) or the triage queue is full \
             (`queue_full`): send again after `Retry-After` seconds"
         }
+        503 => {
+            "The shared alert stream (`[queue] url`) did not take the alerts; nothing was \
+            queued: send again after `Retry-After` seconds"
+        }
         _ => "An error",
     }
 }
@@ -444,7 +448,7 @@ fn operation(b: &mut Builder, route: &Route) -> Option<Op> {
             let result = b.answer::<IngestResult>();
             let mut op = Op::new("ingestAlert", 202, "Accepted and queued", result.clone())
                 .query(b.query::<IngestQuery>())
-                .errors(&[400, 413, 429]);
+                .errors(&[400, 413, 429, 503]);
             op.body = Some(json!({
                 "required": true,
                 "description": "One alert: OCSF, ECS, Suricata EVE, chainsaw, Splunk, Microsoft \
@@ -471,7 +475,7 @@ fn operation(b: &mut Builder, route: &Route) -> Option<Op> {
                 result.clone(),
             )
             .query(b.query::<IngestQuery>())
-            .errors(&[400, 413, 429]);
+            .errors(&[400, 413, 429, 503]);
             op.body = Some(json!({
                 "required": true,
                 "description": "A JSON array of alerts, a vendor response listing them \

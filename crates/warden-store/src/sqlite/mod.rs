@@ -18,8 +18,9 @@ use sqlx::{Row, SqlSafeStr};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use warden_domain::{
-    Alert, Approval, ApprovalRequest, Assessment, Autonomy, Case, CaseId, CaseState, Decision,
-    Evidence, EvidenceGap, Execution, ObservableKind, ProposalHash, RequestStatus, Review,
+    Alert, AlertId, Approval, ApprovalRequest, Assessment, Autonomy, Case, CaseId, CaseState,
+    Decision, Evidence, EvidenceGap, Execution, ObservableKind, ProposalHash, RequestStatus,
+    Review,
 };
 
 use crate::{
@@ -456,6 +457,28 @@ impl CaseReader for SqliteStore {
         .fetch_optional(&self.pool)
         .await?;
         row.as_ref().map(dead_letter_row).transpose()
+    }
+
+    async fn stored_alert_ids(&self, ids: &[AlertId]) -> Result<Vec<AlertId>, StoreError> {
+        let mut stored = Vec::new();
+        // Bounded statements: SQLite caps the bound parameters per query.
+        for chunk in ids.chunks(500) {
+            // Only placeholders are formatted in; every id is bound.
+            let marks = vec!["?"; chunk.len()].join(", ");
+            let sql = format!("SELECT id FROM alerts WHERE id IN ({marks})");
+            let mut query = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql));
+            for id in chunk {
+                query = query.bind(id.to_string());
+            }
+            for text in query.fetch_all(&self.pool).await? {
+                let id = AlertId::parse(&text).map_err(|err| StoreError::Corrupt {
+                    what: format!("alert id {text}"),
+                    reason: format!("{err}"),
+                })?;
+                stored.push(id);
+            }
+        }
+        Ok(stored)
     }
 
     async fn is_paused(&self, use_case: &str) -> Result<bool, StoreError> {

@@ -223,6 +223,20 @@ async fn reject(state: &AppState, listener: &Listener, error: IngestError, overs
 /// waiting while it is full (in batches or in bytes).
 async fn to_triage(state: &AppState, alerts: Vec<Alert>, bytes: usize) {
     let received = std::time::Instant::now();
+    if let Some(stream) = state.stream() {
+        // The shared stream (`[queue] url`): syslog has no way to ask the
+        // sender to resend, so keep trying while the stream is full or
+        // away (the listener's buffers push back meanwhile).
+        loop {
+            match stream.publish(&alerts).await {
+                Ok(()) => return,
+                Err(err) => {
+                    tracing::warn!(error = %err, alerts = alerts.len(), "syslog alerts wait for the stream");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            }
+        }
+    }
     let Ok(permit) = state.triage_sender().reserve().await else {
         tracing::error!(
             alerts = alerts.len(),
@@ -240,5 +254,6 @@ async fn to_triage(state: &AppState, alerts: Vec<Alert>, bytes: usize) {
         alerts,
         received,
         queued,
+        delivery: None,
     });
 }
