@@ -168,6 +168,11 @@ pub struct Checkpointer {
     witnesses: Vec<witness::Witness>,
     /// Size of the newest checkpoint signed (0: none yet, or not read yet).
     last: AtomicU64,
+    /// Held while one checkpoint is signed and pushed to the witnesses:
+    /// checkpoints are made one at a time, each extending the last, but
+    /// apart from the commit lock, so a slow witness holds up the signing
+    /// and never the appends.
+    signing: tokio::sync::Mutex<()>,
 }
 
 impl Checkpointer {
@@ -179,6 +184,7 @@ impl Checkpointer {
             file: None,
             witnesses: Vec::new(),
             last: AtomicU64::new(0),
+            signing: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -255,11 +261,12 @@ impl<S: Store + ?Sized> StoreAuditLog<S> {
     }
 
     /// Write every queued entry in one transaction and answer each waiter.
-    /// Called with the commit lock held.
-    async fn commit_queued(&self) {
+    /// Called with the commit lock held. Returns the tree to sign when a
+    /// checkpoint is due: the caller signs it once the lock is released.
+    async fn commit_queued(&self) -> Option<(u64, Hash)> {
         let batch = std::mem::take(&mut *self.queue.lock().unwrap_or_else(PoisonError::into_inner));
         if batch.is_empty() {
-            return;
+            return None;
         }
         let rows: Vec<NewAuditRow> = batch.iter().map(|p| p.row.clone()).collect();
         match self.store.append_audit(&rows).await {
@@ -268,21 +275,15 @@ impl<S: Store + ?Sized> StoreAuditLog<S> {
                     // A waiter that gave up needs no answer.
                     let _ = pending.done.send(Ok(seq));
                 }
-                if let Some(checkpointer) = &self.checkpointer {
-                    // The entries are durable whatever happens here; a
-                    // missed checkpoint is made at the next one or on demand.
-                    let due = match self.last_checkpoint(checkpointer).await {
-                        Ok(last) => appended.size >= last + checkpointer.every,
-                        Err(error) => {
-                            tracing::warn!(%error, "cannot read the newest audit checkpoint");
-                            false
-                        }
-                    };
-                    if due
-                        && let Err(error) =
-                            self.sign(checkpointer, appended.size, appended.root).await
-                    {
-                        tracing::warn!(%error, "cannot sign an audit checkpoint");
+                let checkpointer = self.checkpointer.as_ref()?;
+                match self.last_checkpoint(checkpointer).await {
+                    Ok(last) if appended.size >= last + checkpointer.every => {
+                        Some((appended.size, appended.root))
+                    }
+                    Ok(_) => None,
+                    Err(error) => {
+                        tracing::warn!(%error, "cannot read the newest audit checkpoint");
+                        None
                     }
                 }
             }
@@ -291,7 +292,27 @@ impl<S: Store + ?Sized> StoreAuditLog<S> {
                 for pending in batch {
                     let _ = pending.done.send(Err(message.clone()));
                 }
+                None
             }
+        }
+    }
+
+    /// Sign the due checkpoint of `size` entries, unless another signing is
+    /// under way (the next due one, or one on demand, covers these entries)
+    /// or a newer checkpoint already covers them. The entries are durable
+    /// whatever happens here.
+    async fn sign_due(&self, size: u64, root: Hash) {
+        let Some(checkpointer) = &self.checkpointer else {
+            return;
+        };
+        let Ok(_signing) = checkpointer.signing.try_lock() else {
+            return;
+        };
+        if checkpointer.last.load(Ordering::Acquire) >= size {
+            return;
+        }
+        if let Err(error) = self.sign(checkpointer, size, root).await {
+            tracing::warn!(%error, "cannot sign an audit checkpoint");
         }
     }
 
@@ -386,7 +407,10 @@ impl<S: Store + ?Sized> StoreAuditLog<S> {
         let Some(checkpointer) = &self.checkpointer else {
             return Ok(None);
         };
-        let _guard = self.commit.lock().await;
+        // Not under the commit lock: a committed prefix of the log never
+        // changes, so the tree of `size` entries is read while appends go
+        // on, and a slow witness holds up only this signing.
+        let _signing = checkpointer.signing.lock().await;
         let size = self.store.audit_size().await?;
         let newest = self.store.checkpoints().await?.pop();
         if size == 0 || newest.as_ref().is_some_and(|c| c.size >= size) {
@@ -426,13 +450,14 @@ impl<S: Store + ?Sized> AuditLog for StoreAuditLog<S> {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .push(Pending { row, done });
+        let mut due = None;
         let committed = {
             let _guard = self.commit.lock().await;
             // Whoever held the lock before may have written ours already.
             match answer.try_recv() {
                 Ok(result) => result,
                 Err(oneshot::error::TryRecvError::Empty) => {
-                    self.commit_queued().await;
+                    due = self.commit_queued().await;
                     answer
                         .await
                         .map_err(|_| AuditError::Append("the commit was abandoned".into()))?
@@ -448,6 +473,11 @@ impl<S: Store + ?Sized> AuditLog for StoreAuditLog<S> {
                 }
             }
         };
+        // Signed after the commit lock is released: the appender that
+        // reached a checkpoint waits for its signing, the others do not.
+        if let Some((size, root)) = due {
+            self.sign_due(size, root).await;
+        }
         let seq = committed.map_err(AuditError::Append)?;
         Ok(AuditReceipt {
             seq,

@@ -642,9 +642,11 @@ impl Pipeline {
     async fn triage_case_or_escalate(&self, draft: CaseDraft) -> Result<CaseOutcome, CaseFailure> {
         let case_id = self.new_case_id();
         let alerts: Vec<Alert> = draft.alerts.iter().map(|(a, _)| a.clone()).collect();
+        // The error may quote alert values (a field that failed to parse,
+        // an entity): it goes to the record and the logs redacted (S6).
         let error = match self.triage_case(draft, case_id).await {
             Ok(outcome) => return Ok(outcome),
-            Err(err) => err.to_string(),
+            Err(err) => redacted(&err.to_string()),
         };
         let handled = match self.escalate_failed(case_id, &error).await {
             Ok(true) => FailureHandling::Escalated,
@@ -775,17 +777,22 @@ impl Pipeline {
             .map(|a| a.severity.level)
             .max()
             .unwrap_or(warden_domain::Severity::Medium);
+        // The title (the first rule's name) and the grouping reasons (which
+        // quote shared entities) are alert-origin text that every sink
+        // shows: the store, the record, prompts, the API, the UI. Kept
+        // redacted from the start (S6); the alerts keep the clear values.
         let title = alerts
             .first()
-            .map(|a| a.rule.name.clone())
+            .map(|a| redacted(&a.rule.name))
             .unwrap_or_default();
+        let reasons = draft.reasons.iter().map(|r| redacted(r)).collect();
 
         // Correlate: the case exists once it is stored and on the record.
         let mut case = Case::open(
             title,
             alerts.iter().map(|a| a.id).collect(),
             draft.alert_count,
-            draft.reasons.clone(),
+            reasons,
             severity,
             now,
         );

@@ -99,7 +99,17 @@ async fn planted_credentials_reach_no_audit_export_model_request_or_log_line() {
 
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("alert.json");
-    std::fs::write(&path, serde_json::to_vec(&alert()).unwrap()).unwrap();
+    // Two alerts of the same download, so they make one case whose
+    // grouping reasons quote the shared user and URL.
+    let mut again = alert();
+    again["kibana.alert.uuid"] = "5ec7e75ec7e75ec7e75ec7e75ec7e75f".into();
+    again["@timestamp"] = "2026-11-17T14:06:05.912Z".into();
+    again["host.name"] = "ws-fin-043".into();
+    std::fs::write(
+        &path,
+        serde_json::to_vec(&serde_json::json!([alert(), again])).unwrap(),
+    )
+    .unwrap();
 
     for provider in [ProviderKind::Openai, ProviderKind::Anthropic] {
         let double = ModelDouble::start(Fault::None, Duration::ZERO).await;
@@ -152,8 +162,17 @@ async fn planted_credentials_reach_no_audit_export_model_request_or_log_line() {
             .await
             .expect("triage");
         assert_eq!(run.outcomes.len(), 1, "{provider:?}");
+        let grouped = &run.outcomes[0].case;
+        assert_eq!(grouped.alert_ids.len(), 2, "{provider:?}: one case");
 
         let mut found = Vec::new();
+        // The case as the store keeps it and the API and UI show it: its
+        // title (a rule name) and its grouping reasons (shared entities).
+        let stored = store.case(grouped.id).await.expect("case").expect("stored");
+        found.extend(leaks(
+            "stored case",
+            &serde_json::to_string(&stored).unwrap(),
+        ));
         // The audit log, as `warden audit export` writes it.
         let rows = store.audit_rows(None).await.expect("rows");
         let events: Vec<AuditEvent> = rows
@@ -190,6 +209,14 @@ async fn planted_credentials_reach_no_audit_export_model_request_or_log_line() {
         let case = &run.outcomes[0].case;
         let alerts = store.alerts_of_case(case.id).await.expect("alerts");
         assert!(alerts[0].raw.to_string().contains(URL_PASSWORD));
+        assert!(
+            stored
+                .grouping_reasons
+                .iter()
+                .any(|r| r.contains("[REDACTED:")),
+            "{provider:?}: {:?}",
+            stored.grouping_reasons
+        );
     }
     let logged = String::from_utf8_lossy(&lines.0.lock().unwrap()).into_owned();
     let found = leaks("log line", &logged);

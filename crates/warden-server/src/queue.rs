@@ -21,7 +21,7 @@ use std::time::Duration;
 use async_nats::jetstream::{self, AckKind, consumer::PullConsumer};
 use futures_util::StreamExt as _;
 use tokio::sync::watch;
-use warden_domain::Alert;
+use warden_domain::{Alert, AlertId};
 use warden_pipeline::QueueConfig;
 
 use warden_store::CaseReader as _;
@@ -192,7 +192,8 @@ impl AlertStream {
 
 /// Alerts taken from the stream, settled once their triage is over.
 pub(crate) struct Delivery {
-    messages: Vec<jetstream::Message>,
+    /// Each message with the alert it carries.
+    messages: Vec<(AlertId, jetstream::Message)>,
     progress: tokio::task::JoinHandle<()>,
 }
 
@@ -208,9 +209,12 @@ impl Delivery {
     /// Hold `messages` while they are triaged: NATS is told the work is in
     /// progress well before the ack wait lapses, so a slow triage is not
     /// redelivered to another replica.
-    fn hold(messages: Vec<jetstream::Message>, ack_wait: Duration) -> Self {
-        let replies: Vec<_> = messages.iter().filter_map(|m| m.reply.clone()).collect();
-        let client = messages.first().map(|m| m.context.clone());
+    fn hold(messages: Vec<(AlertId, jetstream::Message)>, ack_wait: Duration) -> Self {
+        let replies: Vec<_> = messages
+            .iter()
+            .filter_map(|(_, m)| m.reply.clone())
+            .collect();
+        let client = messages.first().map(|(_, m)| m.context.clone());
         let progress = tokio::spawn(async move {
             let Some(context) = client else { return };
             let client = context.client();
@@ -226,12 +230,13 @@ impl Delivery {
         Self { messages, progress }
     }
 
-    /// Triage is over: acknowledge every message (confirmed by NATS), or
-    /// ask for a redelivery when triage could not start.
-    pub(crate) async fn settle(self, triaged: bool) {
+    /// Triage is over: acknowledge each message (confirmed by NATS), or
+    /// ask for its redelivery when `again` says its alert's outcome could
+    /// not be recorded (the store or the log failing).
+    pub(crate) async fn settle(self, again: impl Fn(&AlertId) -> bool) {
         self.progress.abort();
-        for message in &self.messages {
-            let result = if triaged {
+        for (alert, message) in &self.messages {
+            let result = if !again(alert) {
                 message.double_ack().await
             } else {
                 message.ack_with(AckKind::Nak(Some(REDELIVER_AFTER))).await
@@ -298,8 +303,8 @@ async fn hand_over(state: &AppState, messages: Vec<jetstream::Message>, ack_wait
     for message in messages {
         match serde_json::from_slice::<Alert>(&message.payload) {
             Ok(alert) => {
+                kept.push((alert.id, message));
                 alerts.push(alert);
-                kept.push(message);
             }
             Err(err) => {
                 not_an_alert(state, &message, &err.to_string()).await;
@@ -312,15 +317,15 @@ async fn hand_over(state: &AppState, messages: Vec<jetstream::Message>, ack_wait
         Ok(stored) => stored,
         Err(err) => {
             tracing::error!(error = %err, "cannot look up redelivered alerts; they wait on the stream");
-            Delivery::hold(kept, ack_wait).settle(false).await;
+            Delivery::hold(kept, ack_wait).settle(|_| true).await;
             return;
         }
     };
     if !stored.is_empty() {
         let mut fresh = Vec::with_capacity(alerts.len());
         let mut fresh_messages = Vec::with_capacity(alerts.len());
-        for (alert, message) in alerts.into_iter().zip(kept) {
-            if stored.contains(&alert.id) {
+        for (alert, (id, message)) in alerts.into_iter().zip(kept) {
+            if stored.contains(&id) {
                 crate::metrics::alert_redelivered();
                 tracing::info!(alert = %alert.id, "redelivered alert already has its case");
                 if let Err(err) = message.double_ack().await {
@@ -328,7 +333,7 @@ async fn hand_over(state: &AppState, messages: Vec<jetstream::Message>, ack_wait
                 }
             } else {
                 fresh.push(alert);
-                fresh_messages.push(message);
+                fresh_messages.push((id, message));
             }
         }
         alerts = fresh;
@@ -341,7 +346,7 @@ async fn hand_over(state: &AppState, messages: Vec<jetstream::Message>, ack_wait
     let bytes = alerts.iter().map(|a| a.raw.to_string().len()).sum();
     let Ok(permit) = state.triage_sender().reserve().await else {
         tracing::error!("the triage worker is gone; alerts stay on the stream");
-        delivery.settle(false).await;
+        delivery.settle(|_| true).await;
         return;
     };
     let queued = loop {

@@ -92,9 +92,22 @@ async fn triage_batch(state: &AppState, batch: crate::Batch) {
     // its alerts dead-lettered), and the rest of the batch goes on.
     let triaged = state.pipeline().triage_alerts_each(alerts).await;
     // Off the stream only now: every case committed or its failure was
-    // handled; if the receipt could not even be recorded, redelivered.
+    // escalated or dead-lettered. Alerts whose outcome could not be
+    // recorded at all (nor their receipt) are delivered again.
     if let Some(delivery) = delivery {
-        delivery.settle(triaged.is_ok()).await;
+        let unrecorded: Vec<warden_domain::AlertId> = match &triaged {
+            Ok(results) => results
+                .iter()
+                .filter_map(|r| r.as_ref().err())
+                .filter(|f| matches!(f.handled, warden_pipeline::FailureHandling::NotRecorded(_)))
+                .flat_map(|f| f.alert_ids.iter().copied())
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        let receipt_failed = triaged.is_err();
+        delivery
+            .settle(|alert| receipt_failed || unrecorded.contains(alert))
+            .await;
     }
     match triaged {
         Ok(results) => {

@@ -30,8 +30,9 @@ use warden_http::{HttpClient, HttpSettings, Retry, Secret, SecretRef};
 use super::{parse_lines, shown};
 use crate::AuditError;
 
-/// Time-outs of a witness call. Signing waits for the witness, and the
-/// log signs under its commit lock, so these stay short.
+/// Time-outs of a witness call. Signing waits for the witness (appends do
+/// not: the log signs outside its commit lock), and the next checkpoint
+/// waits for this one, so these stay short.
 const SETTINGS: HttpSettings = HttpSettings {
     timeout: Duration::from_secs(5),
     max_retries: 1,

@@ -4,6 +4,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -63,6 +64,10 @@ struct HttpWitnessServer {
     token: Option<&'static str>,
     /// Answer 503 to everything while set.
     down: Arc<AtomicBool>,
+    /// Pushes wait for this lock before they are answered (a test holds it
+    /// to make the witness slow), counted as they arrive.
+    stall: Arc<tokio::sync::Mutex<()>>,
+    pushes_arrived: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl HttpWitnessServer {
@@ -99,6 +104,8 @@ async fn keep(
     headers: HeaderMap,
     body: Bytes,
 ) -> (StatusCode, String) {
+    server.pushes_arrived.fetch_add(1, Ordering::SeqCst);
+    drop(server.stall.lock().await);
     if let Some(refused) = server.refusal(&headers) {
         return refused;
     }
@@ -273,6 +280,57 @@ async fn an_http_witness_catches_a_rewritten_and_re_signed_log() {
         "{refused}"
     );
     assert_eq!(server.notes().len(), 1, "nothing more was witnessed");
+}
+
+/// A witness that takes its time holds up that checkpoint's signing, not
+/// the log: appends go on (the signing is outside the commit lock), and
+/// the checkpoint lands once the witness answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_witness_holds_up_its_checkpoint_and_never_the_appends() {
+    let (url, server) = http_witness(None).await;
+    let witnesses = parse_all(&[url.into()]).expect("witness");
+    let (store, log, _key_dir) = signed_log(witnesses).await;
+    let log = Arc::new(log);
+    for n in 0..10 {
+        log.append("system:test", escalated(n))
+            .await
+            .expect("append");
+    }
+    let stalled = server.stall.clone().lock_owned().await;
+    let signing = tokio::spawn({
+        let log = log.clone();
+        async move { log.checkpoint().await }
+    });
+    // Wait until the push reached the witness, which does not answer.
+    let until = std::time::Instant::now() + Duration::from_secs(20);
+    while server.pushes_arrived.load(Ordering::SeqCst) == 0 {
+        assert!(std::time::Instant::now() < until, "the push never came");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Well under the witness's 5 s time-out: with the signing under the
+    // commit lock these would wait for it.
+    tokio::time::timeout(Duration::from_secs(3), async {
+        for n in 10..30 {
+            log.append("system:test", escalated(n))
+                .await
+                .expect("append");
+        }
+    })
+    .await
+    .expect("appends went on while the witness was slow");
+    assert!(!signing.is_finished(), "the signing waits for its witness");
+    drop(stalled);
+    let checkpoint = signing
+        .await
+        .expect("task")
+        .expect("signed")
+        .expect("a checkpoint");
+    assert_eq!(
+        checkpoint.size, 10,
+        "it covers what was committed when asked"
+    );
+    assert_eq!(server.notes(), vec![checkpoint.note]);
+    assert_eq!(store.audit_size().await.expect("size"), 30);
 }
 
 /// A witness that is down fails the signing, as a file witness that

@@ -245,10 +245,54 @@ impl Context {
         }
     }
 
-    /// The domains a row of `identities.csv` without one stands for
-    /// (`[context] identity_domains`, lower case); empty: any.
+    /// `[context] identity_domains` as configured, lower case.
     pub fn identity_domains(&self) -> &BTreeSet<String> {
         &self.identity_domains
+    }
+
+    /// The domains a row of `identities.csv` without one stands for, lower
+    /// case: `[context] identity_domains` when set; otherwise the site's own
+    /// domains as its own context names them (the domains of
+    /// `identities.csv` rows that carry one, and of the asset owners' mail
+    /// addresses), each also by its first label as a NetBIOS name
+    /// (`corp.example` and `corp`). Empty when neither says: then a bare
+    /// row stands for its name in any domain.
+    ///
+    /// The context is the operator's own data, so it may say which domains
+    /// are home; an alert's user name never does.
+    pub fn home_domains(&self) -> BTreeSet<String> {
+        if !self.identity_domains.is_empty() {
+            return self.identity_domains.clone();
+        }
+        let mut home = BTreeSet::new();
+        let mut add = |domain: &str| {
+            let domain = domain.trim().to_ascii_lowercase();
+            if domain.is_empty() {
+                return;
+            }
+            if let Some((label, _)) = domain.split_once('.') {
+                home.insert(label.to_owned());
+            }
+            home.insert(domain);
+        };
+        if let Ok((_, identities)) = self.identities() {
+            for identity in identities {
+                let user = identity.user.trim();
+                if let Some((domain, _)) = user.rsplit_once('\\') {
+                    add(domain);
+                } else if let Some((_, domain)) = user.rsplit_once('@') {
+                    add(domain);
+                }
+            }
+        }
+        if let Ok((_, assets)) = self.assets() {
+            for asset in assets {
+                if let Some((_, domain)) = asset.owner.trim().rsplit_once('@') {
+                    add(domain);
+                }
+            }
+        }
+        home
     }
 
     /// Load the folder at `dir`, judging STIX validity against the current

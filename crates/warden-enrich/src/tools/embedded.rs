@@ -264,9 +264,9 @@ impl ContextTool for IdentityTool {
             };
             // The full identity: a row that names its domain is matched
             // only with it; a row that names none stands for the name in
-            // the directory's own domains (`[context] identity_domains`;
-            // any domain when that is unset) and for the bare name.
-            let home = self.0.identity_domains();
+            // the directory's own domains (`Context::home_domains`; any
+            // domain when none is known) and for the bare name.
+            let home = self.0.home_domains();
             let verified = same_name().find(|i| match (identity_parts(&i.user).1, &domain) {
                 (Some(row_domain), _) => Some(&row_domain) == domain.as_ref(),
                 (None, None) => true,

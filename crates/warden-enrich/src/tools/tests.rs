@@ -1056,6 +1056,43 @@ async fn an_account_name_in_another_domain_is_unverified_and_carries_no_facts() 
     );
 }
 
+/// Issue 18, with `[context] identity_domains` unset: the site's own
+/// context says which domains are home (here an asset owner's mail
+/// address), so `jdoe@contractor.example` is still not the row `jdoe`.
+#[tokio::test]
+async fn unset_identity_domains_are_the_ones_the_sites_own_context_names() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(
+        dir.path(),
+        "assets.csv",
+        "hostname,ips,owner,environment,criticality,internet_exposed,tags\n\
+         fs-01,10.0.1.20,infra-ops@Corp.Example,production,tier_1,false,\n",
+    );
+    write(
+        dir.path(),
+        "identities.csv",
+        "user,display_name,department,role,privileged,user_type,mfa\n\
+         jdoe,John Doe,Finance,Analyst,false,human,enabled\n",
+    );
+    let context = Context::load(dir.path(), &ContextConfig::default()).expect("loads");
+    let tools = embedded_box(context).await;
+    let result = tools
+        .call(
+            "identity_lookup",
+            json!({"users": ["jdoe@corp.example", "CORP\\jdoe", "jdoe@contractor.example"]}),
+            OffsetDateTime::now_utc(),
+        )
+        .await
+        .expect("answers");
+    let matched: Vec<&str> = result
+        .findings
+        .iter()
+        .map(|f| f.facts["match"].as_str().unwrap_or("verified"))
+        .collect();
+    assert_eq!(matched, vec!["verified", "verified", "unverified"]);
+    assert_eq!(result.gaps.len(), 1, "{:?}", result.gaps);
+}
+
 /// Issue 18, a row without a domain (`jdoe`): with `[context]
 /// identity_domains` set, only the directory's own domains (and the bare
 /// name) verify; `jdoe@contractor.example` is unverified, with no facts.

@@ -216,7 +216,12 @@ async fn reject(state: &AppState, listener: &Listener, error: IngestError, overs
     }
     listener.stats.add(&listener.name, Count::DeadLettered, 1);
     crate::metrics::alerts_received(0, 1);
-    tracing::info!(origin = %error.origin, reason = %error.reason, dead_letter = %letter.id, "syslog message dead-lettered");
+    tracing::info!(
+        origin = %error.origin,
+        reason = %warden_domain::redact::redacted(&error.reason),
+        dead_letter = %letter.id,
+        "syslog message dead-lettered"
+    );
 }
 
 /// Hand `alerts` to the triage worker through the push API's queue,
