@@ -93,6 +93,69 @@ impl FromStr for RejectionReason {
     }
 }
 
+/// Why a person's verdict on a case differs from the agent's: a fixed
+/// list, so that overrides can be counted per detection and per use case
+/// and tell which part of triage was wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OverrideReason {
+    /// The agent looked at the wrong host, account or indicator.
+    WrongEntity,
+    /// The activity is real and known to be allowed (a backup job, an
+    /// administrator's routine, a sanctioned test).
+    KnownBenignActivity,
+    /// Context the agent did not have decides it (asset, identity, change).
+    MissingContext,
+    /// The detection itself misfired.
+    BadDetection,
+    /// The evidence does not support the agent's verdict.
+    InsufficientEvidence,
+    /// Anything else; the words given with it say what.
+    Other,
+}
+
+impl OverrideReason {
+    pub const ALL: [OverrideReason; 6] = [
+        OverrideReason::WrongEntity,
+        OverrideReason::KnownBenignActivity,
+        OverrideReason::MissingContext,
+        OverrideReason::BadDetection,
+        OverrideReason::InsufficientEvidence,
+        OverrideReason::Other,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OverrideReason::WrongEntity => "wrong_entity",
+            OverrideReason::KnownBenignActivity => "known_benign_activity",
+            OverrideReason::MissingContext => "missing_context",
+            OverrideReason::BadDetection => "bad_detection",
+            OverrideReason::InsufficientEvidence => "insufficient_evidence",
+            OverrideReason::Other => "other",
+        }
+    }
+}
+
+impl fmt::Display for OverrideReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for OverrideReason {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| {
+                let known: Vec<&str> = Self::ALL.iter().map(|r| r.as_str()).collect();
+                format!("override reason {s:?} is not one of {}", known.join(", "))
+            })
+    }
+}
+
 /// Where an approval request stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -230,6 +293,14 @@ pub struct Review {
     pub analyst_verdict: Verdict,
     #[serde(with = "time::serde::rfc3339")]
     pub reviewed_at: OffsetDateTime,
+    /// Why the analyst's verdict differs from the agent's (asked whenever
+    /// they differ; absent when they agree, and on reviews recorded before
+    /// the reason was asked).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub override_reason: Option<OverrideReason>,
+    /// The analyst's words with the reason (required with `other`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub override_text: Option<String>,
 }
 
 impl Review {

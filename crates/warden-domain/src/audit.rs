@@ -233,6 +233,13 @@ pub enum AuditEvent {
         agent_verdict: Verdict,
         analyst_verdict: Verdict,
         overridden: bool,
+        /// Why the analyst's verdict differs from the agent's, when it
+        /// does (the agent's verdict it overrides is `agent_verdict`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        override_reason: Option<crate::approval::OverrideReason>,
+        /// The analyst's words with the reason.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        override_text: Option<String>,
     },
     /// A person wrote a note on a case (closing notes included).
     CaseNoteAdded {

@@ -47,7 +47,8 @@ pub mod verdict;
 pub use action::{ActionName, ActionProposal, ProposalHash, Target, UnknownAction};
 pub use alert::{Alert, AttackTechnique, RuleRef, SourceFormat};
 pub use approval::{
-    Approval, ApprovalCard, ApprovalRequest, CardEvidence, RejectionReason, RequestStatus, Review,
+    Approval, ApprovalCard, ApprovalRequest, CardEvidence, OverrideReason, RejectionReason,
+    RequestStatus, Review,
 };
 pub use assessment::{Assessment, RationaleItem};
 pub use audit::{AuditEvent, Stage};

@@ -15,7 +15,7 @@ use warden_audit::{AuditError, AuditLog};
 use warden_domain::audit::ProposalRecord;
 use warden_domain::{
     Approval, ApprovalRequest, AuditEvent, Autonomy, CaseId, CaseState, Clock, DecisionOutcome,
-    ProposalHash, RejectionReason, RequestStatus, Review, UseCase, Verdict,
+    OverrideReason, ProposalHash, RejectionReason, RequestStatus, Review, UseCase, Verdict,
 };
 use warden_store::{CaseNote, GLOBAL_SCOPE, Person, Store, StoreError};
 
@@ -80,12 +80,38 @@ pub enum ControlError {
         "the stored request for {0} no longer matches its proposal (changed outside Warden): nobody can answer it"
     )]
     Tampered(ProposalHash),
+    #[error(
+        "your verdict ({analyst}) differs from the agent's ({agent}): pick the reason it was wrong (wrong_entity, known_benign_activity, missing_context, bad_detection, insufficient_evidence or other)"
+    )]
+    OverrideReasonMissing { agent: Verdict, analyst: Verdict },
+    #[error("the reason other needs a few words saying what was wrong")]
+    OverrideTextMissing,
     #[error(transparent)]
     Transition(warden_domain::InvalidTransition),
     #[error("unknown use case {0}")]
     UnknownUseCase(String),
     #[error(transparent)]
     Account(#[from] crate::accounts::AccountError),
+}
+
+/// A person's reason for overriding the agent's verdict.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Feedback {
+    pub reason: OverrideReason,
+    /// The person's words (required with [`OverrideReason::Other`]);
+    /// `None` when blank.
+    pub text: Option<String>,
+}
+
+impl Feedback {
+    /// A reason with its words, blank words counting as none.
+    pub fn new(reason: OverrideReason, text: &str) -> Self {
+        let text = text.trim();
+        Self {
+            reason,
+            text: (!text.is_empty()).then(|| text.to_owned()),
+        }
+    }
 }
 
 /// What an approval achieved.
@@ -493,12 +519,30 @@ impl Control {
         analyst: &Person,
         analyst_verdict: Verdict,
     ) -> Result<Option<Autonomy>, ControlError> {
+        self.review_with(case_id, use_case, analyst, analyst_verdict, None)
+            .await
+    }
+
+    /// [`Control::review`] with the analyst's reason for overriding the
+    /// agent, stored with the review and on its audit record.
+    async fn review_with(
+        &self,
+        case_id: CaseId,
+        use_case: &UseCase,
+        analyst: &Person,
+        analyst_verdict: Verdict,
+        feedback: Option<Feedback>,
+    ) -> Result<Option<Autonomy>, ControlError> {
         let agent_verdict = self
             .store
             .case(case_id)
             .await?
             .and_then(|c| c.verdict)
             .unwrap_or(Verdict::Unknown);
+        let (override_reason, override_text) = match feedback {
+            Some(f) => (Some(f.reason), f.text),
+            None => (None, None),
+        };
         let review = Review {
             case_id,
             use_case: use_case.name.clone(),
@@ -506,6 +550,8 @@ impl Control {
             agent_verdict,
             analyst_verdict,
             reviewed_at: self.clock.now(),
+            override_reason,
+            override_text: override_text.clone(),
         };
         self.audit
             .append(
@@ -517,6 +563,8 @@ impl Control {
                     agent_verdict,
                     analyst_verdict,
                     overridden: review.is_override(),
+                    override_reason,
+                    override_text,
                 },
             )
             .await?;
@@ -588,7 +636,10 @@ impl Control {
 
     /// A person closes a case with their own verdict and a note saying why.
     /// The verdict is recorded as a review (the trust ladder counts it);
-    /// returns the use case's new autonomy when that stepped it down.
+    /// when it differs from the agent's, `feedback` must say why (a reason
+    /// from the fixed list; `other` with words), and is stored with the
+    /// review and on the audit record. Returns the use case's new autonomy
+    /// when the review stepped it down.
     pub async fn close_case(
         &self,
         case_id: CaseId,
@@ -596,6 +647,7 @@ impl Control {
         person: &Person,
         verdict: Verdict,
         note: &str,
+        feedback: Option<Feedback>,
     ) -> Result<Option<Autonomy>, ControlError> {
         if note.trim().is_empty() {
             return Err(ControlError::EmptyNote);
@@ -605,15 +657,49 @@ impl Control {
             .case(case_id)
             .await?
             .ok_or(ControlError::Store(StoreError::NoSuchCase(case_id)))?;
+        let agent = case.verdict.unwrap_or(Verdict::Unknown);
+        // A reason is asked for, and kept, only when the verdicts differ:
+        // there is nothing to explain when the person agrees.
+        let feedback = match feedback {
+            _ if agent == verdict => None,
+            None => {
+                return Err(ControlError::OverrideReasonMissing {
+                    agent,
+                    analyst: verdict,
+                });
+            }
+            Some(f) if f.reason == OverrideReason::Other && f.text.is_none() => {
+                return Err(ControlError::OverrideTextMissing);
+            }
+            given => given,
+        };
         let now = self.clock.now();
         let from = case
             .transition(CaseState::Closed, now)
             .map_err(ControlError::Transition)?;
-        let stepped = self.review(case_id, use_case, person, verdict).await?;
+        let overriding = match &feedback {
+            Some(f) => format!(
+                " (overrides the agent's {}: {}{})",
+                agent.as_str(),
+                f.reason.as_str(),
+                f.text
+                    .as_deref()
+                    .map(|t| format!(", {t}"))
+                    .unwrap_or_default()
+            ),
+            _ => String::new(),
+        };
+        let stepped = self
+            .review_with(case_id, use_case, person, verdict, feedback)
+            .await?;
         self.add_note(
             case_id,
             person,
-            &format!("closed as {}: {}", verdict.as_str(), note.trim()),
+            &format!(
+                "closed as {}{overriding}: {}",
+                verdict.as_str(),
+                note.trim()
+            ),
         )
         .await?;
         self.audit

@@ -119,7 +119,9 @@ impl From<warden_pipeline::control::ControlError> for ApiError {
             | E::RoleNotAccepted { .. }
             | E::SelfApproval(_)
             | E::PushedAlert(_) => ApiError::forbidden(err.to_string()),
-            E::EmptyNote => ApiError::bad_request(err.to_string()),
+            E::EmptyNote | E::OverrideReasonMissing { .. } | E::OverrideTextMissing => {
+                ApiError::bad_request(err.to_string())
+            }
             E::Account(_) => ApiError::bad_request(err.to_string()),
         }
     }

@@ -79,6 +79,7 @@ struct Inner {
     triage: mpsc::Sender<Batch>,
     /// The shared alert stream, when `[queue] url` names one.
     stream: std::sync::OnceLock<queue::AlertStream>,
+    case_facts: api::views::FactsCache,
 }
 
 impl std::fmt::Debug for AppState {
@@ -136,6 +137,7 @@ impl AppState {
                     clock,
                     triage: tx,
                     stream: std::sync::OnceLock::new(),
+                    case_facts: api::views::FactsCache::default(),
                 }),
             },
             TriageQueue(rx),
@@ -173,6 +175,11 @@ impl AppState {
 
     pub fn now(&self) -> time::OffsetDateTime {
         self.inner.clock.now()
+    }
+
+    /// What the case queue keeps of each case's alerts.
+    pub(crate) fn case_facts(&self) -> &api::views::FactsCache {
+        &self.inner.case_facts
     }
 
     pub(crate) fn triage_sender(&self) -> &mpsc::Sender<Batch> {

@@ -236,6 +236,8 @@ async fn control_plane(store: &dyn Store) -> Result<(), ConformanceFailure> {
                 agent_verdict: Verdict::Malicious,
                 analyst_verdict,
                 reviewed_at: now,
+                override_reason: None,
+                override_text: None,
             })
             .await?;
     }

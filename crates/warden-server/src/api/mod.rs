@@ -17,7 +17,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use warden_domain::{ActionName, Autonomy, ProposalHash, RejectionReason, RequestStatus, Verdict};
+use warden_domain::{
+    ActionName, Autonomy, OverrideReason, ProposalHash, RejectionReason, RequestStatus, Verdict,
+};
+use warden_pipeline::control::Feedback;
 use warden_store::{AuditQuery, AuthStore as _, CaseReader as _};
 
 use crate::AppState;
@@ -548,7 +551,9 @@ async fn list_cases(
     State(state): State<AppState>,
     ApiQuery(filter): ApiQuery<CaseFilter>,
 ) -> Result<Json<CaseList>, ApiError> {
-    Ok(Json(views::case_list(&state, &filter).await?))
+    Ok(Json(
+        views::case_list(&state, &filter, views::ALL, 200).await?,
+    ))
 }
 
 /// `GET /api/v1/cases/{id}?raw=true`: the alerts as they came.
@@ -633,27 +638,48 @@ pub struct CloseBody {
     pub verdict: String,
     /// Why, in words.
     pub note: String,
+    /// Required when your verdict differs from the agent's: what the agent
+    /// got wrong (stored with the review, for tuning).
+    #[schemars(extend("enum" = ["wrong_entity", "known_benign_activity", "missing_context", "bad_detection", "insufficient_evidence", "other"]))]
+    pub reason: Option<String>,
+    /// Words with the reason (required with `other`).
+    pub reason_text: Option<String>,
 }
 
 /// Close a case (shared by the API and the UI); returns the use case's
-/// new autonomy when the trust ladder stepped it down.
+/// new autonomy when the trust ladder stepped it down. `reason` (with
+/// `reason_text`) is required when `verdict` differs from the agent's.
 pub async fn close(
     state: &AppState,
     person: &warden_store::Person,
     id: &str,
     verdict: &str,
     note: &str,
+    reason: Option<&str>,
+    reason_text: &str,
 ) -> Result<Option<Autonomy>, ApiError> {
     let case_id = views::parse_case_id(id)?;
+    if verdict.is_empty() {
+        return Err(ApiError::bad_request(
+            "choose your verdict: there is no default",
+        ));
+    }
     let verdict: Verdict = verdict
         .parse()
         .map_err(|_| ApiError::bad_request(format!("unknown verdict {verdict:?}")))?;
+    let feedback = reason
+        .map(|r| {
+            r.parse::<OverrideReason>()
+                .map(|r| Feedback::new(r, reason_text))
+                .map_err(ApiError::bad_request)
+        })
+        .transpose()?;
     let alerts = state.store().alerts_of_case(case_id).await?;
     let use_case = views::use_case_of(state, &alerts);
     let stepped = state
         .pipeline()
         .control()
-        .close_case(case_id, use_case, person, verdict, note)
+        .close_case(case_id, use_case, person, verdict, note, feedback)
         .await?;
     crate::metrics::case_closed(verdict);
     Ok(stepped)
@@ -667,7 +693,17 @@ async fn close_case(
 ) -> Result<Json<Done>, ApiError> {
     let person = person(&principal)?;
     Ok(done(
-        match close(&state, person, &id, &body.verdict, &body.note).await? {
+        match close(
+            &state,
+            person,
+            &id,
+            &body.verdict,
+            &body.note,
+            body.reason.as_deref().filter(|r| !r.is_empty()),
+            body.reason_text.as_deref().unwrap_or_default(),
+        )
+        .await?
+        {
             Some(level) => format!(
                 "case closed; analysts overrode the agent too often, so its use case \
                  stepped down to {}",

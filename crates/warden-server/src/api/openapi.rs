@@ -1229,9 +1229,22 @@ mod tests {
             )),
             sorted(Autonomy::ALL.map(Autonomy::as_str).to_vec())
         );
+        let mut states = CaseState::ALL.map(CaseState::as_str).to_vec();
+        states.extend([crate::api::views::OPEN, crate::api::views::ALL]);
         assert_eq!(
             names(query_enum(&doc, "/api/v1/cases", "state")),
-            sorted(CaseState::ALL.map(CaseState::as_str).to_vec())
+            sorted(states)
+        );
+        assert_eq!(
+            names(listed(
+                &doc,
+                "/components/schemas/CloseBody/properties/reason/enum"
+            )),
+            sorted(
+                warden_domain::OverrideReason::ALL
+                    .map(warden_domain::OverrideReason::as_str)
+                    .to_vec()
+            )
         );
         assert_eq!(
             names(query_enum(&doc, "/api/v1/cases", "severity")),

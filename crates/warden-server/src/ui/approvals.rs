@@ -5,7 +5,7 @@
 //! twice, the requester, a role the request does not accept) come back on
 //! the card as an error with their status.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use askama::Template;
 use axum::Form;
@@ -72,13 +72,63 @@ struct ListQuery {
     status: Option<String>,
 }
 
+/// A request as listed: its summary and what people should read as its
+/// status (the executor's outcome once it had the order).
+#[derive(Debug)]
+struct ListRow {
+    r: api::ApprovalSummary,
+    shown: String,
+    detail: String,
+    bad: bool,
+}
+
 #[derive(Template)]
 #[template(path = "approvals.html")]
 struct ListPage {
     nav: Option<Nav>,
     statuses: Vec<Choice>,
     status: String,
-    requests: Vec<api::ApprovalSummary>,
+    requests: Vec<ListRow>,
+}
+
+/// The executor's outcomes of the requests that reached it, read once
+/// per case.
+async fn outcomes_for(
+    state: &AppState,
+    entries: &[views::RequestWithAnswers],
+) -> Result<HashMap<String, views::ActionOutcome>, ApiError> {
+    let mut cases = Vec::new();
+    for entry in entries {
+        let request = &entry.request;
+        if matches!(
+            request.status,
+            RequestStatus::Executed | RequestStatus::Refused
+        ) && !cases.contains(&request.proposal.case_id)
+        {
+            cases.push(request.proposal.case_id);
+        }
+    }
+    let mut out = HashMap::new();
+    for case in cases {
+        for outcome in views::case_record(state, case).await?.outcomes {
+            out.insert(outcome.proposal_hash.clone(), outcome);
+        }
+    }
+    Ok(out)
+}
+
+fn list_row(
+    entry: &views::RequestWithAnswers,
+    outcomes: &HashMap<String, views::ActionOutcome>,
+) -> ListRow {
+    let r = api::approval_summary(entry);
+    let (shown, detail) = views::shown_status(entry.request.status, outcomes.get(&r.proposal_hash));
+    ListRow {
+        bad: matches!(shown.as_str(), "failed" | "refused"),
+        shown,
+        detail,
+        r,
+    }
 }
 
 async fn list(
@@ -93,12 +143,13 @@ async fn list(
             case: None,
         };
         let requests = api::approvals(&state, &filter).await?;
+        let outcomes = outcomes_for(&state, &requests).await?;
         let mut names: Vec<&str> = RequestStatus::ALL.iter().map(|s| s.as_str()).collect();
         names.push("all");
         Ok(render(&ListPage {
             nav: Some(Nav::of(&principal, "approvals")),
             statuses: Choice::list(names, Some(&status)),
-            requests: requests.iter().map(api::approval_summary).collect(),
+            requests: requests.iter().map(|e| list_row(e, &outcomes)).collect(),
             status: status.clone(),
         }))
     }
@@ -156,7 +207,13 @@ struct CardPage {
     roles: String,
     answers: Vec<Answer>,
     requester: String,
+    /// What people read as the status: the executor's outcome
+    /// (`succeeded`, `failed`, `refused`) once it had the order.
     status: String,
+    /// The outcome's reason (the connector's error, the executor's
+    /// refusal), or empty.
+    status_detail: String,
+    status_bad: bool,
     open: bool,
     created_at: String,
     expires_at: String,
@@ -169,10 +226,12 @@ struct CardPage {
 fn card_page(
     principal: &Principal,
     entry: &views::RequestWithAnswers,
+    outcome: Option<&views::ActionOutcome>,
     flash_code: Option<&str>,
     error: Option<String>,
 ) -> CardPage {
     let request = &entry.request;
+    let (status, status_detail) = views::shown_status(request.status, outcome);
     let card = &request.card;
     let summary = api::approval_summary(entry);
     let my_roles: Vec<&str> = match principal.person() {
@@ -239,7 +298,9 @@ fn card_page(
             })
             .collect(),
         requester: request.requester.clone(),
-        status: request.status.as_str().to_owned(),
+        status_bad: matches!(status.as_str(), "failed" | "refused"),
+        status,
+        status_detail,
         open: request.status.is_open(),
         created_at: summary.created_at,
         expires_at: summary.expires_at,
@@ -267,9 +328,11 @@ async fn card(
 ) -> Response {
     let result = async {
         let entry = api::approval(&state, &hash).await?;
+        let outcomes = outcomes_for(&state, std::slice::from_ref(&entry)).await?;
         Ok(render(&card_page(
             &principal,
             &entry,
+            outcomes.get(entry.request.proposal_hash.as_str()),
             query.done.as_deref(),
             None,
         )))
@@ -289,7 +352,7 @@ async fn refused(state: &AppState, principal: &Principal, hash: &str, err: ApiEr
     }
     match api::approval(state, hash).await {
         Ok(entry) => {
-            let page = card_page(principal, &entry, None, Some(err.message.clone()));
+            let page = card_page(principal, &entry, None, None, Some(err.message.clone()));
             (err.status, render(&page)).into_response()
         }
         Err(_) => super::error_response(err, principal),
@@ -303,6 +366,21 @@ fn card_path(hash: &str) -> String {
 #[derive(Debug, Default, Deserialize)]
 struct ApproveForm {
     role: Option<String>,
+    /// `case`: go back to the case page (the form was there), not the card.
+    back: Option<String>,
+}
+
+/// Where an answer's form goes afterwards: the card, or the case page
+/// when the form was on it (`back=case`; no other value is a place, so a
+/// form cannot send people anywhere else).
+async fn after_answer(state: &AppState, hash: &str, back: Option<&str>, code: &str) -> Response {
+    if back == Some("case")
+        && let Ok(entry) = api::approval(state, hash).await
+    {
+        let case = entry.request.proposal.case_id;
+        return done(&format!("/cases/{case}"), code);
+    }
+    done(&card_path(hash), code)
 }
 
 async fn approve(
@@ -316,7 +394,7 @@ async fn approve(
         let role = given(form.role);
         let progress = api::approve_as(&state, person, &hash, role.as_deref()).await?;
         let code = if progress.ready { "ready" } else { "approved" };
-        Ok(done(&card_path(&hash), code))
+        Ok(after_answer(&state, &hash, form.back.as_deref(), code).await)
     }
     .await;
     match result {
@@ -331,6 +409,7 @@ struct RejectForm {
     reason: String,
     #[serde(default)]
     note: String,
+    back: Option<String>,
 }
 
 async fn reject(
@@ -341,8 +420,13 @@ async fn reject(
 ) -> Response {
     let result = async {
         let person = person_of(&principal)?;
-        api::reject_as(&state, person, &hash, &form.reason, &form.note).await?;
-        Ok(done(&card_path(&hash), "rejected"))
+        if form.reason.trim().is_empty() {
+            return Err(ApiError::bad_request(
+                "choose a reason for rejecting: there is no default",
+            ));
+        }
+        api::reject_as(&state, person, &hash, form.reason.trim(), &form.note).await?;
+        Ok(after_answer(&state, &hash, form.back.as_deref(), "rejected").await)
     }
     .await;
     match result {

@@ -2,6 +2,8 @@
 //! with the forms analysts use on a case: a note, and closing it with
 //! their verdict.
 
+use std::collections::BTreeMap;
+
 use askama::Template;
 use axum::Form;
 use axum::extract::{Extension, Path, Query, State};
@@ -11,10 +13,10 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use warden_domain::{
     Alert, Assessment, CaseState, Decision, DecisionOutcome, Evidence, Execution, Freshness,
-    Provenance, Severity, Verdict,
+    OverrideReason, Provenance, RejectionReason, RequestStatus, Severity, Verdict,
 };
 
-use super::{Choice, Nav, done, flash, given, page, person_of, render, segment};
+use super::{Choice, Nav, done, flash, given, page, person_of, render};
 use crate::AppState;
 use crate::api::{self, views};
 use crate::auth::{Permission, Principal};
@@ -58,11 +60,79 @@ pub fn routes() -> Vec<Route> {
 
 // ---- the queue ----
 
-#[derive(Debug, Default, Deserialize)]
+/// The queue's query string: the saved-view parameters of the web UI
+/// links contract (`q`, `state`, `severity`, `use_case`, `sort`, `page`).
+/// Fields are kept as given, so an empty `state=` (any state) differs from
+/// no `state` at all (open cases).
+#[derive(Debug, Default, Clone, Deserialize)]
 struct QueueQuery {
+    q: Option<String>,
     state: Option<String>,
     severity: Option<String>,
     use_case: Option<String>,
+    sort: Option<String>,
+    page: Option<String>,
+}
+
+impl QueueQuery {
+    /// The view as a filter: no `state` is open cases, an empty one every
+    /// state.
+    fn filter(&self) -> Result<views::CaseFilter, ApiError> {
+        let page = match given(self.page.clone()) {
+            Some(text) => Some(
+                text.parse::<u32>()
+                    .map_err(|_| ApiError::bad_request(format!("page {text:?} is not a number")))?,
+            ),
+            None => None,
+        };
+        Ok(views::CaseFilter {
+            q: given(self.q.clone()),
+            state: Some(match &self.state {
+                None => views::OPEN.to_owned(),
+                Some(s) if s.trim().is_empty() => views::ALL.to_owned(),
+                Some(s) => s.trim().to_owned(),
+            }),
+            severity: given(self.severity.clone()),
+            use_case: given(self.use_case.clone()),
+            sort: given(self.sort.clone()),
+            page,
+            limit: Some(views::PAGE_SIZE),
+        })
+    }
+
+    /// `/cases?...` for this view with `change` applied; only parameters
+    /// that say something are written, so links stay short.
+    fn href(&self, change: impl FnOnce(&mut QueueQuery)) -> String {
+        let mut view = self.clone();
+        change(&mut view);
+        let mut query = form_urlencoded::Serializer::new(String::new());
+        let pairs = [
+            ("q", &view.q),
+            ("state", &view.state),
+            ("severity", &view.severity),
+            ("use_case", &view.use_case),
+            ("sort", &view.sort),
+            ("page", &view.page),
+        ];
+        for (name, value) in pairs {
+            match value {
+                // An empty state is "every state": keep it.
+                Some(v) if name == "state" => {
+                    query.append_pair(name, v.trim());
+                }
+                Some(v) if !v.trim().is_empty() => {
+                    query.append_pair(name, v.trim());
+                }
+                _ => {}
+            }
+        }
+        let query = query.finish();
+        if query.is_empty() {
+            "/cases".to_owned()
+        } else {
+            format!("/cases?{query}")
+        }
+    }
 }
 
 /// One count of the queue, with the link that filters on it.
@@ -73,66 +143,234 @@ struct Count {
     href: String,
 }
 
+/// A column heading that sorts the queue.
+#[derive(Debug)]
+struct Column {
+    label: &'static str,
+    href: String,
+    /// `ascending`, `descending` or `none`, for `aria-sort`.
+    aria: &'static str,
+    /// The arrow shown beside the sorted column.
+    arrow: &'static str,
+}
+
+/// A case row as the queue shows it.
+#[derive(Debug)]
+struct Row {
+    c: views::CaseSummary,
+    /// How long ago it opened (`3 h ago`), with the full time for hover.
+    age: String,
+    /// Escalation reason codes, injection first, and the full reasons.
+    codes: Vec<String>,
+    reasons: String,
+    host: String,
+    more_hosts: usize,
+    user: String,
+    more_users: usize,
+    /// Orders' outcomes in words (`1 failed`), and whether any did not
+    /// succeed.
+    outcomes: String,
+    outcome_bad: bool,
+}
+
+impl Row {
+    fn of(c: views::CaseSummary, now: time::OffsetDateTime) -> Self {
+        let created = time::OffsetDateTime::parse(
+            &c.created_at,
+            &time::format_description::well_known::Rfc3339,
+        )
+        .ok();
+        let mut codes: Vec<String> = Vec::new();
+        for reason in &c.escalation_reasons {
+            let code = views::reason_code(reason).to_owned();
+            if !codes.contains(&code) {
+                codes.push(code);
+            }
+        }
+        let mut tally: BTreeMap<&str, usize> = BTreeMap::new();
+        for o in &c.outcomes {
+            *tally.entry(o.status.as_str()).or_default() += 1;
+        }
+        let outcomes = tally
+            .iter()
+            .map(|(status, n)| format!("{n} {status}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        Self {
+            age: created.map(|t| ago(now, t)).unwrap_or_default(),
+            reasons: c.escalation_reasons.join("\n"),
+            codes,
+            host: c.hosts.first().cloned().unwrap_or_default(),
+            more_hosts: c.hosts.len().saturating_sub(1),
+            user: c.users.first().cloned().unwrap_or_default(),
+            more_users: c.users.len().saturating_sub(1),
+            outcome_bad: tally.keys().any(|s| *s != "succeeded"),
+            outcomes,
+            c,
+        }
+    }
+}
+
+/// `then` relative to `now`, short: `just now`, `12 min ago`, `3 h ago`,
+/// `4 d ago`.
+pub(super) fn ago(now: time::OffsetDateTime, then: time::OffsetDateTime) -> String {
+    let seconds = (now - then).whole_seconds();
+    match seconds {
+        s if s < 60 => "just now".to_owned(),
+        s if s < 3600 => format!("{} min ago", s / 60),
+        s if s < 86_400 => format!("{} h ago", s / 3600),
+        s => format!("{} d ago", s / 86_400),
+    }
+}
+
 #[derive(Template)]
 #[template(path = "cases.html")]
 struct QueuePage {
     nav: Option<Nav>,
     list: views::CaseList,
+    rows: Vec<Row>,
+    q: String,
+    sort: String,
     states: Vec<Choice>,
+    any_state: bool,
     severities: Vec<Choice>,
     use_cases: Vec<Choice>,
+    columns: Vec<Column>,
     by_state: Vec<Count>,
     by_severity: Vec<Count>,
     by_use_case: Vec<Count>,
     filtered: bool,
+    first: usize,
+    last: usize,
+    prev: Option<String>,
+    next: Option<String>,
 }
 
-fn counts(map: &std::collections::BTreeMap<String, usize>, key: &str) -> Vec<Count> {
+fn counts(
+    view: &QueueQuery,
+    map: &BTreeMap<String, usize>,
+    set: fn(&mut QueueQuery, String),
+) -> Vec<Count> {
     map.iter()
         .map(|(name, count)| Count {
             name: name.clone(),
             count: *count,
-            href: format!("/cases?{key}={}", segment(name)),
+            href: view.href(|v| {
+                set(v, name.clone());
+                v.page = None;
+            }),
         })
         .collect()
+}
+
+/// The sortable columns: label, sort name.
+const COLUMNS: [(&str, &str); 8] = [
+    ("Case", "title"),
+    ("Severity", "severity"),
+    ("State", "state"),
+    ("Host", "host"),
+    ("User", "user"),
+    ("Use case", "use_case"),
+    ("Alerts", "alerts"),
+    ("Age", "age"),
+];
+
+fn columns(view: &QueueQuery, sort: &str) -> Vec<Column> {
+    let (current, reversed) = match sort.strip_prefix('-') {
+        Some(rest) => (rest, true),
+        None => (sort, false),
+    };
+    COLUMNS
+        .iter()
+        .map(|(label, name)| {
+            let on = *name == current;
+            // A second click on the sorted column reverses it.
+            let next = if on && !reversed {
+                format!("-{name}")
+            } else {
+                (*name).to_owned()
+            };
+            Column {
+                label,
+                href: view.href(|v| {
+                    v.sort = Some(next);
+                    v.page = None;
+                }),
+                aria: match (on, reversed ^ natural_descending(name)) {
+                    (false, _) => "none",
+                    (true, true) => "descending",
+                    (true, false) => "ascending",
+                },
+                arrow: match (on, reversed) {
+                    (false, _) => "",
+                    (true, false) => " ▼",
+                    (true, true) => " ▲",
+                },
+            }
+        })
+        .collect()
+}
+
+/// Sorts whose natural order runs from most to least (severity, alerts).
+fn natural_descending(name: &str) -> bool {
+    matches!(name, "severity" | "alerts")
 }
 
 async fn queue(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-    Query(query): Query<QueueQuery>,
+    Query(view): Query<QueueQuery>,
 ) -> Response {
-    let filter = views::CaseFilter {
-        state: given(query.state),
-        severity: given(query.severity),
-        use_case: given(query.use_case),
-        limit: Some(views::QUEUE_WINDOW),
-    };
     let result = async {
-        let list = views::case_list(&state, &filter).await?;
+        let filter = view.filter()?;
+        let list = views::case_list(&state, &filter, views::OPEN, views::PAGE_SIZE).await?;
         let names: Vec<String> = state
             .pipeline()
             .playbooks()
             .iter()
             .map(|p| p.name().to_owned())
             .collect();
+        let wanted_state = filter.state.as_deref().unwrap_or(views::OPEN);
+        let mut state_names = vec![views::OPEN];
+        state_names.extend(CaseState::ALL.iter().map(|s| s.as_str()));
+        let now = state.now();
+        let per_page = list.per_page as usize;
+        let first = if list.total == 0 {
+            0
+        } else {
+            (list.page as usize - 1) * per_page + 1
+        };
+        let last = (first + list.cases.len()).saturating_sub(1);
+        let page_link = |page: u32| view.href(|v| v.page = (page > 1).then(|| page.to_string()));
         Ok(render(&QueuePage {
             nav: Some(Nav::of(&principal, "cases")),
-            states: Choice::list(
-                CaseState::ALL.iter().map(|s| s.as_str()),
-                filter.state.as_deref(),
-            ),
+            rows: list
+                .cases
+                .iter()
+                .cloned()
+                .map(|c| Row::of(c, now))
+                .collect(),
+            q: view.q.clone().unwrap_or_default(),
+            sort: list.sort.clone(),
+            states: Choice::list(state_names, Some(wanted_state)),
+            any_state: wanted_state == views::ALL,
             severities: Choice::list(
                 Severity::ALL.iter().map(|s| s.as_str()),
                 filter.severity.as_deref(),
             ),
             use_cases: Choice::list(names.iter().map(String::as_str), filter.use_case.as_deref()),
-            by_state: counts(&list.by_state, "state"),
-            by_severity: counts(&list.by_severity, "severity"),
-            by_use_case: counts(&list.by_use_case, "use_case"),
-            filtered: filter.state.is_some()
+            columns: columns(&view, &list.sort),
+            by_state: counts(&view, &list.by_state, |v, n| v.state = Some(n)),
+            by_severity: counts(&view, &list.by_severity, |v, n| v.severity = Some(n)),
+            by_use_case: counts(&view, &list.by_use_case, |v, n| v.use_case = Some(n)),
+            filtered: filter.q.is_some()
+                || wanted_state != views::OPEN
                 || filter.severity.is_some()
                 || filter.use_case.is_some(),
+            first,
+            last,
+            prev: (list.page > 1).then(|| page_link(list.page - 1)),
+            next: (list.page < list.pages).then(|| page_link(list.page + 1)),
             list,
         }))
     }
@@ -146,6 +384,9 @@ async fn queue(
 struct ObservableView {
     kind: String,
     value: String,
+    /// The queue searched for this value, over every state: the cases
+    /// that share it.
+    pivot: String,
     /// Where it was found: field paths, or `text in FIELD`.
     found: String,
     structured: bool,
@@ -191,6 +432,7 @@ impl AlertView {
                 .map(|o| ObservableView {
                     kind: o.kind.to_string(),
                     value: o.value.clone(),
+                    pivot: pivot(&o.value),
                     found: o
                         .provenance
                         .iter()
@@ -214,6 +456,16 @@ impl AlertView {
             raw: serde_json::to_string_pretty(&alert.raw).unwrap_or_default(),
         }
     }
+}
+
+/// The queue's link to every case whose search matches `value`, in any
+/// state.
+fn pivot(value: &str) -> String {
+    let query: String = form_urlencoded::Serializer::new(String::new())
+        .append_pair("q", value)
+        .append_pair("state", "")
+        .finish();
+    format!("/cases?{query}")
 }
 
 /// An element id for an evidence item (`ev-...`): letters, digits and
@@ -411,6 +663,29 @@ impl ExecutionView {
     }
 }
 
+/// An approval request of the case, with what became of it.
+#[derive(Debug)]
+struct RequestView {
+    summary: api::ApprovalSummary,
+    /// The status people see: the outcome once the executor had it.
+    shown: String,
+    /// The outcome's reason.
+    detail: String,
+    bad: bool,
+}
+
+/// A decision waiting for the person looking at the case: a pending
+/// request they may answer (Control checks again when they do).
+#[derive(Debug)]
+struct WaitingView {
+    hash: String,
+    title: String,
+    progress: String,
+    roles: Vec<Choice>,
+    side_effects: String,
+    expires_at: String,
+}
+
 #[derive(Template)]
 #[template(path = "case.html")]
 struct CasePage {
@@ -420,7 +695,15 @@ struct CasePage {
     title: String,
     state: String,
     severity: String,
+    /// The verdict that stands (the person's once given).
     verdict: String,
+    agent_verdict: String,
+    reviewed: Option<views::PersonVerdict>,
+    escalation_reasons: Vec<String>,
+    waiting: Vec<WaitingView>,
+    requests: Vec<RequestView>,
+    override_reasons: Vec<Choice>,
+    rejection_reasons: Vec<Choice>,
     disposition: String,
     /// The `case.auto_close` decision, in words: which policies let the
     /// case close without a person, or refused it; empty when triage did
@@ -436,7 +719,6 @@ struct CasePage {
     gaps: Vec<warden_domain::EvidenceGap>,
     assessments: Vec<AssessmentView>,
     decisions: Vec<DecisionView>,
-    approvals: Vec<api::ApprovalSummary>,
     executions: Vec<ExecutionView>,
     notes: Vec<views::CaseNoteView>,
     timeline: Vec<views::AuditEntryView>,
@@ -444,6 +726,72 @@ struct CasePage {
     can_triage: bool,
     closed: bool,
     verdicts: Vec<Choice>,
+}
+
+/// The pending requests of a case that `principal` may answer: a person
+/// who may approve, holding a role the request accepts, who did not ask
+/// for it and has not answered it yet. Control checks all of it again
+/// (and more) when they answer.
+fn waiting_for(principal: &Principal, requests: &[views::RequestWithAnswers]) -> Vec<WaitingView> {
+    let Some(person) = principal.person() else {
+        return Vec::new();
+    };
+    if !principal.can(Permission::Approve) {
+        return Vec::new();
+    }
+    requests
+        .iter()
+        .filter(|entry| entry.request.status == RequestStatus::Pending)
+        .filter(|entry| !entry.request.requester.eq_ignore_ascii_case(&person.name))
+        .filter(|entry| !entry.approvals.iter().any(|a| a.approver == person.name))
+        .filter_map(|entry| {
+            let card = &entry.request.card;
+            let roles: Vec<&str> = person
+                .roles
+                .iter()
+                .map(String::as_str)
+                .filter(|r| card.roles.is_empty() || card.roles.iter().any(|c| c == r))
+                .collect();
+            if roles.is_empty() {
+                return None;
+            }
+            let summary = api::approval_summary(entry);
+            Some(WaitingView {
+                hash: summary.proposal_hash,
+                title: card.title.clone(),
+                progress: format!(
+                    "{} of {} approvals",
+                    summary.approvals, summary.approvals_required
+                ),
+                roles: Choice::list(roles, None),
+                side_effects: card.side_effects.clone(),
+                expires_at: summary.expires_at,
+            })
+        })
+        .collect()
+}
+
+/// The executor's record for the case: every stored execution, and the
+/// orders it refused before running them (found only in the audit log).
+fn executions(stored: &[Execution], outcomes: &[views::ActionOutcome]) -> Vec<ExecutionView> {
+    let mut out: Vec<ExecutionView> = stored.iter().map(ExecutionView::of).collect();
+    for o in outcomes {
+        if !stored
+            .iter()
+            .any(|e| e.proposal_hash.as_str() == o.proposal_hash)
+        {
+            out.push(ExecutionView {
+                action: o.action.clone(),
+                target: o.target.clone(),
+                connector: o.connector.clone(),
+                status: o.status.clone(),
+                detail: o.detail.clone(),
+                rollback: String::new(),
+                at: o.at.clone(),
+            });
+        }
+    }
+    out
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -460,6 +808,8 @@ async fn detail(
     let result = async {
         let detail = views::case_detail(&state, &id).await?;
         let case = &detail.case;
+        let record = &detail.record;
+        let agent_verdict = case.verdict.map(|v| v.to_string()).unwrap_or_default();
         Ok(render(&CasePage {
             nav: Some(Nav::of(&principal, "cases")),
             flash: flash(query.done.as_deref()),
@@ -467,7 +817,35 @@ async fn detail(
             title: case.title.clone(),
             state: case.state.as_str().to_owned(),
             severity: case.severity.to_string(),
-            verdict: case.verdict.map(|v| v.to_string()).unwrap_or_default(),
+            verdict: record
+                .reviewed
+                .as_ref()
+                .map(|r| r.verdict.clone())
+                .unwrap_or_else(|| agent_verdict.clone()),
+            agent_verdict,
+            reviewed: record.reviewed.clone(),
+            escalation_reasons: record.escalation_reasons.clone(),
+            waiting: waiting_for(&principal, &detail.approvals),
+            requests: detail
+                .approvals
+                .iter()
+                .map(|entry| {
+                    let summary = api::approval_summary(entry);
+                    let outcome = record
+                        .outcomes
+                        .iter()
+                        .find(|o| o.proposal_hash == summary.proposal_hash);
+                    let (shown, detail) = views::shown_status(entry.request.status, outcome);
+                    RequestView {
+                        bad: matches!(shown.as_str(), "failed" | "refused"),
+                        shown,
+                        detail,
+                        summary,
+                    }
+                })
+                .collect(),
+            override_reasons: Choice::list(OverrideReason::ALL.iter().map(|r| r.as_str()), None),
+            rejection_reasons: Choice::list(RejectionReason::ALL.iter().map(|r| r.as_str()), None),
             disposition: case
                 .disposition
                 .map(|d| d.as_str().to_owned())
@@ -497,8 +875,7 @@ async fn detail(
             gaps: detail.gaps.clone(),
             assessments: detail.assessments.iter().map(AssessmentView::of).collect(),
             decisions: detail.decisions.iter().map(DecisionView::of).collect(),
-            approvals: detail.approvals.iter().map(api::approval_summary).collect(),
-            executions: detail.executions.iter().map(ExecutionView::of).collect(),
+            executions: executions(&detail.executions, &record.outcomes),
             notes: detail.notes.clone(),
             csrf: principal.csrf().unwrap_or_default().to_owned(),
             can_triage: principal.can(Permission::Triage) && principal.person().is_some(),
@@ -548,6 +925,11 @@ struct CloseForm {
     verdict: String,
     #[serde(default)]
     note: String,
+    /// Why the person's verdict differs from the agent's.
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    reason_text: String,
 }
 
 async fn close(
@@ -562,7 +944,17 @@ async fn close(
         if form.note.trim().is_empty() {
             return Err(ApiError::bad_request("say why you close the case"));
         }
-        let stepped = api::close(&state, person, &id, &form.verdict, form.note.trim()).await?;
+        let reason = form.reason.trim();
+        let stepped = api::close(
+            &state,
+            person,
+            &id,
+            form.verdict.trim(),
+            form.note.trim(),
+            (!reason.is_empty()).then_some(reason),
+            &form.reason_text,
+        )
+        .await?;
         let code = if stepped.is_none() {
             "closed"
         } else {

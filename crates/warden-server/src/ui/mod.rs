@@ -176,7 +176,9 @@ fn flash(code: Option<&str>) -> Option<&'static str> {
             "Case closed. Analysts overrode the agent too often, so this use case stepped down a level (see Use cases)."
         }
         "approved" => "Approved. More approvals are needed before it runs.",
-        "ready" => "Approved. Every required approval is in: the executor will run it.",
+        "ready" => {
+            "Approved. Every required approval is in: the order goes to the executor, which checks it again before it runs; its outcome shows here."
+        }
         "rejected" => "Rejected; the action will not run.",
         "modified" => "Modified: this is a new proposal, which someone else must approve.",
         "autonomy_set" => "Autonomy level changed.",
