@@ -317,3 +317,230 @@ async fn eval_runs_from_recordings_and_the_committed_ones_still_replay() {
         assert!(!text.contains("invalid_assessment"), "{recording}");
     }
 }
+
+/// The request bodies a double received, in order.
+fn bodies(double: &ModelDouble) -> Vec<Value> {
+    double.requests()
+}
+
+fn tool_names(body: &Value) -> Vec<String> {
+    body["tools"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t["function"]["name"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// Issue 19: the llama.cpp server turns `response_format` into a grammar
+/// that admits only the answer, so a request carrying both `tools` and
+/// `response_format` never gets a tool call back. Under `auto` (the
+/// default) a step that offers read tools offers the answer as the
+/// `submit_assessment` tool and sends no `response_format`: the model
+/// looks the account up, the host vets the call, and the tool-less last
+/// step asks for the schema.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_grammar_server_gets_tool_calls_only_when_the_answer_is_a_tool() {
+    let alert = "examples/alerts/ocsf-mfa-fatigue.json";
+    let args = [
+        "triage",
+        alert,
+        "--context",
+        "examples/context",
+        "--assessor",
+        "llm",
+        "--json",
+    ];
+    let tmp = tempfile::tempdir().unwrap();
+
+    // As before issue 19: both at once, and no tool call comes back.
+    let double = ModelDouble::start_llama_cpp(Fault::None, Duration::ZERO).await;
+    let dir = tmp.path().join("response-format");
+    write_config(&dir, "[llm]\nstructured_output = \"response_format\"\n");
+    let env = served_env(&double.url);
+    let case = &cases(&warden_with_env(&dir, &args, &vars(&env)))[0];
+    let sent = bodies(&double);
+    assert_eq!(sent.len(), 1, "answered at once: {sent:?}");
+    assert!(sent[0].get("response_format").is_some());
+    assert!(!tool_names(&sent[0]).is_empty(), "the tools were offered");
+    assert!(!case["evidence"].to_string().contains("identity_lookup"));
+
+    // `auto`: the tool call happens, on the record, then the answer.
+    let double = ModelDouble::start_llama_cpp(Fault::None, Duration::ZERO).await;
+    let dir = tmp.path().join("auto");
+    let env = served_env(&double.url);
+    let case = &cases(&warden_with_env(&dir, &args, &vars(&env)))[0];
+    assert_cites_evidence(case);
+    let sent = bodies(&double);
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    let first = &sent[0];
+    assert!(first.get("response_format").is_none(), "{first}");
+    assert_eq!(first["tool_choice"], "required");
+    let names = tool_names(first);
+    assert!(names.contains(&"identity_lookup".to_owned()), "{names:?}");
+    assert_eq!(names.last().map(String::as_str), Some("submit_assessment"));
+    let messages = sent[1]["messages"].as_array().unwrap();
+    assert!(
+        messages.iter().any(|m| m["role"] == "tool"),
+        "the tool result went back: {messages:?}"
+    );
+    let log = stdout(&warden_with_env(
+        &dir,
+        &["audit", "export", "--kind", "tool_called"],
+        &[],
+    ));
+    assert!(log.contains("identity_lookup"), "{log}");
+    assert!(log.contains("assessor:llm"), "{log}");
+}
+
+/// Issue 19: a repair request names the way the next request offers the
+/// answer, and nothing that request does not offer.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_repair_names_what_the_request_offers() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (max_steps, offered, not) in [
+        // The repair step still offers the read tools: the answer tool.
+        (4, "calling the submit_assessment tool", "response format"),
+        // The repair is the last step: the response format only.
+        (2, "response format's schema", "tool"),
+    ] {
+        let double = ModelDouble::start(Fault::OffSchema, Duration::ZERO).await;
+        let dir = tmp.path().join(format!("steps-{max_steps}"));
+        write_config(&dir, &format!("[llm]\nmax_steps = {max_steps}\n"));
+        let env = served_env(&double.url);
+        let output = warden_with_env(
+            &dir,
+            &[
+                "triage",
+                "examples/alerts/ocsf-mfa-fatigue.json",
+                "--context",
+                "examples/context",
+                "--assessor",
+                "llm",
+                "--json",
+            ],
+            &vars(&env),
+        );
+        let case = &cases(&output)[0];
+        assert!(
+            case["escalation_reasons"]
+                .to_string()
+                .contains("invalid_assessment"),
+            "{case}"
+        );
+        let sent = bodies(&double);
+        let repair_request = &sent[1];
+        let last_user = repair_request["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .rev()
+            .find(|m| m["role"] == "user")
+            .unwrap();
+        let repair: Value = serde_json::from_str(last_user["content"].as_str().unwrap()).unwrap();
+        let instruction = repair["instruction"].as_str().unwrap();
+        assert!(instruction.contains(offered), "{instruction}");
+        assert!(!instruction.contains(not), "{instruction}");
+        let has_submit_tool = tool_names(repair_request).contains(&"submit_assessment".to_owned());
+        assert_eq!(has_submit_tool, max_steps == 4, "{repair_request}");
+        assert_eq!(
+            repair_request.get("response_format").is_some(),
+            max_steps == 2
+        );
+    }
+}
+
+/// Issue 19: the record keeps the bytes. Each `model_called` entry holds
+/// the request exactly as sent (its SHA-256 is the recorded one, though
+/// the log stores entries as canonical JSON), and `warden audit export`
+/// output replays as a recording as it is. A recording with no exchange is
+/// refused, never a run where every call fails.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_audit_export_replays_as_a_recording_and_an_empty_one_is_refused() {
+    let double = ModelDouble::start(Fault::None, Duration::ZERO).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let served_dir = tmp.path().join("served");
+    let env = served_env(&double.url);
+    let args = [
+        "triage",
+        "examples/alerts",
+        "--context",
+        "examples/context",
+        "--assessor",
+        "llm",
+        "--json",
+    ];
+    let served = cases(&warden_with_env(&served_dir, &args, &vars(&env)));
+    let export = tmp.path().join("export.jsonl");
+    let output = warden_with_env(
+        &served_dir,
+        &["audit", "export", "--output", export.to_str().unwrap()],
+        &[],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+
+    let text = std::fs::read_to_string(&export).unwrap();
+    let mut exchanges = 0;
+    for line in text.lines() {
+        let line: Value = serde_json::from_str(line).unwrap();
+        let event = &line["entry"]["event"];
+        if event["type"] != "model_called" {
+            continue;
+        }
+        exchanges += 1;
+        let exchange = &event["exchange"];
+        let sent = exchange["request_text"].as_str().unwrap();
+        assert_eq!(
+            warden_domain::hashing::sha256_hex(sent.as_bytes()),
+            exchange["request_sha256"].as_str().unwrap()
+        );
+        assert_eq!(
+            warden_domain::hashing::sha256_hex(exchange["response"].as_str().unwrap().as_bytes()),
+            exchange["response_sha256"].as_str().unwrap()
+        );
+        // The parsed form beside the text says the same.
+        assert_eq!(
+            serde_json::from_str::<Value>(sent).unwrap(),
+            exchange["request"]
+        );
+    }
+    assert_eq!(exchanges, double.requests().len());
+    // The bytes the double received are the bytes on the record.
+    let received: Vec<String> = double.requests().iter().map(Value::to_string).collect();
+    assert!(text.lines().any(|l| {
+        let l: Value = serde_json::from_str(l).unwrap();
+        l["entry"]["event"]["exchange"]["request_text"]
+            .as_str()
+            .is_some_and(|t| received.contains(&t.to_owned()))
+    }));
+
+    let offline = cases(&warden_with_env(
+        &tmp.path().join("offline"),
+        &args,
+        &replay_from(&export),
+    ));
+    offline.iter().for_each(assert_cites_evidence);
+    assert_eq!(outcomes(&served), outcomes(&offline));
+
+    // An export of a run with no model: nothing to answer from.
+    let plain_dir = tmp.path().join("plain");
+    let _ = warden_with_env(
+        &plain_dir,
+        &["triage", "examples/alerts", "--context", "examples/context"],
+        &[],
+    );
+    let empty = tmp.path().join("empty.jsonl");
+    let output = warden_with_env(
+        &plain_dir,
+        &["audit", "export", "--output", empty.to_str().unwrap()],
+        &[],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let refused = warden_with_env(&tmp.path().join("refused"), &args, &replay_from(&empty));
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("holds no model exchange"),
+        "{}",
+        stderr(&refused)
+    );
+}

@@ -26,10 +26,14 @@ use crate::chat::OutputSpec;
 /// no structured output).
 pub const SUBMIT: &str = "submit_assessment";
 
-/// Most rationale items, claims and actions one answer may carry.
-const MAX_ITEMS: usize = 12;
-/// Longest text field of an answer, in characters.
-const MAX_TEXT: usize = 1_000;
+/// Most rationale items one answer may carry: a few reasons, each citing
+/// its evidence, are what a person reads (and a small local model left
+/// room for more wrote the same sentence until the cap).
+pub const MAX_REASONS: usize = 6;
+/// Most claims and actions one answer may carry.
+const MAX_ITEMS: usize = 8;
+/// Longest text field of an answer, in characters: one or two sentences.
+pub const MAX_TEXT: usize = 300;
 
 /// The attributes a claim may state, with the evidence kind and fact that
 /// bear each out.
@@ -63,7 +67,7 @@ pub fn output_spec() -> OutputSpec {
                 "severity": {"type": "string", "enum": severities},
                 "confidence": {"type": "number", "minimum": 0, "maximum": 1},
                 "risk_score": {"type": "number", "minimum": 0, "maximum": 100},
-                "rationale": {"type": "array", "minItems": 1, "maxItems": MAX_ITEMS, "items": {
+                "rationale": {"type": "array", "minItems": 1, "maxItems": MAX_REASONS, "items": {
                     "type": "object", "additionalProperties": false,
                     "required": ["factor", "text", "evidence"],
                     "properties": {

@@ -25,8 +25,10 @@ use warden_domain::hashing::sha256_hex;
 use warden_domain::{Evidence, ModelExchange};
 
 use crate::answer::{self, SUBMIT};
-use crate::chat::{ChatReply, ChatRequest, Finish, Message, ToolSpec, Usage};
-use crate::config::LlmConfig;
+use crate::chat::{
+    AnswerAs, ChatReply, ChatRequest, Finish, Message, Sampling, ToolCall, ToolSpec, Usage,
+};
+use crate::config::{LlmConfig, StructuredOutput};
 use crate::prompt::{self, PROMPT_VERSION, SYSTEM_PROMPT};
 use crate::record::Recorder;
 use crate::transport::{CallKey, CallOutcome, Transport};
@@ -45,12 +47,14 @@ pub struct LlmAssessor {
 }
 
 impl LlmAssessor {
-    /// An assessor named `name` (`llm`, `llm-second`) asking `transport`.
+    /// An assessor named `name` (`llm`, `llm-second`) asking `transport`,
+    /// under `config` with its profile applied (so a replay builds the
+    /// requests the recorded run built).
     pub fn new(name: &str, transport: Arc<dyn Transport>, config: LlmConfig) -> Self {
         Self {
             name: name.to_owned(),
             transport,
-            config,
+            config: config.with_profile(),
             recorder: None,
         }
     }
@@ -103,9 +107,9 @@ impl LlmAssessor {
         host: &dyn AssessorHost,
         key: &CallKey,
         outcome: &CallOutcome,
+        calls_in_text: bool,
     ) -> Result<(), AssessorFailure> {
         let wire = &outcome.wire;
-        let request_text = serde_json::to_string(&wire.request).unwrap_or_default();
         let mut response = wire.response.clone();
         if response.len() > MAX_RECORDED_RESPONSE {
             let mut cut = MAX_RECORDED_RESPONSE;
@@ -122,10 +126,12 @@ impl LlmAssessor {
             prompt_version: PROMPT_VERSION.to_owned(),
             fingerprint: key.fingerprint.clone(),
             step: key.step,
-            request: wire.request.clone(),
-            request_sha256: sha256_hex(request_text.as_bytes()),
+            request: Box::new(wire.request.clone()),
+            request_sha256: sha256_hex(wire.request_text.as_bytes()),
+            request_text: Some(wire.request_text.clone().into_boxed_str()),
             status: wire.status,
-            response_sha256: sha256_hex(wire.response.as_bytes()),
+            response_sha256: wire.response_sha256.clone(),
+            answer: serde_json::from_str(&response).ok().map(Box::new),
             response,
             response_bytes: wire.response_bytes,
             attempts: wire.attempts,
@@ -133,6 +139,7 @@ impl LlmAssessor {
             prompt_tokens: usage.prompt_tokens,
             completion_tokens: usage.completion_tokens,
             outcome: match &outcome.reply {
+                Ok(_) if calls_in_text => "tool_calls written as text".into(),
                 Ok(reply) if reply.finish == Finish::ToolCalls && !has_answer(reply) => {
                     "tool_calls".into()
                 }
@@ -147,6 +154,71 @@ impl LlmAssessor {
             .await
             .map_err(|e| AssessorFailure(format!("the model call could not be recorded: {e}")))
     }
+}
+
+/// Most tool calls read from one reply's text.
+const MAX_TEXT_CALLS: usize = 8;
+
+/// Tool calls a model wrote as text because the server did not parse its
+/// chat template's tool-call syntax: the reply has no `tool_calls`, and its
+/// text is nothing but calls of offered tools, each a JSON object
+/// `{"name": TOOL, "arguments": {...}}`, bare, in Markdown code fences or
+/// between `<tool_call>` tags (the Hermes format of Qwen's template; the
+/// llama.cpp server shipped by xllamacpp 2026.10 returns such calls as
+/// content). Prose outside fences or tags is ignored. Anything else (a
+/// name that was not offered, other keys, text that is not JSON) leaves
+/// the reply as it is. The calls go through the host's vetting like any
+/// other (S2): reading them changes what the model may do in no way.
+fn text_tool_calls(reply: &ChatReply, offered: &[&str]) -> Option<Vec<ToolCall>> {
+    if !reply.tool_calls.is_empty() {
+        return None;
+    }
+    let text = reply.text.as_deref()?.trim();
+    let segments: Vec<&str> = if text.contains("<tool_call>") {
+        text.split("<tool_call>")
+            .skip(1)
+            .map(|s| s.split("</tool_call>").next().unwrap_or(s))
+            .collect()
+    } else if text.contains("```") {
+        // The odd pieces are inside fences; a language tag may open one.
+        text.split("```")
+            .skip(1)
+            .step_by(2)
+            .map(|s| s.strip_prefix("json").unwrap_or(s))
+            .collect()
+    } else {
+        vec![text]
+    };
+    let mut calls = Vec::new();
+    for segment in segments {
+        for value in serde_json::Deserializer::from_str(segment).into_iter::<Value>() {
+            let Ok(Value::Object(object)) = value else {
+                return None;
+            };
+            if object.len() != 2 {
+                return None;
+            }
+            let name = object.get("name")?.as_str()?;
+            if !offered.contains(&name) {
+                return None;
+            }
+            let arguments = match object.get("arguments")? {
+                Value::String(raw) => {
+                    serde_json::from_str(raw).unwrap_or_else(|_| Value::String(raw.clone()))
+                }
+                other => other.clone(),
+            };
+            calls.push(ToolCall {
+                id: format!("call_text_{}", calls.len()),
+                name: name.to_owned(),
+                arguments,
+            });
+            if calls.len() > MAX_TEXT_CALLS {
+                return None;
+            }
+        }
+    }
+    (!calls.is_empty()).then_some(calls)
 }
 
 /// Whether a reply carries the final answer (text, or the submit tool).
@@ -212,6 +284,20 @@ impl Assessor for LlmAssessor {
 }
 
 impl LlmAssessor {
+    /// How a request offers the answer: `[llm] structured_output`, and
+    /// the tool always for a provider without `response_format`.
+    fn answer_as(&self, offers_tools: bool) -> AnswerAs {
+        if !self.transport.has_response_format() {
+            return AnswerAs::Tool;
+        }
+        match self.config.structured_output {
+            StructuredOutput::Tool => AnswerAs::Tool,
+            StructuredOutput::ResponseFormat => AnswerAs::ResponseFormat,
+            StructuredOutput::Auto if offers_tools => AnswerAs::Tool,
+            StructuredOutput::Auto => AnswerAs::ResponseFormat,
+        }
+    }
+
     async fn converse(
         &self,
         input: &AssessmentInput<'_>,
@@ -228,6 +314,8 @@ impl LlmAssessor {
             content: document.to_string(),
         }];
         let mut repaired = false;
+        // A broken answer's problem, told with the next request.
+        let mut repair: Option<String> = None;
         for step in 0..self.config.max_steps {
             if let Some(reason) = spent.exhausted(&self.config) {
                 flags.push(AssessorFlag {
@@ -237,24 +325,53 @@ impl LlmAssessor {
                 return Err(AssessorFailure(reason));
             }
             // The last step, or a spent tool budget: answer now.
-            let may_call =
-                step + 1 < self.config.max_steps && spent.tool_calls < self.config.max_tool_calls;
+            let may_call = step + 1 < self.config.max_steps
+                && spent.tool_calls < self.config.max_tool_calls
+                && !tools.is_empty();
+            let answer_as = self.answer_as(may_call);
+            let output = answer::output_spec();
+            if let Some(problem) = repair.take() {
+                // The repair names the way this request offers the answer.
+                messages.push(Message::User {
+                    content:
+                        json!({"repair": problem, "instruction": answer_as.instruction(&output)})
+                            .to_string(),
+                });
+            }
             let request = ChatRequest {
                 system: SYSTEM_PROMPT.to_owned(),
                 messages: messages.clone(),
                 tools: if may_call { tools.clone() } else { Vec::new() },
-                output: answer::output_spec(),
+                output,
+                answer_as,
                 max_tokens: self.config.max_output_tokens,
+                sampling: Sampling {
+                    frequency_penalty: self.config.frequency_penalty,
+                    repeat_penalty: self.config.repeat_penalty,
+                },
             };
             let key = CallKey {
                 fingerprint: fingerprint.clone(),
                 step,
             };
             let outcome = self.transport.chat(&key, &request).await;
-            self.record(host, &key, &outcome).await?;
-            let reply = outcome
+            let mut offered: Vec<&str> = request.tools.iter().map(|t| t.name.as_str()).collect();
+            offered.push(SUBMIT);
+            let written = outcome
+                .reply
+                .as_ref()
+                .ok()
+                .filter(|r| r.finish != Finish::Length)
+                .and_then(|r| text_tool_calls(r, &offered));
+            self.record(host, &key, &outcome, written.is_some()).await?;
+            let mut reply = outcome
                 .reply
                 .map_err(|e| AssessorFailure(format!("the model call failed: {e}")))?;
+            if let Some(calls) = written {
+                reply.text = None;
+                reply.tool_calls = calls;
+                reply.finish = Finish::ToolCalls;
+            }
             spent.usage.prompt_tokens += reply.usage.prompt_tokens;
             spent.usage.completion_tokens += reply.usage.completion_tokens;
             if reply.finish == Finish::Length {
@@ -333,9 +450,7 @@ impl LlmAssessor {
                         .to_string(),
                 });
             }
-            messages.push(Message::User {
-                content: json!({"repair": problem, "instruction": format!("Send the corrected answer with {SUBMIT}.")}).to_string(),
-            });
+            repair = Some(problem);
         }
         Err(AssessorFailure(format!(
             "no usable answer within {} model calls",
@@ -368,5 +483,73 @@ impl LlmAssessor {
             });
         }
         assessment
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reply(text: &str) -> ChatReply {
+        ChatReply {
+            text: Some(text.to_owned()),
+            tool_calls: Vec::new(),
+            finish: Finish::Stop,
+            usage: Usage::default(),
+            model: "m".into(),
+        }
+    }
+
+    const OFFERED: &[&str] = &["identity_lookup", "intel_lookup", SUBMIT];
+
+    #[test]
+    fn calls_written_as_text_are_read_in_every_form_a_template_uses() {
+        for text in [
+            r#"{"name": "identity_lookup", "arguments": {"users": ["amartin"]}}"#,
+            "```json\n{\"name\": \"identity_lookup\", \"arguments\": {\"users\": [\"amartin\"]}}\n```",
+            "I will look the account up.\n<tool_call>\n{\"name\": \"identity_lookup\", \"arguments\": \"{\\\"users\\\": [\\\"amartin\\\"]}\"}\n</tool_call>",
+        ] {
+            let calls = text_tool_calls(&reply(text), OFFERED).expect(text);
+            assert_eq!(calls.len(), 1, "{text}");
+            assert_eq!(calls[0].name, "identity_lookup");
+            assert_eq!(calls[0].arguments, json!({"users": ["amartin"]}));
+        }
+        let two = "<tool_call>\n{\"name\": \"identity_lookup\", \"arguments\": {\"users\": [\"a\"]}}\n</tool_call>\n<tool_call>\n{\"name\": \"intel_lookup\", \"arguments\": {\"ips\": [\"203.0.113.7\"]}}\n</tool_call>";
+        let calls = text_tool_calls(&reply(two), OFFERED).unwrap();
+        assert_eq!(
+            calls.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+            ["call_text_0", "call_text_1"]
+        );
+        let answer = r#"{"name": "submit_assessment", "arguments": {"verdict": "benign"}}"#;
+        let calls = text_tool_calls(&reply(answer), OFFERED).unwrap();
+        assert_eq!(calls[0].name, SUBMIT);
+    }
+
+    #[test]
+    fn text_that_is_not_only_offered_calls_stays_text() {
+        for text in [
+            // A tool that was not offered (a playbook's name, an invented one).
+            r#"{"name": "suspicious-sign-in", "arguments": {"evidence_id": "ev-alert-1"}}"#,
+            r#"{"name": "shell_exec", "arguments": {"command": "id"}}"#,
+            // The answer itself, or other keys beside the call.
+            r#"{"verdict": "benign", "severity": "low"}"#,
+            r#"{"name": "identity_lookup", "arguments": {}, "note": "x"}"#,
+            // One call and something else.
+            "```json\n{\"name\": \"identity_lookup\", \"arguments\": {}}\n```\n```json\n[1, 2]\n```",
+            "not JSON at all",
+            "",
+        ] {
+            assert!(text_tool_calls(&reply(text), OFFERED).is_none(), "{text}");
+        }
+        let mut parsed = reply(r#"{"name": "identity_lookup", "arguments": {}}"#);
+        parsed.tool_calls.push(ToolCall {
+            id: "c".into(),
+            name: "intel_lookup".into(),
+            arguments: json!({}),
+        });
+        assert!(
+            text_tool_calls(&parsed, OFFERED).is_none(),
+            "parsed calls win"
+        );
     }
 }

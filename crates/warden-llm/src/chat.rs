@@ -19,8 +19,57 @@ pub struct ChatRequest {
     /// The final answer's JSON Schema, offered as structured output
     /// (OpenAI `response_format`) or as the `submit_assessment` tool.
     pub output: OutputSpec,
+    /// How this request offers the answer (OpenAI-compatible servers;
+    /// Anthropic always gets the tool).
+    #[serde(default)]
+    pub answer_as: AnswerAs,
     /// Cap on the answer's tokens.
     pub max_tokens: u32,
+    /// Settings against loops, sent only when set.
+    #[serde(default)]
+    pub sampling: Sampling,
+}
+
+/// How a request offers the final answer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AnswerAs {
+    /// As one more function tool named after the [`OutputSpec`]; the model
+    /// must call a tool (`tool_choice`: `required`, or that tool when it
+    /// is the only one).
+    #[default]
+    Tool,
+    /// As the response's JSON Schema (`response_format: json_schema`),
+    /// beside any read tools.
+    ResponseFormat,
+}
+
+impl AnswerAs {
+    /// What a repair request tells the model to do, naming what this
+    /// request offers and nothing else.
+    pub fn instruction(self, output: &OutputSpec) -> String {
+        match self {
+            AnswerAs::Tool => format!(
+                "Send the corrected answer by calling the {} tool.",
+                output.name
+            ),
+            AnswerAs::ResponseFormat => format!(
+                "Send the corrected answer as one JSON object following the response format's schema ({}).",
+                output.name
+            ),
+        }
+    }
+}
+
+/// Sampling settings against repetition; a zero is not sent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Sampling {
+    /// OpenAI's `frequency_penalty`.
+    #[serde(default)]
+    pub frequency_penalty: f64,
+    /// llama.cpp's and Ollama's `repeat_penalty`.
+    #[serde(default)]
+    pub repeat_penalty: f64,
 }
 
 /// The final answer's contract.

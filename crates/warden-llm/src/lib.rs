@@ -32,15 +32,21 @@ pub mod record;
 pub mod transport;
 
 pub use assessor::LlmAssessor;
-pub use chat::{ChatReply, ChatRequest, Finish, Message, OutputSpec, ToolCall, ToolSpec, Usage};
-pub use config::{LlmConfig, LlmEnv, ProviderKind, Resolved};
+pub use chat::{
+    AnswerAs, ChatReply, ChatRequest, Finish, Message, OutputSpec, Sampling, ToolCall, ToolSpec,
+    Usage,
+};
+pub use config::{
+    LlmConfig, LlmEnv, Profile, ProviderKind, Resolved, SecondModel, StructuredOutput,
+};
 pub use provider::HttpTransport;
 pub use record::{Recorder, ReplayTransport};
 pub use transport::{CallKey, CallOutcome, LlmError, LlmErrorKind, Transport, WireExchange};
 
 /// The LLM assessors `resolved` describes: the model, and with `ensemble`
-/// the second model too when `[llm] second_model` is set. They share one
-/// transport (one client, one rate limit). A recording to append to
+/// the second model too when `[llm] second_model` or `[llm.second]` is
+/// set. `second_model` shares the first model's transport (one client, one
+/// rate limit); `[llm.second]` has its own. A recording to append to
 /// (`[llm] record_to`) is opened here.
 pub fn assessors(resolved: &Resolved, ensemble: bool) -> Result<Vec<LlmAssessor>, String> {
     use std::sync::Arc;
@@ -49,6 +55,10 @@ pub fn assessors(resolved: &Resolved, ensemble: bool) -> Result<Vec<LlmAssessor>
         Some(path) => Some(Arc::new(Recorder::open(path)?)),
         None => None,
     };
+    let second_name = config
+        .second_model
+        .clone()
+        .or_else(|| resolved.second.as_ref().map(|s| s.model.clone()));
     let transports: Vec<(String, Arc<dyn Transport>)> = match resolved.provider {
         ProviderKind::Replay => {
             let path = config
@@ -56,14 +66,28 @@ pub fn assessors(resolved: &Resolved, ensemble: bool) -> Result<Vec<LlmAssessor>
                 .as_deref()
                 .ok_or("the replay provider needs [llm] recordings")?;
             let exchanges = record::read_recording(path)?;
-            let mut list: Vec<(String, Arc<dyn Transport>)> = vec![(
-                "llm".to_owned(),
-                Arc::new(ReplayTransport::new(exchanges.clone(), &resolved.model)),
-            )];
-            if let (true, Some(second)) = (ensemble, &config.second_model) {
+            let first = ReplayTransport::for_assessor(exchanges.clone(), "llm", &resolved.model);
+            if first.is_empty() {
+                return Err(format!(
+                    "the recording {} has no exchange of the assessor llm{}",
+                    path.display(),
+                    if resolved.model == "recorded" {
+                        String::new()
+                    } else {
+                        format!(" with model {}", resolved.model)
+                    }
+                ));
+            }
+            let mut list: Vec<(String, Arc<dyn Transport>)> =
+                vec![("llm".to_owned(), Arc::new(first))];
+            if let (true, Some(second)) = (ensemble, &second_name) {
                 list.push((
                     "llm-second".to_owned(),
-                    Arc::new(ReplayTransport::new(exchanges, second)),
+                    Arc::new(ReplayTransport::for_assessor(
+                        exchanges,
+                        "llm-second",
+                        second,
+                    )),
                 ));
             }
             list
@@ -71,8 +95,14 @@ pub fn assessors(resolved: &Resolved, ensemble: bool) -> Result<Vec<LlmAssessor>
         ProviderKind::Openai | ProviderKind::Anthropic => {
             let first = HttpTransport::new(resolved).map_err(|e| e.to_string())?;
             let mut list: Vec<(String, Arc<dyn Transport>)> = Vec::new();
-            if let (true, Some(second)) = (ensemble, &config.second_model) {
-                list.push(("llm-second".to_owned(), Arc::new(first.with_model(second))));
+            if ensemble {
+                if let Some(second) = &resolved.second {
+                    let own =
+                        HttpTransport::new(second).map_err(|e| format!("[llm.second]: {e}"))?;
+                    list.push(("llm-second".to_owned(), Arc::new(own)));
+                } else if let Some(second) = &config.second_model {
+                    list.push(("llm-second".to_owned(), Arc::new(first.with_model(second))));
+                }
             }
             list.insert(0, ("llm".to_owned(), Arc::new(first)));
             list

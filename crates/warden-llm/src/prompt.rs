@@ -27,7 +27,7 @@ use warden_domain::{Alert, Evidence, EvidenceGap, Freshness, Untrusted};
 
 /// The version of [`SYSTEM_PROMPT`]; recorded with every exchange, so a
 /// replay can tell which instructions a recorded answer was given.
-pub const PROMPT_VERSION: &str = "warden-triage/3";
+pub const PROMPT_VERSION: &str = "warden-triage/4";
 
 /// The mark that replaces spaces inside untrusted text.
 pub const DATAMARK: char = 'ˆ';
@@ -41,7 +41,8 @@ Rules:
 3. State facts about entities (privileged, criticality, environment, intel verdict) as claims citing the record they come from; claim nothing the evidence does not say.
 4. Propose only use_case.allowed_actions, targeting only listed entities (or the case itself for case.note, ticket.create, alert.suppress). Policy and people review every proposal.
 5. Call the offered read tools only for what the document lacks, with entity values from it.
-6. Answer once with submit_assessment. Verdicts: malicious, suspicious, benign (real, authorised activity), false_positive (the detection misfired), unknown. Without support for a confident verdict, say unknown or lower your confidence.";
+6. Answer once with submit_assessment: call that tool when it is offered, else reply with its JSON object alone. Verdicts: malicious, suspicious, benign (real, authorised activity), false_positive (the detection misfired), unknown. Without support for a confident verdict, say unknown or lower your confidence. confidence is from 0 to 1, risk_score from 0 to 100.
+7. Be brief: at most 4 rationale items of one sentence each; do not repeat yourself.";
 
 /// An untrusted text, spotlighted: capped at `max_chars` characters,
 /// control characters escaped, spaces datamarked.

@@ -1,8 +1,10 @@
 //! Recordings: every exchange as a JSON line, and answering from them.
 //!
-//! A recording is a JSON lines file. Each line is a [`ModelExchange`], or
-//! an audit entry whose event is `model_called` (so `warden audit export`
-//! output replays as it is). [`Recorder`] writes one; [`ReplayTransport`]
+//! A recording is a JSON lines file. Each line is a [`ModelExchange`], an
+//! audit entry whose event is `model_called`, or a line of `warden audit
+//! export` (`{seq, leaf_hash, entry}`), so an export replays as it is. A
+//! file that yields no exchange is an error, never a silent run where every
+//! call fails. [`Recorder`] writes one; [`ReplayTransport`]
 //! answers calls from one by `(fingerprint, step)`: the same alerts give
 //! the same fingerprint in any run, so a validation set or a stored case
 //! replays offline, under today's policy and prompt.
@@ -15,6 +17,7 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use serde_json::Value;
 use warden_domain::ModelExchange;
+use warden_domain::hashing::sha256_hex;
 
 use crate::chat::ChatRequest;
 use crate::provider::{anthropic, openai};
@@ -55,32 +58,42 @@ impl Recorder {
     }
 }
 
-/// Read the exchanges of a recording. Lines that are neither an exchange
-/// nor a `model_called` audit entry are skipped; a line that is not JSON
-/// is an error naming its line number.
+/// Read the exchanges of a recording. Lines that hold no exchange (other
+/// audit events) are skipped; a line that is not JSON is an error naming
+/// its line number, and so is a file with no exchange at all.
 pub fn read_recording(path: &Path) -> Result<Vec<ModelExchange>, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read the recording {}: {e}", path.display()))?;
     let mut exchanges = Vec::new();
+    let mut lines = 0usize;
     for (n, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
         }
+        lines += 1;
         let value: Value = serde_json::from_str(line)
             .map_err(|e| format!("{}:{}: not JSON: {e}", path.display(), n + 1))?;
         if let Some(exchange) = exchange_in(&value) {
             exchanges.push(exchange);
         }
     }
+    if exchanges.is_empty() {
+        return Err(format!(
+            "the recording {} holds no model exchange ({lines} line(s) read; a recording is JSON lines of exchanges, of audit entries or of `warden audit export` output with model_called events)",
+            path.display()
+        ));
+    }
     Ok(exchanges)
 }
 
-/// The exchange a line holds: the line itself, or an audit entry's.
+/// The exchange a line holds: the line itself, an audit entry's, or an
+/// exported entry's (`{"seq", "leaf_hash", "entry"}`).
 pub fn exchange_in(value: &Value) -> Option<ModelExchange> {
     if let Ok(exchange) = serde_json::from_value::<ModelExchange>(value.clone()) {
         return Some(exchange);
     }
-    let event = value.get("event").unwrap_or(value);
+    let entry = value.get("entry").unwrap_or(value);
+    let event = entry.get("event").unwrap_or(entry);
     if event.get("type").and_then(Value::as_str) != Some("model_called") {
         return None;
     }
@@ -98,9 +111,23 @@ impl ReplayTransport {
     /// Answer from `exchanges`. With a `model` other than `recorded`, only
     /// that model's exchanges answer.
     pub fn new(exchanges: Vec<ModelExchange>, model: &str) -> Self {
+        Self::select(exchanges, None, model)
+    }
+
+    /// Answer from the exchanges of the assessor named (`llm`,
+    /// `llm-second`), and with a `model` other than `recorded` only that
+    /// model's: an ensemble's two models never answer for each other.
+    pub fn for_assessor(exchanges: Vec<ModelExchange>, assessor: &str, model: &str) -> Self {
+        Self::select(exchanges, Some(assessor), model)
+    }
+
+    fn select(exchanges: Vec<ModelExchange>, assessor: Option<&str>, model: &str) -> Self {
         let mut recorded = HashMap::new();
         for exchange in exchanges {
             if model != "recorded" && exchange.model != model {
+                continue;
+            }
+            if assessor.is_some_and(|a| a != exchange.assessor) {
                 continue;
             }
             // The last recording of a call wins (a re-run appends).
@@ -132,6 +159,12 @@ impl Transport for ReplayTransport {
         &self.model
     }
 
+    /// As the recorded provider: Anthropic's recordings were asked with
+    /// the answer as a tool.
+    fn has_response_format(&self) -> bool {
+        self.recorded.values().any(|x| x.provider != "anthropic")
+    }
+
     async fn chat(&self, key: &CallKey, request: &ChatRequest) -> CallOutcome {
         let Some(recorded) = self.recorded.get(&(key.fingerprint.clone(), key.step)) else {
             return CallOutcome {
@@ -143,15 +176,20 @@ impl Transport for ReplayTransport {
                         key.fingerprint.get(..12).unwrap_or(&key.fingerprint)
                     ),
                 )),
-                wire: WireExchange {
-                    provider: "replay".into(),
-                    endpoint: "replay:".into(),
-                    request: serde_json::to_value(request).unwrap_or(Value::Null),
-                    status: None,
-                    response: String::new(),
-                    response_bytes: 0,
-                    attempts: 0,
-                    latency_ms: 0,
+                wire: {
+                    let request = serde_json::to_value(request).unwrap_or(Value::Null);
+                    WireExchange {
+                        provider: "replay".into(),
+                        endpoint: "replay:".into(),
+                        request_text: request.to_string(),
+                        request,
+                        status: None,
+                        response: String::new(),
+                        response_bytes: 0,
+                        response_sha256: sha256_hex(b""),
+                        attempts: 0,
+                        latency_ms: 0,
+                    }
                 },
             };
         };
@@ -168,7 +206,22 @@ impl Transport for ReplayTransport {
                 openai::parse_reply(recorded.response.as_bytes()),
             ),
         };
+        // The recorded answer must be the bytes its hash names (a whole
+        // answer; a cut one is bound by size and hash only).
+        let whole = recorded.response.len() == recorded.response_bytes;
         let reply = match recorded.status {
+            Some(200..=299)
+                if whole
+                    && sha256_hex(recorded.response.as_bytes()) != recorded.response_sha256 =>
+            {
+                Err(LlmError::new(
+                    LlmErrorKind::Protocol,
+                    format!(
+                        "the recorded answer to step {} does not match its SHA-256: the recording was changed",
+                        key.step
+                    ),
+                ))
+            }
             Some(200..=299) => reply,
             status => Err(LlmError::new(
                 match status {
@@ -186,10 +239,12 @@ impl Transport for ReplayTransport {
             wire: WireExchange {
                 provider: format!("replay:{}", recorded.provider),
                 endpoint: "replay:".into(),
+                request_text: body.to_string(),
                 request: body,
                 status: recorded.status,
                 response: recorded.response.clone(),
                 response_bytes: recorded.response_bytes,
+                response_sha256: recorded.response_sha256.clone(),
                 attempts: 0,
                 latency_ms: 0,
             },

@@ -25,14 +25,18 @@ pub struct WireExchange {
     pub provider: String,
     /// The endpoint, without query string or credentials.
     pub endpoint: String,
-    /// The request body as sent.
+    /// The request body as sent, parsed.
     pub request: serde_json::Value,
+    /// The request body as sent, exactly (the bytes its SHA-256 covers).
+    pub request_text: String,
     /// The final HTTP status, if an answer came.
     pub status: Option<u16>,
     /// The answer body as received, cut at the size cap (lossy UTF-8).
     pub response: String,
     /// The answer's full size in bytes (larger than `response` when cut).
     pub response_bytes: usize,
+    /// SHA-256 of the whole answer body as received.
+    pub response_sha256: String,
     /// Attempts made (retries included).
     pub attempts: u32,
     /// Wall time, first attempt to last byte.
@@ -115,6 +119,11 @@ pub trait Transport: Send + Sync + std::fmt::Debug {
     fn provider(&self) -> &str;
     /// The model asked for.
     fn model(&self) -> &str;
+    /// Whether the wire has a structured-output field (OpenAI's
+    /// `response_format`); without one the answer is always a tool.
+    fn has_response_format(&self) -> bool {
+        true
+    }
     /// Send `request` as call `key`.
     async fn chat(&self, key: &CallKey, request: &ChatRequest) -> CallOutcome;
 }

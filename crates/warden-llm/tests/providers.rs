@@ -25,8 +25,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use warden_http::Secret;
 use warden_llm::{
-    CallKey, CallOutcome, ChatRequest, Finish, HttpTransport, LlmConfig, LlmErrorKind, Message,
-    OutputSpec, ProviderKind, Resolved, ToolSpec, Transport,
+    AnswerAs, CallKey, CallOutcome, ChatRequest, Finish, HttpTransport, LlmConfig, LlmErrorKind,
+    Message, OutputSpec, ProviderKind, Resolved, Sampling, ToolSpec, Transport,
 };
 
 const KEY: &str = "sk-test-SECRET-key-0123456789abcdef";
@@ -74,6 +74,8 @@ struct Seen {
     query: Option<String>,
     headers: HeaderMap,
     body: Value,
+    /// The body's bytes as they arrived.
+    raw: Vec<u8>,
     at: Instant,
 }
 
@@ -121,6 +123,7 @@ async fn handle(State(mock): State<Arc<Mock>>, request: Request) -> Response {
         query: parts.uri.query().map(str::to_owned),
         headers: parts.headers,
         body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        raw: bytes.to_vec(),
         at: Instant::now(),
     });
     let reply = mock
@@ -213,6 +216,7 @@ fn transport_with(provider: ProviderKind, server: &str, config: LlmConfig) -> Ht
         model: "test-model".into(),
         api_key: Some(Secret::new(KEY)),
         config,
+        second: None,
     })
     .unwrap()
 }
@@ -251,7 +255,9 @@ fn chat_request() -> ChatRequest {
             description: "The final assessment of the case".into(),
             schema: json!({"type": "object", "properties": {"verdict": {"type": "string"}}, "required": ["verdict"]}),
         },
+        answer_as: AnswerAs::ResponseFormat,
         max_tokens: 700,
+        sampling: Sampling::default(),
     }
 }
 
@@ -416,6 +422,103 @@ async fn openai_tool_call_then_structured_answer() {
     assert_no_key(&second);
 }
 
+/// Issue 19: a server that compiles `response_format` into an output
+/// grammar (llama.cpp) leaves no room for a tool call. With the answer
+/// offered as a tool, a step that offers read tools sends no
+/// `response_format`; the tool-less last step names the answer tool (or,
+/// under `auto`, asks for the schema as `response_format`).
+#[tokio::test]
+async fn openai_offers_the_answer_as_a_tool_beside_the_read_tools() {
+    let submit_turn = json!({
+        "id": "chatcmpl-9", "object": "chat.completion", "created": 1_700_000_002,
+        "model": "test-model-0613",
+        "choices": [{"index": 0, "logprobs": null, "finish_reason": "tool_calls",
+            "message": {"role": "assistant", "content": null, "tool_calls": [
+                {"id": "call_s", "type": "function",
+                 "function": {"name": "submit_assessment", "arguments": "{\"verdict\":\"benign\"}"}}
+            ]}}],
+        "usage": {"prompt_tokens": 320, "completion_tokens": 12, "total_tokens": 332}
+    });
+    let server = Server::start(vec![], Reply::json(200, &submit_turn)).await;
+    let t = transport(ProviderKind::Openai, &server.base);
+
+    let mut request = chat_request();
+    request.answer_as = AnswerAs::Tool;
+    let outcome = t.chat(&key(0), &request).await;
+    let reply = outcome.reply.clone().unwrap();
+    assert_eq!(reply.finish, Finish::ToolCalls);
+    assert_eq!(reply.tool_calls[0].name, "submit_assessment");
+    assert_eq!(reply.tool_calls[0].arguments, json!({"verdict": "benign"}));
+
+    // The last step: only the answer tool, chosen by name.
+    request.tools.clear();
+    t.chat(&key(1), &request).await.reply.unwrap();
+    // Under `auto` the last step asks for the schema instead.
+    request.answer_as = AnswerAs::ResponseFormat;
+    request.sampling = Sampling {
+        frequency_penalty: 0.0,
+        repeat_penalty: 1.1,
+    };
+    t.chat(&key(2), &request).await.reply.unwrap();
+
+    let seen = server.seen();
+    let tools: Vec<&str> = seen[0].body["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["function"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(tools, ["asset_lookup", "user_lookup", "submit_assessment"]);
+    assert_eq!(
+        seen[0].body["tools"][2]["function"]["parameters"],
+        request.output.schema
+    );
+    assert_eq!(seen[0].body["tool_choice"], "required");
+    assert!(seen[0].body.get("response_format").is_none());
+    assert!(
+        seen[0].body.get("repeat_penalty").is_none(),
+        "0 sends nothing"
+    );
+
+    assert_eq!(seen[1].body["tools"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        seen[1].body["tool_choice"],
+        json!({"type": "function", "function": {"name": "submit_assessment"}})
+    );
+    assert!(seen[1].body.get("response_format").is_none());
+
+    assert!(seen[2].body.get("tools").is_none());
+    assert!(seen[2].body.get("tool_choice").is_none());
+    assert_eq!(seen[2].body["response_format"]["type"], "json_schema");
+    assert_eq!(seen[2].body["repeat_penalty"], 1.1);
+    assert!(seen[2].body.get("frequency_penalty").is_none());
+}
+
+/// Issue 19: the record keeps the request as the exact bytes sent (not a
+/// re-serialisation) and the answer as the bytes received, each with its
+/// SHA-256.
+#[tokio::test]
+async fn the_record_is_the_bytes_sent_and_received() {
+    for provider in BOTH {
+        let answer = final_answer(provider);
+        // Spacing and key order a re-serialisation would not keep.
+        let received = format!("{}\n", serde_json::to_string_pretty(&answer).unwrap());
+        let server = Server::start(vec![], Reply::raw(200, received.clone().into_bytes())).await;
+        let outcome = transport(provider, &server.base)
+            .chat(&key(0), &chat_request())
+            .await;
+        assert!(outcome.reply.is_ok(), "{provider:?}");
+        let seen = server.seen();
+        assert_eq!(outcome.wire.request_text.as_bytes(), seen[0].raw.as_slice());
+        assert_eq!(outcome.wire.request, seen[0].body);
+        assert_eq!(outcome.wire.response, received);
+        assert_eq!(
+            outcome.wire.response_sha256,
+            warden_domain::hashing::sha256_hex(received.as_bytes())
+        );
+    }
+}
+
 #[tokio::test]
 async fn anthropic_tool_uses_then_the_submit_tool_answer() {
     let tool_turn = json!({
@@ -526,6 +629,7 @@ async fn azure_sends_api_key_and_api_version_and_records_no_query() {
         model: "triage".into(),
         api_key: Some(Secret::new(KEY)),
         config,
+        second: None,
     })
     .unwrap();
     let outcome = t.chat(&key(0), &chat_request()).await;
@@ -688,6 +792,49 @@ async fn a_slow_server_times_out() {
         assert_eq!(outcome.wire.attempts, 1);
         assert!(!outcome.wire.request.is_null(), "the request is on record");
         assert_no_key(&outcome);
+    }
+}
+
+/// A local server slower than the time-out once answers the next attempt
+/// (`timeout_retries`); when every attempt times out, the message names
+/// the settings to change.
+#[tokio::test]
+async fn a_time_out_is_tried_again_up_to_the_cap_and_names_the_setting() {
+    let slow = Reply::json(200, &final_answer(ProviderKind::Openai)).after(Duration::from_secs(3));
+    let server = Server::start(
+        vec![slow.clone()],
+        Reply::json(200, &final_answer(ProviderKind::Openai)),
+    )
+    .await;
+    let config = LlmConfig {
+        timeout_seconds: 1,
+        timeout_retries: 1,
+        ..config()
+    };
+    let outcome = transport_with(ProviderKind::Openai, &server.base, config.clone())
+        .chat(&key(0), &chat_request())
+        .await;
+    assert!(outcome.reply.is_ok(), "{:?}", outcome.reply);
+    assert_eq!(outcome.wire.attempts, 2);
+    assert_eq!(server.seen().len(), 2);
+
+    let server = Server::start(vec![], slow).await;
+    let outcome = transport_with(ProviderKind::Openai, &server.base, config)
+        .chat(&key(0), &chat_request())
+        .await;
+    let error = outcome.reply.unwrap_err();
+    assert_eq!(error.kind, LlmErrorKind::Timeout);
+    assert_eq!(server.seen().len(), 2, "one retry, then the cap");
+    for needle in [
+        "timeout_seconds",
+        "timeout_retries = 1",
+        "profile = \"local\"",
+    ] {
+        assert!(
+            error.message.contains(needle),
+            "{needle}: {}",
+            error.message
+        );
     }
 }
 

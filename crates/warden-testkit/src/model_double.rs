@@ -13,6 +13,13 @@
 //! fooled model does, for every model or, with [`ModelDouble::start_with_models`], for the
 //! models named (an ensemble whose second model fails). The code under test is always the
 //! real client.
+//!
+//! On the OpenAI wire the answer goes where the request offered it: as a
+//! call of the `submit_assessment` function when that tool is offered, else
+//! as the message content. [`ModelDouble::start_llama_cpp`] behaves as the
+//! llama.cpp server does with `response_format: json_schema`: the schema
+//! becomes the output grammar, so the model can only answer, never call a
+//! tool, whatever `tools` the request carries.
 
 #![allow(
     clippy::indexing_slicing,
@@ -91,6 +98,8 @@ struct Double {
     per_model: Arc<Vec<(String, Fault)>>,
     delay: Duration,
     seen: Arc<Seen>,
+    /// `response_format` constrains the output to the schema (llama.cpp).
+    grammar_wins: bool,
 }
 
 /// A running double.
@@ -124,14 +133,34 @@ impl ModelDouble {
     /// # Panics
     ///
     /// When no local port can be bound (the test cannot run).
-    #[expect(
-        clippy::expect_used,
-        reason = "a test double that cannot bind fails its test"
-    )]
     pub async fn start_with_models(
         fault: Fault,
         delay: Duration,
         per_model: &[(&str, Fault)],
+    ) -> Self {
+        Self::launch(fault, delay, per_model, false).await
+    }
+
+    /// Start a double that treats `response_format: json_schema` as the
+    /// llama.cpp server does: as a grammar admitting only the schema, so
+    /// no tool call can come back from such a request.
+    ///
+    /// # Panics
+    ///
+    /// When no local port can be bound (the test cannot run).
+    pub async fn start_llama_cpp(fault: Fault, delay: Duration) -> Self {
+        Self::launch(fault, delay, &[], true).await
+    }
+
+    #[expect(
+        clippy::expect_used,
+        reason = "a test double that cannot bind fails its test"
+    )]
+    async fn launch(
+        fault: Fault,
+        delay: Duration,
+        per_model: &[(&str, Fault)],
+        grammar_wins: bool,
     ) -> Self {
         let seen = Arc::new(Seen::default());
         let state = Double {
@@ -144,6 +173,7 @@ impl ModelDouble {
             ),
             delay,
             seen: seen.clone(),
+            grammar_wins,
         };
         let app = Router::new()
             .route("/v1/chat/completions", post(openai))
@@ -512,12 +542,19 @@ async fn openai(State(double): State<Double>, headers: HeaderMap, body: Bytes) -
         .filter_map(|m| m["content"].as_str().map(str::to_owned))
         .collect();
     let repair = users.last().is_some_and(|u| u.contains("\"repair\""));
-    let offered: Vec<String> = request["tools"]
+    let mut offered: Vec<String> = request["tools"]
         .as_array()
         .into_iter()
         .flatten()
         .filter_map(|t| t["function"]["name"].as_str().map(str::to_owned))
         .collect();
+    // The answer as a function tool, when offered as one.
+    let submit_tool = offered.iter().any(|n| n == "submit_assessment");
+    offered.retain(|n| n != "submit_assessment");
+    if double.grammar_wins && request["response_format"]["type"] == "json_schema" {
+        // llama.cpp: the schema is the output grammar; no tool call fits.
+        offered.clear();
+    }
     let model = request["model"].as_str().unwrap_or("double").to_owned();
     let doc = case_document(&users);
     let (message, finish) = match decide(fault, &model, &doc, &results, &offered, repair) {
@@ -525,6 +562,13 @@ async fn openai(State(double): State<Double>, headers: HeaderMap, body: Bytes) -
             json!({"role": "assistant", "content": null, "tool_calls": calls.iter().map(|(id, name, args)| json!({
                 "id": id, "type": "function", "function": {"name": name, "arguments": args.to_string()}
             })).collect::<Vec<_>>()}),
+            "tool_calls",
+        ),
+        Turn::Answer(answer) if submit_tool => (
+            json!({"role": "assistant", "content": null, "tool_calls": [{
+                "id": "call_answer", "type": "function",
+                "function": {"name": "submit_assessment", "arguments": answer.to_string()}
+            }]}),
             "tool_calls",
         ),
         Turn::Answer(answer) => (

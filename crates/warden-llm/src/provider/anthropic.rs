@@ -246,6 +246,8 @@ mod tests {
                 schema: json!({"type": "object", "required": ["verdict"]}),
             },
             max_tokens: 1024,
+            answer_as: crate::chat::AnswerAs::ResponseFormat,
+            sampling: crate::chat::Sampling::default(),
         }
     }
 

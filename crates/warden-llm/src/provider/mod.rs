@@ -56,6 +56,10 @@ pub struct HttpTransport {
     headers: HeaderMap,
     http: Arc<HttpClient>,
     limiter: Arc<RateLimiter>,
+    /// `[llm] timeout_seconds` and `timeout_retries`, for the retry after
+    /// a time-out and the message that names them.
+    timeout_seconds: u64,
+    timeout_retries: u32,
 }
 
 impl HttpTransport {
@@ -143,6 +147,8 @@ impl HttpTransport {
                 config.requests_per_minute,
                 config.tokens_per_minute,
             )),
+            timeout_seconds: config.timeout_seconds,
+            timeout_retries: config.timeout_retries,
         })
     }
 
@@ -232,29 +238,68 @@ impl Transport for HttpTransport {
         &self.model
     }
 
+    fn has_response_format(&self) -> bool {
+        self.provider != ProviderKind::Anthropic
+    }
+
     async fn chat(&self, key: &CallKey, request: &ChatRequest) -> CallOutcome {
         let body = match self.provider {
             ProviderKind::Anthropic => anthropic::request_body(&self.model, request),
             _ => openai::request_body(&self.model, request),
         };
-        let bytes = body.to_string().into_bytes();
-        let request_bytes = bytes.len();
+        // INVARIANT (S5): these bytes are what is sent, what the record
+        // keeps as `request_text`, and what its SHA-256 covers.
+        let request_text = body.to_string();
+        let request_bytes = request_text.len();
         let estimate = estimate_tokens(request_bytes).saturating_add(u64::from(request.max_tokens));
         let ticket = self.limiter.acquire(estimate).await;
 
         let started = Instant::now();
-        let builder = self
-            .http
-            .request(Method::POST, self.url.clone())
-            .headers(self.headers.clone())
-            .header(CONTENT_TYPE, "application/json")
-            .body(bytes);
-        let (result, trace) = self
-            .http
-            .send_traced(WHAT, builder, Retry::Idempotent)
-            .await;
+        let mut attempts = 0u32;
+        let mut timeouts = 0u32;
+        let (reply, trace) = loop {
+            let builder = self
+                .http
+                .request(Method::POST, self.url.clone())
+                .headers(self.headers.clone())
+                .header(CONTENT_TYPE, "application/json")
+                .body(request_text.clone().into_bytes());
+            let (result, trace) = self
+                .http
+                .send_traced(WHAT, builder, Retry::Idempotent)
+                .await;
+            attempts = attempts.saturating_add(trace.attempts);
+            let reply = self.reply(result, &trace, request_bytes);
+            match &reply {
+                // A slow local server may answer the next time (its prompt
+                // cache keeps what it had read): a bounded number of
+                // further attempts.
+                Err(e) if e.kind == LlmErrorKind::Timeout && timeouts < self.timeout_retries => {
+                    timeouts += 1;
+                    tracing::debug!(
+                        provider = self.provider.as_str(),
+                        step = key.step,
+                        retry = timeouts,
+                        "model call timed out; trying again"
+                    );
+                }
+                _ => break (reply, trace),
+            }
+        };
+        let reply = reply.map_err(|e| match e.kind {
+            LlmErrorKind::Timeout => LlmError::new(
+                LlmErrorKind::Timeout,
+                format!(
+                    "{} did not answer {WHAT} within {} s ([llm] timeout_seconds), {} time(s) ([llm] timeout_retries = {}); a model on a local CPU server needs minutes: raise timeout_seconds or set [llm] profile = \"local\"",
+                    self.provider.as_str(),
+                    self.timeout_seconds,
+                    timeouts.saturating_add(1),
+                    self.timeout_retries
+                ),
+            ),
+            _ => e,
+        });
         let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        let reply = self.reply(result, &trace, request_bytes);
         match &reply {
             Ok(reply) => self.limiter.settle(ticket, reply.usage.total()),
             // Whether the provider counted a failed call is unknown: keep
@@ -265,10 +310,12 @@ impl Transport for HttpTransport {
             provider: self.provider.as_str().to_owned(),
             endpoint: self.endpoint.clone(),
             request: body,
+            request_text,
             status: trace.status.map(|s| s.as_u16()),
             response: self.http.redact(&String::from_utf8_lossy(&trace.body)),
             response_bytes: trace.body_bytes,
-            attempts: trace.attempts,
+            response_sha256: warden_domain::hashing::sha256_hex(&trace.body),
+            attempts,
             latency_ms,
         };
         tracing::debug!(
@@ -355,6 +402,7 @@ mod tests {
             model: "m1".into(),
             api_key: key.map(Secret::new),
             config: LlmConfig::default(),
+            second: None,
         }
     }
 

@@ -3,14 +3,25 @@
 //!
 //! Only fields every one of those servers accepts are sent: `max_tokens`
 //! (not the newer `max_completion_tokens`, which the local servers ignore),
-//! `temperature: 0` for repeatable answers, and the final answer's schema as
-//! `response_format` with `strict: false` (strict mode would refuse the
-//! schema features the assessment schema uses).
+//! `temperature: 0` for repeatable answers, and the penalties only when
+//! configured (OpenAI refuses `repeat_penalty`).
+//!
+//! The final answer is offered as the request's [`AnswerAs`] says:
+//!
+//! - `Tool`: one more function tool named after the
+//!   [`crate::chat::OutputSpec`] and no `response_format`, with
+//!   `tool_choice: "required"` (or that tool by name when it is the only
+//!   one). A server that compiles `response_format` into an output grammar
+//!   (the llama.cpp server) would otherwise leave the model no way to call
+//!   a read tool.
+//! - `ResponseFormat`: `response_format: json_schema` with `strict: false`
+//!   (strict mode would refuse the schema features the assessment schema
+//!   uses), beside the read tools if any.
 
 use serde_json::{Map, Value, json};
 
 use super::{decode_json, field_error, protocol};
-use crate::chat::{ChatReply, ChatRequest, Finish, Message, ToolCall, Usage};
+use crate::chat::{AnswerAs, ChatReply, ChatRequest, Finish, Message, ToolCall, Usage};
 use crate::transport::{LlmError, LlmErrorKind};
 
 /// The request body for `model`.
@@ -19,41 +30,73 @@ pub fn request_body(model: &str, request: &ChatRequest) -> Value {
     messages.push(json!({ "role": "system", "content": request.system }));
     messages.extend(request.messages.iter().map(message));
 
+    let function = |name: &str, description: &str, parameters: &Value| {
+        json!({
+            "type": "function",
+            "function": {
+                "name": name,
+                "description": description,
+                "parameters": parameters,
+            }
+        })
+    };
+    let mut tools: Vec<Value> = request
+        .tools
+        .iter()
+        .map(|tool| function(&tool.name, &tool.description, &tool.parameters))
+        .collect();
+    let output = &request.output;
+    if request.answer_as == AnswerAs::Tool {
+        tools.push(function(&output.name, &output.description, &output.schema));
+    }
+
     let mut body = Map::new();
     body.insert("model".into(), json!(model));
     body.insert("messages".into(), Value::Array(messages));
-    if !request.tools.is_empty() {
-        // An empty `tools` array is refused by some servers: leave it out.
-        let tools = request
-            .tools
-            .iter()
-            .map(|tool| {
-                json!({
-                    "type": "function",
-                    "function": {
-                        "name": tool.name,
-                        "description": tool.description,
-                        "parameters": tool.parameters,
-                    }
-                })
-            })
-            .collect();
+    // An empty `tools` array is refused by some servers: leave it out.
+    let only_the_answer = request.tools.is_empty();
+    if !tools.is_empty() {
         body.insert("tools".into(), Value::Array(tools));
     }
-    body.insert(
-        "response_format".into(),
-        json!({
-            "type": "json_schema",
-            "json_schema": {
-                "name": request.output.name,
-                "description": request.output.description,
-                "schema": request.output.schema,
-                "strict": false,
-            }
-        }),
-    );
+    match request.answer_as {
+        AnswerAs::Tool if only_the_answer => {
+            body.insert(
+                "tool_choice".into(),
+                json!({"type": "function", "function": {"name": output.name}}),
+            );
+        }
+        AnswerAs::Tool => {
+            body.insert("tool_choice".into(), json!("required"));
+        }
+        AnswerAs::ResponseFormat => {
+            body.insert(
+                "response_format".into(),
+                json!({
+                    "type": "json_schema",
+                    "json_schema": {
+                        "name": output.name,
+                        "description": output.description,
+                        "schema": output.schema,
+                        "strict": false,
+                    }
+                }),
+            );
+        }
+    }
     body.insert("max_tokens".into(), json!(request.max_tokens));
     body.insert("temperature".into(), json!(0));
+    if request.sampling.frequency_penalty != 0.0 {
+        body.insert(
+            "frequency_penalty".into(),
+            json!(request.sampling.frequency_penalty),
+        );
+    }
+    if request.sampling.repeat_penalty != 0.0 {
+        body.insert(
+            "repeat_penalty".into(),
+            json!(request.sampling.repeat_penalty),
+        );
+    }
     body.insert("stream".into(), json!(false));
     Value::Object(body)
 }
@@ -304,6 +347,8 @@ mod tests {
                 schema: json!({"type": "object"}),
             },
             max_tokens: 512,
+            answer_as: crate::chat::AnswerAs::ResponseFormat,
+            sampling: crate::chat::Sampling::default(),
         }
     }
 
