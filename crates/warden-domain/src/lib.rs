@@ -59,7 +59,9 @@ pub use evidence::{Evidence, EvidenceGap, Freshness};
 pub use exchange::ModelExchange;
 pub use execution::{Execution, ExecutionStatus};
 pub use ids::{AlertId, CaseId, EvidenceId};
-pub use observable::{EntityRole, Observable, ObservableKind, Provenance, same_ip, url_domain};
+pub use observable::{
+    EntityRole, IpClass, Observable, ObservableKind, Provenance, same_ip, url_domain,
+};
 pub use severity::{Severity, VendorSeverity};
 pub use untrusted::Untrusted;
 pub use use_case::{Autonomy, TrustLadder, UseCase};

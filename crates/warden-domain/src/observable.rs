@@ -209,21 +209,41 @@ fn normalise(kind: ObservableKind, raw: &str) -> Result<String, InvalidObservabl
     }
     match kind {
         ObservableKind::Ip => {
-            // Strip an IPv6 zone or brackets that some products add.
+            // Strip the brackets that some products put around IPv6.
             let bare = trimmed.trim_start_matches('[').trim_end_matches(']');
-            bare.parse::<IpAddr>()
-                .map(|ip| ip.to_string())
-                .map_err(|_| invalid(kind, raw, "not an IP address"))
-        }
-        ObservableKind::Host | ObservableKind::Domain => {
-            let lower = trimmed.trim_end_matches('.').to_ascii_lowercase();
-            if lower.contains(char::is_whitespace) {
-                return Err(invalid(kind, raw, "contains whitespace"));
+            let ip = bare
+                .parse::<IpAddr>()
+                .map_err(|_| invalid(kind, raw, "not an IP address"))?
+                // `::ffff:192.0.2.1` is the IPv4 address it carries.
+                .to_canonical();
+            match IpClass::of(ip) {
+                IpClass::Unspecified => Err(invalid(kind, raw, "the unspecified address")),
+                IpClass::Multicast => Err(invalid(kind, raw, "a multicast group, not a host")),
+                IpClass::Broadcast => Err(invalid(kind, raw, "the broadcast address")),
+                _ => Ok(ip.to_string()),
             }
-            if lower.is_empty() || lower == "-" {
+        }
+        ObservableKind::Host => {
+            if trimmed == "-" {
                 return Err(invalid(kind, raw, "empty"));
             }
-            Ok(lower)
+            // A host field may hold the machine's address (`10.0.0.5`,
+            // `2001:db8::5`): kept in canonical form.
+            let bare = trimmed.trim_start_matches('[').trim_end_matches(']');
+            if let Ok(ip) = bare.parse::<IpAddr>() {
+                return Ok(ip.to_canonical().to_string());
+            }
+            dns_name(trimmed).map_err(|reason| invalid(kind, raw, reason))
+        }
+        ObservableKind::Domain => {
+            if trimmed == "-" {
+                return Err(invalid(kind, raw, "empty"));
+            }
+            let bare = trimmed.trim_start_matches('[').trim_end_matches(']');
+            if bare.parse::<IpAddr>().is_ok() {
+                return Err(invalid(kind, raw, "an IP address, not a domain name"));
+            }
+            dns_name(trimmed).map_err(|reason| invalid(kind, raw, reason))
         }
         ObservableKind::FileHash => {
             let lower = trimmed.to_ascii_lowercase();
@@ -258,6 +278,185 @@ fn normalise(kind: ObservableKind, raw: &str) -> Result<String, InvalidObservabl
         ObservableKind::Url | ObservableKind::Process | ObservableKind::CloudResource => {
             Ok(trimmed.to_owned())
         }
+    }
+}
+
+/// Longest DNS name (RFC 1035 2.3.4: 255 octets on the wire, so 253
+/// characters written without the trailing dot).
+const MAX_NAME_LEN: usize = 253;
+
+/// Longest DNS label (RFC 1035 2.3.4).
+const MAX_LABEL_LEN: usize = 63;
+
+/// `raw` as a DNS name in lower-case ASCII: internationalised names are
+/// turned into their `xn--` form (IDNA, UTS 46), a trailing dot is dropped,
+/// every label is 1 to 63 letters, digits, `-` (not first or last) or `_`
+/// (service labels such as `_ldap._tcp`), the whole at most 253 characters,
+/// and the last label of a dotted name is not all digits (no top-level
+/// domain is, so `1.2.3.999` is a bad address, not a name).
+///
+/// INVARIANT (S2): a value an attacker wrote into a name field
+/// (`${jndi:ldap://x/a}`, `evil.example/../`, `a b`) is not a name, so it
+/// never becomes a host or domain entity, and so never a target.
+fn dns_name(raw: &str) -> Result<String, &'static str> {
+    let trimmed = raw.trim();
+    let without_dot = trimmed.strip_suffix('.').unwrap_or(trimmed);
+    if without_dot.is_empty() {
+        return Err("empty");
+    }
+    if without_dot.contains(char::is_whitespace) {
+        return Err("contains whitespace");
+    }
+    let ascii = if without_dot.is_ascii() {
+        without_dot.to_ascii_lowercase()
+    } else {
+        idna::domain_to_ascii_cow(without_dot.as_bytes(), idna::AsciiDenyList::EMPTY)
+            .map_err(|_| "not a valid internationalised domain name")?
+            .into_owned()
+    };
+    if ascii.len() > MAX_NAME_LEN {
+        return Err("longer than 253 characters");
+    }
+    let mut labels = 0;
+    let mut last = "";
+    for label in ascii.split('.') {
+        if label.is_empty() {
+            return Err("has an empty label");
+        }
+        if label.len() > MAX_LABEL_LEN {
+            return Err("has a label longer than 63 characters");
+        }
+        if !label
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err("has characters other than letters, digits, - and _");
+        }
+        if label.starts_with('-') || label.ends_with('-') {
+            return Err("has a label that starts or ends with -");
+        }
+        labels += 1;
+        last = label;
+    }
+    if labels > 1 && last.bytes().all(|b| b.is_ascii_digit()) {
+        return Err("ends in a numeric label");
+    }
+    Ok(ascii)
+}
+
+/// What kind of address an IP is: the classes a field may allow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IpClass {
+    /// `0.0.0.0/8`, `::`: no host (never an entity).
+    Unspecified,
+    /// `224.0.0.0/4`, `ff00::/8`: a group, not a host (never an entity).
+    Multicast,
+    /// `255.255.255.255` (never an entity).
+    Broadcast,
+    /// `127.0.0.0/8`, `::1`: the machine itself, whichever it is.
+    Loopback,
+    /// `169.254.0.0/16`, `fe80::/10`.
+    LinkLocal,
+    /// RFC 1918 (`10/8`, `172.16/12`, `192.168/16`) and unique local IPv6
+    /// (`fc00::/7`).
+    Private,
+    /// Carrier-grade NAT, `100.64.0.0/10` (RFC 6598).
+    Shared,
+    /// The documentation ranges: `192.0.2.0/24`, `198.51.100.0/24`,
+    /// `203.0.113.0/24` (RFC 5737), `2001:db8::/32` (RFC 3849).
+    Documentation,
+    /// Everything else: an address on the internet.
+    Public,
+}
+
+impl IpClass {
+    /// Every class, in declaration order.
+    pub const ALL: [IpClass; 9] = [
+        IpClass::Unspecified,
+        IpClass::Multicast,
+        IpClass::Broadcast,
+        IpClass::Loopback,
+        IpClass::LinkLocal,
+        IpClass::Private,
+        IpClass::Shared,
+        IpClass::Documentation,
+        IpClass::Public,
+    ];
+
+    /// The class of `ip` (an IPv4-mapped IPv6 address as its IPv4).
+    pub fn of(ip: IpAddr) -> IpClass {
+        match ip.to_canonical() {
+            IpAddr::V4(v4) => {
+                let [a, b, c, _] = v4.octets();
+                if a == 0 {
+                    IpClass::Unspecified
+                } else if v4.is_broadcast() {
+                    IpClass::Broadcast
+                } else if v4.is_multicast() {
+                    IpClass::Multicast
+                } else if v4.is_loopback() {
+                    IpClass::Loopback
+                } else if v4.is_link_local() {
+                    IpClass::LinkLocal
+                } else if v4.is_private() {
+                    IpClass::Private
+                } else if a == 100 && (64..128).contains(&b) {
+                    IpClass::Shared
+                } else if matches!((a, b, c), (192, 0, 2) | (198, 51, 100) | (203, 0, 113)) {
+                    IpClass::Documentation
+                } else {
+                    IpClass::Public
+                }
+            }
+            IpAddr::V6(v6) => {
+                let [first, second, ..] = v6.segments();
+                if v6.is_unspecified() {
+                    IpClass::Unspecified
+                } else if v6.is_multicast() {
+                    IpClass::Multicast
+                } else if v6.is_loopback() {
+                    IpClass::Loopback
+                } else if first & 0xffc0 == 0xfe80 {
+                    IpClass::LinkLocal
+                } else if first & 0xfe00 == 0xfc00 {
+                    IpClass::Private
+                } else if first == 0x2001 && second == 0x0db8 {
+                    IpClass::Documentation
+                } else {
+                    IpClass::Public
+                }
+            }
+        }
+    }
+
+    /// The name mapping files use (`link_local`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IpClass::Unspecified => "unspecified",
+            IpClass::Multicast => "multicast",
+            IpClass::Broadcast => "broadcast",
+            IpClass::Loopback => "loopback",
+            IpClass::LinkLocal => "link_local",
+            IpClass::Private => "private",
+            IpClass::Shared => "shared",
+            IpClass::Documentation => "documentation",
+            IpClass::Public => "public",
+        }
+    }
+
+    /// Whether an address of this class can be a host entity at all.
+    pub fn is_host(self) -> bool {
+        !matches!(
+            self,
+            IpClass::Unspecified | IpClass::Multicast | IpClass::Broadcast
+        )
+    }
+}
+
+impl fmt::Display for IpClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -395,10 +594,219 @@ mod tests {
         assert_eq!(text.role(), None);
     }
 
+    fn parse(kind: ObservableKind, raw: &str) -> Result<String, InvalidObservable> {
+        Observable::parse(kind, raw, field("x")).map(|o| o.value)
+    }
+
+    #[test]
+    fn names_follow_the_dns_label_rules() {
+        for (raw, want) in [
+            ("WS-FIN-042.corp.example.", "ws-fin-042.corp.example"),
+            (
+                "_ldap._tcp.dc._msdcs.corp.example",
+                "_ldap._tcp.dc._msdcs.corp.example",
+            ),
+            (
+                "ip-10-0-1-17.eu-west-1.compute.internal",
+                "ip-10-0-1-17.eu-west-1.compute.internal",
+            ),
+            ("Bücher.Example", "xn--bcher-kva.example"),
+            ("xn--bcher-kva.example", "xn--bcher-kva.example"),
+            ("dc01", "dc01"),
+        ] {
+            assert_eq!(
+                parse(ObservableKind::Domain, raw).as_deref(),
+                Ok(want),
+                "{raw}"
+            );
+            assert_eq!(
+                parse(ObservableKind::Host, raw).as_deref(),
+                Ok(want),
+                "{raw}"
+            );
+        }
+        let long_label = format!("{}.example", "a".repeat(64));
+        let long_name = ["abcdefghi"; 26].join(".");
+        for raw in [
+            "${jndi:ldap://198.51.100.7:1389/a}",
+            "${jndi:ldap://x}",
+            "evil.example/../etc",
+            "host.example:8080",
+            "a b.example",
+            "-lead.example",
+            "trail-.example",
+            "a..b",
+            ".",
+            "-",
+            "<script>.example",
+            "user@host.example",
+            "1.2.3.999",
+            "111.0.0.0.1",
+            long_label.as_str(),
+            long_name.as_str(),
+        ] {
+            assert!(parse(ObservableKind::Domain, raw).is_err(), "domain {raw}");
+            assert!(parse(ObservableKind::Host, raw).is_err(), "host {raw}");
+        }
+        // A host field may hold the address; a domain field may not.
+        assert_eq!(
+            parse(ObservableKind::Host, "10.0.0.5").as_deref(),
+            Ok("10.0.0.5")
+        );
+        assert!(parse(ObservableKind::Domain, "10.0.0.5").is_err());
+    }
+
+    #[test]
+    fn addresses_must_be_host_addresses() {
+        assert_eq!(
+            parse(ObservableKind::Ip, "::ffff:192.0.2.1").as_deref(),
+            Ok("192.0.2.1")
+        );
+        assert_eq!(
+            parse(ObservableKind::Ip, "[2001:DB8::1]").as_deref(),
+            Ok("2001:db8::1")
+        );
+        for raw in [
+            "0.0.0.0",
+            "::",
+            "0.1.2.3",
+            "224.0.0.251",
+            "ff02::1",
+            "255.255.255.255",
+            "111.0.0.0.0",
+            "Chrome/111.0.0.0",
+            "10.0.0.1:443",
+        ] {
+            assert!(parse(ObservableKind::Ip, raw).is_err(), "{raw}");
+        }
+        for (raw, class) in [
+            ("127.0.0.1", IpClass::Loopback),
+            ("::1", IpClass::Loopback),
+            ("169.254.1.1", IpClass::LinkLocal),
+            ("fe80::1", IpClass::LinkLocal),
+            ("10.1.2.3", IpClass::Private),
+            ("172.31.0.1", IpClass::Private),
+            ("fd00::1", IpClass::Private),
+            ("100.64.0.1", IpClass::Shared),
+            ("203.0.113.9", IpClass::Documentation),
+            ("2001:db8::9", IpClass::Documentation),
+            ("185.220.101.45", IpClass::Public),
+            ("2a00:1450::1", IpClass::Public),
+            ("0.0.0.0", IpClass::Unspecified),
+            ("239.255.255.250", IpClass::Multicast),
+        ] {
+            let ip: IpAddr = raw.parse().expect("an address");
+            assert_eq!(IpClass::of(ip), class, "{raw}");
+        }
+    }
+
     #[test]
     fn account_name_strips_domain_and_upn() {
         assert_eq!(account_name("corp\\jdoe"), "jdoe");
         assert_eq!(account_name("amartin@corp.example"), "amartin");
         assert_eq!(account_name("svc_backup"), "svc_backup");
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn field() -> Provenance {
+        Provenance::Field { path: "x".into() }
+    }
+
+    /// A label by the rules: letters, digits, `-` inside, `_` anywhere.
+    fn label() -> impl Strategy<Value = String> {
+        "[a-zA-Z0-9_]([a-zA-Z0-9_-]{0,61}[a-zA-Z0-9_])?"
+    }
+
+    proptest! {
+        /// Any text either fails or gives a name that obeys every rule, and
+        /// parsing that name again gives it back unchanged.
+        #[test]
+        fn any_text_is_a_valid_name_or_refused(raw in "\\PC{0,80}") {
+            for kind in [ObservableKind::Host, ObservableKind::Domain] {
+                if let Ok(o) = Observable::parse(kind, &raw, field()) {
+                    let value = o.value.clone();
+                    if value.parse::<IpAddr>().is_err() {
+                        prop_assert!(value.len() <= 253);
+                        prop_assert!(value.is_ascii());
+                        for label in value.split('.') {
+                            prop_assert!(!label.is_empty() && label.len() <= 63, "{}", value);
+                            prop_assert!(label.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_'), "{}", value);
+                            prop_assert!(!label.starts_with('-') && !label.ends_with('-'), "{}", value);
+                        }
+                    } else {
+                        prop_assert_eq!(kind, ObservableKind::Host);
+                    }
+                    let again = Observable::parse(kind, &value, field()).map(|o| o.value);
+                    prop_assert_eq!(again, Ok(value));
+                }
+            }
+        }
+
+        /// Names built by the rules are accepted, lower-cased.
+        #[test]
+        fn well_formed_names_are_accepted(labels in prop::collection::vec(label(), 1..5), tld in "[a-zA-Z]{2,10}") {
+            let name = format!("{}.{tld}", labels.join("."));
+            prop_assume!(name.len() <= 253);
+            for kind in [ObservableKind::Host, ObservableKind::Domain] {
+                let parsed = Observable::parse(kind, &name, field()).map(|o| o.value);
+                prop_assert_eq!(parsed, Ok(name.to_ascii_lowercase()));
+            }
+        }
+
+        /// A forbidden character anywhere in a name refuses it.
+        #[test]
+        fn a_forbidden_character_refuses_a_name(
+            left in label(), right in label(),
+            bad in prop::sample::select(vec!['$', '{', '}', ':', '/', '\\', '@', '<', '>', '"', '\'', ' ', '%', '?', '#', '|', '*', '(', '=']),
+        ) {
+            let name = format!("{left}{bad}{right}.example");
+            for kind in [ObservableKind::Host, ObservableKind::Domain] {
+                prop_assert!(Observable::parse(kind, &name, field()).is_err(), "{}", name);
+            }
+        }
+
+        /// Every IPv4 address is either refused as no host (unspecified,
+        /// multicast, broadcast) or kept in canonical form; the class says
+        /// which, and an address never parses as a domain.
+        #[test]
+        fn addresses_parse_by_class(octets in any::<[u8; 4]>()) {
+            let ip = IpAddr::from(octets);
+            let text = ip.to_string();
+            let parsed = Observable::parse(ObservableKind::Ip, &text, field()).map(|o| o.value);
+            if IpClass::of(ip).is_host() {
+                prop_assert_eq!(parsed, Ok(text.clone()));
+            } else {
+                prop_assert!(parsed.is_err());
+            }
+            prop_assert!(Observable::parse(ObservableKind::Domain, &text, field()).is_err());
+        }
+
+        /// A version token never parses as an address.
+        #[test]
+        fn version_strings_are_not_addresses(product in "[A-Za-z]{1,12}", parts in prop::collection::vec(0u16..1000, 4..6)) {
+            let version = parts.iter().map(u16::to_string).collect::<Vec<_>>().join(".");
+            let token = format!("{product}/{version}");
+            prop_assert!(Observable::parse(ObservableKind::Ip, &token, field()).is_err());
+        }
+
+        /// IPv6 in any spelling comes out canonical, and mapped IPv4 as IPv4.
+        #[test]
+        fn ipv6_is_canonical(segments in any::<[u16; 8]>()) {
+            let ip = IpAddr::from(segments);
+            let upper = ip.to_string().to_ascii_uppercase();
+            let parsed = Observable::parse(ObservableKind::Ip, &format!("[{upper}]"), field()).map(|o| o.value);
+            let canonical = ip.to_canonical();
+            if IpClass::of(canonical).is_host() {
+                prop_assert_eq!(parsed, Ok(canonical.to_string()));
+            } else {
+                prop_assert!(parsed.is_err());
+            }
+        }
     }
 }

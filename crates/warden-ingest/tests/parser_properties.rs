@@ -15,7 +15,7 @@
 use std::net::Ipv4Addr;
 
 use proptest::prelude::*;
-use warden_domain::{Observable, ObservableKind, Provenance, Untrusted};
+use warden_domain::{IpClass, Observable, ObservableKind, Provenance, Untrusted};
 use warden_ingest::extract;
 use warden_ingest::formats::splunk::kv;
 
@@ -97,6 +97,8 @@ proptest! {
         prop_assert!(found.iter().all(|o| only_from_text(o, "cmd")), "{:?}", found);
     }
 
+    /// Every host address standing alone in text is found; addresses that
+    /// name no host (`0.0.0.0`, multicast, broadcast) never are.
     #[test]
     fn extract_finds_an_embedded_ipv4_address(
         before in "\\PC{0,60}",
@@ -106,10 +108,46 @@ proptest! {
         let text = format!("{before} {ip} {after}");
         let found = extract::from_text("message", &Untrusted::new(text.clone()));
         let wanted = ip.to_string();
-        prop_assert!(
-            found.iter().any(|o| o.kind == ObservableKind::Ip && o.value == wanted),
-            "{} not found in {:?}: {:?}", wanted, text, found
-        );
+        let is_found = found.iter().any(|o| o.kind == ObservableKind::Ip && o.value == wanted);
+        if IpClass::of(ip.into()).is_host() {
+            prop_assert!(is_found, "{} not found in {:?}: {:?}", wanted, text, found);
+        } else {
+            prop_assert!(!is_found, "{} found in {:?}", wanted, text);
+        }
         prop_assert!(found.iter().all(|o| only_from_text(o, "message")));
+    }
+
+    /// Issue 23: a product's version after a slash is never an address,
+    /// whatever surrounds it (`Chrome/111.0.0.0`).
+    #[test]
+    fn a_version_after_a_slash_is_never_an_address(
+        before in "\\PC{0,40}",
+        product in "[A-Za-z]{1,12}",
+        version in any::<Ipv4Addr>(),
+        after in "[ ;)]\\PC{0,40}",
+    ) {
+        let text = format!("{before} {product}/{version}{after}");
+        let found = extract::from_text("http.user_agent", &Untrusted::new(text.clone()));
+        let version = version.to_string();
+        let taken = found.iter().any(|o| o.kind == ObservableKind::Ip && o.value == version);
+        let elsewhere = before.contains(&version) || after.contains(&version);
+        prop_assert!(!taken || elsewhere, "{} taken from {:?}", version, text);
+    }
+
+    /// Issue 23: a hex string is a hash only where a label says so; a
+    /// session cookie's value never is.
+    #[test]
+    fn unlabelled_hex_is_never_a_hash(
+        name in "[A-Za-z_]{1,16}",
+        hex in prop::sample::select(vec![32usize, 40, 64]).prop_flat_map(|n| proptest::string::string_regex(&format!("[0-9a-f]{{{n}}}")).expect("regex")),
+    ) {
+        prop_assume!(!["md5", "sha1", "sha256", "sha384", "sha512", "hash", "hashes", "filehash", "file_hash", "digest", "checksum", "md5sum", "sha1sum", "sha256sum"].contains(&name.to_ascii_lowercase().as_str()));
+        prop_assume!(!name.to_ascii_lowercase().ends_with("_hash"));
+        let cookie = format!("Cookie: {name}={hex}; theme=dark");
+        let found = extract::from_text("http.cookie", &Untrusted::new(cookie));
+        prop_assert!(found.iter().all(|o| o.kind != ObservableKind::FileHash), "{:?}", found);
+        let labelled = format!("dropped {name}.exe SHA256: {hex}");
+        let found = extract::from_text("message", &Untrusted::new(labelled));
+        prop_assert!(found.iter().any(|o| o.kind == ObservableKind::FileHash && o.value == hex));
     }
 }

@@ -262,9 +262,32 @@ impl Formats {
     ) -> Result<Alert, FormatError> {
         match choice {
             FormatChoice::Builtin(format) => normalise_owned(*format, payload, origin, raw_sha256),
+            FormatChoice::Mapped(_) => self.normalise_at(
+                choice,
+                payload,
+                origin,
+                raw_sha256,
+                OffsetDateTime::now_utc(),
+            ),
+        }
+    }
+
+    /// [`Formats::normalise_owned`] at the ingest time `now`: the time of an
+    /// alert whose mapping declares `default = "ingest_time"` and whose
+    /// payload has none.
+    pub fn normalise_at(
+        &self,
+        choice: &FormatChoice,
+        payload: Value,
+        origin: &str,
+        raw_sha256: &str,
+        now: OffsetDateTime,
+    ) -> Result<Alert, FormatError> {
+        match choice {
+            FormatChoice::Builtin(format) => normalise_owned(*format, payload, origin, raw_sha256),
             FormatChoice::Mapped(mapping) => {
                 let mut draft = AlertDraft::default();
-                mapping.normalise(&payload, &mut draft)?;
+                mapping.normalise(&payload, &mut draft, now)?;
                 draft.finish(SourceFormat::Mapped, payload, origin, raw_sha256)
             }
         }
@@ -303,15 +326,24 @@ pub struct AlertDraft {
 }
 
 impl AlertDraft {
-    /// Record a structured field's value as an observable; values that are
-    /// not valid for the kind are skipped (a field named `ip` holding `"-"`).
+    /// Record a structured field's value as an observable. A value that is
+    /// not valid for the kind (an `ip` of `"-"`, a host of
+    /// `${jndi:ldap://...}`) is no entity: it stays text, scanned for
+    /// indicators like any untrusted field, so it can never be a target.
     pub fn field(&mut self, kind: ObservableKind, path: &str, value: &str) {
         let provenance = Provenance::Field {
             path: path.to_owned(),
         };
-        if let Ok(observable) = Observable::parse(kind, value, provenance) {
-            self.observables.push(observable);
+        match Observable::parse(kind, value, provenance) {
+            Ok(observable) => self.observables.push(observable),
+            Err(_) if extract::worth_scanning(value) => self.text(path, value.to_owned()),
+            Err(_) => {}
         }
+    }
+
+    /// Record a structured value that is already known to be valid.
+    pub(crate) fn observable(&mut self, observable: Observable) {
+        self.observables.push(observable);
     }
 
     /// Record every value at `path` of `payload` as an observable of `kind`.

@@ -4,30 +4,81 @@
 //! points at the fields Warden needs with JSON pointers (RFC 6901), plus one
 //! extension: a `*` segment stands for every element of an array (or every
 //! value of an object), so `/evidence/*/ip` reads the `ip` of each item.
-//! `docs/formats.md` documents the file; `examples/mappings/` holds one.
+//! `docs/formats.md` documents the file; `examples/mappings/` holds worked
+//! ones (Wazuh, ModSecurity, Azure Firewall).
+//!
+//! # Layout
+//!
+//! - `mod.rs`: the file as written, loading and checking it, and turning a
+//!   payload into an alert.
+//! - `spec.rs`: where a field's values come from (a pointer or a constant)
+//!   and the transforms that shape them (`split`, `first`, `last`,
+//!   `lowercase`, `host_port`, `regex`).
+//! - `time.rs`: the event time's declared form and its default.
+//! - `severity.rs`: vendor severities to Warden's levels by exact value,
+//!   prefix or regular expression, with a declared default; an unlisted
+//!   value is warned about once, never read silently as `medium`.
 //!
 //! A mapping is checked when it loads: unknown keys, a pointer that does
-//! not start with `/`, an unknown observable kind or severity level, and a
-//! name that clashes with a built-in format are errors naming the file.
+//! not start with `/`, an unknown observable kind, severity level or
+//! transform, a regular expression or time pattern that does not compile,
+//! and a name that clashes with a built-in format are errors naming the
+//! file and the field. A payload whose value a required field cannot use is
+//! dead-lettered with the mapping file, the field and the value named.
+
+mod severity;
+mod spec;
+mod time;
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::Deserialize;
 use serde_json::Value;
-use warden_domain::{ObservableKind, RuleRef, Severity, SourceFormat, VendorSeverity};
+use warden_domain::{
+    EntityRole, IpClass, Observable, ObservableKind, Provenance, RuleRef, Severity, SourceFormat,
+};
 
-use super::{AlertDraft, FormatError, from_epoch, named_severity, parse_rfc3339};
+use self::severity::{RawSeverityRules, SeverityRules};
+use self::spec::{Failure, RawSpec, ValueSpec, scalar, scalars};
+use self::time::{TimeError, TimeSpec};
+use super::{AlertDraft, FormatError};
 
 /// A loaded, checked mapping.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Mapping {
-    file: MappingFile,
+    name: String,
+    product: Option<String>,
+    detect: BTreeMap<String, String>,
+    time: TimeSpec,
+    rule_name: ValueSpec,
+    rule_uid: Option<ValueSpec>,
+    title: Option<ValueSpec>,
+    description: Option<ValueSpec>,
+    severity_field: Option<ValueSpec>,
+    vendor_id: Option<ValueSpec>,
+    techniques: Option<ValueSpec>,
+    tactics: Option<ValueSpec>,
+    severity: SeverityRules,
+    observables: Vec<ObservableRule>,
+    text: Vec<String>,
     /// Where it was loaded from, for messages.
     origin: String,
+    /// The text it was parsed from: two mappings are equal when they were
+    /// loaded from the same text at the same place.
+    source_text: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+impl PartialEq for Mapping {
+    fn eq(&self, other: &Self) -> bool {
+        self.origin == other.origin && self.source_text == other.source_text
+    }
+}
+
+/// The file as written. Every field of `[fields]` and every observable is
+/// a JSON pointer, or a table: `pointer` or a constant `value`, then
+/// `transforms` (see `spec.rs`).
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct MappingFile {
     /// The format's name: what `--format` takes and the product prefix.
@@ -38,40 +89,62 @@ struct MappingFile {
     /// condition must hold for a payload to be this source.
     detect: BTreeMap<String, String>,
     fields: Fields,
-    /// Vendor severity value -> level. Values not listed are read as a
-    /// level name (`high`, `Critical`...) or else medium.
+    /// Vendor severity value -> level, matched exactly.
     #[serde(default)]
     severity: BTreeMap<String, Severity>,
+    /// Prefixes, regular expressions and the default level.
+    severity_rules: Option<RawSeverityRules>,
     #[serde(default)]
-    observables: Vec<ObservableRule>,
+    observables: Vec<RawObservable>,
     /// Free text an attacker may control: scanned for observables, which
     /// are marked as found in text and can never be action targets alone.
     #[serde(default)]
     text: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Fields {
-    /// RFC 3339 text, or Unix seconds or milliseconds.
-    time: String,
-    rule_name: String,
-    rule_uid: Option<String>,
-    title: Option<String>,
-    description: Option<String>,
-    severity: Option<String>,
-    vendor_id: Option<String>,
-    /// Technique ids (a string or an array).
-    techniques: Option<String>,
+    /// The event time (see `time.rs` for `format` and `default`).
+    time: toml::Value,
+    rule_name: toml::Value,
+    rule_uid: Option<toml::Value>,
+    title: Option<toml::Value>,
+    description: Option<toml::Value>,
+    severity: Option<toml::Value>,
+    vendor_id: Option<toml::Value>,
+    /// Technique ids (a string, a list, or text to `split`).
+    techniques: Option<toml::Value>,
     /// Tactic names given to every technique.
-    tactics: Option<String>,
+    tactics: Option<toml::Value>,
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
+struct RawObservable {
+    kind: ObservableKind,
+    pointer: Option<String>,
+    /// A constant instead of a pointer.
+    value: Option<String>,
+    #[serde(default)]
+    transforms: Vec<toml::Value>,
+    /// For `ip`: the classes of address this field may hold (default every
+    /// class that can be a host).
+    allow: Option<Vec<IpClass>>,
+    /// The part the entity plays, when the pointer does not say it
+    /// (`destination`, `dst`, `target`... in a pointer mean the target).
+    role: Option<EntityRole>,
+}
+
+/// An `[[observables]]` entry, checked.
+#[derive(Debug, Clone)]
 struct ObservableRule {
     kind: ObservableKind,
-    pointer: String,
+    spec: ValueSpec,
+    /// The field name recorded as the provenance (the pointer, with the
+    /// declared role when one is given).
+    recorded_as: String,
+    allow: Option<Vec<IpClass>>,
 }
 
 /// Why a mapping file was refused.
@@ -126,46 +199,119 @@ impl Mapping {
                 "[detect] needs at least one pointer, or every payload would match".into(),
             ));
         }
-        let fields = &file.fields;
-        let pointers = file
+        for (at, pointer) in file
             .detect
             .keys()
             .map(|p| ("[detect]", p))
-            .chain([
-                ("fields.time", &fields.time),
-                ("fields.rule_name", &fields.rule_name),
-            ])
-            .chain(
-                [
-                    ("fields.rule_uid", &fields.rule_uid),
-                    ("fields.title", &fields.title),
-                    ("fields.description", &fields.description),
-                    ("fields.severity", &fields.severity),
-                    ("fields.vendor_id", &fields.vendor_id),
-                    ("fields.techniques", &fields.techniques),
-                    ("fields.tactics", &fields.tactics),
-                ]
-                .into_iter()
-                .filter_map(|(at, p)| p.as_ref().map(|p| (at, p))),
-            )
-            .chain(file.observables.iter().map(|o| ("observables", &o.pointer)))
-            .chain(file.text.iter().map(|p| ("text", p)));
-        for (at, pointer) in pointers {
+            .chain(file.text.iter().map(|p| ("text", p)))
+        {
             if !pointer.starts_with('/') {
                 return Err(error(format!(
                     "{at}: {pointer:?} is not a JSON pointer (it must start with /)"
                 )));
             }
         }
+        let fields = &file.fields;
+        let raw_time =
+            RawSpec::from_toml(&fields.time).map_err(|r| error(format!("fields.time: {r}")))?;
+        let time = TimeSpec::new(raw_time).map_err(|r| error(format!("fields.time: {r}")))?;
+        let field = |at: &str, value: &toml::Value| -> Result<ValueSpec, MappingError> {
+            let raw = RawSpec::from_toml(value).map_err(|r| error(format!("{at}: {r}")))?;
+            if raw.format.is_some() || raw.offset.is_some() || raw.default.is_some() {
+                return Err(error(format!(
+                    "{at}: format, offset and default apply to fields.time only"
+                )));
+            }
+            ValueSpec::new(raw.pointer, raw.value, &raw.transforms)
+                .map_err(|r| error(format!("{at}: {r}")))
+        };
+        let optional = |at: &str, value: &Option<toml::Value>| {
+            value.as_ref().map(|v| field(at, v)).transpose()
+        };
+        let rule_name = field("fields.rule_name", &fields.rule_name)?;
+        let rule_uid = optional("fields.rule_uid", &fields.rule_uid)?;
+        let title = optional("fields.title", &fields.title)?;
+        let description = optional("fields.description", &fields.description)?;
+        let severity_field = optional("fields.severity", &fields.severity)?;
+        let vendor_id = optional("fields.vendor_id", &fields.vendor_id)?;
+        let techniques = optional("fields.techniques", &fields.techniques)?;
+        let tactics = optional("fields.tactics", &fields.tactics)?;
+        let severity = SeverityRules::new(file.severity.clone(), file.severity_rules.clone())
+            .map_err(|r| error(format!("[severity_rules]: {r}")))?;
+        let mut observables = Vec::new();
+        for (index, raw) in file.observables.iter().enumerate() {
+            let at = format!("observables[{index}] ({})", raw.kind);
+            let spec = ValueSpec::new(raw.pointer.clone(), raw.value.clone(), &raw.transforms)
+                .map_err(|r| error(format!("{at}: {r}")))?;
+            if raw.allow.is_some() && raw.kind != ObservableKind::Ip {
+                return Err(error(format!("{at}: allow applies to kind ip only")));
+            }
+            if let Some(class) = raw.allow.iter().flatten().find(|c| !c.is_host()) {
+                return Err(error(format!(
+                    "{at}: allow names {class}, which is never a host address"
+                )));
+            }
+            let base = spec
+                .pointer_str()
+                .map_or_else(|| format!("mapping:{}", file.name), str::to_owned);
+            let recorded_as = match raw.role {
+                None => base,
+                Some(role) => {
+                    let named = format!(
+                        "{base} ({})",
+                        match role {
+                            EntityRole::Actor => "actor",
+                            EntityRole::Target => "target",
+                        }
+                    );
+                    let read = Provenance::Field {
+                        path: named.clone(),
+                    }
+                    .role();
+                    if read != Some(role) {
+                        return Err(error(format!(
+                            "{at}: role {} contradicts the pointer {base:?}, which names the \
+                             far end of the activity",
+                            match role {
+                                EntityRole::Actor => "actor",
+                                EntityRole::Target => "target",
+                            }
+                        )));
+                    }
+                    named
+                }
+            };
+            observables.push(ObservableRule {
+                kind: raw.kind,
+                spec,
+                recorded_as,
+                allow: raw.allow.clone(),
+            });
+        }
         Ok(Self {
-            file,
+            name: file.name,
+            product: file.product,
+            detect: file.detect,
+            time,
+            rule_name,
+            rule_uid,
+            title,
+            description,
+            severity_field,
+            vendor_id,
+            techniques,
+            tactics,
+            severity,
+            observables,
+            text: file.text,
             origin: origin.to_owned(),
+            source_text: text.to_owned(),
         })
     }
 
     /// The format's name, as `--format` takes it.
     pub fn name(&self) -> &str {
-        &self.file.name
+        &self.name
     }
 
     /// Where the mapping was loaded from.
@@ -173,9 +319,14 @@ impl Mapping {
         &self.origin
     }
 
+    /// The unlisted severity values warned about so far (each once).
+    pub fn unlisted_severities(&self) -> Vec<String> {
+        self.severity.unlisted()
+    }
+
     /// Whether every `[detect]` condition holds for `payload`.
     pub fn matches(&self, payload: &Value) -> bool {
-        self.file.detect.iter().all(|(pointer, expected)| {
+        self.detect.iter().all(|(pointer, expected)| {
             let found = resolve(payload, pointer);
             if expected == "*" {
                 !found.is_empty()
@@ -187,62 +338,85 @@ impl Mapping {
         })
     }
 
-    /// Fill `draft` from a payload of this source.
-    pub fn normalise(&self, payload: &Value, draft: &mut AlertDraft) -> Result<(), FormatError> {
-        let fields = &self.file.fields;
-        let first = |pointer: &Option<String>| {
-            pointer
-                .as_deref()
-                .and_then(|p| resolve(payload, p).into_iter().find_map(scalar))
-        };
-        draft.product = Some(
-            self.file
-                .product
-                .clone()
-                .unwrap_or_else(|| self.file.name.clone()),
-        );
-        draft.vendor_id = first(&fields.vendor_id);
-        let time = resolve(payload, &fields.time)
-            .into_iter()
-            .next()
-            .ok_or_else(|| missing(&fields.time))?;
-        draft.time = Some(
-            match time {
-                Value::Number(n) => n.as_f64().and_then(from_epoch),
-                Value::String(s) => {
-                    parse_rfc3339(s).or_else(|| s.trim().parse().ok().and_then(from_epoch))
-                }
-                _ => None,
+    /// A payload's problem with one of this mapping's fields, naming the
+    /// mapping file, the field and the value.
+    fn field_error(&self, at: &str, spec: &ValueSpec, failure: &Failure) -> FormatError {
+        FormatError::Unsupported(format!(
+            "mapping {}: {at}: {} does not apply to {:?} (from {})",
+            self.origin,
+            failure.transform,
+            clip(&failure.value),
+            spec.describe()
+        ))
+    }
+
+    /// The first value of an optional field.
+    fn first(&self, spec: &Option<ValueSpec>, payload: &Value) -> Option<String> {
+        spec.as_ref()
+            .and_then(|s| s.values(payload).values.into_iter().next())
+    }
+
+    /// Fill `draft` from a payload of this source; `now` is the time of
+    /// ingest (the time of an alert whose mapping declares that default).
+    pub fn normalise(
+        &self,
+        payload: &Value,
+        draft: &mut AlertDraft,
+        now: ::time::OffsetDateTime,
+    ) -> Result<(), FormatError> {
+        draft.product = Some(self.product.clone().unwrap_or_else(|| self.name.clone()));
+        draft.vendor_id = self.first(&self.vendor_id, payload);
+        draft.time = Some(self.time.read(payload, now).map_err(|err| match err {
+            TimeError::Missing => FormatError::Unsupported(format!(
+                "missing required field {} (fields.time of mapping {})",
+                self.time.spec.describe(),
+                self.origin
+            )),
+            TimeError::Unreadable { value, expected } => FormatError::Unsupported(format!(
+                "mapping {}: fields.time: {:?} (from {}) is not {expected}",
+                self.origin,
+                clip(&value),
+                self.time.spec.describe()
+            )),
+            TimeError::Transform(failure) => {
+                self.field_error("fields.time", &self.time.spec, &failure)
             }
-            .ok_or_else(|| {
-                FormatError::Unsupported(format!(
-                    "{} is not an RFC 3339 time or Unix seconds/milliseconds",
-                    fields.time
-                ))
-            })?,
-        );
-        let name = resolve(payload, &fields.rule_name)
-            .into_iter()
-            .find_map(scalar)
-            .ok_or_else(|| missing(&fields.rule_name))?;
+        })?);
+        let names = self.rule_name.values(payload);
+        let name = match (names.values.into_iter().next(), names.failed.first()) {
+            (Some(name), _) => name,
+            (None, Some(failure)) => {
+                return Err(self.field_error("fields.rule_name", &self.rule_name, failure));
+            }
+            (None, None) => {
+                return Err(FormatError::Unsupported(format!(
+                    "missing required field {} (fields.rule_name of mapping {})",
+                    self.rule_name.describe(),
+                    self.origin
+                )));
+            }
+        };
         // The mapping's name keeps two sources' rule ids apart.
-        let uid = first(&fields.rule_uid).unwrap_or_else(|| name.clone());
+        let uid = self
+            .first(&self.rule_uid, payload)
+            .unwrap_or_else(|| name.clone());
         draft.rule = Some(RuleRef {
-            uid: Some(format!("{}:{uid}", self.file.name)),
+            uid: Some(format!("{}:{uid}", self.name)),
             name: name.clone(),
         });
-        draft.title = first(&fields.title).or(Some(name));
-        draft.description = first(&fields.description);
-        draft.severity = Some(self.severity(first(&fields.severity)));
-        let tactics = fields
+        draft.title = self.first(&self.title, payload).or(Some(name));
+        draft.description = self.first(&self.description, payload);
+        let severity_value = self.first(&self.severity_field, payload);
+        draft.severity = Some(self.severity.level(severity_value, &self.origin));
+        let tactics = self
             .tactics
-            .as_deref()
-            .map(|p| strings(payload, p))
+            .as_ref()
+            .map(|s| s.values(payload).values)
             .unwrap_or_default();
-        for technique in fields
+        for technique in self
             .techniques
-            .as_deref()
-            .map(|p| strings(payload, p))
+            .as_ref()
+            .map(|s| s.values(payload).values)
             .unwrap_or_default()
         {
             if tactics.is_empty() {
@@ -252,13 +426,19 @@ impl Mapping {
                 draft.attack(&technique, None, Some(tactic.clone()));
             }
         }
-        for rule in &self.file.observables {
-            for value in strings(payload, &rule.pointer) {
-                draft.field(rule.kind, &rule.pointer, &value);
+        for rule in &self.observables {
+            let found = rule.spec.values(payload);
+            // INVARIANT (S2): what a transform or the kind's check refuses
+            // stays text: scanned for indicators, never an entity.
+            for failure in found.failed {
+                draft.text(&rule.recorded_as, failure.value);
+            }
+            for value in found.values {
+                self.observable(rule, value, draft);
             }
         }
-        for pointer in &self.file.text {
-            for value in strings(payload, pointer) {
+        for pointer in &self.text {
+            for value in scalars(payload, pointer) {
                 draft.text(pointer, value);
             }
         }
@@ -268,22 +448,36 @@ impl Mapping {
         Ok(())
     }
 
-    fn severity(&self, value: Option<String>) -> VendorSeverity {
-        match value {
-            Some(value) => match self.file.severity.get(&value) {
-                Some(level) => VendorSeverity {
-                    level: *level,
-                    original: value,
-                },
-                None => named_severity(Some(value), ""),
-            },
-            None => named_severity(None, ""),
+    /// Record one value of an observable rule: an entity when it is valid
+    /// for the kind and, for an IP, of a class the rule allows; else text.
+    fn observable(&self, rule: &ObservableRule, value: String, draft: &mut AlertDraft) {
+        let provenance = Provenance::Field {
+            path: rule.recorded_as.clone(),
+        };
+        let Ok(observable) = Observable::parse(rule.kind, &value, provenance) else {
+            draft.text(&rule.recorded_as, value);
+            return;
+        };
+        if let Some(allow) = &rule.allow {
+            let class = observable.value.parse().ok().map(IpClass::of);
+            if !class.is_some_and(|c| allow.contains(&c)) {
+                draft.text(&rule.recorded_as, value);
+                return;
+            }
         }
+        draft.observable(observable);
     }
 }
 
-fn missing(pointer: &str) -> FormatError {
-    FormatError::Unsupported(format!("missing required field {pointer}"))
+/// A value cut for a message (attackers choose its length).
+fn clip(value: &str) -> String {
+    const MAX: usize = 200;
+    if value.chars().count() <= MAX {
+        return value.to_owned();
+    }
+    let mut cut: String = value.chars().take(MAX).collect();
+    cut.push('…');
+    cut
 }
 
 /// Every value `pointer` reaches: one, none, or with `*` segments many.
@@ -326,27 +520,6 @@ pub fn resolve<'v>(value: &'v Value, pointer: &str) -> Vec<&'v Value> {
             .collect();
     }
     current
-}
-
-/// A string or number as text (other types are not values).
-fn scalar(value: &Value) -> Option<String> {
-    match value {
-        Value::String(s) if !s.trim().is_empty() => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    }
-}
-
-/// Every scalar at `pointer`, flattening arrays.
-fn strings(payload: &Value, pointer: &str) -> Vec<String> {
-    resolve(payload, pointer)
-        .into_iter()
-        .flat_map(|value| match value {
-            Value::Array(items) => items.iter().filter_map(scalar).collect::<Vec<_>>(),
-            other => scalar(other).into_iter().collect(),
-        })
-        .collect()
 }
 
 #[cfg(test)]
