@@ -158,26 +158,39 @@ fn api_response_envelopes_are_read_as_their_lists() {
 fn every_vendor_sample_in_testdata_ingests() {
     use warden_domain::SourceFormat;
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let wazuh = crate::Mapping::load(&repo.join("examples/mappings/wazuh.toml")).expect("mapping");
+    let mappings = ["wazuh", "modsecurity", "azure-firewall"]
+        .map(|name| {
+            crate::Mapping::load(&repo.join(format!("examples/mappings/{name}.toml")))
+                .expect("mapping")
+        })
+        .to_vec();
     let options = ReadOptions {
-        formats: Formats::with_mappings(vec![wazuh]).expect("formats"),
+        formats: Formats::with_mappings(mappings).expect("formats"),
         ..ReadOptions::default()
     };
     let testdata = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata");
     let report = read_paths(std::slice::from_ref(&testdata), &options);
-    assert!(report.errors.is_empty(), "{:#?}", report.errors);
+    // The one error is on purpose: an Azure Firewall connection log that is
+    // no detection, refused by the worked mapping's rule-name regex.
+    assert_eq!(report.errors.len(), 1, "{:#?}", report.errors);
+    assert!(report.errors[0].origin.ends_with("azure-firewall.jsonl:4"));
+    assert!(report.errors[0].reason.contains("fields.rule_name"));
     let count = |format| report.alerts.iter().filter(|a| a.format == format).count();
     assert_eq!(count(SourceFormat::Hayabusa), 4);
     assert_eq!(count(SourceFormat::Falcon), 2);
     assert_eq!(count(SourceFormat::Guardduty), 3);
-    assert_eq!(count(SourceFormat::Mapped), 3);
+    assert_eq!(count(SourceFormat::Mapped), 3 + 3 + 3);
     assert_eq!(count(SourceFormat::Cef), 1);
     assert_eq!(count(SourceFormat::Leef), 2);
-    // Without the mapping, the Wazuh alerts are refused (and kept), not
+    // Without the mappings, the mapped sources are refused (and kept), not
     // guessed at.
     let bare = read_paths(&[testdata.join("mapped")], &ReadOptions::default());
-    assert_eq!(bare.errors.len(), 3);
-    assert!(bare.errors[0].reason.starts_with("unknown alert format"));
+    assert_eq!(bare.errors.len(), 3 + 4 + 3);
+    assert!(
+        bare.errors
+            .iter()
+            .all(|e| e.reason.starts_with("unknown alert format"))
+    );
 }
 
 #[test]

@@ -14,7 +14,7 @@
 //! - `spec.rs`: where a field's values come from (a pointer or a constant)
 //!   and the transforms that shape them (`split`, `first`, `last`,
 //!   `lowercase`, `host_port`, `regex`).
-//! - `time.rs`: the event time's declared form and its default.
+//! - `timestamp.rs`: the event time's declared form and its default.
 //! - `severity.rs`: vendor severities to Warden's levels by exact value,
 //!   prefix or regular expression, with a declared default; an unlisted
 //!   value is warned about once, never read silently as `medium`.
@@ -28,7 +28,7 @@
 
 mod severity;
 mod spec;
-mod time;
+mod timestamp;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -41,7 +41,7 @@ use warden_domain::{
 
 use self::severity::{RawSeverityRules, SeverityRules};
 use self::spec::{Failure, RawSpec, ValueSpec, scalar, scalars};
-use self::time::{TimeError, TimeSpec};
+use self::timestamp::{TimeError, TimeSpec};
 use super::{AlertDraft, FormatError};
 
 /// A loaded, checked mapping.
@@ -105,7 +105,7 @@ struct MappingFile {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Fields {
-    /// The event time (see `time.rs` for `format` and `default`).
+    /// The event time (see `timestamp.rs` for `format` and `default`).
     time: toml::Value,
     rule_name: toml::Value,
     rule_uid: Option<toml::Value>,
