@@ -173,7 +173,11 @@ fn every_vendor_sample_in_testdata_ingests() {
     // The one error is on purpose: an Azure Firewall connection log that is
     // no detection, refused by the worked mapping's rule-name regex.
     assert_eq!(report.errors.len(), 1, "{:#?}", report.errors);
-    assert!(report.errors[0].origin.ends_with("azure-firewall.jsonl:4"));
+    assert!(
+        report.errors[0]
+            .origin
+            .ends_with("azure-firewall/network-rule.jsonl:4")
+    );
     assert!(report.errors[0].reason.contains("fields.rule_name"));
     let count = |format| report.alerts.iter().filter(|a| a.format == format).count();
     assert_eq!(count(SourceFormat::Hayabusa), 4);
@@ -184,8 +188,11 @@ fn every_vendor_sample_in_testdata_ingests() {
     assert_eq!(count(SourceFormat::Leef), 2);
     // Without the mappings, the mapped sources are refused (and kept), not
     // guessed at.
-    let bare = read_paths(&[testdata.join("mapped")], &ReadOptions::default());
-    assert_eq!(bare.errors.len(), 3 + 4 + 3);
+    let bare = read_paths(
+        &["mapped", "modsecurity", "azure-firewall"].map(|dir| testdata.join(dir)),
+        &ReadOptions::default(),
+    );
+    assert_eq!(bare.errors.len(), 3 + 3 + 4);
     assert!(
         bare.errors
             .iter()

@@ -429,8 +429,9 @@ impl Mapping {
         for rule in &self.observables {
             let found = rule.spec.values(payload);
             // INVARIANT (S2): what a transform or the kind's check refuses
-            // stays text: scanned for indicators, never an entity.
-            for failure in found.failed {
+            // stays text: scanned for indicators, never an entity. (A regex
+            // that found nothing refused no value: the field is absent.)
+            for failure in found.failed.into_iter().filter(|f| !f.no_match) {
                 draft.text(&rule.recorded_as, failure.value);
             }
             for value in found.values {

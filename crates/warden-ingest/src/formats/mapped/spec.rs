@@ -124,6 +124,7 @@ impl Transform {
                         failed.push(Failure {
                             transform: self.describe(),
                             value: value.clone(),
+                            no_match: matches!(self, Transform::Regex(_)),
                         });
                     }
                     out
@@ -180,6 +181,9 @@ pub(super) struct Failure {
     pub transform: String,
     /// The value it was given.
     pub value: String,
+    /// A `regex` that found nothing: the value does not hold what the
+    /// field looks for (rather than holding a bad one).
+    pub no_match: bool,
 }
 
 /// A field's source and transforms, checked.
@@ -438,7 +442,8 @@ mod tests {
             out.failed,
             vec![Failure {
                 transform: "host_port".into(),
-                value: "${jndi:ldap://x/a}".into()
+                value: "${jndi:ldap://x/a}".into(),
+                no_match: false,
             }]
         );
     }
@@ -470,6 +475,7 @@ mod tests {
         let miss = spec("/msg", r#"[{ regex = 'ThreatIntel: (.+)' }]"#).values(&doc);
         assert!(miss.values.is_empty());
         assert_eq!(miss.failed[0].transform, "regex \"ThreatIntel: (.+)\"");
+        assert!(miss.failed[0].no_match);
     }
 
     #[test]

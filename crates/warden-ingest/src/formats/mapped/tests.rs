@@ -224,9 +224,7 @@ fn every_example_mapping_loads() {
 #[test]
 fn the_modsecurity_mapping_reads_waf_transactions() {
     let formats = formats_of(MODSECURITY, "modsecurity.toml");
-    let samples = jsonl(include_str!(
-        "../../../testdata/mapped/modsecurity-audit.jsonl"
-    ));
+    let samples = jsonl(include_str!("../../../testdata/modsecurity/audit.jsonl"));
 
     let sqli = read(&formats, &samples[0]).expect("normalises");
     assert_eq!(sqli.product, "ModSecurity");
@@ -311,7 +309,7 @@ fn the_modsecurity_mapping_reads_waf_transactions() {
 fn the_azure_firewall_mapping_reads_idps_and_threat_intel_hits() {
     let formats = formats_of(AZURE_FIREWALL, "azure-firewall.toml");
     let samples = jsonl(include_str!(
-        "../../../testdata/mapped/azure-firewall.jsonl"
+        "../../../testdata/azure-firewall/network-rule.jsonl"
     ));
 
     let idps = read(&formats, &samples[0]).expect("normalises");
@@ -386,10 +384,8 @@ fn the_azure_firewall_mapping_reads_idps_and_threat_intel_hits() {
 #[test]
 fn unlisted_severities_are_the_declared_default_and_reported_once() {
     let formats = formats_of(MODSECURITY, "modsecurity.toml");
-    let mut sample = jsonl(include_str!(
-        "../../../testdata/mapped/modsecurity-audit.jsonl"
-    ))
-    .swap_remove(0);
+    let mut sample =
+        jsonl(include_str!("../../../testdata/modsecurity/audit.jsonl")).swap_remove(0);
     let mut with_severity = |severity: &str| {
         sample["transaction"]["messages"][0]["details"]["severity"] = json!(severity);
         read(&formats, &sample).expect("normalises").severity
@@ -415,10 +411,8 @@ fn unlisted_severities_are_the_declared_default_and_reported_once() {
 #[test]
 fn unusable_values_name_the_mapping_the_field_and_the_value() {
     let formats = formats_of(MODSECURITY, "modsecurity.toml");
-    let mut sample = jsonl(include_str!(
-        "../../../testdata/mapped/modsecurity-audit.jsonl"
-    ))
-    .swap_remove(0);
+    let mut sample =
+        jsonl(include_str!("../../../testdata/modsecurity/audit.jsonl")).swap_remove(0);
     sample["transaction"]["response"]["headers"]["Date"] = json!("yesterday at noon");
     let err = read(&formats, &sample).expect_err("bad date").to_string();
     assert_eq!(
