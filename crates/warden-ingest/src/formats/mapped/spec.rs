@@ -503,3 +503,43 @@ mod tests {
         assert!(ValueSpec::new(Some("/x".into()), Some("y".into()), &[]).is_err());
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// `host_port` gives back the host of any `host:port`, `host:`,
+        /// `[v6]:port` or bare host, and never panics on other text.
+        #[test]
+        fn host_port_round_trips(
+            host in "[a-z0-9]([a-z0-9.-]{0,30}[a-z0-9])?",
+            v6 in any::<std::net::Ipv6Addr>(),
+            port in prop::option::of(any::<u16>()),
+            noise in "\\PC{0,40}",
+        ) {
+            let port = port.map(|p| p.to_string()).unwrap_or_default();
+            prop_assert_eq!(host_of(&format!("{host}:{port}")), Some(host.clone()));
+            prop_assert_eq!(host_of(&host), Some(host.clone()));
+            prop_assert_eq!(host_of(&format!("[{v6}]:{port}")), Some(v6.to_string()));
+            prop_assert_eq!(host_of(&v6.to_string()), Some(v6.to_string()));
+            let _ = host_of(&noise);
+        }
+
+        /// `split` then `first`/`last` pick the ends of the list as written.
+        #[test]
+        fn split_first_last_pick_the_ends(items in prop::collection::vec("[a-z0-9.]{1,12}", 1..6)) {
+            let doc = serde_json::json!({"v": items.join(" , ")});
+            let spec = |t: &str| {
+                let list: toml::Table = toml::from_str(&format!("t = {t}")).expect("toml");
+                let items = list.get("t").and_then(toml::Value::as_array).cloned().unwrap_or_default();
+                ValueSpec::new(Some("/v".into()), None, &items).expect("spec")
+            };
+            prop_assert_eq!(spec(r#"[{ split = "," }]"#).values(&doc).values, items.clone());
+            prop_assert_eq!(spec(r#"[{ split = "," }, "first"]"#).values(&doc).values, vec![items[0].clone()]);
+            prop_assert_eq!(spec(r#"[{ split = "," }, "last"]"#).values(&doc).values, vec![items[items.len() - 1].clone()]);
+        }
+    }
+}

@@ -244,11 +244,18 @@ fn the_modsecurity_mapping_reads_waf_transactions() {
     );
     assert_eq!(sqli.attacks[0].id, "T1190");
     assert_eq!(sqli.attacks[0].tactics, vec!["Initial Access"]);
-    // The TCP peer, the last X-Forwarded-For hop (the first, 127.0.0.1, is
-    // the client's word and not allowed), and the server.
+    // The last X-Forwarded-For hop (the first, 127.0.0.1, is the client's
+    // word and not allowed) and the server; the TCP peer is the proxy's
+    // private address, which the mapping does not allow: text only.
     assert_eq!(
         values(&sqli, ObservableKind::Ip),
-        vec!["10.20.0.5", "10.20.1.30", "198.51.100.23"]
+        vec!["10.20.1.30", "198.51.100.23"]
+    );
+    assert!(
+        sqli.observables
+            .iter()
+            .filter(|o| o.value == "10.20.0.5" || o.value == "127.0.0.1")
+            .all(|o| !o.is_structured())
     );
     assert_eq!(
         provenance(&sqli, ObservableKind::Domain),
@@ -297,7 +304,7 @@ fn the_modsecurity_mapping_reads_waf_transactions() {
     // A Host header holding an address is the target IP, not a domain.
     assert_eq!(
         values(&scan, ObservableKind::Ip),
-        vec!["10.20.0.5", "10.20.1.30", "192.0.2.44", "203.0.113.10"]
+        vec!["10.20.1.30", "192.0.2.44", "203.0.113.10"]
     );
     assert!(scan.structured(ObservableKind::Domain).next().is_none());
 }
