@@ -5,12 +5,22 @@
 //!
 //! - [`CaseReader`] and [`Store`]: the storage interface, split so that code
 //!   which may only look (assessors, reports) can be handed a reader that
-//!   cannot write.
+//!   cannot write. [`AuthStore`] holds the server's sign-in state, and
+//!   [`Backend`] is all three, what a replica opens.
 //! - [`sqlite`]: the embedded backend (SQLite through sqlx) with its own
-//!   migrations under `migrations/sqlite/`. A PostgreSQL backend is a second
-//!   implementation of the same traits with its own migrations.
+//!   migrations under `migrations/sqlite/`.
+//! - [`postgres`]: the scale-out backend (PostgreSQL, shared by replicas)
+//!   with its own migrations under `migrations/postgres/`; appends to the
+//!   audit log from every replica form one sequence under an advisory
+//!   lock. `postgres::testing` (feature `test-support`) gives each test a
+//!   schema of its own.
+//! - [`location`]: `[store] url` / `WARDEN_STORE_URL` parsed into one of
+//!   the two, and opened.
+//! - `codec`: how both write times, JSON bodies and ids as text, so their
+//!   rows are interchangeable.
+//! - [`copy`]: an embedded store copied into PostgreSQL (`warden migrate`).
 //! - `conformance`: the behaviour every backend must show, as functions the
-//!   backends' tests call.
+//!   backends' tests call; both run it unchanged.
 //!
 //! The traits speak in domain types and plain values: no SQL, no
 //! backend-specific types, no assumptions about how ids or times are stored.
@@ -23,10 +33,16 @@ use warden_domain::{
     RequestStatus, Review,
 };
 
+mod codec;
 pub mod conformance;
+pub mod copy;
+pub mod location;
 pub mod merkle;
+pub mod postgres;
 pub mod sqlite;
 
+pub use location::{StoreUrl, open};
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
 /// What can go wrong talking to a store.
@@ -469,3 +485,11 @@ pub trait AuthStore: Send + Sync {
     /// Revoke a token by name; false when there is none or it was revoked.
     async fn revoke_api_token(&self, name: &str, at: OffsetDateTime) -> Result<bool, StoreError>;
 }
+
+/// Everything a replica needs from its store: cases, control plane, audit
+/// log and sign-in state. Both backends are one; commands and the server
+/// hold an `Arc<dyn Backend>` and hand it on as `Arc<dyn Store>` where less
+/// is needed.
+pub trait Backend: Store + AuthStore + std::fmt::Debug {}
+
+impl<T: Store + AuthStore + std::fmt::Debug + ?Sized> Backend for T {}

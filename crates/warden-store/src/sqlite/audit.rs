@@ -4,43 +4,13 @@
 use sqlx::sqlite::{SqliteConnection, SqlitePool, SqliteRow};
 use sqlx::{Row, Sqlite, Transaction};
 
-use super::{parse_case_id, parse_ts, ts};
+use crate::codec::{corrupt, hash_of, leaf_of, parse_case_id, parse_ts, to_i64, to_u64, ts};
 use crate::merkle::{self, Hash};
 use crate::{
     AuditAppend, AuditLeafRow, AuditQuery, AuditRow, NewAuditRow, StoreError, StoredCheckpoint,
 };
 
 const ROW_COLUMNS: &str = "seq, at, actor, stage, kind, case_id, entry, leaf_hash";
-
-fn corrupt(what: &str, reason: impl Into<String>) -> StoreError {
-    StoreError::Corrupt {
-        what: what.to_owned(),
-        reason: reason.into(),
-    }
-}
-
-fn to_i64(value: u64, what: &str) -> Result<i64, StoreError> {
-    i64::try_from(value).map_err(|_| corrupt(what, format!("{value} is out of range")))
-}
-
-fn to_u64(value: i64, what: &str) -> Result<u64, StoreError> {
-    u64::try_from(value).map_err(|_| corrupt(what, format!("negative: {value}")))
-}
-
-fn hash_of(bytes: &[u8], what: &str) -> Result<Hash, StoreError> {
-    <[u8; 32]>::try_from(bytes)
-        .map(Hash)
-        .map_err(|_| corrupt(what, format!("{} bytes, not 32", bytes.len())))
-}
-
-fn leaf_of(row: &NewAuditRow) -> Result<Hash, StoreError> {
-    let mut bytes = [0_u8; 32];
-    hex::decode_to_slice(&row.leaf_hash, &mut bytes).map_err(|_| StoreError::Corrupt {
-        what: "new audit entry".into(),
-        reason: format!("leaf hash {:?} is not 64 hex digits", row.leaf_hash),
-    })?;
-    Ok(Hash(bytes))
-}
 
 pub(super) fn audit_row(row: &SqliteRow) -> Result<AuditRow, StoreError> {
     // `try_get`: a tampered row may hold a value of another type.

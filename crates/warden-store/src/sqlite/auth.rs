@@ -3,7 +3,7 @@
 use sqlx::{Row, SqlitePool};
 use time::OffsetDateTime;
 
-use super::{decode, encode, parse_ts, ts};
+use crate::codec::{decode, encode, parse_ts, ts};
 use crate::{ApiToken, Session, StoreError};
 
 pub(super) async fn add_session(pool: &SqlitePool, session: &Session) -> Result<(), StoreError> {

@@ -9,7 +9,7 @@ use warden_domain::{
     Approval, ApprovalRequest, Autonomy, CaseId, ProposalHash, RequestStatus, Review,
 };
 
-use super::{decode, encode, parse_case_id, parse_ts, ts};
+use crate::codec::{decode, encode, parse_case_id, parse_ts, ts};
 use crate::{Pause, Person, StoreError, UnfinishedExecution};
 
 pub(super) async fn approval_request(

@@ -16,7 +16,6 @@ use sqlx::sqlite::{
 };
 use sqlx::{Row, SqlSafeStr};
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 use warden_domain::{
     Alert, AlertId, Approval, ApprovalRequest, Assessment, Autonomy, Case, CaseId, CaseState,
     Decision, Evidence, EvidenceGap, Execution, ObservableKind, ProposalHash, RequestStatus,
@@ -28,6 +27,8 @@ use crate::{
     DeadLetter, GLOBAL_SCOPE, MAX_RELATED_ENTITIES, NewAuditRow, Pause, Person, RelatedCase,
     Session, Store, StoreError, StoredCheckpoint, UnfinishedExecution, merkle,
 };
+
+use crate::codec::{decode, encode, parse_ts, ts};
 
 mod audit;
 mod auth;
@@ -143,33 +144,6 @@ impl SqliteStore {
     }
 }
 
-fn ts(at: OffsetDateTime) -> Result<String, StoreError> {
-    at.to_offset(time::UtcOffset::UTC)
-        .format(&Rfc3339)
-        .map_err(|e| StoreError::Corrupt {
-            what: "timestamp".into(),
-            reason: e.to_string(),
-        })
-}
-
-fn parse_ts(text: &str) -> Result<OffsetDateTime, StoreError> {
-    OffsetDateTime::parse(text, &Rfc3339).map_err(|e| StoreError::Corrupt {
-        what: format!("timestamp {text:?}"),
-        reason: e.to_string(),
-    })
-}
-
-fn encode<T: serde::Serialize>(what: &'static str, value: &T) -> Result<String, StoreError> {
-    serde_json::to_string(value).map_err(|source| StoreError::Encode { what, source })
-}
-
-fn decode<T: serde::de::DeserializeOwned>(what: &str, body: &str) -> Result<T, StoreError> {
-    serde_json::from_str(body).map_err(|e| StoreError::Corrupt {
-        what: what.to_owned(),
-        reason: e.to_string(),
-    })
-}
-
 fn dead_letter_row(row: &sqlx::sqlite::SqliteRow) -> Result<DeadLetter, StoreError> {
     Ok(DeadLetter {
         id: row.get(0),
@@ -218,13 +192,6 @@ SELECT p.id, c.body,
 FROM picked AS p
 JOIN cases AS c ON c.id = p.id
 ORDER BY p.created DESC, p.id DESC";
-
-fn parse_case_id(text: &str) -> Result<CaseId, StoreError> {
-    CaseId::parse(text).map_err(|e| StoreError::Corrupt {
-        what: format!("case id {text:?}"),
-        reason: e.to_string(),
-    })
-}
 
 #[async_trait]
 impl CaseReader for SqliteStore {
