@@ -1,5 +1,7 @@
+use sqlx::{Postgres, Sqlite};
 use warden_domain::{FixedClock, Stage};
-use warden_store::{CaseReader, SqliteStore};
+use warden_store::postgres::testing::TestSchema;
+use warden_store::{Backend, PgStore, SqliteStore};
 
 use super::*;
 
@@ -9,15 +11,110 @@ async fn log() -> (Arc<SqliteStore>, StoreAuditLog<SqliteStore>) {
     (store.clone(), StoreAuditLog::new(store, clock))
 }
 
-/// A log on a database file (durable appends, a pool of connections), as
-/// concurrency tests need.
-async fn file_log(dir: &std::path::Path) -> (Arc<SqliteStore>, Arc<StoreAuditLog<SqliteStore>>) {
-    let store = Arc::new(SqliteStore::open(&dir.join("w.db")).await.expect("store"));
-    let log = Arc::new(StoreAuditLog::new(
-        store.clone(),
-        Arc::new(warden_domain::SystemClock),
-    ));
-    (store, log)
+/// The database under a test's store, for tampering with it directly.
+enum Raw {
+    Sqlite(sqlx::Pool<Sqlite>),
+    Postgres(sqlx::Pool<Postgres>),
+}
+
+/// A store for a test that runs on both backends, with what keeps it
+/// alive (a temporary directory, a PostgreSQL schema).
+struct TestStore {
+    store: Arc<dyn Backend>,
+    raw: Raw,
+    _dir: Option<tempfile::TempDir>,
+    _schema: Option<TestSchema>,
+}
+
+impl TestStore {
+    async fn sqlite_memory() -> Self {
+        let store = Arc::new(SqliteStore::in_memory().await.expect("store"));
+        Self {
+            raw: Raw::Sqlite(store.pool().clone()),
+            store,
+            _dir: None,
+            _schema: None,
+        }
+    }
+
+    /// A database file: durable appends, a pool of connections, as
+    /// concurrency tests need.
+    async fn sqlite_file() -> Self {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = Arc::new(
+            SqliteStore::open(&dir.path().join("w.db"))
+                .await
+                .expect("store"),
+        );
+        Self {
+            raw: Raw::Sqlite(store.pool().clone()),
+            store,
+            _dir: Some(dir),
+            _schema: None,
+        }
+    }
+
+    /// A fresh PostgreSQL schema; `None` when the server is unreachable and
+    /// not required (`WARDEN_REQUIRE_POSTGRES=1` fails instead).
+    async fn postgres(test: &str) -> Option<Self> {
+        let schema = match TestSchema::create(test).await {
+            Ok(schema) => schema?,
+            Err(why) => panic!("{why}"),
+        };
+        let store: Arc<PgStore> = Arc::new(schema.store().await.expect("store"));
+        Some(Self {
+            raw: Raw::Postgres(store.pool().clone()),
+            store,
+            _dir: None,
+            _schema: Some(schema),
+        })
+    }
+
+    fn log(&self) -> StoreAuditLog<dyn Backend> {
+        StoreAuditLog::new(
+            self.store.clone(),
+            Arc::new(FixedClock::new(OffsetDateTime::UNIX_EPOCH)),
+        )
+    }
+
+    /// Run `sql` on the database directly (`$1`-style parameters work on
+    /// both).
+    async fn execute(&self, sql: &str) {
+        let sql = sqlx::AssertSqlSafe(sql.to_owned());
+        match &self.raw {
+            Raw::Sqlite(pool) => sqlx::query(sql).execute(pool).await.map(|_| ()),
+            Raw::Postgres(pool) => sqlx::query(sql).execute(pool).await.map(|_| ()),
+        }
+        .expect("statement");
+    }
+
+    /// Drop append-only triggers (`<table>_no_<what>`), as someone with
+    /// write access to the database would.
+    async fn drop_triggers(&self, triggers: &[&str]) {
+        for trigger in triggers {
+            let table = trigger.rsplit_once("_no_").expect("trigger name").0;
+            match &self.raw {
+                Raw::Sqlite(_) => self.execute(&format!("DROP TRIGGER {trigger}")).await,
+                Raw::Postgres(_) => {
+                    self.execute(&format!("DROP TRIGGER {trigger} ON {table}"))
+                        .await;
+                }
+            }
+        }
+    }
+}
+
+/// A test of `$check` on PostgreSQL, named `$name`.
+macro_rules! on_postgres {
+    ($name:ident, $check:ident) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $name() {
+            let Some(t) = TestStore::postgres(stringify!($name)).await else {
+                return;
+            };
+            $check(t).await;
+        }
+    };
 }
 
 fn escalated(n: u64) -> AuditEvent {
@@ -29,7 +126,16 @@ fn escalated(n: u64) -> AuditEvent {
 
 #[tokio::test]
 async fn appends_are_ordered_typed_and_hashed() {
-    let (store, log) = log().await;
+    check_appends_are_ordered_typed_and_hashed(TestStore::sqlite_memory().await).await;
+}
+
+on_postgres!(
+    pg_appends_are_ordered_typed_and_hashed,
+    check_appends_are_ordered_typed_and_hashed
+);
+
+async fn check_appends_are_ordered_typed_and_hashed(t: TestStore) {
+    let (store, log) = (t.store.clone(), t.log());
     let case_id = CaseId::new();
     let first = log
         .append(
@@ -66,8 +172,16 @@ fn leaf_hash_is_rfc6962() {
 /// sequence number and the tree covers them all.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_appends_are_group_committed_without_loss() {
-    let dir = tempfile::tempdir().expect("dir");
-    let (store, log) = file_log(dir.path()).await;
+    check_concurrent_appends_are_group_committed_without_loss(TestStore::sqlite_file().await).await;
+}
+
+on_postgres!(
+    pg_concurrent_appends_are_group_committed_without_loss,
+    check_concurrent_appends_are_group_committed_without_loss
+);
+
+async fn check_concurrent_appends_are_group_committed_without_loss(t: TestStore) {
+    let (store, log) = (t.store.clone(), Arc::new(t.log()));
     let mut tasks = Vec::new();
     for n in 0..200 {
         let log = log.clone();
@@ -91,7 +205,17 @@ async fn concurrent_appends_are_group_committed_without_loss() {
 
 #[tokio::test]
 async fn checkpoints_are_signed_every_n_entries_and_on_demand() {
-    let (store, log) = log().await;
+    check_checkpoints_are_signed_every_n_entries_and_on_demand(TestStore::sqlite_memory().await)
+        .await;
+}
+
+on_postgres!(
+    pg_checkpoints_are_signed_every_n_entries_and_on_demand,
+    check_checkpoints_are_signed_every_n_entries_and_on_demand
+);
+
+async fn check_checkpoints_are_signed_every_n_entries_and_on_demand(t: TestStore) {
+    let (store, log) = (t.store.clone(), t.log());
     let dir = tempfile::tempdir().expect("dir");
     let file = dir.path().join("checkpoint");
     let key = LogKey::generate("warden.test/audit").expect("key").0;
@@ -129,7 +253,17 @@ async fn checkpoints_are_signed_every_n_entries_and_on_demand() {
 
 #[tokio::test]
 async fn proofs_from_the_store_verify_with_the_public_key_alone() {
-    let (store, log) = log().await;
+    check_proofs_from_the_store_verify_with_the_public_key_alone(TestStore::sqlite_memory().await)
+        .await;
+}
+
+on_postgres!(
+    pg_proofs_from_the_store_verify_with_the_public_key_alone,
+    check_proofs_from_the_store_verify_with_the_public_key_alone
+);
+
+async fn check_proofs_from_the_store_verify_with_the_public_key_alone(t: TestStore) {
+    let (store, log) = (t.store.clone(), t.log());
     let key = LogKey::generate("warden.test/audit").expect("key").0;
     let public = key.public().clone();
     let log = log.with_checkpointer(Checkpointer::new(key, 1000));
@@ -179,7 +313,17 @@ async fn proofs_from_the_store_verify_with_the_public_key_alone() {
 /// the store alone; a checkpoint kept elsewhere catches it.
 #[tokio::test]
 async fn a_checkpoint_kept_elsewhere_catches_a_truncated_log() {
-    let (store, log) = log().await;
+    check_a_checkpoint_kept_elsewhere_catches_a_truncated_log(TestStore::sqlite_memory().await)
+        .await;
+}
+
+on_postgres!(
+    pg_a_checkpoint_kept_elsewhere_catches_a_truncated_log,
+    check_a_checkpoint_kept_elsewhere_catches_a_truncated_log
+);
+
+async fn check_a_checkpoint_kept_elsewhere_catches_a_truncated_log(t: TestStore) {
+    let (store, log) = (t.store.clone(), t.log());
     let key = LogKey::generate("warden.test/audit").expect("key").0;
     let public = key.public().clone();
     let dir = tempfile::tempdir().expect("dir");
@@ -196,23 +340,19 @@ async fn a_checkpoint_kept_elsewhere_catches_a_truncated_log() {
         .expect("sign")
         .expect("checkpoint")
         .note;
-    for statement in [
-        "DROP TRIGGER audit_log_no_delete",
-        "DROP TRIGGER audit_tree_no_delete",
-        "DROP TRIGGER audit_checkpoints_no_delete",
-        "DELETE FROM audit_log WHERE seq > 7",
-        "DELETE FROM audit_checkpoints",
-    ] {
-        sqlx::query(statement)
-            .execute(store.pool())
-            .await
-            .expect(statement);
-    }
-    sqlx::query("DELETE FROM audit_tree WHERE idx >= ?")
-        .bind(i64::try_from(warden_store::merkle::stored_hash_count(7)).expect("count"))
-        .execute(store.pool())
-        .await
-        .expect("truncate tree");
+    t.drop_triggers(&[
+        "audit_log_no_delete",
+        "audit_tree_no_delete",
+        "audit_checkpoints_no_delete",
+    ])
+    .await;
+    t.execute("DELETE FROM audit_log WHERE seq > 7").await;
+    t.execute("DELETE FROM audit_checkpoints").await;
+    t.execute(&format!(
+        "DELETE FROM audit_tree WHERE idx >= {}",
+        warden_store::merkle::stored_hash_count(7)
+    ))
+    .await;
     let alone = verify::verify(store.as_ref(), &public)
         .await
         .expect("verify");
@@ -242,8 +382,16 @@ async fn a_checkpoint_kept_elsewhere_catches_a_truncated_log() {
 /// others panic or lose their answer.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancelled_appenders_do_not_break_the_others() {
-    let dir = tempfile::tempdir().expect("dir");
-    let (store, log) = file_log(dir.path()).await;
+    check_cancelled_appenders_do_not_break_the_others(TestStore::sqlite_file().await).await;
+}
+
+on_postgres!(
+    pg_cancelled_appenders_do_not_break_the_others,
+    check_cancelled_appenders_do_not_break_the_others
+);
+
+async fn check_cancelled_appenders_do_not_break_the_others(t: TestStore) {
+    let (store, log) = (t.store.clone(), Arc::new(t.log()));
     for round in 0..40_u64 {
         let mut tasks = Vec::new();
         for n in 0..8_u64 {
@@ -348,7 +496,19 @@ fn run_started() -> AuditEvent {
 /// the store alone verifies, the witness does not.
 #[tokio::test]
 async fn a_rewritten_and_re_signed_log_fails_verify_against_a_witness() {
-    let (store, log) = log().await;
+    check_a_rewritten_and_re_signed_log_fails_verify_against_a_witness(
+        TestStore::sqlite_memory().await,
+    )
+    .await;
+}
+
+on_postgres!(
+    pg_a_rewritten_and_re_signed_log_fails_verify_against_a_witness,
+    check_a_rewritten_and_re_signed_log_fails_verify_against_a_witness
+);
+
+async fn check_a_rewritten_and_re_signed_log_fails_verify_against_a_witness(t: TestStore) {
+    let (store, log) = (t.store.clone(), t.log());
     let key_dir = tempfile::tempdir().expect("dir");
     let key = LogKey::create_files(key_dir.path(), "warden.test/audit").expect("key");
     let public = key.public().clone();
@@ -374,23 +534,19 @@ async fn a_rewritten_and_re_signed_log_fails_verify_against_a_witness() {
 
     // The rewrite: entry 5 onwards replaced (entry 5 changed, the rest
     // appended again), checkpoints deleted, the tree rebuilt by the store.
-    for statement in [
-        "DROP TRIGGER audit_log_no_delete",
-        "DROP TRIGGER audit_tree_no_delete",
-        "DROP TRIGGER audit_checkpoints_no_delete",
-        "DELETE FROM audit_log WHERE seq >= 5",
-        "DELETE FROM audit_checkpoints",
-    ] {
-        sqlx::query(statement)
-            .execute(store.pool())
-            .await
-            .expect(statement);
-    }
-    sqlx::query("DELETE FROM audit_tree WHERE idx >= ?")
-        .bind(i64::try_from(warden_store::merkle::stored_hash_count(4)).expect("count"))
-        .execute(store.pool())
-        .await
-        .expect("truncate tree");
+    t.drop_triggers(&[
+        "audit_log_no_delete",
+        "audit_tree_no_delete",
+        "audit_checkpoints_no_delete",
+    ])
+    .await;
+    t.execute("DELETE FROM audit_log WHERE seq >= 5").await;
+    t.execute("DELETE FROM audit_checkpoints").await;
+    t.execute(&format!(
+        "DELETE FROM audit_tree WHERE idx >= {}",
+        warden_store::merkle::stored_hash_count(4)
+    ))
+    .await;
     // Re-signed with the data directory's key (the attacker's
     // configuration names no witness).
     let stolen = LogKey::load(&key_dir.path().join(signing::PRIVATE_KEY_FILE)).expect("key");
@@ -442,4 +598,50 @@ async fn a_rewritten_and_re_signed_log_fails_verify_against_a_witness() {
         .await
         .expect("append");
     assert!(honest.checkpoint().await.is_err());
+}
+
+/// Two replicas, each with its own pool and its own group-committing log,
+/// appending at once: one sequence without gaps or duplicates, one tree,
+/// and the checkpoints one of them signs meanwhile verify over it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pg_two_replicas_group_commit_into_one_log() {
+    let Some(t) = TestStore::postgres("pg_two_replicas").await else {
+        return;
+    };
+    let schema = t._schema.as_ref().expect("schema");
+    let other: Arc<dyn Backend> = Arc::new(schema.store().await.expect("second replica"));
+    let key = LogKey::generate("warden.test/audit").expect("key").0;
+    let public = key.public().clone();
+    let logs = [
+        Arc::new(t.log().with_checkpointer(Checkpointer::new(key, 50))),
+        Arc::new(StoreAuditLog::new(
+            other.clone(),
+            Arc::new(warden_domain::SystemClock),
+        )),
+    ];
+    let mut tasks = Vec::new();
+    for n in 0..300_u64 {
+        let log = logs[(n % 2) as usize].clone();
+        tasks.push(tokio::spawn(async move {
+            log.append("system:test", escalated(n)).await
+        }));
+    }
+    let mut seqs = Vec::new();
+    for task in tasks {
+        seqs.push(task.await.expect("join").expect("append").seq);
+    }
+    seqs.sort_unstable();
+    assert_eq!(seqs, (1..=300).collect::<Vec<u64>>());
+    let signed = logs[0]
+        .checkpoint()
+        .await
+        .expect("sign")
+        .expect("checkpoint");
+    assert_eq!(signed.size, 300);
+    let report = verify::verify(other.as_ref(), &public)
+        .await
+        .expect("verify");
+    assert!(report.ok(), "{report:?}");
+    assert_eq!(report.entries, 300);
+    assert_eq!(report.root, signed.root);
 }

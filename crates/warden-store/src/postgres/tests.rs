@@ -345,3 +345,136 @@ async fn an_unreachable_server_is_named_without_its_password() {
         "{message}"
     );
 }
+
+/// An embedded store copied into PostgreSQL reads back the same through
+/// every reader call, keeps its audit tree and checkpoints, refuses a
+/// second copy on top, and keeps working afterwards.
+#[tokio::test]
+async fn pg_copy_from_sqlite_reads_back_the_same() {
+    let Some(schema) = schema("pg_copy").await else {
+        return;
+    };
+    let sqlite = crate::SqliteStore::in_memory().await.expect("sqlite");
+    crate::conformance::run_all(&sqlite)
+        .await
+        .expect("conformance on sqlite");
+    let now = OffsetDateTime::now_utc();
+    sqlite
+        .add_session(&Session {
+            token_hash: "f".repeat(64),
+            person: "bob".into(),
+            csrf_token: "c".into(),
+            created_at: now,
+            expires_at: now + time::Duration::hours(1),
+        })
+        .await
+        .expect("session");
+    let pg = schema.store().await.expect("open");
+    let report = crate::copy::sqlite_to_postgres(&sqlite, &pg)
+        .await
+        .expect("copy");
+    let audit = report
+        .tables
+        .iter()
+        .find(|(name, _)| *name == "audit_log")
+        .map(|(_, n)| *n);
+    assert_eq!(audit, Some(sqlite.audit_size().await.expect("size")));
+
+    assert_eq!(
+        pg.audit_rows(None).await.expect("pg rows"),
+        sqlite.audit_rows(None).await.expect("sqlite rows")
+    );
+    assert_eq!(
+        pg.audit_tree().await.expect("pg tree"),
+        sqlite.audit_tree().await.expect("sqlite tree")
+    );
+    assert_eq!(
+        pg.checkpoints().await.expect("pg"),
+        sqlite.checkpoints().await.expect("sqlite")
+    );
+    // Compared as sets: SQLite orders the case list by the RFC 3339 text,
+    // which puts "00:00:00.25Z" before "00:00:00Z"; PostgreSQL orders by
+    // the instant, as the contract says ("most recently updated first").
+    let by_id = |mut cases: Vec<warden_domain::Case>| {
+        cases.sort_by_key(|c| c.id.to_string());
+        cases
+    };
+    let cases = by_id(sqlite.cases(1_000).await.expect("cases"));
+    assert!(!cases.is_empty());
+    assert_eq!(by_id(pg.cases(1_000).await.expect("pg cases")), cases);
+    for case in &cases {
+        assert_eq!(
+            pg.alerts_of_case(case.id).await.expect("pg"),
+            sqlite.alerts_of_case(case.id).await.expect("sqlite")
+        );
+        assert_eq!(
+            pg.evidence_of_case(case.id).await.expect("pg"),
+            sqlite.evidence_of_case(case.id).await.expect("sqlite")
+        );
+        assert_eq!(
+            pg.notes_of_case(case.id).await.expect("pg"),
+            sqlite.notes_of_case(case.id).await.expect("sqlite")
+        );
+        assert_eq!(
+            pg.executions_of_case(case.id).await.expect("pg"),
+            sqlite.executions_of_case(case.id).await.expect("sqlite")
+        );
+        assert_eq!(
+            pg.gaps_of_case(case.id).await.expect("pg"),
+            sqlite.gaps_of_case(case.id).await.expect("sqlite")
+        );
+    }
+    assert_eq!(
+        pg.approval_requests(None, None).await.expect("pg"),
+        sqlite.approval_requests(None, None).await.expect("sqlite")
+    );
+    assert_eq!(
+        pg.unfinished_executions().await.expect("pg"),
+        sqlite.unfinished_executions().await.expect("sqlite")
+    );
+    assert_eq!(
+        pg.people().await.expect("pg"),
+        sqlite.people().await.expect("sqlite")
+    );
+    assert_eq!(
+        pg.dead_letters().await.expect("pg"),
+        sqlite.dead_letters().await.expect("sqlite")
+    );
+    assert_eq!(
+        pg.reviews("endpoint-malware", 10).await.expect("pg"),
+        sqlite
+            .reviews("endpoint-malware", 10)
+            .await
+            .expect("sqlite")
+    );
+    assert_eq!(
+        pg.session(&"f".repeat(64)).await.expect("pg"),
+        sqlite.session(&"f".repeat(64)).await.expect("sqlite")
+    );
+    let host = vec![(ObservableKind::Host, "rel-host-1".to_owned())];
+    assert_eq!(
+        pg.related_cases(&host, None, 10).await.expect("pg"),
+        sqlite.related_cases(&host, None, 10).await.expect("sqlite")
+    );
+
+    // Not on top of data.
+    let again = crate::copy::sqlite_to_postgres(&sqlite, &pg).await;
+    assert!(again.is_err(), "a second copy was accepted");
+
+    // Identity columns continue after the copied rows, and appends extend
+    // the copied tree.
+    let case = cases.first().expect("a case");
+    let note = CaseNote {
+        author: "after".into(),
+        text: "copy".into(),
+        created_at: now,
+    };
+    pg.add_note(case.id, &note).await.expect("note after copy");
+    assert_eq!(
+        pg.notes_of_case(case.id).await.expect("notes").last(),
+        Some(&note)
+    );
+    let size = pg.audit_size().await.expect("size");
+    let appended = pg.append_audit(&[audit_row(9_999)]).await.expect("append");
+    assert_eq!(appended.first_seq, size + 1);
+}
