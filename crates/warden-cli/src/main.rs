@@ -80,6 +80,8 @@ enum Command {
     Audit(commands::audit::Args),
     /// Run the API, the web UI and the workers (triage, executor, checkpoints).
     Serve(commands::serve::Args),
+    /// What `warden serve` takes alerts from: listeners, pull sources, the stream.
+    Intake(commands::intake::Args),
     /// API tokens for integrations: add (secret printed once), list, revoke.
     Token(commands::token::Args),
 }
@@ -117,6 +119,7 @@ fn main() -> ExitCode {
                 commands::replay::run(&cli.data_dir, cli.config.as_deref(), args).await
             }
             Command::Actions(args) => commands::actions::run(&args),
+            Command::Intake(args) => commands::intake::run(&cli.data_dir, &args),
             Command::Deadletter(args) => {
                 commands::deadletter::run(&cli.data_dir, cli.config.as_deref(), args).await
             }

@@ -219,3 +219,133 @@ fn serve_triages_pushed_alerts_and_stops_gracefully() {
         "the secret is not in the log"
     );
 }
+
+/// `warden intake status` while `warden serve` runs and after it stopped:
+/// each syslog listener's counts, and the shared alert stream (NATS at
+/// 127.0.0.1:4222) with its backlog, read from the snapshot the server
+/// writes to the data directory.
+#[test]
+fn intake_status_shows_each_listener_and_the_stream_while_running_and_after() {
+    let nats = (
+        std::net::TcpStream::connect_timeout(
+            &"127.0.0.1:4222".parse().unwrap(),
+            Duration::from_secs(2),
+        )
+        .is_ok(),
+        std::env::var("WARDEN_REQUIRE_NATS").is_ok_and(|v| v == "1"),
+    );
+    match nats {
+        (true, _) => {}
+        (false, true) => {
+            panic!("NATS is required (WARDEN_REQUIRE_NATS=1) but 127.0.0.1:4222 is down")
+        }
+        (false, false) => {
+            println!("skipping: no NATS server at 127.0.0.1:4222");
+            return;
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    assert!(warden(&data, &["init"]).status.success());
+    let before = warden(&data, &["intake", "status"]);
+    assert!(before.status.success());
+    assert!(
+        stdout(&before).contains("no `warden serve` has run"),
+        "{}",
+        stdout(&before)
+    );
+
+    let tag = std::process::id();
+    let mut toml = std::fs::read_to_string(data.join("warden.toml")).unwrap();
+    toml.push_str(&format!(
+        "\n[intake.syslog]\nlisten = [\"udp://127.0.0.1:0\"]\n\n\
+         [queue]\nstream = \"WARDEN_CLI_TEST_{tag}\"\nsubject = \"warden.cli-test.{tag}\"\n\
+         consumer = \"cli-test-{tag}\"\n"
+    ));
+    std::fs::write(data.join("warden.toml"), toml).unwrap();
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_warden"))
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .current_dir(repo())
+        .env_remove("WARDEN_CONFIG")
+        .env("WARDEN_QUEUE_URL", "nats://127.0.0.1:4222")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("serve starts");
+    let mut syslog = None;
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        if let Some(rest) = line.strip_prefix("warden: syslog on syslog+udp://") {
+            syslog = Some(rest.trim().to_owned());
+        }
+        if line.contains("serving on") {
+            break;
+        }
+    }
+    let syslog = syslog.expect("the syslog listener's address");
+
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    for n in 0..3 {
+        let message = format!(
+            "<134>1 2026-12-07T10:00:0{n}Z fw01 - - - - CEF:0|Fortinet|Fortigate|7.2|13056|\
+             Port scan {n}|7|src=203.0.113.{n} dst=10.0.0.5 dpt=22"
+        );
+        socket.send_to(message.as_bytes(), &syslog).unwrap();
+    }
+    socket
+        .send_to(
+            b"<13>Jan 18 11:07:53 host sshd[42]: session opened",
+            &syslog,
+        )
+        .unwrap();
+
+    // The snapshot is written every few seconds: wait for the four.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let running: serde_json::Value = loop {
+        let out = warden(&data, &["intake", "status", "--json"]);
+        assert!(out.status.success(), "{out:?}");
+        let text = stdout(&out);
+        if let Some(line) = text.lines().next() {
+            let status: serde_json::Value = serde_json::from_str(line).unwrap();
+            let l = &status["listeners"][0];
+            if l["received"] == 4 && l["in_flight"] == 0 {
+                break status;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no status with four messages: {text}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    let listener = &running["listeners"][0];
+    assert_eq!(listener["parsed"], 3, "{running}");
+    assert_eq!(listener["dead_lettered"], 1, "{running}");
+    assert_eq!(running["stopped"], false);
+    let stream = &running["stream"];
+    assert_eq!(stream["stream"], format!("WARDEN_CLI_TEST_{tag}"));
+    assert!(stream["pending"].is_u64(), "{running}");
+    let human = stdout(&warden(&data, &["intake", "status"]));
+    assert!(human.contains("running"), "{human}");
+    assert!(human.contains("parsed 3, dead-lettered 1"), "{human}");
+    assert!(
+        human.contains("queue: NATS JetStream nats://127.0.0.1:4222"),
+        "{human}"
+    );
+
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert!(child.wait().unwrap().success());
+    let stopped = stdout(&warden(&data, &["intake", "status"]));
+    assert!(stopped.contains("stopped at"), "{stopped}");
+    assert!(stopped.contains("received 4"), "{stopped}");
+}

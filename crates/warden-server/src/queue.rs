@@ -75,6 +75,9 @@ pub struct AlertStream {
     config: QueueConfig,
     jetstream: jetstream::Context,
     consumer: PullConsumer,
+    /// The last failure pulling from NATS, cleared by the next success
+    /// (shown by `warden intake status`).
+    last_error: std::sync::Arc<std::sync::Mutex<Option<String>>>,
 }
 
 impl AlertStream {
@@ -134,12 +137,40 @@ impl AlertStream {
             config: config.clone(),
             jetstream,
             consumer,
+            last_error: std::sync::Arc::default(),
         })
     }
 
     /// The stream's URL as it may be shown (password masked).
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// Backlog and last error, for `warden intake status`.
+    pub async fn status(&self) -> crate::intake::status::StreamStatus {
+        let (pending, in_triage, asked) = match self.consumer.get_info().await {
+            Ok(info) => (
+                Some(info.num_pending),
+                Some(info.num_ack_pending as u64),
+                None,
+            ),
+            Err(err) => (None, None, Some(err.to_string())),
+        };
+        let last_error = asked.or_else(|| self.last_error().clone());
+        crate::intake::status::StreamStatus {
+            url: self.url.clone(),
+            stream: self.config.stream.clone(),
+            consumer: self.config.consumer.clone(),
+            pending,
+            in_triage,
+            last_error,
+        }
+    }
+
+    fn last_error(&self) -> std::sync::MutexGuard<'_, Option<String>> {
+        self.last_error
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Publish `alerts` and wait until the stream holds every one.
@@ -268,9 +299,13 @@ pub async fn feed(state: AppState, stream: AlertStream, mut stopped: watch::Rece
             .messages()
             .await;
         let mut batch = match batch {
-            Ok(batch) => batch,
+            Ok(batch) => {
+                *stream.last_error() = None;
+                batch
+            }
             Err(err) => {
                 tracing::error!(url = %stream.url, error = %err, "cannot pull alerts from the stream");
+                *stream.last_error() = Some(format!("{}: {err}", state.now()));
                 crate::metrics::stream_failure();
                 tokio::select! {
                     _ = stopped.changed() => break,

@@ -7,6 +7,7 @@ pub mod control;
 pub mod deadletter;
 pub mod eval;
 pub mod init;
+pub mod intake;
 pub mod policy;
 pub mod replay;
 pub mod serve;

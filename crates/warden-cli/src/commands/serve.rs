@@ -85,12 +85,23 @@ pub async fn run(data_dir: &Path, config: Option<&Path>, args: Args) -> anyhow::
     for listener in intake.iter().flat_map(|i| i.listeners()) {
         println!("warden: syslog on {}", listener.name);
     }
+    // What `warden intake status` reads, while running and at the end.
+    let status_path = warden_server::intake::status::path_for(data_dir, &address.to_string());
+    let listeners: Vec<_> = intake.iter().flat_map(|i| i.listeners()).cloned().collect();
+    let (stop_status, status_stopped) = tokio::sync::watch::channel(false);
+    let status_writer = tokio::spawn(warden_server::intake::status::keep_writing(
+        state.clone(),
+        status_path.clone(),
+        address.to_string(),
+        listeners.clone(),
+        status_stopped,
+    ));
     // The address goes to standard output so scripts can wait for it.
     println!(
         "warden: serving on http://{address} (data directory {})",
         data_dir.display()
     );
-    warden_server::serve(listener, state, shutdown_signal())
+    warden_server::serve(listener, state.clone(), shutdown_signal())
         .await
         .context("the server stopped with an error")?;
     eprintln!("warden: stopping: finishing queued alerts and signing a checkpoint");
@@ -99,6 +110,17 @@ pub async fn run(data_dir: &Path, config: Option<&Path>, args: Args) -> anyhow::
         intake.shutdown().await;
     }
     workers.shutdown().await;
+    let _ = stop_status.send(true);
+    let _ = status_writer.await;
+    let last =
+        warden_server::intake::status::snapshot(&state, &address.to_string(), &listeners, true)
+            .await;
+    if let Err(err) = warden_server::intake::status::write(&status_path, &last) {
+        eprintln!(
+            "warden: warning: cannot write {}: {err}",
+            status_path.display()
+        );
+    }
     env.finish().await?;
     Ok(ExitCode::SUCCESS)
 }
