@@ -6,10 +6,12 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use warden_pipeline::Config;
 use warden_policy::PolicyEngine;
-use warden_store::SqliteStore;
+use warden_store::{Backend, StoreUrl};
 
-/// The database file inside the data directory.
+/// The database file inside the data directory (the embedded store).
 pub const DATABASE: &str = "warden.db";
+/// Where the store is, winning over `[store] url`.
+pub const STORE_URL_VAR: &str = "WARDEN_STORE_URL";
 /// The configuration file inside the data directory.
 pub const CONFIG: &str = "warden.toml";
 /// The audit log's key pair (`audit.key`, owner-only, and `audit.pub`).
@@ -17,15 +19,17 @@ pub const KEYS: &str = "keys";
 /// The newest signed checkpoint, to ship to another system.
 pub const CHECKPOINT: &str = "audit-checkpoint.txt";
 
-/// The audit log as commands use it.
-pub type Audit = warden_audit::StoreAuditLog<SqliteStore>;
+/// The audit log as commands use it, on either backend.
+pub type Audit = warden_audit::StoreAuditLog<dyn Backend>;
 
 /// An opened data directory.
 #[derive(Debug)]
 pub struct Env {
     pub data_dir: PathBuf,
     pub config: Config,
-    pub store: Arc<SqliteStore>,
+    /// Where the store is (shown with its password masked).
+    pub store_url: StoreUrl,
+    pub store: Arc<dyn Backend>,
     pub policy: PolicyEngine,
     pub attack: Option<warden_ingest::AttackCatalogue>,
     /// The built-in formats plus the configured mappings.
@@ -122,15 +126,16 @@ pub async fn open(data_dir: &Path, config_path: Option<&Path>) -> anyhow::Result
     };
     let config = Config::load(&config_file)?;
 
-    let database = data_dir.join(DATABASE);
-    if !database.exists() {
+    let (store_url, from) = store_url(data_dir, &config)?;
+    if let StoreUrl::Sqlite(database) = &store_url
+        && !database.exists()
+    {
         created.paths.push(database.clone());
     }
-    let store = SqliteStore::open(&database)
+    // The error names the store (password masked) and what failed.
+    let store = warden_store::open(&store_url)
         .await
-        .with_context(|| format!("cannot open the store in {}", data_dir.display()))?;
-
-    let store = Arc::new(store);
+        .with_context(|| format!("store from {from}"))?;
     let (key, made_key) = audit_key(data_dir, &config.audit)?;
     if made_key {
         created.paths.push(
@@ -191,6 +196,7 @@ pub async fn open(data_dir: &Path, config_path: Option<&Path>) -> anyhow::Result
         Env {
             data_dir: data_dir.to_path_buf(),
             config,
+            store_url,
             store,
             policy,
             attack,
@@ -200,6 +206,26 @@ pub async fn open(data_dir: &Path, config_path: Option<&Path>) -> anyhow::Result
         },
         created,
     ))
+}
+
+/// Where the store is, and which setting said so: `WARDEN_STORE_URL`,
+/// else `[store] url`, else `warden.db` in the data directory.
+pub fn store_url(data_dir: &Path, config: &Config) -> anyhow::Result<(StoreUrl, &'static str)> {
+    let from_env = std::env::var(STORE_URL_VAR)
+        .ok()
+        .filter(|url| !url.trim().is_empty());
+    let (text, from) = match (from_env, &config.store.url) {
+        (Some(url), _) => (url, STORE_URL_VAR),
+        (None, Some(url)) => (url.clone(), "[store] url"),
+        (None, None) => {
+            return Ok((
+                StoreUrl::Sqlite(data_dir.join(DATABASE)),
+                "the data directory's warden.db",
+            ));
+        }
+    };
+    let url = StoreUrl::parse(&text, data_dir).with_context(|| from.to_owned())?;
+    Ok((url, from))
 }
 
 /// The data directory's audit key, made on first use (`warden init`). The

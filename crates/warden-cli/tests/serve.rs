@@ -1,7 +1,8 @@
 //! `warden serve` as an operator runs it: a real process on a real port.
 //! Alerts pushed over HTTP with an API token are triaged by the in-process
 //! worker; SIGTERM stops it gracefully, triaging what was queued and
-//! signing a checkpoint, and the log verifies afterwards.
+//! signing a checkpoint, and the log verifies afterwards. The same run on
+//! PostgreSQL (`WARDEN_STORE_URL`) shows the binary works on either store.
 
 #![allow(
     clippy::expect_used,
@@ -19,7 +20,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{stdout, warden};
+use common::{stdout, warden, warden_with_env};
 use warden_testkit::repo;
 
 /// One HTTP/1.1 request over a fresh connection; returns status and body.
@@ -49,8 +50,8 @@ fn http(addr: &str, method: &str, path: &str, token: Option<&str>, body: &[u8]) 
     (status, body)
 }
 
-fn token(data: &Path) -> String {
-    let out = warden(
+fn token(data: &Path, vars: &[(&str, &str)]) -> String {
+    let out = warden_with_env(
         data,
         &[
             "token",
@@ -61,6 +62,7 @@ fn token(data: &Path) -> String {
             "--scope",
             "read",
         ],
+        vars,
     );
     assert!(out.status.success(), "{out:?}");
     stdout(&out).trim().to_owned()
@@ -68,10 +70,42 @@ fn token(data: &Path) -> String {
 
 #[test]
 fn serve_triages_pushed_alerts_and_stops_gracefully() {
+    serve_run(None);
+}
+
+/// The same on PostgreSQL: the store is named by `WARDEN_STORE_URL`, the
+/// data directory keeps only the configuration and the audit key.
+#[test]
+fn serve_on_postgres_triages_pushed_alerts_and_stops_gracefully() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let schema = runtime
+        .block_on(warden_store::postgres::testing::TestSchema::create(
+            "serve_on_postgres",
+        ))
+        .unwrap_or_else(|why| panic!("{why}"));
+    let Some(schema) = schema else {
+        return;
+    };
+    serve_run(Some(&schema.url()));
+    drop(schema);
+    drop(runtime);
+}
+
+fn serve_run(store_url: Option<&str>) {
+    let vars: Vec<(&str, &str)> = store_url
+        .map(|url| ("WARDEN_STORE_URL", url))
+        .into_iter()
+        .collect();
+    let warden = |data: &Path, args: &[&str]| warden_with_env(data, args, &vars);
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     assert!(warden(&data, &["init"]).status.success());
-    let secret = token(&data);
+    assert_eq!(
+        data.join("warden.db").exists(),
+        store_url.is_none(),
+        "the embedded store only without a store url"
+    );
+    let secret = token(&data, &vars);
     assert!(secret.starts_with("wdn_"), "{secret}");
 
     let mut child = Command::new(env!("CARGO_BIN_EXE_warden"))
@@ -86,6 +120,8 @@ fn serve_triages_pushed_alerts_and_stops_gracefully() {
         ])
         .current_dir(repo())
         .env_remove("WARDEN_CONFIG")
+        .env_remove("WARDEN_STORE_URL")
+        .envs(vars.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -98,6 +134,10 @@ fn serve_triages_pushed_alerts_and_stops_gracefully() {
         .and_then(|rest| rest.split_whitespace().next())
         .expect("the address in the banner")
         .to_owned();
+    if let Some(url) = store_url {
+        let shown = warden_store::postgres::mask_url(url);
+        assert!(banner.contains(&format!("store {shown}")), "{banner}");
+    }
 
     // Nothing answers without a credential.
     assert_eq!(http(&addr, "GET", "/api/v1/cases", None, b"").0, 401);
@@ -348,4 +388,29 @@ fn intake_status_shows_each_listener_and_the_stream_while_running_and_after() {
     let stopped = stdout(&warden(&data, &["intake", "status"]));
     assert!(stopped.contains("stopped at"), "{stopped}");
     assert!(stopped.contains("received 4"), "{stopped}");
+}
+
+/// PostgreSQL unreachable at start: the replica says which setting named
+/// which store (password masked) and what failed, and stops.
+#[test]
+fn an_unreachable_store_stops_the_start_and_says_where() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    // Nothing listens on port 1.
+    let url = "postgres://warden:s3cr3t@127.0.0.1:1/warden";
+    let out = warden_with_env(
+        &data,
+        &["serve", "--listen", "127.0.0.1:0"],
+        &[("WARDEN_STORE_URL", url)],
+    );
+    assert!(!out.status.success());
+    let err = common::stderr(&out);
+    assert!(err.contains("WARDEN_STORE_URL"), "{err}");
+    assert!(
+        err.contains("postgres://warden:***@127.0.0.1:1/warden"),
+        "{err}"
+    );
+    assert!(err.contains("Connection refused"), "{err}");
+    assert!(!err.contains("s3cr3t"), "{err}");
+    assert!(!data.join("warden.db").exists());
 }

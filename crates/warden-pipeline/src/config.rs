@@ -38,6 +38,10 @@ pub struct Config {
     pub audit: AuditConfig,
     /// `warden serve`: sessions, sign-in throttling, background workers.
     pub server: ServerConfig,
+    /// Where cases, approvals, sessions and the audit log are kept
+    /// (`[store]`). Never written back out: the URL may carry a password.
+    #[serde(skip_serializing)]
+    pub store: StoreConfig,
     /// `warden serve`: alerts taken from the network (`[intake.syslog]`).
     /// Left out of the serialised configuration while empty, so that a
     /// file without it hashes as it did before the section existed.
@@ -93,6 +97,32 @@ impl Default for AuditConfig {
             signing_key: None,
             witnesses: Vec::new(),
         }
+    }
+}
+
+/// `[store]`
+#[derive(Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// Where the store is: `postgres://USER:PASSWORD@HOST:PORT/DATABASE`
+    /// for PostgreSQL shared by every replica (`?sslmode=require` for TLS,
+    /// `?options[search_path]=SCHEMA` for a schema other than `public`),
+    /// or a SQLite file (`sqlite:PATH` or a plain path, relative to the
+    /// data directory). Unset: `warden.db` in the data directory. The
+    /// `WARDEN_STORE_URL` environment variable wins over it, which keeps
+    /// a password out of this file.
+    pub url: Option<String>,
+}
+
+// The URL may carry a password: never print it.
+impl std::fmt::Debug for StoreConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreConfig")
+            .field(
+                "url",
+                &self.url.as_deref().map(warden_store::postgres::mask_url),
+            )
+            .finish()
     }
 }
 

@@ -48,13 +48,13 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use warden_domain::{Alert, Clock};
 use warden_pipeline::{Pipeline, ServerConfig};
-use warden_store::SqliteStore;
+use warden_store::Backend;
 
 pub use error::ApiError;
 pub use routes::router;
 
-/// The audit log the server writes through.
-pub type Audit = warden_audit::StoreAuditLog<SqliteStore>;
+/// The audit log the server writes through, on either backend.
+pub type Audit = warden_audit::StoreAuditLog<dyn Backend>;
 
 /// Pushes waiting for the triage worker; bounded (and bounded in bytes by
 /// `[server] triage_queue_max_bytes`), so a flood pushes back on senders
@@ -68,7 +68,7 @@ pub struct AppState {
 }
 
 struct Inner {
-    store: Arc<SqliteStore>,
+    store: Arc<dyn Backend>,
     pipeline: Arc<Pipeline>,
     audit: Arc<Audit>,
     public_key: warden_audit::PublicKey,
@@ -112,7 +112,7 @@ impl AppState {
     /// The state over an opened data directory's parts. The returned queue
     /// must be handed to [`workers::spawn`] (or drained by a test).
     pub fn new(
-        store: Arc<SqliteStore>,
+        store: Arc<dyn Backend>,
         pipeline: Arc<Pipeline>,
         audit: Arc<Audit>,
         public_key: warden_audit::PublicKey,
@@ -144,7 +144,9 @@ impl AppState {
         )
     }
 
-    pub fn store(&self) -> &Arc<SqliteStore> {
+    /// The store: SQLite in the data directory, or PostgreSQL shared by
+    /// replicas (`[store] url`).
+    pub fn store(&self) -> &Arc<dyn Backend> {
         &self.inner.store
     }
 

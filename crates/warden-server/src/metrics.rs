@@ -18,7 +18,6 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use time::OffsetDateTime;
 use warden_domain::{ApprovalRequest, DecisionOutcome, RequestStatus, Verdict};
 use warden_pipeline::CaseOutcome;
-use warden_store::CaseReader as _;
 
 use crate::AppState;
 use crate::error::ApiError;

@@ -17,7 +17,6 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio::task::JoinSet;
-use warden_store::AuthStore as _;
 
 use crate::{AppState, TriageQueue};
 

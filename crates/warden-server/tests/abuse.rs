@@ -21,7 +21,7 @@ use serde_json::Value;
 use tower::ServiceExt as _;
 use warden_domain::CaseState;
 use warden_pipeline::Config;
-use warden_store::{AuditQuery, CaseReader as _};
+use warden_store::{AuditQuery, SqliteStore};
 
 use common::{PASSWORD, example, repo};
 
@@ -199,8 +199,13 @@ async fn a_case_whose_triage_fails_is_escalated_and_the_rest_of_its_batch_is_tri
          BEGIN SELECT RAISE(ABORT, 'injected failure'); END",
         failing.replace('\'', "''")
     );
+    // The server holds its store behind the traits: reach the same SQLite
+    // file through a second handle.
+    let file = SqliteStore::open(&server.dir.path().join("warden.db"))
+        .await
+        .unwrap();
     sqlx::query(sqlx::AssertSqlSafe(trigger))
-        .execute(server.state.store().pool())
+        .execute(file.pool())
         .await
         .unwrap();
     let workers = warden_server::workers::spawn(&server.state, server.queue);

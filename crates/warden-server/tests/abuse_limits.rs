@@ -26,7 +26,6 @@ use tower::ServiceExt as _;
 use warden_pipeline::Config;
 use warden_server::auth::Permission;
 use warden_server::guard::Access;
-use warden_store::CaseReader as _;
 
 use common::{PASSWORD, Server, example};
 

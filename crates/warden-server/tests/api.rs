@@ -27,7 +27,6 @@ use warden_pipeline::Config;
 use warden_server::auth;
 use warden_server::guard::Access;
 use warden_server::{AppState, TriageQueue};
-use warden_store::CaseReader as _;
 
 use common::{PASSWORD, ROLES, example, repo};
 

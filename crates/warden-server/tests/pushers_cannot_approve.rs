@@ -24,7 +24,6 @@ use tower::ServiceExt as _;
 use warden_domain::{ProposalHash, RequestStatus};
 use warden_pipeline::Config;
 use warden_server::{AppState, TriageQueue};
-use warden_store::CaseReader as _;
 
 use common::{PASSWORD, example};
 

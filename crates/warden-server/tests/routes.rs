@@ -23,7 +23,7 @@ use warden_pipeline::Config;
 use warden_server::auth::{self, Permission};
 use warden_server::guard::Access;
 use warden_server::{AppState, TriageQueue};
-use warden_store::{AuthStore as _, CaseReader as _};
+use warden_store::CaseReader as _;
 
 use common::{PASSWORD, ROLES, repo, set_cookie_line};
 

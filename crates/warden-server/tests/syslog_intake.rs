@@ -24,7 +24,6 @@ use http_body_util::BodyExt as _;
 use tokio::io::AsyncWriteExt as _;
 use tower::ServiceExt as _;
 use warden_server::intake::syslog::Transport;
-use warden_store::CaseReader as _;
 
 use syslog_common::{
     Harness, config, newline_framed, octet_counted, send_tcp, send_udp, testdata_line,

@@ -30,7 +30,6 @@ use std::time::{Duration, Instant};
 
 use tokio::io::AsyncWriteExt as _;
 use warden_server::intake::syslog::{Snapshot, Transport};
-use warden_store::CaseReader as _;
 
 use syslog_common::{Harness, config, testdata_line};
 

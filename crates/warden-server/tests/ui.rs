@@ -28,7 +28,6 @@ use warden_domain::{ActionName, CaseId, Clock as _, RequestStatus, SystemClock};
 use warden_pipeline::Config;
 use warden_policy::PolicyEngine;
 use warden_server::AppState;
-use warden_store::CaseReader as _;
 
 use common::PASSWORD;
 

@@ -16,7 +16,7 @@ use time::format_description::well_known::Rfc3339;
 use warden_audit::witness::{SecretRef, WitnessConfig};
 use warden_audit::{export, proof, search, verify};
 use warden_domain::CaseId;
-use warden_store::{AuditQuery, CaseReader};
+use warden_store::AuditQuery;
 
 use crate::env;
 

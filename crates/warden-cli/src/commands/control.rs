@@ -10,7 +10,6 @@ use anyhow::bail;
 use clap::Parser;
 use warden_domain::{Autonomy, CaseId, Verdict};
 use warden_enrich::Context;
-use warden_store::CaseReader;
 
 use crate::auth::login_as;
 use crate::env;

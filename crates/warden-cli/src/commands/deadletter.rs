@@ -8,7 +8,7 @@ use time::format_description::well_known::Rfc3339;
 use warden_domain::Untrusted;
 use warden_enrich::Context;
 use warden_pipeline::RetryOutcome;
-use warden_store::{CaseReader, DeadLetter};
+use warden_store::DeadLetter;
 
 use crate::env;
 

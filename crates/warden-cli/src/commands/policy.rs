@@ -8,7 +8,6 @@ use anyhow::{Context as _, bail};
 use warden_domain::{AutoCloseDecision, CaseId, Decision, Untrusted};
 use warden_policy::PolicyEngine;
 use warden_policy::fixture::{self, FixtureFile, Outcome};
-use warden_store::CaseReader;
 
 use crate::env;
 

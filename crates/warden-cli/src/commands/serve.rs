@@ -98,8 +98,9 @@ pub async fn run(data_dir: &Path, config: Option<&Path>, args: Args) -> anyhow::
     ));
     // The address goes to standard output so scripts can wait for it.
     println!(
-        "warden: serving on http://{address} (data directory {})",
-        data_dir.display()
+        "warden: serving on http://{address} (data directory {}, store {})",
+        data_dir.display(),
+        env.store_url.masked()
     );
     warden_server::serve(listener, state.clone(), shutdown_signal())
         .await

@@ -6,7 +6,6 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use warden_store::AuthStore as _;
 
 use crate::env;
 

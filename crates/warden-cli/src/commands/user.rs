@@ -41,7 +41,6 @@ pub async fn run(data_dir: &Path, config: Option<&Path>, args: Args) -> anyhow::
             println!("added {} ({})", person.name, person.roles.join(", "));
         }
         UserCommand::List => {
-            use warden_store::CaseReader;
             for person in env.store.people().await? {
                 println!("{:<24} {}", person.name, person.roles.join(", "));
             }

@@ -8,7 +8,7 @@ use std::process::{Command, Output};
 use warden_testkit::repo;
 
 /// `warden --data-dir DATA_DIR ARGS...` from the repository root, with no
-/// `WARDEN_CONFIG` leaking in from the environment.
+/// `WARDEN_CONFIG` or `WARDEN_STORE_URL` leaking in from the environment.
 pub fn warden(data_dir: &Path, args: &[&str]) -> Output {
     warden_with_env(data_dir, args, &[])
 }
@@ -22,7 +22,8 @@ pub fn warden_with_env(data_dir: &Path, args: &[&str], vars: &[(&str, &str)]) ->
         .arg(data_dir)
         .args(args)
         .current_dir(repo())
-        .env_remove("WARDEN_CONFIG");
+        .env_remove("WARDEN_CONFIG")
+        .env_remove("WARDEN_STORE_URL");
     for (name, _) in std::env::vars().filter(|(n, _)| n.starts_with("WARDEN_LLM_")) {
         command.env_remove(name);
     }

@@ -21,7 +21,7 @@ use warden_domain::{
     ActionName, Autonomy, OverrideReason, ProposalHash, RejectionReason, RequestStatus, Verdict,
 };
 use warden_pipeline::control::Feedback;
-use warden_store::{AuditQuery, AuthStore as _, CaseReader as _};
+use warden_store::AuditQuery;
 
 use crate::AppState;
 use crate::auth::{Permission, Principal};

@@ -14,7 +14,7 @@ use warden_domain::{
     Evidence, EvidenceGap, Execution, ExecutionStatus, ObservableKind, RequestStatus, Severity,
 };
 use warden_pipeline::redact::{redact_alert, redacted};
-use warden_store::{AuditQuery, CaseNote, CaseReader};
+use warden_store::{AuditQuery, CaseNote};
 
 use crate::AppState;
 use crate::error::ApiError;

@@ -12,7 +12,7 @@ use axum::response::Response;
 use axum::routing::get;
 use serde::Deserialize;
 use time::{Duration, OffsetDateTime};
-use warden_store::{AuditQuery, AuditRow, CaseReader as _};
+use warden_store::{AuditQuery, AuditRow};
 
 use super::charts::{Chart, Point, shown};
 use super::{Nav, page, render};

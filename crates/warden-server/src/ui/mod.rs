@@ -35,7 +35,6 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
-use warden_store::AuthStore as _;
 
 use crate::AppState;
 use crate::auth::{self, Principal, session};

@@ -11,7 +11,6 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use serde::Deserialize;
 use warden_domain::Autonomy;
-use warden_store::CaseReader as _;
 
 use super::{Choice, Nav, done, flash, given, page, render, segment};
 use crate::AppState;

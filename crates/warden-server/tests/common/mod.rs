@@ -77,8 +77,10 @@ impl Parts {
             .unwrap();
         let public_key = key.public().clone();
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        // The server holds its store behind the traits (either backend).
+        let backend: Arc<dyn warden_store::Backend> = store.clone();
         let audit = Arc::new(
-            warden_audit::StoreAuditLog::new(store.clone(), clock.clone())
+            warden_audit::StoreAuditLog::new(backend, clock.clone())
                 .with_checkpointer(warden_audit::Checkpointer::new(key, 1000)),
         );
         let pipeline = Arc::new(

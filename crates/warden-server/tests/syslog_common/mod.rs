@@ -16,7 +16,7 @@ use warden_pipeline::config::SyslogConfig;
 use warden_policy::PolicyEngine;
 use warden_server::intake::syslog::{Listener, Snapshot, SyslogIntake, Transport};
 use warden_server::workers::Workers;
-use warden_store::{CaseReader as _, DeadLetter};
+use warden_store::DeadLetter;
 
 use crate::common;
 

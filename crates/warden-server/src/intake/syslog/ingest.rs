@@ -25,7 +25,7 @@ use tokio::sync::mpsc;
 use warden_audit::AuditLog as _;
 use warden_domain::{Alert, AuditEvent, SourceFormat};
 use warden_ingest::{IngestError, Limits, ReadOptions};
-use warden_store::{DeadLetter, Store as _};
+use warden_store::DeadLetter;
 
 use super::stats::Count;
 use super::{Frame, Listener, Received};
