@@ -11,7 +11,9 @@
 //! from several tasks at once (group commit) and signs checkpoints, forever;
 //! the parent SIGKILLs it at some point after a few hundred entries,
 //! restarts it, three times, and then verifies the log. Every append the
-//! child saw acknowledged must still be there.
+//! child saw acknowledged must still be there. The same on PostgreSQL: the
+//! killed connection's transaction is rolled back and its advisory lock
+//! released, and the next child carries on the one sequence.
 
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
@@ -23,9 +25,12 @@ use warden_audit::signing::PRIVATE_KEY_FILE;
 use warden_audit::verify::verify;
 use warden_audit::{AuditLog as _, Checkpointer, LogKey, StoreAuditLog};
 use warden_domain::{AuditEvent, CaseId, SystemClock};
-use warden_store::{CaseReader as _, SqliteStore};
+use warden_store::postgres::testing::TestSchema;
+use warden_store::{Backend, PgStore, SqliteStore};
 
 const CHILD_ENV: &str = "WARDEN_AUDIT_CRASH_CHILD";
+/// Set for a child that appends to PostgreSQL: the store's URL.
+const CHILD_URL_ENV: &str = "WARDEN_AUDIT_CRASH_CHILD_URL";
 const CHILD_TEST: &str = "crash_child_appends_until_killed";
 /// Entries each round must add before the child is killed.
 const PER_ROUND: u64 = 300;
@@ -43,14 +48,23 @@ fn crash_child_appends_until_killed() {
         .enable_all()
         .build()
         .expect("runtime");
-    runtime.block_on(append_forever(PathBuf::from(path)));
+    let url = std::env::var(CHILD_URL_ENV).ok();
+    runtime.block_on(append_forever(PathBuf::from(path), url));
 }
 
-async fn append_forever(path: PathBuf) {
+/// The store the parent names: PostgreSQL at `url`, else the file `path`.
+async fn open(path: &Path, url: Option<&str>) -> Arc<dyn Backend> {
+    match url {
+        Some(url) => Arc::new(PgStore::connect(url).await.expect("store")),
+        None => Arc::new(SqliteStore::open(path).await.expect("store")),
+    }
+}
+
+async fn append_forever(path: PathBuf, url: Option<String>) {
     // A safety net should the parent die without killing us.
     let deadline = Instant::now() + Duration::from_secs(60);
     let key = LogKey::load(&path.with_file_name(PRIVATE_KEY_FILE)).expect("key");
-    let store = Arc::new(SqliteStore::open(&path).await.expect("store"));
+    let store = open(&path, url.as_deref()).await;
     let log = Arc::new(
         StoreAuditLog::new(store, Arc::new(SystemClock))
             .with_checkpointer(Checkpointer::new(key, 25)),
@@ -106,8 +120,12 @@ impl Drop for Killed {
     }
 }
 
-fn spawn_child(path: &Path) -> (Killed, std::thread::JoinHandle<u64>) {
-    let mut child = Command::new(std::env::current_exe().expect("current exe"))
+fn spawn_child(path: &Path, url: Option<&str>) -> (Killed, std::thread::JoinHandle<u64>) {
+    let mut command = Command::new(std::env::current_exe().expect("current exe"));
+    if let Some(url) = url {
+        command.env(CHILD_URL_ENV, url);
+    }
+    let mut child = command
         .args(["--exact", CHILD_TEST, "--nocapture", "--test-threads=1"])
         .env(CHILD_ENV, path)
         .stdin(Stdio::null())
@@ -130,18 +148,35 @@ fn spawn_child(path: &Path) -> (Killed, std::thread::JoinHandle<u64>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_during_append_leaves_a_log_that_verifies() {
+    crash_rounds(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pg_a_crash_during_append_leaves_a_log_that_verifies() {
+    let Some(schema) = TestSchema::create("crash")
+        .await
+        .unwrap_or_else(|why| panic!("{why}"))
+    else {
+        return;
+    };
+    crash_rounds(Some(&schema.url())).await;
+}
+
+/// Kill appending children `ROUNDS` times, on the SQLite file or on
+/// PostgreSQL at `url`.
+async fn crash_rounds(url: Option<&str>) {
     let dir = tempfile::tempdir().expect("dir");
     let path = dir.path().join("warden.db");
     let public = LogKey::create_files(dir.path(), ORIGIN)
         .expect("key files")
         .public()
         .clone();
-    // The schema exists before any child opens the file.
-    let store = SqliteStore::open(&path).await.expect("store");
+    // The schema exists before any child opens the store.
+    let store = open(&path, url).await;
     let mut seen = 0_u64;
     for round in 0..ROUNDS {
         let target = seen + PER_ROUND;
-        let (mut child, reader) = spawn_child(&path);
+        let (mut child, reader) = spawn_child(&path, url);
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
             let size = store.audit_size().await.expect("size");
@@ -179,14 +214,14 @@ async fn a_crash_during_append_leaves_a_log_that_verifies() {
         );
         eprintln!("round {round}: killed at {size} entries, {acked} acknowledged");
         seen = size;
-        let report = verify(&store, &public).await.expect("verify");
+        let report = verify(store.as_ref(), &public).await.expect("verify");
         assert!(report.ok(), "round {round}: {report:?}");
         assert_eq!(report.entries, size);
     }
     drop(store);
 
-    let store = SqliteStore::open(&path).await.expect("reopen");
-    let report = verify(&store, &public).await.expect("verify");
+    let store = open(&path, url).await;
+    let report = verify(store.as_ref(), &public).await.expect("verify");
     assert!(report.ok(), "{report:?}");
     assert_eq!(report.entries, seen);
     assert!(seen >= PER_ROUND * ROUNDS as u64);

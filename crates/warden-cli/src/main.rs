@@ -82,6 +82,8 @@ enum Command {
     Serve(commands::serve::Args),
     /// What `warden serve` takes alerts from: listeners, pull sources, the stream.
     Intake(commands::intake::Args),
+    /// Copy the embedded store into PostgreSQL (--to postgres://...), verified on both ends.
+    Migrate(commands::migrate::Args),
     /// API tokens for integrations: add (secret printed once), list, revoke.
     Token(commands::token::Args),
 }
@@ -164,6 +166,9 @@ fn main() -> ExitCode {
             }
             Command::Token(args) => {
                 commands::token::run(&cli.data_dir, cli.config.as_deref(), args).await
+            }
+            Command::Migrate(args) => {
+                commands::migrate::run(&cli.data_dir, cli.config.as_deref(), args).await
             }
         }
     });

@@ -8,6 +8,7 @@ pub mod deadletter;
 pub mod eval;
 pub mod init;
 pub mod intake;
+pub mod migrate;
 pub mod policy;
 pub mod replay;
 pub mod serve;

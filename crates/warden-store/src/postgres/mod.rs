@@ -154,7 +154,9 @@ impl PgStore {
             .connect_with(options)
             .await
             .map_err(failed)?;
-        migrator().run(&pool).await?;
+        if !up_to_date(&pool).await? {
+            migrator().run(&pool).await?;
+        }
         Ok(Self { pool })
     }
 
@@ -168,6 +170,25 @@ impl PgStore {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// Whether every migration is applied already. Then nothing is run: a
+/// replica may connect as a role that can use the tables but not create
+/// any (the schema's owner migrates; docs/operations.md), which sqlx's
+/// migrator, creating its table if missing, would not allow.
+async fn up_to_date(pool: &PgPool) -> Result<bool, StoreError> {
+    let exists: Option<String> = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations')::text")
+        .fetch_one(pool)
+        .await?;
+    if exists.is_none() {
+        return Ok(false);
+    }
+    let applied: Vec<i64> =
+        sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")
+            .fetch_all(pool)
+            .await?;
+    let wanted: Vec<i64> = migrator().iter().map(|m| m.version).collect();
+    Ok(wanted.iter().all(|version| applied.contains(version)))
 }
 
 fn dead_letter_row(row: &PgRow) -> Result<DeadLetter, StoreError> {
