@@ -24,8 +24,6 @@ use tokio::sync::watch;
 use warden_domain::{Alert, AlertId};
 use warden_pipeline::QueueConfig;
 
-use warden_store::CaseReader as _;
-
 use crate::AppState;
 
 /// How long one pull waits for messages before looking at the stop signal.
@@ -401,7 +399,6 @@ async fn hand_over(state: &AppState, messages: Vec<jetstream::Message>, ack_wait
 /// Keep a message that is not an alert as a dead letter, with its reason.
 async fn not_an_alert(state: &AppState, message: &jetstream::Message, reason: &str) {
     use sha2::Digest as _;
-    use warden_store::Store as _;
     let letter = warden_store::DeadLetter {
         id: format!("dl-{}", uuid::Uuid::now_v7()),
         origin: format!("nats:{}", message.subject),

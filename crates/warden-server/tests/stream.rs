@@ -22,7 +22,6 @@ use futures_util::StreamExt as _;
 use tower::ServiceExt as _;
 use warden_pipeline::{Config, QueueConfig};
 use warden_server::queue::{AlertStream, QueueError};
-use warden_store::CaseReader as _;
 
 use common::{Parts, example, token};
 
