@@ -347,7 +347,13 @@ fn sources() -> (Vec<Source>, bool) {
 /// Printed on every run; a source that meets the target fails the test
 /// until its entry is removed, so the list cannot go stale. "overall" is
 /// every source together.
-const NOT_YET: [(&str, f64, &str); 0] = [];
+const NOT_YET: [(&str, f64, &str); 1] = [(
+    "suricata-eve",
+    0.32,
+    "0.312 since prompt warden-triage/4: its system prompt grew by about 40 tokens \
+     (answer as a tool or as bare JSON, value bounds, the brevity rule), which 160 small \
+     single-alert cases each carry; the case documents alone are at 0.170 of the naive ones",
+)];
 
 /// The largest `n` entries of `map`, as `name share%` of `whole`.
 fn top(map: &BTreeMap<String, usize>, whole: usize, n: usize) -> String {
