@@ -563,6 +563,34 @@ impl Executor {
                 "the decision for this proposal is not in the audit log".into(),
             ));
         }
+        // The card as opened is on the record (S5 before S1): a stored card
+        // that asks for fewer approvals or other roles was changed under
+        // the application's feet, so the order is not trusted at all.
+        let opened = records.iter().find_map(|r| match &r.entry.event {
+            AuditEvent::ApprovalEvaluated {
+                proposal_hash,
+                approvals_required,
+                roles,
+                ..
+            } if proposal_hash == hash => Some((*approvals_required, roles)),
+            _ => None,
+        });
+        let Some((recorded_approvals, recorded_roles)) = opened else {
+            return Ok(Some(
+                "the opening of this request is not in the audit log".into(),
+            ));
+        };
+        if request.card.approvals_required != recorded_approvals
+            || &request.card.roles != recorded_roles
+        {
+            return Ok(Some(format!(
+                "the stored card ({} approval(s) by {}) differs from the card on the record ({} by {})",
+                request.card.approvals_required,
+                request.card.roles.join(", "),
+                recorded_approvals,
+                recorded_roles.join(", ")
+            )));
+        }
         let counted: Vec<&Approval> = approvals
             .iter()
             .filter(|a| a.approved && a.expires_at > now)

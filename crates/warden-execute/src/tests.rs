@@ -103,6 +103,19 @@ async fn order(
             )
             .await
             .expect("audit");
+        f.audit
+            .append(
+                "agent:default",
+                AuditEvent::ApprovalEvaluated {
+                    case_id: f.case.id,
+                    proposal_hash: p.hash(),
+                    outcome: "requested".into(),
+                    approvals_required: required,
+                    roles: vec![],
+                },
+            )
+            .await
+            .expect("audit");
     }
     let now = f.clock.now();
     let request = ApprovalRequest {
@@ -189,6 +202,46 @@ async fn a_decision_missing_from_the_audit_log_is_refused() {
     assert_eq!(execution.status, ExecutionStatus::Refused);
     assert!(
         execution.detail.contains("not in the audit log"),
+        "{}",
+        execution.detail
+    );
+    assert_eq!(notes(&f).await, 0);
+}
+
+/// The card is not part of the proposal hash, so a store writer could
+/// lower it after the opening was recorded; the record's card wins.
+#[tokio::test]
+async fn a_stored_card_that_differs_from_the_record_is_refused() {
+    let f = fixture().await;
+    let p = note(&f.case);
+    // Opened on the record as needing one analyst, stored as needing nobody.
+    let hash = order(&f, &p, RequestStatus::Ready, 0, false).await;
+    f.audit
+        .append(
+            "system:test",
+            AuditEvent::policy_decided(f.case.id, &allow(&p)),
+        )
+        .await
+        .expect("audit");
+    f.audit
+        .append(
+            "agent:default",
+            AuditEvent::ApprovalEvaluated {
+                case_id: f.case.id,
+                proposal_hash: hash.clone(),
+                outcome: "requested".into(),
+                approvals_required: 1,
+                roles: vec!["analyst".into()],
+            },
+        )
+        .await
+        .expect("audit");
+    let execution = f.executor.execute(&hash).await.expect("execute");
+    assert_eq!(execution.status, ExecutionStatus::Refused);
+    assert!(
+        execution
+            .detail
+            .contains("differs from the card on the record (1 by analyst)"),
         "{}",
         execution.detail
     );

@@ -184,6 +184,19 @@ async fn run(keys: &[&str], target: &str) -> Run {
         )
         .await
         .expect("audit");
+    audit
+        .append(
+            "agent:cloud",
+            AuditEvent::ApprovalEvaluated {
+                case_id: case.id,
+                proposal_hash: hash.clone(),
+                outcome: "requested".into(),
+                approvals_required: 1,
+                roles: vec![],
+            },
+        )
+        .await
+        .expect("audit");
     let now = clock.now();
     assert!(
         store

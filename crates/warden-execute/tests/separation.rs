@@ -222,6 +222,19 @@ async fn order(f: &Fixture, p: &ActionProposal, o: &Order<'_>) -> ProposalHash {
         )
         .await
         .expect("audit");
+    f.audit
+        .append(
+            o.requester,
+            AuditEvent::ApprovalEvaluated {
+                case_id: f.case.id,
+                proposal_hash: p.hash(),
+                outcome: "requested".into(),
+                approvals_required: o.needed,
+                roles: roles.clone(),
+            },
+        )
+        .await
+        .expect("audit");
     let now = f.clock.now();
     let request = ApprovalRequest {
         proposal: p.clone(),

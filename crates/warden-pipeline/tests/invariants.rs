@@ -2216,6 +2216,9 @@ fn each_misbehaviour_on_its_own_is_refused() {
         (approve, (Tamper::Action, false), vec![], false, false),
         (approve, (Tamper::Rehash, false), vec![], false, false),
         (approve, (Tamper::Card, true), vec![], false, false),
+        // Lowered after people approved: the approvals still satisfy the
+        // policy, but the stored card no longer matches the record.
+        (approve, (Tamper::Card, false), vec![], false, false),
         (Behaviour::Requester, none, vec![], false, false),
         (Behaviour::Viewer, none, vec![], false, false),
         (Behaviour::ApproveAfterExpiry, none, vec![], false, false),
