@@ -85,6 +85,31 @@ where
     panic!("not within {seconds} s: {what}");
 }
 
+/// Wait until the store holds `n` alerts in cases.
+async fn alerts_in_cases(store: &std::sync::Arc<dyn warden_store::Backend>, n: usize, what: &str) {
+    eventually(60, what, || {
+        let store = store.clone();
+        async move {
+            let mut alerts = 0;
+            for case in store.cases(100).await.unwrap() {
+                alerts += store.alerts_of_case(case.id).await.unwrap().len();
+            }
+            alerts == n
+        }
+    })
+    .await;
+}
+
+/// Wait until every message has left the stream.
+async fn drained(js: &jetstream::Context, queue: &QueueConfig, what: &str) {
+    eventually(30, what, || {
+        let js = js.clone();
+        let queue = queue.clone();
+        async move { left_on(&js, &queue).await == 0 }
+    })
+    .await;
+}
+
 async fn push(router: &axum::Router, token: &str, body: Vec<u8>) -> (StatusCode, String) {
     let response = router
         .clone()
@@ -133,23 +158,8 @@ async fn pushed_alerts_reach_triage_through_the_stream_and_leave_it_once_triaged
 
     let workers = warden_server::workers::spawn(&server.state, server.queue);
     let store = server.state.store().clone();
-    eventually(60, "every alert in a case", || {
-        let store = store.clone();
-        async move {
-            let mut alerts = 0;
-            for case in store.cases(100).await.unwrap() {
-                alerts += store.alerts_of_case(case.id).await.unwrap().len();
-            }
-            alerts == 3
-        }
-    })
-    .await;
-    eventually(30, "the stream empties once triaged", || {
-        let js = js.clone();
-        let queue = queue.clone();
-        async move { left_on(&js, &queue).await == 0 }
-    })
-    .await;
+    alerts_in_cases(&store, 3, "every alert in a case").await;
+    drained(&js, &queue, "the stream empties once triaged").await;
     workers.shutdown().await;
     js.delete_stream(&queue.stream).await.expect("delete");
 }
@@ -204,12 +214,7 @@ async fn an_alert_delivered_again_after_its_case_committed_makes_no_second_case(
     .expect("publish")
     .await
     .expect("stored");
-    eventually(30, "the copy taken off the stream", || {
-        let js = js.clone();
-        let queue = queue.clone();
-        async move { left_on(&js, &queue).await == 0 }
-    })
-    .await;
+    drained(&js, &queue, "the copy taken off the stream").await;
     // Let a wrongly triaged copy land before counting.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let cases = store.cases(10).await.unwrap();
@@ -254,23 +259,8 @@ async fn alerts_a_dead_replica_held_are_redelivered_and_triaged_once() {
     // This replica's workers get them once the ack wait lapses.
     let workers = warden_server::workers::spawn(&server.state, server.queue);
     let store = server.state.store().clone();
-    eventually(60, "every held alert in a case", || {
-        let store = store.clone();
-        async move {
-            let mut alerts = 0;
-            for case in store.cases(100).await.unwrap() {
-                alerts += store.alerts_of_case(case.id).await.unwrap().len();
-            }
-            alerts == 3
-        }
-    })
-    .await;
-    eventually(30, "the stream empties", || {
-        let js = js.clone();
-        let queue = queue.clone();
-        async move { left_on(&js, &queue).await == 0 }
-    })
-    .await;
+    alerts_in_cases(&store, 3, "every held alert in a case").await;
+    drained(&js, &queue, "the stream empties").await;
     workers.shutdown().await;
     js.delete_stream(&queue.stream).await.expect("delete");
 }
@@ -302,12 +292,7 @@ async fn a_message_that_is_not_an_alert_is_dead_lettered_and_taken_off() {
         }
     })
     .await;
-    eventually(30, "the stream empties", || {
-        let js = js.clone();
-        let queue = queue.clone();
-        async move { left_on(&js, &queue).await == 0 }
-    })
-    .await;
+    drained(&js, &queue, "the stream empties").await;
     assert!(store.cases(10).await.unwrap().is_empty());
     workers.shutdown().await;
     js.delete_stream(&queue.stream).await.expect("delete");
